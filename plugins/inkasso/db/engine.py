@@ -1,0 +1,55 @@
+"""The ERP database connection: one SQLAlchemy engine per URL and process."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import Engine, create_engine, event
+
+ERP_CONN_ID = "erp_db"
+
+
+@cache
+def engine_for_url(url: str) -> Engine:
+    """Return a (cached) engine for a SQLAlchemy URL; SQLite gets foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def url_from_connection(conn) -> str:
+    """Build a SQLAlchemy URL from an Airflow connection.
+
+    An ``extra`` key ``sqlalchemy_url`` wins; otherwise ``postgres`` connections become
+    ``postgresql+psycopg2://`` URLs and ``sqlite`` connections use ``host`` as the file path.
+    """
+    extra = conn.extra_dejson or {}
+    if extra.get("sqlalchemy_url"):
+        return extra["sqlalchemy_url"]
+    if conn.conn_type in ("postgres", "postgresql"):
+        auth = conn.login or ""
+        if conn.password:
+            auth += f":{conn.password}"
+        auth = f"{auth}@" if auth else ""
+        return f"postgresql+psycopg2://{auth}{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
+    if conn.conn_type == "sqlite":
+        return f"sqlite:///{conn.host}"
+    raise ValueError(
+        f"connection {conn.conn_id!r}: type {conn.conn_type!r} is not supported; "
+        "use postgres, sqlite or an extra 'sqlalchemy_url'"
+    )
+
+
+def erp_engine(conn_id: str = ERP_CONN_ID) -> Engine:
+    """Engine for the ERP database behind the Airflow connection ``conn_id`` (inside a task)."""
+    from airflow.sdk import BaseHook
+
+    return engine_for_url(url_from_connection(BaseHook.get_connection(conn_id)))

@@ -1,0 +1,223 @@
+"""Table definitions: the demo ERP (what a real ERP must offer) and the pipeline's own tables.
+
+Two metadata objects keep the ownership clear:
+
+* ``erp_metadata``: the ERP's tables as the demo ERP has them. A real ERP keeps its own tables;
+  the pipeline reads them through the queries in ``include/sql/erp/`` and writes only the columns
+  listed in README.md's ERP contract (invoice status, invoice address, customer postal address).
+* ``pipeline_metadata``: tables the pipeline owns (prefix ``ink_``), created by the Alembic
+  migrations in ``inkasso/db/migrations``.
+
+Money is integer øre/öre (``BigInteger``) everywhere.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
+
+erp_metadata = MetaData()
+pipeline_metadata = MetaData()
+
+# --------------------------------------------------------------------------- the demo ERP
+
+erp_client = Table(
+    "erp_client",
+    erp_metadata,
+    Column("client_id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("org_no", String(20), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    # "lowest amount for collection": a customer's marked invoices must reach it together
+    Column("min_collection_amount", BigInteger, nullable=False),
+    Column("default_bank_account", String(35), nullable=False),
+    Column("register_lookup", Boolean, nullable=False, server_default=true()),
+    Column("report_recipients", Text, nullable=False, server_default=""),
+)
+
+erp_customer = Table(
+    "erp_customer",
+    erp_metadata,
+    Column("customer_id", Integer, primary_key=True),
+    Column("client_id", ForeignKey("erp_client.client_id"), nullable=False),
+    Column("customer_no", String(20), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("is_organisation", Boolean, nullable=False),
+    Column("national_id", String(20), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("postal_street", String(100)),
+    Column("postal_postcode", String(10)),
+    Column("postal_city", String(50)),
+    # 'register' when the postal address came from the person register, else 'manual'
+    Column("postal_source", String(10), nullable=False, server_default="manual"),
+    Column("billing_street", String(100)),
+    Column("billing_postcode", String(10)),
+    Column("billing_city", String(50)),
+    Column("email", String(100)),
+    UniqueConstraint("client_id", "customer_no"),
+)
+
+erp_invoice = Table(
+    "erp_invoice",
+    erp_metadata,
+    Column("invoice_id", Integer, primary_key=True),
+    Column("client_id", ForeignKey("erp_client.client_id"), nullable=False),
+    Column("customer_id", ForeignKey("erp_customer.customer_id"), nullable=False),
+    Column("invoice_no", String(20), nullable=False),
+    Column("invoice_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("original_amount", BigInteger, nullable=False),
+    Column("remaining_amount", BigInteger, nullable=False),
+    Column("kid", String(25), nullable=False),
+    Column("reminder_count", Integer, nullable=False, server_default="0"),
+    # open, paid, credited, at_collection
+    Column("status", String(20), nullable=False),
+    Column("disputed", Boolean, nullable=False, server_default=false()),
+    Column("marked_for_collection", Boolean, nullable=False, server_default=false()),
+    Column("marked_at", DateTime(timezone=True)),
+    # the invoice's own address; addr_changed_manually marks an address a person typed in
+    Column("addr_street", String(100)),
+    Column("addr_postcode", String(10)),
+    Column("addr_city", String(50)),
+    Column("addr_changed_manually", Boolean, nullable=False, server_default=false()),
+    UniqueConstraint("client_id", "invoice_no"),
+    Index("ix_erp_invoice_marked", "marked_for_collection", "client_id"),
+)
+
+# The mock of the national person register (Folkeregisteret / SPAR): a real one is an API.
+erp_person_register = Table(
+    "erp_person_register",
+    erp_metadata,
+    Column("national_id", String(20), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("street", String(100)),
+    Column("postcode", String(10)),
+    Column("city", String(50)),
+    Column("country", String(2), nullable=False),
+)
+
+# --------------------------------------------------------------------------- pipeline tables
+
+ink_agreement = Table(
+    "ink_agreement",
+    pipeline_metadata,
+    Column("agreement_id", String(40), primary_key=True),
+    Column("client_id", Integer, nullable=False),
+    # the agency profile's name in include/formats/agencies/<agency>.yaml
+    Column("agency", String(30), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("customer_no_at_agency", String(20), nullable=False),
+    # payer account of the agency's payouts (filters them out of direct payments)
+    Column("agency_bank_account", String(35), nullable=False),
+    # where the agency pays back to; NULL falls back to the client's default account
+    Column("payback_account", String(35)),
+    # 'sftp' (automated) or 'manual' (a file written into the manual-export outbox)
+    Column("mode", String(10), nullable=False),
+    Column("sftp_conn_id", String(100)),
+    Column("reminder_service", Boolean, nullable=False, server_default=false()),
+    Column("interim_account", String(10), nullable=False, server_default="1684"),
+    Column("settle_on_closure", Boolean, nullable=False, server_default=false()),
+    Column("active", Boolean, nullable=False, server_default=true()),
+)
+
+ink_file_log = Table(
+    "ink_file_log",
+    pipeline_metadata,
+    Column("file_id", Integer, primary_key=True, autoincrement=True),
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    Column("direction", String(3), nullable=False),  # out / in
+    Column("kind", String(20), nullable=False),  # new_cases, corrections, receipt, closure, ...
+    Column("file_name", String(200), nullable=False),
+    Column("business_date", Date, nullable=False),
+    # written -> delivered (out); received -> applied / quarantined (in)
+    Column("status", String(20), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("amount_total", BigInteger, nullable=False),
+    Column("remote_path", Text),
+    Column("detail", Text),
+    Column("run_id", String(250)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("agreement_id", "direction", "file_name"),
+    # one daily new-case file per agreement and day: a rerun finds it instead of writing another
+    Index(
+        "ux_ink_file_log_daily_out",
+        "agreement_id",
+        "kind",
+        "business_date",
+        unique=True,
+        sqlite_where=text("direction = 'out' AND kind = 'new_cases'"),
+        postgresql_where=text("direction = 'out' AND kind = 'new_cases'"),
+    ),
+)
+
+ink_case = Table(
+    "ink_case",
+    pipeline_metadata,
+    Column("case_id", Integer, primary_key=True, autoincrement=True),
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    Column("invoice_id", Integer, nullable=False),
+    Column("customer_id", Integer, nullable=False),
+    Column("file_id", ForeignKey("ink_file_log.file_id"), nullable=False),
+    # sent -> registered / rejected -> paid, partly_paid, closed, recalled, uncollectible
+    Column("status", String(20), nullable=False),
+    Column("is_open", Boolean, nullable=False, server_default=true()),
+    Column("agency_case_ref", String(40)),
+    Column("original_amount", BigInteger, nullable=False),
+    Column("sent_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    # never two open cases for one invoice: the database refuses the second
+    Index(
+        "ux_ink_case_open_invoice",
+        "invoice_id",
+        unique=True,
+        sqlite_where=text("is_open = 1"),
+        postgresql_where=text("is_open"),
+    ),
+)
+
+ink_case_event = Table(
+    "ink_case_event",
+    pipeline_metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("ink_case.case_id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("detail", Text),
+    Column("file_id", ForeignKey("ink_file_log.file_id")),
+)
+
+# Invoices a dispatch held back, with the reason, per agreement and day (replaced on rerun).
+ink_dispatch_hold = Table(
+    "ink_dispatch_hold",
+    pipeline_metadata,
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), primary_key=True),
+    Column("business_date", Date, primary_key=True),
+    Column("invoice_id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text),
+)
