@@ -1,0 +1,102 @@
+"""inkasso_dispatch: invoices marked for collection -> one new-case file per agreement -> agency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+
+DOC = """
+### inkasso_dispatch
+
+Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped task each):
+
+1. **prepare**: reads the invoices marked for collection before the run's logical date, applies
+   the rules (open, undisputed, not already at collection; valid national id / organisation
+   number; the four address rules with the person register; the client's minimum per customer),
+   checks the frame with Great Expectations, writes the new-case file into the outbox with the
+   agency profile's name and layout, and in one transaction opens the cases, puts the invoices
+   *at collection*, writes history events and the file log. Held-back invoices and their reasons
+   land in `ink_dispatch_hold`.
+2. **deliver**: sends every logged, undelivered file of the agreement: SFTP (temporary name, size
+   check, rename) or the manual-export outbox. A file that failed to go out is retried as the
+   same file.
+
+**Safe to re-run:** a rerun or backfill of a day finds that day's file in the file log and sends
+nothing new. An agreement with nothing to send sends no file.
+
+**Params** (manual runs): `agreement_id`, `client_id` or `agency` narrow the run to one agreement.
+"""
+
+
+@dag(
+    dag_id="inkasso_dispatch",
+    schedule=CronTriggerTimetable("0 5 * * *", timezone="Europe/Oslo"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["inkasso", "dispatch", "sftp"],
+    doc_md=DOC,
+    default_args={"retries": 3, "retry_delay": timedelta(minutes=5)},
+    params={
+        "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
+        "client_id": Param(None, type=["null", "integer"], description="Only this client's agreements"),
+        "agency": Param(None, type=["null", "string"], description="Only this agency (profile name)"),
+    },
+)
+def inkasso_dispatch():
+    @task
+    def agreements(params: dict | None = None) -> list[dict]:
+        """The active agreements this run covers."""
+        from inkasso.db.engine import erp_engine
+        from inkasso.dispatch import load_agreements
+
+        found = load_agreements(
+            erp_engine(),
+            agreement_id=params.get("agreement_id"),
+            client_id=params.get("client_id"),
+            agency=params.get("agency"),
+        )
+        return [a.__dict__ for a in found]
+
+    @task(map_index_template="{{ label }}", doc_md="Rules, data check, file into the outbox, cases opened.")
+    def prepare(agreement: dict) -> dict:
+        import pendulum as pm
+
+        from inkasso.db.engine import erp_engine
+        from inkasso.dispatch import Agreement, prepare_new_cases
+        from inkasso.runs import files_base, label, run_day
+
+        context = get_current_context()
+        label(context, agreement["agreement_id"])
+        day = run_day(context)
+        return prepare_new_cases(
+            erp_engine(), Agreement(**agreement), day.business_date, day.cutoff, files_base(),
+            now=pm.now("UTC"), run_id=context["run_id"],
+        )
+
+    @task(map_index_template="{{ label }}", doc_md="SFTP upload (temp name, size check, rename) or manual outbox.")
+    def deliver(prepared: dict) -> dict:
+        import pendulum as pm
+
+        from inkasso.db.engine import erp_engine
+        from inkasso.dispatch import deliver_pending, load_agreements
+        from inkasso.runs import files_base, label
+
+        label(get_current_context(), prepared["agreement_id"])
+        engine = erp_engine()
+        (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
+        return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {"prepared": prepared}
+
+    @task
+    def summarize(results: list[dict]) -> dict:
+        """One line per agreement in the log; totals for XCom."""
+        from inkasso.dispatch import log_summary
+
+        return log_summary(list(results))
+
+    summarize(deliver.expand(prepared=prepare.expand(agreement=agreements())))
+
+
+inkasso_dispatch()

@@ -1,0 +1,332 @@
+"""The dispatch flow: marked invoices -> rules -> new-case file -> the agency.
+
+Two steps per agreement and business day, each safe to run again:
+
+``prepare_new_cases``
+    Selects, applies the rules, checks the frame, writes the file into the outbox and - in one
+    database transaction - logs the file, opens the cases, puts the invoices at collection, writes
+    the history events and the holds. If a file for that agreement and day is already logged, it
+    does nothing (a rerun never writes a second file). If anything fails, the transaction rolls
+    back and the written file is removed: nothing half-done remains.
+
+``deliver_pending``
+    Delivers every logged file not yet delivered (of any day): by SFTP (temporary name, size check,
+    rename; a file already on the server under its final name is not sent again) or into the
+    manual-export outbox. A file that could not be delivered yesterday goes out with today's retry:
+    the same bytes (its checksum is checked against the file log first), never a new file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Engine, and_, insert, select, update
+
+from inkasso import erp
+from inkasso.checks import check_frame
+from inkasso.db.schema import ink_agreement, ink_case, ink_case_event, ink_dispatch_hold, ink_file_log
+from inkasso.formats import load_layout, load_profile
+from inkasso.register import TablePersonRegister
+from inkasso.rules import apply_dispatch_rules
+
+log = logging.getLogger(__name__)
+
+NEW_CASES = "new_cases"
+LOCAL_TZ = ZoneInfo("Europe/Oslo")
+DETAIL_COLUMNS = [
+    "case_id",
+    "invoice_no",
+    "debtor_no",
+    "debtor_name",
+    "debtor_type",
+    "national_id",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "invoice_date",
+    "due_date",
+    "original_amount",
+    "remaining_amount",
+    "currency",
+    "kid",
+    "reminder_count",
+]
+
+
+class FileIntegrityError(RuntimeError):
+    """A file at rest no longer matches the checksum in the file log: it is not delivered."""
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One row of ``ink_agreement``: who the agency is and how files reach it."""
+
+    agreement_id: str
+    client_id: int
+    agency: str
+    country: str
+    customer_no_at_agency: str
+    mode: str
+    sftp_conn_id: str | None
+    reminder_service: bool = False
+
+    @classmethod
+    def from_row(cls, row) -> Agreement:
+        """Build from a database row mapping (extra columns are ignored)."""
+        return cls(**{f: row[f] for f in cls.__dataclass_fields__})
+
+
+def load_agreements(
+    engine: Engine, *, agreement_id: str | None = None, client_id: int | None = None, agency: str | None = None
+) -> list[Agreement]:
+    """The active agreements, optionally narrowed to one agreement, client or agency."""
+    stmt = select(ink_agreement).where(ink_agreement.c.active.is_(True)).order_by(ink_agreement.c.agreement_id)
+    if agreement_id:
+        stmt = stmt.where(ink_agreement.c.agreement_id == agreement_id)
+    if client_id is not None:
+        stmt = stmt.where(ink_agreement.c.client_id == client_id)
+    if agency:
+        stmt = stmt.where(ink_agreement.c.agency == agency)
+    with engine.connect() as conn:
+        return [Agreement.from_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def _existing_file(conn, agreement_id: str, business_date: date):
+    return (
+        conn.execute(
+            select(ink_file_log).where(
+                and_(
+                    ink_file_log.c.agreement_id == agreement_id,
+                    ink_file_log.c.direction == "out",
+                    ink_file_log.c.kind == NEW_CASES,
+                    ink_file_log.c.business_date == business_date,
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def _hold_summary(holds: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in holds["reason"].value_counts().sort_index().items()}
+
+
+def prepare_new_cases(
+    engine: Engine,
+    agreement: Agreement,
+    business_date: date,
+    cutoff: datetime,
+    base,
+    *,
+    now: datetime,
+    run_id: str | None = None,
+) -> dict:
+    """Write the day's new-case file for one agreement and open its cases (see module doc).
+
+    ``cutoff`` is the moment up to which marks count (the run's logical date), ``base`` the
+    ``ObjectStoragePath`` of files at rest, ``now`` the time in the file name. Returns a small
+    summary for XCom: status (``written``, ``exists``, ``nothing_to_send``), file, counts.
+    """
+    summary = {"agreement_id": agreement.agreement_id, "business_date": business_date.isoformat()}
+    with engine.begin() as conn:
+        existing = _existing_file(conn, agreement.agreement_id, business_date)
+        if existing is not None:
+            log.info("%s: %s already written for %s; nothing new is sent", agreement.agreement_id,
+                     existing["file_name"], business_date)
+            return summary | {"status": "exists", "file_name": existing["file_name"],
+                              "cases": existing["record_count"], "amount": existing["amount_total"]}
+
+        client = erp.read_client_row(conn, agreement.client_id)
+        invoices = erp.read_marked_invoices(conn, agreement.client_id, cutoff)
+        log.info("%s: %s marked invoices read", agreement.agreement_id, len(invoices))
+        register = TablePersonRegister(conn)
+        plan = apply_dispatch_rules(
+            invoices,
+            erp.ClientSettings(
+                client_id=client["client_id"],
+                min_collection_amount=int(client["min_collection_amount"]),
+                register_lookup=bool(client["register_lookup"]),
+            ),
+            register.lookup_many if client["register_lookup"] else None,
+        )
+        _replace_holds(conn, agreement.agreement_id, business_date, plan.holds)
+        summary |= {"holds": _hold_summary(plan.holds), "held_invoices": len(plan.holds)}
+        if plan.cases.empty:
+            log.info("%s: nothing to send (%s held back)", agreement.agreement_id, len(plan.holds))
+            return summary | {"status": "nothing_to_send", "cases": 0, "amount": 0}
+
+        profile = load_profile(agreement.agency)
+        spec = profile.files[NEW_CASES]
+        file_name = spec.file_name(agreement.customer_no_at_agency, now.astimezone(LOCAL_TZ))
+        path = base / "outbox" / agreement.agreement_id / file_name
+        cases = plan.cases
+        amount = int(cases["remaining_amount"].sum())
+        file_id = conn.execute(
+            insert(ink_file_log).values(
+                agreement_id=agreement.agreement_id, direction="out", kind=NEW_CASES,
+                file_name=file_name, business_date=business_date, status="written",
+                path=str(path), sha256="", size_bytes=0, record_count=len(cases),
+                amount_total=amount, run_id=run_id, created_at=now,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(insert(ink_case), [
+            {"agreement_id": agreement.agreement_id, "invoice_id": int(r.invoice_id),
+             "customer_id": int(r.customer_id), "file_id": file_id, "status": "sent", "is_open": True,
+             "original_amount": int(r.original_amount), "sent_amount": int(r.remaining_amount),
+             "currency": r.currency, "business_date": business_date, "opened_at": now}
+            for r in cases[["invoice_id", "customer_id", "original_amount", "remaining_amount", "currency"]].itertuples()
+        ])
+        ids = pd.DataFrame(
+            conn.execute(select(ink_case.c.case_id, ink_case.c.invoice_id).where(ink_case.c.file_id == file_id)).all(),
+            columns=["case_id", "invoice_id"],
+        )
+        cases = cases.merge(ids, on="invoice_id", how="left")
+        frame = build_detail_frame(cases)
+        check_frame(NEW_CASES, frame)
+        header = {
+            "customer_no": agreement.customer_no_at_agency, "client_name": client["name"],
+            "client_org_no": client["org_no"], "file_date": business_date, "currency": client["currency"],
+        }
+        data = load_layout(spec.layout).write(header, frame)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            conn.execute(
+                update(ink_file_log).where(ink_file_log.c.file_id == file_id).values(
+                    sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data)
+                )
+            )
+            changed = erp.set_invoices_at_collection(conn, file_id)
+            if changed != len(cases):
+                raise RuntimeError(
+                    f"{agreement.agreement_id}: {changed} invoices changed status, expected {len(cases)};"
+                    " the ERP changed under the run - rolled back, nothing sent"
+                )
+            erp.update_invoice_addresses(conn, plan.invoice_address_updates)
+            erp.update_customer_addresses(conn, plan.customer_address_updates)
+            conn.execute(insert(ink_case_event), [
+                {"case_id": int(r.case_id), "at": now, "kind": "opened", "file_id": file_id,
+                 "detail": f"sent in {file_name}; address: {r.address_rule}"}
+                for r in cases[["case_id", "address_rule"]].itertuples()
+            ])
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    log.info("%s: wrote %s with %s cases, %s øre", agreement.agreement_id, file_name, len(cases), amount)
+    return summary | {"status": "written", "file_name": file_name, "path": str(path),
+                      "cases": len(cases), "amount": amount}
+
+
+def build_detail_frame(cases: pd.DataFrame) -> pd.DataFrame:
+    """The new-case records in the format engine's column names, one row per case."""
+    frame = pd.DataFrame({
+        "case_id": cases["case_id"].astype("int64"),
+        "invoice_no": cases["invoice_no"],
+        "debtor_no": cases["customer_no"],
+        "debtor_name": cases["debtor_name"],
+        "debtor_type": cases["is_organisation"].map({True: "O", False: "P"}),
+        "national_id": cases["national_id"],
+        "street": cases["street"],
+        "postcode": cases["postcode"],
+        "city": cases["city"],
+        "country": cases["country"],
+        "invoice_date": cases["invoice_date"],
+        "due_date": cases["due_date"],
+        "original_amount": cases["original_amount"].astype("int64"),
+        "remaining_amount": cases["remaining_amount"].astype("int64"),
+        "currency": cases["currency"],
+        "kid": cases["kid"],
+        "reminder_count": cases["reminder_count"].astype("int64"),
+    })
+    return frame.sort_values("case_id").reset_index(drop=True)[DETAIL_COLUMNS]
+
+
+def _replace_holds(conn, agreement_id: str, business_date: date, holds: pd.DataFrame) -> None:
+    conn.execute(
+        ink_dispatch_hold.delete().where(
+            and_(ink_dispatch_hold.c.agreement_id == agreement_id, ink_dispatch_hold.c.business_date == business_date)
+        )
+    )
+    if len(holds):
+        rows = holds.assign(agreement_id=agreement_id, business_date=business_date)
+        conn.execute(insert(ink_dispatch_hold), erp._records(rows))
+
+
+def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime) -> dict:
+    """Deliver every logged, undelivered outgoing file of the agreement (see module doc)."""
+    from airflow.sdk import ObjectStoragePath
+
+    from inkasso.transport import Delivery, deliver_manual, deliver_sftp
+
+    with engine.connect() as conn:
+        pending = conn.execute(
+            select(ink_file_log).where(
+                and_(ink_file_log.c.agreement_id == agreement.agreement_id,
+                     ink_file_log.c.direction == "out", ink_file_log.c.status == "written")
+            ).order_by(ink_file_log.c.file_id)
+        ).mappings().all()
+    summary = {"agreement_id": agreement.agreement_id, "mode": agreement.mode, "files": []}
+    if not pending:
+        return summary
+    for row in pending:
+        data = ObjectStoragePath(row["path"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != row["sha256"]:
+            raise FileIntegrityError(
+                f"{row['path']}: checksum differs from the file log ({row['sha256']}); not delivered"
+            )
+    profile = load_profile(agreement.agency)
+    if agreement.mode == "sftp":
+        remote_dir = profile.remote.upload_dir
+        results = deliver_sftp(agreement.sftp_conn_id, [
+            Delivery(source=ObjectStoragePath(r["path"]), remote_dir=remote_dir, remote_name=r["file_name"],
+                     size=r["size_bytes"], sha256=r["sha256"])
+            for r in pending
+        ])
+        outcomes = [(r, res.outcome, f"{remote_dir.rstrip('/')}/{r['file_name']}", "delivered")
+                    for r, res in zip(pending, results, strict=True)]
+    else:
+        outbox = base / "manual_outbox" / agreement.agreement_id
+        outcomes = [(r, "exported", str(deliver_manual(ObjectStoragePath(r["path"]), outbox)), "exported")
+                    for r in pending]
+    with engine.begin() as conn:
+        for row, outcome, remote, status in outcomes:
+            conn.execute(update(ink_file_log).where(ink_file_log.c.file_id == row["file_id"]).values(
+                status=status, remote_path=remote, delivered_at=now))
+            conn.execute(insert(ink_case_event).from_select(
+                ["case_id", "at", "kind", "detail", "file_id"],
+                select(ink_case.c.case_id, _literal(now), _literal(status),
+                       _literal(f"{row['file_name']} -> {remote}"), ink_case.c.file_id)
+                .where(ink_case.c.file_id == row["file_id"]),
+            ))
+            summary["files"].append({"file_name": row["file_name"], "outcome": outcome, "to": remote})
+            log.info("%s: %s %s -> %s", agreement.agreement_id, row["file_name"], outcome, remote)
+    return summary
+
+
+def _literal(value):
+    from sqlalchemy import literal
+
+    return literal(value)
+
+
+def log_summary(results: list[dict]) -> dict:
+    """Log one line per agreement of a dispatch run and return the totals."""
+    totals = {"agreements": len(results), "files": 0, "cases": 0, "held_invoices": 0}
+    for res in results:
+        prep = res.get("prepared", {})
+        log.info(
+            "%-18s %-16s cases=%-6s amount=%-12s held=%-5s delivered=%s",
+            res["agreement_id"], prep.get("status"), prep.get("cases", 0), prep.get("amount", 0),
+            prep.get("held_invoices", 0), [f["file_name"] for f in res.get("files", [])],
+        )
+        totals["files"] += len(res.get("files", []))
+        totals["cases"] += int(prep.get("cases", 0)) if prep.get("status") == "written" else 0
+        totals["held_invoices"] += int(prep.get("held_invoices", 0))
+    return totals

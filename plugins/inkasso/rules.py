@@ -1,0 +1,236 @@
+"""The dispatch rules: which marked invoices go to collection today, with which address.
+
+Pure functions on pandas frames (no database, no Airflow), so every rule is tested on its own.
+The input is the frame of ``include/sql/erp/select_marked_invoices.sql``; the output a
+``DispatchPlan``: the invoices to send (with the address they are sent with), the ones held back
+with a reason, and the address updates to write back to the ERP.
+
+Order of the checks, and why:
+1. eligibility (open, unpaid, undisputed, not at collection) - nothing else matters otherwise;
+2. a valid national id / organisation number - the agency cannot sue without one;
+3. the address rules (DESIGN.md, four paths) - an invoice with no address anywhere waits;
+4. the client's minimum, over what is left per customer - so an address or id hold can never
+   leave a customer's remainder below the minimum and still be sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from inkasso.national_ids import valid_ids
+
+ADDRESS_FIELDS = ["street", "postcode", "city"]
+HOLD_COLUMNS = ["invoice_id", "customer_id", "reason", "detail"]
+
+# Hold reasons as they appear in the report.
+NOT_OPEN = "not_open"
+ALREADY_AT_COLLECTION = "already_at_collection"
+DISPUTED = "disputed"
+NOTHING_TO_COLLECT = "nothing_to_collect"
+INVALID_ID = "invalid_national_id"
+NO_ADDRESS = "no_valid_address"
+BELOW_MINIMUM = "below_minimum"
+
+# Which address rule gave the address a case is sent with.
+RULE_MANUAL = "invoice_manual"  # 1: address changed by hand on the invoice
+RULE_BILLING = "customer_billing"  # 2: the customer's billing address
+RULE_REGISTER_AGAIN = "register_refresh"  # 3: postal address from the register, looked up again
+RULE_POSTAL = "customer_postal"  # the customer's own (manual) postal address
+RULE_REGISTER_NEW = "register_lookup"  # 4: no valid address anywhere, register asked
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """The client's collection settings from the ERP."""
+
+    client_id: int
+    min_collection_amount: int  # øre/öre
+    register_lookup: bool = True
+
+
+@dataclass
+class DispatchPlan:
+    """What the rules decided for one agreement and day."""
+
+    cases: pd.DataFrame  # invoices to send, with street/postcode/city and address_rule
+    holds: pd.DataFrame  # HOLD_COLUMNS
+    invoice_address_updates: pd.DataFrame  # invoice_id, street, postcode, city
+    customer_address_updates: pd.DataFrame  # customer_id, street, postcode, city
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.astype("string").str.strip().fillna("") == "")
+
+
+def valid_address(frame: pd.DataFrame, prefix: str) -> pd.Series:
+    """True where ``<prefix>street``, ``<prefix>postcode`` and ``<prefix>city`` are all filled."""
+    ok = pd.Series(True, index=frame.index)
+    for field in ADDRESS_FIELDS:
+        ok &= ~_blank(frame[f"{prefix}{field}"])
+    return ok
+
+
+def _hold(frame: pd.DataFrame, mask: pd.Series, reason: str, detail) -> pd.DataFrame:
+    held = frame.loc[mask, ["invoice_id", "customer_id"]].copy()
+    held["reason"] = reason
+    held["detail"] = detail if isinstance(detail, str) else detail[mask]
+    return held
+
+
+def _money(ore: int) -> str:
+    return f"{ore // 100}.{ore % 100:02d}"
+
+
+def apply_dispatch_rules(
+    invoices: pd.DataFrame,
+    client: ClientSettings,
+    lookup: Callable[[list[str]], pd.DataFrame] | None,
+) -> DispatchPlan:
+    """Apply DESIGN.md's dispatch rules to the marked invoices of one client.
+
+    ``lookup`` takes a list of national ids and returns register rows (national_id, street,
+    postcode, city); it is called once, in bulk. ``None`` means the client has no register
+    lookup enabled.
+    """
+    frame = invoices.copy()
+    holds: list[pd.DataFrame] = []
+
+    # 1. eligibility
+    at_collection = (frame["status"] == "at_collection") | frame["open_case_id"].notna()
+    not_open = ~at_collection & (frame["status"] != "open")
+    disputed = ~at_collection & ~not_open & frame["disputed"].astype(bool)
+    nothing = ~at_collection & ~not_open & ~disputed & (frame["remaining_amount"] <= 0)
+    holds += [
+        _hold(frame, at_collection, ALREADY_AT_COLLECTION, "the invoice already has an open case"),
+        _hold(frame, not_open, NOT_OPEN, "status " + frame["status"].astype(str)),
+        _hold(frame, disputed, DISPUTED, "the invoice is disputed"),
+        _hold(frame, nothing, NOTHING_TO_COLLECT, "remaining amount is zero"),
+    ]
+    frame = frame[~(at_collection | not_open | disputed | nothing)]
+
+    # 2. national id / organisation number
+    bad_id = ~valid_ids(frame) if len(frame) else pd.Series(False, index=frame.index)
+    holds.append(
+        _hold(frame, bad_id, INVALID_ID, "national id or organisation number fails its check")
+    )
+    frame = frame[~bad_id]
+
+    # 3. addresses
+    frame, address_holds, invoice_updates, customer_updates = _resolve_addresses(
+        frame, client, lookup
+    )
+    holds.append(address_holds)
+
+    # 4. the client's minimum, per customer, over what is still to be sent
+    totals = frame.groupby("customer_id")["remaining_amount"].transform("sum")
+    below = totals < client.min_collection_amount
+    holds.append(
+        _hold(
+            frame,
+            below,
+            BELOW_MINIMUM,
+            totals.map(
+                lambda t: f"customer total {_money(int(t))} is below the minimum "
+                f"{_money(client.min_collection_amount)}"
+            ),
+        )
+    )
+    frame = frame[~below]
+    sent_invoices = set(frame["invoice_id"])
+    sent_customers = set(frame["customer_id"])
+
+    hold_frame = pd.concat([h for h in holds if len(h)], ignore_index=True) if holds else None
+    if hold_frame is None or hold_frame.empty:
+        hold_frame = pd.DataFrame(columns=HOLD_COLUMNS)
+    return DispatchPlan(
+        cases=frame.reset_index(drop=True),
+        holds=hold_frame[HOLD_COLUMNS].reset_index(drop=True),
+        invoice_address_updates=invoice_updates[
+            invoice_updates["invoice_id"].isin(sent_invoices)
+        ].reset_index(drop=True),
+        customer_address_updates=customer_updates[
+            customer_updates["customer_id"].isin(sent_customers)
+        ].reset_index(drop=True),
+    )
+
+
+def _resolve_addresses(frame, client, lookup):
+    """The four address rules; returns (frame with address, holds, invoice and customer updates)."""
+    frame = frame.copy()
+    manual_ok = frame["addr_changed_manually"].astype(bool) & valid_address(frame, "addr_")
+    billing_ok = valid_address(frame, "billing_")
+    postal_ok = valid_address(frame, "postal_")
+    from_register = frame["postal_source"].eq("register")
+    is_org = frame["is_organisation"].astype(bool)
+    use_register = lookup is not None
+
+    rule = np.select(
+        [
+            manual_ok,
+            billing_ok,
+            use_register & from_register,
+            postal_ok,
+            pd.Series(use_register, index=frame.index),
+        ],
+        [RULE_MANUAL, RULE_BILLING, RULE_REGISTER_AGAIN, RULE_POSTAL, RULE_REGISTER_NEW],
+        default="none",
+    )
+    frame["address_rule"] = rule
+
+    # who is asked: rules 3 and 4, and the refresh of persons' postal addresses in rules 1 and 2
+    refresh = frame["address_rule"].isin([RULE_MANUAL, RULE_BILLING]) & ~is_org
+    ask = frame["address_rule"].isin([RULE_REGISTER_AGAIN, RULE_REGISTER_NEW]) | refresh
+    register = pd.DataFrame(columns=["national_id", "reg_street", "reg_postcode", "reg_city"])
+    if use_register and ask.any():
+        found = lookup(sorted(frame.loc[ask, "national_id"].unique().tolist()))
+        register = found.rename(columns={f: f"reg_{f}" for f in ADDRESS_FIELDS})[
+            ["national_id", "reg_street", "reg_postcode", "reg_city"]
+        ].drop_duplicates("national_id")
+    frame = frame.merge(register, on="national_id", how="left").set_index(frame.index)
+    register_ok = valid_address(frame, "reg_")
+
+    # the address each invoice is sent with
+    sources = {
+        RULE_MANUAL: "addr_",
+        RULE_BILLING: "billing_",
+        RULE_POSTAL: "postal_",
+        RULE_REGISTER_NEW: "reg_",
+    }
+    for field in ADDRESS_FIELDS:
+        frame[field] = None
+        for rule_name, prefix in sources.items():
+            pick = frame["address_rule"] == rule_name
+            frame.loc[pick, field] = frame.loc[pick, f"{prefix}{field}"]
+        # rule 3: the register's answer; if it has none, the postal address it gave before
+        again = frame["address_rule"] == RULE_REGISTER_AGAIN
+        frame.loc[again & register_ok, field] = frame.loc[again & register_ok, f"reg_{field}"]
+        fallback = again & ~register_ok & postal_ok
+        frame.loc[fallback, field] = frame.loc[fallback, f"postal_{field}"]
+    has_address = valid_address(frame, "")
+    holds = _hold(
+        frame,
+        ~has_address,
+        NO_ADDRESS,
+        "no valid address on the invoice or customer"
+        + (", and none in the person register" if use_register else "; register lookup is off"),
+    )
+
+    sent = frame[has_address]
+    # write-backs: the invoice gets the address it was sent with (unless it already had it) ...
+    invoice_updates = sent.loc[
+        sent["address_rule"] != RULE_MANUAL, ["invoice_id", *ADDRESS_FIELDS]
+    ].copy()
+    # ... and the customer's postal address follows the register where the register answered
+    from_reg = sent["address_rule"].isin([RULE_REGISTER_AGAIN, RULE_REGISTER_NEW]) | (
+        sent["address_rule"].isin([RULE_MANUAL, RULE_BILLING]) & ~sent["is_organisation"].astype(bool)
+    )
+    customer_updates = (
+        sent.loc[from_reg & valid_address(sent, "reg_"), ["customer_id", "reg_street", "reg_postcode", "reg_city"]]
+        .drop_duplicates("customer_id")
+        .rename(columns={f"reg_{f}": f for f in ADDRESS_FIELDS})
+    )
+    return sent.drop(columns=["reg_street", "reg_postcode", "reg_city"]), holds, invoice_updates, customer_updates

@@ -1,0 +1,94 @@
+"""Shared test set-up: an Airflow home of the session's own, the ERP database on SQLite and PostgreSQL.
+
+The environment is set when this file is imported, before any test imports airflow (STACK.md).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="inkasso-tests-"))
+os.environ["AIRFLOW_HOME"] = str(_SESSION_DIR / "airflow")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(PROJECT_ROOT / "plugins")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+os.environ.setdefault("INKASSO_BASE", str(_SESSION_DIR / "files"))
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("INKASSO_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata database (SQLite) in the session's Airflow home."""
+    from airflow.utils import db
+
+    db.initdb()
+    return os.environ["AIRFLOW_HOME"]
+
+
+def _postgres_url() -> str:
+    """Create a fresh PostgreSQL database for one test and return its URL."""
+    name = f"inkasso_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:  # a missing server is a failure, never a skip
+        raise RuntimeError(f"PostgreSQL at {PG_ADMIN_URL} is required by the test suite: {exc}") from exc
+    finally:
+        admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres(url: str) -> None:
+    from inkasso.db.engine import engine_for_url
+
+    engine_for_url(url).dispose()
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def erp_url(request, tmp_path):
+    """An empty ERP database URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'erp.sqlite'}"
+        return
+    url = _postgres_url()
+    yield url
+    _drop_postgres(url)
+
+
+@pytest.fixture
+def erp_engine(erp_url):
+    """Engine on an ERP database with the demo ERP tables and the pipeline's migrations applied."""
+    from inkasso.db.engine import engine_for_url
+    from inkasso.db.migrate import upgrade
+    from inkasso.db.schema import erp_metadata
+
+    engine = engine_for_url(erp_url)
+    erp_metadata.create_all(engine)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    """../shared/reference: real bank files. Missing means a broken checkout, so it fails."""
+    if not REFERENCE_DIR.is_dir():
+        pytest.fail(f"reference files not found at {REFERENCE_DIR} (../shared/reference)")
+    return REFERENCE_DIR
