@@ -143,9 +143,10 @@ def apply_dispatch_rules(
     sent_invoices = set(frame["invoice_id"])
     sent_customers = set(frame["customer_id"])
 
-    hold_frame = pd.concat([h for h in holds if len(h)], ignore_index=True) if holds else None
-    if hold_frame is None or hold_frame.empty:
-        hold_frame = pd.DataFrame(columns=HOLD_COLUMNS)
+    non_empty = [h for h in holds if len(h)]
+    hold_frame = (
+        pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=HOLD_COLUMNS)
+    )
     return DispatchPlan(
         cases=frame.reset_index(drop=True),
         holds=hold_frame[HOLD_COLUMNS].reset_index(drop=True),
