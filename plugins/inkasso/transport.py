@@ -1,0 +1,286 @@
+"""Delivery of files at rest to an agency (SFTP or the manual-export outbox), and fetching back.
+
+Exactly once: a file is uploaded under a hidden temporary name (``.<name>.part``), its size is
+checked on the server, then it is renamed into place. A file already present under its final
+name with the expected size counts as delivered and is never uploaded again, so a retry after a
+broken attempt finishes the job without a duplicate. Every failure raises ``TransportError``
+naming the connection, the host and the file.
+
+SFTP goes through Airflow's ``SFTPHook`` (one SSH connection per call); files at rest are
+``airflow.sdk.ObjectStoragePath`` objects, read and written through the path object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import posixpath
+import stat
+from collections.abc import Generator, Iterable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+    from paramiko import SFTPAttributes, SFTPClient
+
+log = logging.getLogger(__name__)
+
+DELIVERED = "delivered"
+ALREADY_DELIVERED = "already_delivered"
+DEFAULT_CONNECT_ATTEMPTS = 3  # SSHHook's own default; each retry waits 3-5 s
+
+
+class TransportError(RuntimeError):
+    """A delivery or fetch failed; the message names connection, host and file."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One file at rest to put on the agency's server as ``remote_dir/remote_name``."""
+
+    source: ObjectStoragePath
+    remote_dir: str
+    remote_name: str
+    size: int
+    sha256: str
+
+    @property
+    def remote_path(self) -> str:
+        """The final path on the server."""
+        return posixpath.join(self.remote_dir, self.remote_name)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one file: ``delivered`` now, or ``already_delivered`` earlier."""
+
+    source: str
+    remote_path: str
+    outcome: str  # DELIVERED or ALREADY_DELIVERED
+    size: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict, fit for XCom and the file log."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A regular file in a remote folder."""
+
+    name: str
+    size: int
+    mtime: datetime  # UTC
+
+
+class _Session:
+    """Where an SFTP call is, for error messages."""
+
+    def __init__(self, conn_id: str, step: str) -> None:
+        self.conn_id = conn_id
+        self.host = "host unknown"
+        self.step = step
+
+    def error(self, message: str) -> TransportError:
+        """A TransportError prefixed with the connection and host."""
+        return TransportError(f"SFTP connection {self.conn_id!r} ({self.host}): {message}")
+
+
+@contextmanager
+def _sftp(
+    conn_id: str, step: str, connect_attempts: int
+) -> Generator[tuple[SFTPClient, _Session], None, None]:
+    """One SSH/SFTP connection through SFTPHook; any failure becomes a TransportError."""
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    session = _Session(conn_id, step)
+    try:
+        hook = SFTPHook(ssh_conn_id=conn_id, conn_retry_attempts=connect_attempts)
+        session.host = f"{hook.remote_host}:{hook.port}"
+        with hook.get_managed_conn() as client:
+            yield client, session
+    except TransportError:
+        raise
+    except Exception as exc:
+        raise session.error(f"{session.step} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _stat_or_none(client: SFTPClient, path: str) -> SFTPAttributes | None:
+    try:
+        return client.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _read_checked(session: _Session, delivery: Delivery) -> bytes:
+    """The source bytes, checked against the size and sha256 recorded when it was written."""
+    session.step = f"reading {delivery.source}"
+    data = delivery.source.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) != delivery.size or digest != delivery.sha256.lower():
+        raise session.error(
+            f"file at rest {delivery.source} changed since it was written: expected "
+            f"{delivery.size} bytes sha256 {delivery.sha256}, found {len(data)} bytes sha256 {digest}"
+        )
+    return data
+
+
+def _deliver_one(client: SFTPClient, session: _Session, delivery: Delivery) -> DeliveryResult:
+    final = delivery.remote_path
+    part = posixpath.join(delivery.remote_dir, f".{delivery.remote_name}.part")
+
+    def result(outcome: str) -> DeliveryResult:
+        return DeliveryResult(str(delivery.source), final, outcome, delivery.size, delivery.sha256)
+
+    session.step = f"checking {final} for {delivery.source}"
+    existing = _stat_or_none(client, final)
+    if existing is not None:
+        if existing.st_size == delivery.size:
+            log.info("%s already delivered as %s (%s bytes)", delivery.source, final, delivery.size)
+            return result(ALREADY_DELIVERED)
+        raise session.error(
+            f"{final} already exists with {existing.st_size} bytes but {delivery.source} has "
+            f"{delivery.size} bytes; refusing to overwrite a file the agency may have read"
+        )
+    folder = _stat_or_none(client, delivery.remote_dir or ".")
+    if folder is None or not stat.S_ISDIR(folder.st_mode or 0):
+        raise session.error(
+            f"remote folder {delivery.remote_dir!r} does not exist (delivering {delivery.source})"
+        )
+    data = _read_checked(session, delivery)
+    session.step = f"uploading {delivery.source} to {part}"
+    client.putfo(io.BytesIO(data), part, file_size=len(data), confirm=False)
+    uploaded = client.stat(part).st_size
+    if uploaded != delivery.size:
+        raise session.error(
+            f"size check failed for {delivery.source}: {part} has {uploaded} bytes on the server, "
+            f"expected {delivery.size}; left under the temporary name"
+        )
+    session.step = f"renaming {part} to {final}"
+    client.posix_rename(part, final)
+    log.info("delivered %s as %s (%s bytes)", delivery.source, final, delivery.size)
+    return result(DELIVERED)
+
+
+def deliver_sftp(
+    conn_id: str,
+    files: Iterable[Delivery],
+    *,
+    connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS,
+) -> list[DeliveryResult]:
+    """Deliver files to the agency over one SFTP connection, each exactly once.
+
+    Per file: already there with the same size → ``already_delivered``; else upload to
+    ``.<name>.part`` (replacing a stale one), check its size, rename into place → ``delivered``.
+    Stops at the first failure with a TransportError; files before it stay delivered.
+    """
+    files = list(files)
+    if not files:
+        return []
+    names = ", ".join(str(d.source) for d in files)
+    with _sftp(conn_id, f"connecting to deliver {names}", connect_attempts) as (client, session):
+        return [_deliver_one(client, session, delivery) for delivery in files]
+
+
+def deliver_manual(
+    source: ObjectStoragePath, outbox_dir: ObjectStoragePath, name: str | None = None
+) -> ObjectStoragePath:
+    """Copy a file into the manual-export outbox (for a person to send); returns the copy.
+
+    Exactly once: a file of the same name and size already there is left as it is.
+    """
+    dest = outbox_dir / (name or source.name)
+    try:
+        data = source.read_bytes()
+        if dest.exists():
+            size = dest.stat().st_size
+            if size == len(data):
+                log.info("%s already in the manual-export outbox as %s", source, dest)
+                return dest
+            raise TransportError(
+                f"manual export of {source}: {dest} already exists with {size} bytes, "
+                f"the file has {len(data)}; refusing to overwrite"
+            )
+        outbox_dir.mkdir(parents=True, exist_ok=True)
+        part = outbox_dir / f".{dest.name}.part"
+        part.write_bytes(data)
+        part.rename(dest)
+    except TransportError:
+        raise
+    except Exception as exc:
+        raise TransportError(
+            f"manual export of {source} to {dest} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    log.info("wrote %s to the manual-export outbox as %s", source, dest)
+    return dest
+
+
+def list_remote(
+    conn_id: str,
+    remote_dir: str,
+    *,
+    include_hidden: bool = False,
+    connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS,
+) -> list[RemoteFile]:
+    """The regular files in a remote folder, by name; hidden (``.``) files only if asked."""
+    with _sftp(conn_id, f"listing {remote_dir!r}", connect_attempts) as (client, _):
+        entries = client.listdir_attr(remote_dir)
+    return sorted(
+        (
+            RemoteFile(
+                name=entry.filename,
+                size=entry.st_size or 0,
+                mtime=datetime.fromtimestamp(entry.st_mtime or 0, tz=UTC),
+            )
+            for entry in entries
+            if stat.S_ISREG(entry.st_mode or 0)
+            and (include_hidden or not entry.filename.startswith("."))
+        ),
+        key=lambda f: f.name,
+    )
+
+
+def download(
+    conn_id: str,
+    remote_dir: str,
+    names: Iterable[str],
+    *,
+    connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS,
+) -> dict[str, bytes]:
+    """The bytes of the named files in a remote folder, over one connection."""
+    names = list(names)
+    out: dict[str, bytes] = {}
+    if not names:
+        return out
+    with _sftp(conn_id, f"connecting to download from {remote_dir!r}", connect_attempts) as (
+        client,
+        session,
+    ):
+        for name in names:
+            path = posixpath.join(remote_dir, name)
+            session.step = f"downloading {path}"
+            buffer = io.BytesIO()
+            client.getfo(path, buffer)
+            out[name] = buffer.getvalue()
+    return out
+
+
+def move_remote(
+    conn_id: str, src: str, dst: str, *, connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS
+) -> bool:
+    """Move a remote file (e.g. into the processed folder); False if it was already moved.
+
+    Safe to repeat: ``src`` gone and ``dst`` present means an earlier call did it.
+    """
+    with _sftp(conn_id, f"moving {src} to {dst}", connect_attempts) as (client, session):
+        if _stat_or_none(client, src) is None:
+            if _stat_or_none(client, dst) is not None:
+                return False
+            raise session.error(f"cannot move {src} to {dst}: {src} does not exist")
+        client.posix_rename(src, dst)
+    return True
