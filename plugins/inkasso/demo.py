@@ -1,0 +1,148 @@
+"""``python -m inkasso.demo``: the next day of the daily cycle on the embedded default.
+
+First run: creates the demo ERP (SQLite, deterministic generator), the pipeline tables and the
+agency simulator's keys. Every run: plays the ERP's activity of the day before, starts the
+in-process SFTP agency simulator (one account per automated agreement, host keys pinned in the
+Airflow connections), runs ``inkasso_dispatch`` through Airflow (``dag.test``) for the next
+logical date, then prints what happened and reads every delivered file back through the
+project's own reader to check it against the cases opened. A run that fails leaves the day
+where it was, so running ``make demo`` again retries the same day.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from inkasso.runs import BUSINESS_TZ
+
+FIRST_DAY = date(2026, 11, 2)
+DISPATCH_AT = time(5, 0)
+SEED = 42
+
+
+class DemoEnvironment:
+    """Paths and Airflow connections of the demo, all under ``$AIRFLOW_HOME/inkasso-demo``."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.dir = home / "inkasso-demo"
+        self.erp_path = self.dir / "erp.sqlite"
+        self.keys = self.dir / "keys"
+        self.sftp_root = self.dir / "agency-sftp"
+        self.state_file = self.dir / "state.json"
+        self.erp_url = f"sqlite:///{self.erp_path}"
+
+    def last_day(self) -> date | None:
+        """The last day the demo completed, or None before the first run."""
+        if not self.state_file.exists():
+            return None
+        return date.fromisoformat(json.loads(self.state_file.read_text())["last_day"])
+
+    def save_day(self, day: date) -> None:
+        """Remember ``day`` as done."""
+        self.state_file.write_text(json.dumps({"last_day": day.isoformat()}))
+
+
+def ensure_erp(env: DemoEnvironment) -> bool:
+    """Create the demo ERP and the pipeline tables once; True when it was created now."""
+    from inkasso.db.engine import engine_for_url
+    from inkasso.db.migrate import upgrade
+    from inkasso.demo_erp.generator import create_demo_erp
+
+    engine = engine_for_url(env.erp_url)
+    upgrade(engine)
+    if env.state_file.exists() or _has_clients(engine):
+        return False
+    counts = create_demo_erp(engine, seed=SEED, start_day=FIRST_DAY)
+    print(f"demo ERP created at {env.erp_path}: {counts}")
+    return True
+
+
+def _has_clients(engine) -> bool:
+    from sqlalchemy import inspect, text
+
+    if "erp_client" not in inspect(engine).get_table_names():
+        return False
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT COUNT(*) FROM erp_client")).scalar() > 0
+
+
+def start_agency_simulator(env: DemoEnvironment):
+    """Start the SFTP agency simulator and put the Airflow connections in the environment."""
+    from inkasso.db.engine import engine_for_url
+    from inkasso.dispatch import load_agreements
+    from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
+    from inkasso.simulator.sftp_server import AgencySftpServer
+
+    host_key = ensure_keypair(env.keys / "agency_host_ed25519")
+    client_key = ensure_keypair(env.keys / "client_ed25519")
+    agreements = [a for a in load_agreements(engine_for_url(env.erp_url)) if a.mode == "sftp"]
+    server = AgencySftpServer(
+        env.sftp_root,
+        host_key.private_path,
+        {a.agreement_id: client_key.public_line for a in agreements},
+    )
+    port = server.start()
+    for a in agreements:
+        os.environ[f"AIRFLOW_CONN_{a.sftp_conn_id.upper()}"] = sftp_connection_uri_json(
+            "127.0.0.1", port, a.agreement_id, str(client_key.private_path), host_key.public_line
+        )
+    return server
+
+
+def run_dag(dag_id: str, day: date):
+    """Run one DAG through Airflow for the day's logical date; returns the DagRun."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
+    if bag.import_errors:
+        raise SystemExit(f"DAG import errors: {bag.import_errors}")
+    logical = datetime.combine(day, DISPATCH_AT, tzinfo=BUSINESS_TZ)
+    return bag.get_dag(dag_id).test(logical_date=logical)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the next demo day and print its outcome; exit status 1 when a run failed."""
+    home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
+    env = DemoEnvironment(home)
+    env.dir.mkdir(parents=True, exist_ok=True)
+    os.environ["AIRFLOW_CONN_ERP_DB"] = json.dumps(
+        {"conn_type": "generic", "extra": {"sqlalchemy_url": env.erp_url}}
+    )
+    os.environ.setdefault("INKASSO_BASE", str(home / "inkasso-files"))
+    ensure_erp(env)
+    last = env.last_day()
+    day = FIRST_DAY if last is None else last + timedelta(days=1)
+
+    from inkasso.db.engine import engine_for_url
+    from inkasso.demo_erp.generator import simulate_erp_day
+    from inkasso.demo_report import print_day, verify_delivered
+
+    engine = engine_for_url(env.erp_url)
+    if last is not None:
+        activity = simulate_erp_day(engine, day - timedelta(days=1), seed=SEED)
+        print(f"ERP activity on {day - timedelta(days=1)}: {activity}")
+    server = start_agency_simulator(env)
+    try:
+        print(f"running inkasso_dispatch for {day} ...")
+        dag_run = run_dag("inkasso_dispatch", day)
+    finally:
+        server.stop()
+    state = str(dag_run.state)
+    print_day(engine, day, env.sftp_root)
+    problems = verify_delivered(engine, day, env.sftp_root)
+    if state != "success" or problems:
+        print(f"\ninkasso_dispatch for {day}: {state}", *problems, sep="\n  ")
+        print("The day is not marked done; `make demo` retries it.")
+        return 1
+    env.save_day(day)
+    print(f"\nDay {day} done. `make demo` again runs {day + timedelta(days=1)}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

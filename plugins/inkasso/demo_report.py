@@ -1,0 +1,89 @@
+"""What the demo prints after a day, and its read-back check of every delivered file."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, and_, func, select
+
+from inkasso.db.schema import ink_agreement, ink_case, ink_dispatch_hold, ink_file_log
+from inkasso.formats import load_layout, load_profile
+
+
+def _money(ore: int) -> str:
+    """Øre as '12 345.67' (integer arithmetic, no float)."""
+    sign, ore = ("-", -ore) if ore < 0 else ("", ore)
+    return f"{sign}{ore // 100:,}".replace(",", " ") + f".{ore % 100:02d}"
+
+
+def day_files(engine: Engine, day: date) -> pd.DataFrame:
+    """The outgoing files of ``day`` with their agreement."""
+    stmt = (
+        select(ink_file_log, ink_agreement.c.agency, ink_agreement.c.mode)
+        .join(ink_agreement, ink_agreement.c.agreement_id == ink_file_log.c.agreement_id)
+        .where(and_(ink_file_log.c.business_date == day, ink_file_log.c.direction == "out"))
+        .order_by(ink_file_log.c.agreement_id)
+    )
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(stmt).mappings().all())
+
+
+def print_day(engine: Engine, day: date, sftp_root: Path) -> None:
+    """Print files per agency with paths, cases, amounts, and the holds with reasons."""
+    files = day_files(engine, day)
+    print(f"\n=== inkasso_dispatch {day} ===")
+    if files.empty:
+        print("no files")
+    for f in files.itertuples():
+        where = _delivered_path(f, sftp_root) or f.remote_path or f.path
+        print(f"{f.agreement_id:18} {f.status:9} {f.record_count:5} cases {_money(f.amount_total):>14}  {where}")
+    with engine.connect() as conn:
+        holds = pd.DataFrame(
+            conn.execute(
+                select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.reason, func.count().label("n"))
+                .where(ink_dispatch_hold.c.business_date == day)
+                .group_by(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.reason)
+                .order_by(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.reason)
+            ).all()
+        )
+        opened = conn.execute(select(func.count()).where(ink_case.c.business_date == day)).scalar()
+    print(f"cases opened for {day}: {opened}")
+    if not holds.empty:
+        print("held back (invoices stay marked, reason):")
+        for h in holds.itertuples():
+            print(f"  {h.agreement_id:18} {h.reason:24} {h.n}")
+
+
+def _delivered_path(f, sftp_root: Path) -> str | None:
+    if f.status == "delivered" and f.mode == "sftp":
+        return str(sftp_root / f.agreement_id / f.remote_path.lstrip("/"))
+    return None
+
+
+def verify_delivered(engine: Engine, day: date, sftp_root: Path) -> list[str]:
+    """Read every file delivered for ``day`` back with the project's reader; list disagreements."""
+    from airflow.sdk import ObjectStoragePath
+
+    problems = []
+    for f in day_files(engine, day).itertuples():
+        if f.status == "written":
+            problems.append(f"{f.file_name}: not delivered yet")
+            continue
+        local = _delivered_path(f, sftp_root)
+        data = Path(local).read_bytes() if local else ObjectStoragePath(f.remote_path).read_bytes()
+        layout = load_layout(load_profile(f.agency).files[f.kind].layout)
+        parsed = layout.read(data, f.file_name).details()
+        with engine.connect() as conn:
+            cases = pd.DataFrame(
+                conn.execute(
+                    select(ink_case.c.case_id, ink_case.c.sent_amount).where(ink_case.c.file_id == f.file_id)
+                ).all(),
+                columns=["case_id", "sent_amount"],
+            )
+        got = dict(zip(parsed["case_id"].astype(int), parsed["remaining_amount"].astype(int), strict=True))
+        want = dict(zip(cases["case_id"].astype(int), cases["sent_amount"].astype(int), strict=True))
+        if got != want:
+            problems.append(f"{f.file_name}: {len(got)} records read back, {len(want)} cases opened, or amounts differ")
+    return problems
