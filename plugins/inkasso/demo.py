@@ -98,7 +98,7 @@ def run_dag(dag_id: str, day: date):
     """Run one DAG through Airflow for the day's logical date; returns the DagRun."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     logical = datetime.combine(day, DISPATCH_AT, tzinfo=BUSINESS_TZ)
