@@ -41,12 +41,16 @@ nothing new. An agreement with nothing to send sends no file.
     default_args={"retries": 3, "retry_delay": timedelta(minutes=5)},
     params={
         "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
-        "client_id": Param(None, type=["null", "integer"], description="Only this client's agreements"),
-        "agency": Param(None, type=["null", "string"], description="Only this agency (profile name)"),
+        "client_id": Param(
+            None, type=["null", "integer"], description="Only this client's agreements"
+        ),
+        "agency": Param(
+            None, type=["null", "string"], description="Only this agency (profile name)"
+        ),
     },
 )
 def inkasso_dispatch():
-    @task
+    @task(multiple_outputs=False)
     def agreements(params: dict | None = None) -> list[dict]:
         """The active agreements this run covers."""
         from inkasso.db.engine import erp_engine
@@ -60,7 +64,11 @@ def inkasso_dispatch():
         )
         return [a.__dict__ for a in found]
 
-    @task(map_index_template="{{ label }}", doc_md="Rules, data check, file into the outbox, cases opened.")
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="Rules, data check, file into the outbox, cases opened.",
+    )
     def prepare(agreement: dict) -> dict:
         import pendulum as pm
 
@@ -72,11 +80,20 @@ def inkasso_dispatch():
         label(context, agreement["agreement_id"])
         day = run_day(context)
         return prepare_new_cases(
-            erp_engine(), Agreement(**agreement), day.business_date, day.cutoff, files_base(),
-            now=pm.now("UTC"), run_id=context["run_id"],
+            erp_engine(),
+            Agreement(**agreement),
+            day.business_date,
+            day.cutoff,
+            files_base(),
+            now=pm.now("UTC"),
+            run_id=context["run_id"],
         )
 
-    @task(map_index_template="{{ label }}", doc_md="SFTP upload (temp name, size check, rename) or manual outbox.")
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="SFTP upload (temp name, size check, rename) or manual outbox.",
+    )
     def deliver(prepared: dict) -> dict:
         import pendulum as pm
 
@@ -87,9 +104,11 @@ def inkasso_dispatch():
         label(get_current_context(), prepared["agreement_id"])
         engine = erp_engine()
         (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
-        return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {"prepared": prepared}
+        return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {
+            "prepared": prepared
+        }
 
-    @task
+    @task(multiple_outputs=False)
     def summarize(results: list[dict]) -> dict:
         """One line per agreement in the log; totals for XCom."""
         from inkasso.dispatch import log_summary

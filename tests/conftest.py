@@ -23,7 +23,9 @@ os.environ.setdefault("INKASSO_BASE", str(_SESSION_DIR / "files"))
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("INKASSO_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "INKASSO_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
 
 
@@ -44,7 +46,9 @@ def _postgres_url() -> str:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:  # a missing server is a failure, never a skip
-        raise RuntimeError(f"PostgreSQL at {PG_ADMIN_URL} is required by the test suite: {exc}") from exc
+        raise RuntimeError(
+            f"PostgreSQL at {PG_ADMIN_URL} is required by the test suite: {exc}"
+        ) from exc
     finally:
         admin.dispose()
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"

@@ -56,7 +56,7 @@ def run_suite(name: str, frame: pd.DataFrame) -> CheckResult:
     batch = asset.add_batch_definition_whole_dataframe(f"{name}_batch")
     suite = context.suites.add(gx.ExpectationSuite(name=name))
     for item in spec["expectations"]:
-        (cls_name, kwargs), = item.items()
+        ((cls_name, kwargs),) = item.items()
         suite.add_expectation(getattr(gx.expectations, cls_name)(**kwargs))
     validation = ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
     outcome = validation.run(batch_parameters={"dataframe": frame})

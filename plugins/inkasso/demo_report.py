@@ -38,11 +38,17 @@ def print_day(engine: Engine, day: date, sftp_root: Path) -> None:
         print("no files")
     for f in files.itertuples():
         where = _delivered_path(f, sftp_root) or f.remote_path or f.path
-        print(f"{f.agreement_id:18} {f.status:9} {f.record_count:5} cases {_money(f.amount_total):>14}  {where}")
+        print(
+            f"{f.agreement_id:18} {f.status:9} {f.record_count:5} cases {_money(f.amount_total):>14}  {where}"
+        )
     with engine.connect() as conn:
         holds = pd.DataFrame(
             conn.execute(
-                select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.reason, func.count().label("n"))
+                select(
+                    ink_dispatch_hold.c.agreement_id,
+                    ink_dispatch_hold.c.reason,
+                    func.count().label("n"),
+                )
                 .where(ink_dispatch_hold.c.business_date == day)
                 .group_by(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.reason)
                 .order_by(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.reason)
@@ -78,12 +84,20 @@ def verify_delivered(engine: Engine, day: date, sftp_root: Path) -> list[str]:
         with engine.connect() as conn:
             cases = pd.DataFrame(
                 conn.execute(
-                    select(ink_case.c.case_id, ink_case.c.sent_amount).where(ink_case.c.file_id == f.file_id)
+                    select(ink_case.c.case_id, ink_case.c.sent_amount).where(
+                        ink_case.c.file_id == f.file_id
+                    )
                 ).all(),
                 columns=["case_id", "sent_amount"],
             )
-        got = dict(zip(parsed["case_id"].astype(int), parsed["remaining_amount"].astype(int), strict=True))
-        want = dict(zip(cases["case_id"].astype(int), cases["sent_amount"].astype(int), strict=True))
+        got = dict(
+            zip(parsed["case_id"].astype(int), parsed["remaining_amount"].astype(int), strict=True)
+        )
+        want = dict(
+            zip(cases["case_id"].astype(int), cases["sent_amount"].astype(int), strict=True)
+        )
         if got != want:
-            problems.append(f"{f.file_name}: {len(got)} records read back, {len(want)} cases opened, or amounts differ")
+            problems.append(
+                f"{f.file_name}: {len(got)} records read back, {len(want)} cases opened, or amounts differ"
+            )
     return problems

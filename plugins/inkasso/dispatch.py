@@ -29,7 +29,13 @@ from sqlalchemy import Engine, and_, insert, select, update
 
 from inkasso import erp
 from inkasso.checks import check_frame
-from inkasso.db.schema import ink_agreement, ink_case, ink_case_event, ink_dispatch_hold, ink_file_log
+from inkasso.db.schema import (
+    ink_agreement,
+    ink_case,
+    ink_case_event,
+    ink_dispatch_hold,
+    ink_file_log,
+)
 from inkasso.formats import load_layout, load_profile
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
@@ -83,10 +89,18 @@ class Agreement:
 
 
 def load_agreements(
-    engine: Engine, *, agreement_id: str | None = None, client_id: int | None = None, agency: str | None = None
+    engine: Engine,
+    *,
+    agreement_id: str | None = None,
+    client_id: int | None = None,
+    agency: str | None = None,
 ) -> list[Agreement]:
     """The active agreements, optionally narrowed to one agreement, client or agency."""
-    stmt = select(ink_agreement).where(ink_agreement.c.active.is_(True)).order_by(ink_agreement.c.agreement_id)
+    stmt = (
+        select(ink_agreement)
+        .where(ink_agreement.c.active.is_(True))
+        .order_by(ink_agreement.c.agreement_id)
+    )
     if agreement_id:
         stmt = stmt.where(ink_agreement.c.agreement_id == agreement_id)
     if client_id is not None:
@@ -138,10 +152,18 @@ def prepare_new_cases(
     with engine.begin() as conn:
         existing = _existing_file(conn, agreement.agreement_id, business_date)
         if existing is not None:
-            log.info("%s: %s already written for %s; nothing new is sent", agreement.agreement_id,
-                     existing["file_name"], business_date)
-            return summary | {"status": "exists", "file_name": existing["file_name"],
-                              "cases": existing["record_count"], "amount": existing["amount_total"]}
+            log.info(
+                "%s: %s already written for %s; nothing new is sent",
+                agreement.agreement_id,
+                existing["file_name"],
+                business_date,
+            )
+            return summary | {
+                "status": "exists",
+                "file_name": existing["file_name"],
+                "cases": existing["record_count"],
+                "amount": existing["amount_total"],
+            }
 
         client = erp.read_client_row(conn, agreement.client_id)
         invoices = erp.read_marked_invoices(conn, agreement.client_id, cutoff)
@@ -170,38 +192,68 @@ def prepare_new_cases(
         amount = int(cases["remaining_amount"].sum())
         file_id = conn.execute(
             insert(ink_file_log).values(
-                agreement_id=agreement.agreement_id, direction="out", kind=NEW_CASES,
-                file_name=file_name, business_date=business_date, status="written",
-                path=str(path), sha256="", size_bytes=0, record_count=len(cases),
-                amount_total=amount, run_id=run_id, created_at=now,
+                agreement_id=agreement.agreement_id,
+                direction="out",
+                kind=NEW_CASES,
+                file_name=file_name,
+                business_date=business_date,
+                status="written",
+                path=str(path),
+                sha256="",
+                size_bytes=0,
+                record_count=len(cases),
+                amount_total=amount,
+                run_id=run_id,
+                created_at=now,
             )
         ).inserted_primary_key[0]
-        conn.execute(insert(ink_case), [
-            {"agreement_id": agreement.agreement_id, "invoice_id": int(r.invoice_id),
-             "customer_id": int(r.customer_id), "file_id": file_id, "status": "sent", "is_open": True,
-             "original_amount": int(r.original_amount), "sent_amount": int(r.remaining_amount),
-             "currency": r.currency, "business_date": business_date, "opened_at": now}
-            for r in cases[["invoice_id", "customer_id", "original_amount", "remaining_amount", "currency"]].itertuples()
-        ])
+        conn.execute(
+            insert(ink_case),
+            [
+                {
+                    "agreement_id": agreement.agreement_id,
+                    "invoice_id": int(r.invoice_id),
+                    "customer_id": int(r.customer_id),
+                    "file_id": file_id,
+                    "status": "sent",
+                    "is_open": True,
+                    "original_amount": int(r.original_amount),
+                    "sent_amount": int(r.remaining_amount),
+                    "currency": r.currency,
+                    "business_date": business_date,
+                    "opened_at": now,
+                }
+                for r in cases[
+                    ["invoice_id", "customer_id", "original_amount", "remaining_amount", "currency"]
+                ].itertuples()
+            ],
+        )
         ids = pd.DataFrame(
-            conn.execute(select(ink_case.c.case_id, ink_case.c.invoice_id).where(ink_case.c.file_id == file_id)).all(),
+            conn.execute(
+                select(ink_case.c.case_id, ink_case.c.invoice_id).where(
+                    ink_case.c.file_id == file_id
+                )
+            ).all(),
             columns=["case_id", "invoice_id"],
         )
         cases = cases.merge(ids, on="invoice_id", how="left")
         frame = build_detail_frame(cases)
         check_frame(NEW_CASES, frame)
         header = {
-            "customer_no": agreement.customer_no_at_agency, "client_name": client["name"],
-            "client_org_no": client["org_no"], "file_date": business_date, "currency": client["currency"],
+            "customer_no": agreement.customer_no_at_agency,
+            "client_name": client["name"],
+            "client_org_no": client["org_no"],
+            "file_date": business_date,
+            "currency": client["currency"],
         }
         data = load_layout(spec.layout).write(header, frame)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             conn.execute(
-                update(ink_file_log).where(ink_file_log.c.file_id == file_id).values(
-                    sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data)
-                )
+                update(ink_file_log)
+                .where(ink_file_log.c.file_id == file_id)
+                .values(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
             )
             changed = erp.set_invoices_at_collection(conn, file_id)
             if changed != len(cases):
@@ -211,47 +263,67 @@ def prepare_new_cases(
                 )
             erp.update_invoice_addresses(conn, plan.invoice_address_updates)
             erp.update_customer_addresses(conn, plan.customer_address_updates)
-            conn.execute(insert(ink_case_event), [
-                {"case_id": int(r.case_id), "at": now, "kind": "opened", "file_id": file_id,
-                 "detail": f"sent in {file_name}; address: {r.address_rule}"}
-                for r in cases[["case_id", "address_rule"]].itertuples()
-            ])
+            conn.execute(
+                insert(ink_case_event),
+                [
+                    {
+                        "case_id": int(r.case_id),
+                        "at": now,
+                        "kind": "opened",
+                        "file_id": file_id,
+                        "detail": f"sent in {file_name}; address: {r.address_rule}",
+                    }
+                    for r in cases[["case_id", "address_rule"]].itertuples()
+                ],
+            )
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-    log.info("%s: wrote %s with %s cases, %s øre", agreement.agreement_id, file_name, len(cases), amount)
-    return summary | {"status": "written", "file_name": file_name, "path": str(path),
-                      "cases": len(cases), "amount": amount}
+    log.info(
+        "%s: wrote %s with %s cases, %s øre", agreement.agreement_id, file_name, len(cases), amount
+    )
+    return summary | {
+        "status": "written",
+        "file_name": file_name,
+        "path": str(path),
+        "cases": len(cases),
+        "amount": amount,
+    }
 
 
 def build_detail_frame(cases: pd.DataFrame) -> pd.DataFrame:
     """The new-case records in the format engine's column names, one row per case."""
-    frame = pd.DataFrame({
-        "case_id": cases["case_id"].astype("int64"),
-        "invoice_no": cases["invoice_no"],
-        "debtor_no": cases["customer_no"],
-        "debtor_name": cases["debtor_name"],
-        "debtor_type": cases["is_organisation"].map({True: "O", False: "P"}),
-        "national_id": cases["national_id"],
-        "street": cases["street"],
-        "postcode": cases["postcode"],
-        "city": cases["city"],
-        "country": cases["country"],
-        "invoice_date": cases["invoice_date"],
-        "due_date": cases["due_date"],
-        "original_amount": cases["original_amount"].astype("int64"),
-        "remaining_amount": cases["remaining_amount"].astype("int64"),
-        "currency": cases["currency"],
-        "kid": cases["kid"],
-        "reminder_count": cases["reminder_count"].astype("int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "case_id": cases["case_id"].astype("int64"),
+            "invoice_no": cases["invoice_no"],
+            "debtor_no": cases["customer_no"],
+            "debtor_name": cases["debtor_name"],
+            "debtor_type": cases["is_organisation"].map({True: "O", False: "P"}),
+            "national_id": cases["national_id"],
+            "street": cases["street"],
+            "postcode": cases["postcode"],
+            "city": cases["city"],
+            "country": cases["country"],
+            "invoice_date": cases["invoice_date"],
+            "due_date": cases["due_date"],
+            "original_amount": cases["original_amount"].astype("int64"),
+            "remaining_amount": cases["remaining_amount"].astype("int64"),
+            "currency": cases["currency"],
+            "kid": cases["kid"],
+            "reminder_count": cases["reminder_count"].astype("int64"),
+        }
+    )
     return frame.sort_values("case_id").reset_index(drop=True)[DETAIL_COLUMNS]
 
 
 def _replace_holds(conn, agreement_id: str, business_date: date, holds: pd.DataFrame) -> None:
     conn.execute(
         ink_dispatch_hold.delete().where(
-            and_(ink_dispatch_hold.c.agreement_id == agreement_id, ink_dispatch_hold.c.business_date == business_date)
+            and_(
+                ink_dispatch_hold.c.agreement_id == agreement_id,
+                ink_dispatch_hold.c.business_date == business_date,
+            )
         )
     )
     if len(holds):
@@ -266,12 +338,21 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
     from inkasso.transport import Delivery, deliver_manual, deliver_sftp
 
     with engine.connect() as conn:
-        pending = conn.execute(
-            select(ink_file_log).where(
-                and_(ink_file_log.c.agreement_id == agreement.agreement_id,
-                     ink_file_log.c.direction == "out", ink_file_log.c.status == "written")
-            ).order_by(ink_file_log.c.file_id)
-        ).mappings().all()
+        pending = (
+            conn.execute(
+                select(ink_file_log)
+                .where(
+                    and_(
+                        ink_file_log.c.agreement_id == agreement.agreement_id,
+                        ink_file_log.c.direction == "out",
+                        ink_file_log.c.status == "written",
+                    )
+                )
+                .order_by(ink_file_log.c.file_id)
+            )
+            .mappings()
+            .all()
+        )
     summary = {"agreement_id": agreement.agreement_id, "mode": agreement.mode, "files": []}
     if not pending:
         return summary
@@ -284,28 +365,51 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
     profile = load_profile(agreement.agency)
     if agreement.mode == "sftp":
         remote_dir = profile.remote.upload_dir
-        results = deliver_sftp(agreement.sftp_conn_id, [
-            Delivery(source=ObjectStoragePath(r["path"]), remote_dir=remote_dir, remote_name=r["file_name"],
-                     size=r["size_bytes"], sha256=r["sha256"])
-            for r in pending
-        ])
-        outcomes = [(r, res.outcome, f"{remote_dir.rstrip('/')}/{r['file_name']}", "delivered")
-                    for r, res in zip(pending, results, strict=True)]
+        results = deliver_sftp(
+            agreement.sftp_conn_id,
+            [
+                Delivery(
+                    source=ObjectStoragePath(r["path"]),
+                    remote_dir=remote_dir,
+                    remote_name=r["file_name"],
+                    size=r["size_bytes"],
+                    sha256=r["sha256"],
+                )
+                for r in pending
+            ],
+        )
+        outcomes = [
+            (r, res.outcome, f"{remote_dir.rstrip('/')}/{r['file_name']}", "delivered")
+            for r, res in zip(pending, results, strict=True)
+        ]
     else:
         outbox = base / "manual_outbox" / agreement.agreement_id
-        outcomes = [(r, "exported", str(deliver_manual(ObjectStoragePath(r["path"]), outbox)), "exported")
-                    for r in pending]
+        outcomes = [
+            (r, "exported", str(deliver_manual(ObjectStoragePath(r["path"]), outbox)), "exported")
+            for r in pending
+        ]
     with engine.begin() as conn:
         for row, outcome, remote, status in outcomes:
-            conn.execute(update(ink_file_log).where(ink_file_log.c.file_id == row["file_id"]).values(
-                status=status, remote_path=remote, delivered_at=now))
-            conn.execute(insert(ink_case_event).from_select(
-                ["case_id", "at", "kind", "detail", "file_id"],
-                select(ink_case.c.case_id, _literal(now), _literal(status),
-                       _literal(f"{row['file_name']} -> {remote}"), ink_case.c.file_id)
-                .where(ink_case.c.file_id == row["file_id"]),
-            ))
-            summary["files"].append({"file_name": row["file_name"], "outcome": outcome, "to": remote})
+            conn.execute(
+                update(ink_file_log)
+                .where(ink_file_log.c.file_id == row["file_id"])
+                .values(status=status, remote_path=remote, delivered_at=now)
+            )
+            conn.execute(
+                insert(ink_case_event).from_select(
+                    ["case_id", "at", "kind", "detail", "file_id"],
+                    select(
+                        ink_case.c.case_id,
+                        _literal(now),
+                        _literal(status),
+                        _literal(f"{row['file_name']} -> {remote}"),
+                        ink_case.c.file_id,
+                    ).where(ink_case.c.file_id == row["file_id"]),
+                )
+            )
+            summary["files"].append(
+                {"file_name": row["file_name"], "outcome": outcome, "to": remote}
+            )
             log.info("%s: %s %s -> %s", agreement.agreement_id, row["file_name"], outcome, remote)
     return summary
 
@@ -323,8 +427,12 @@ def log_summary(results: list[dict]) -> dict:
         prep = res.get("prepared", {})
         log.info(
             "%-18s %-16s cases=%-6s amount=%-12s held=%-5s delivered=%s",
-            res["agreement_id"], prep.get("status"), prep.get("cases", 0), prep.get("amount", 0),
-            prep.get("held_invoices", 0), [f["file_name"] for f in res.get("files", [])],
+            res["agreement_id"],
+            prep.get("status"),
+            prep.get("cases", 0),
+            prep.get("amount", 0),
+            prep.get("held_invoices", 0),
+            [f["file_name"] for f in res.get("files", [])],
         )
         totals["files"] += len(res.get("files", []))
         totals["cases"] += int(prep.get("cases", 0)) if prep.get("status") == "written" else 0

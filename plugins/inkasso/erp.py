@@ -59,7 +59,9 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 def set_invoices_at_collection(conn: Connection, file_id: int) -> int:
     """Put the invoices of the cases opened by ``file_id`` at collection; returns rows changed."""
-    return conn.execute(query("erp/set_invoices_at_collection"), {"file_id": file_id, "no": False}).rowcount
+    return conn.execute(
+        query("erp/set_invoices_at_collection"), {"file_id": file_id, "no": False}
+    ).rowcount
 
 
 def update_invoice_addresses(conn: Connection, updates: pd.DataFrame) -> None:

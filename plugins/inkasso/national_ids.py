@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-from stdnum.no import fodselsnummer, orgnr as no_orgnr
-from stdnum.se import orgnr as se_orgnr, personnummer
+from stdnum.no import fodselsnummer
+from stdnum.no import orgnr as no_orgnr
+from stdnum.se import orgnr as se_orgnr
+from stdnum.se import personnummer
 
 _VALIDATORS = {
     ("NO", False): fodselsnummer.is_valid,
@@ -23,10 +25,7 @@ def is_valid_id(national_id: str | None, country: str, is_organisation: bool) ->
 def valid_ids(frame: pd.DataFrame) -> pd.Series:
     """Vector of validity for a frame with national_id, country, is_organisation (one check per distinct id)."""
     keys = frame[["national_id", "country", "is_organisation"]].drop_duplicates()
-    keys["valid"] = [
-        is_valid_id(n, c, o)
-        for n, c, o in keys.itertuples(index=False, name=None)
-    ]
+    keys["valid"] = [is_valid_id(n, c, o) for n, c, o in keys.itertuples(index=False, name=None)]
     merged = frame[["national_id", "country", "is_organisation"]].merge(
         keys, on=["national_id", "country", "is_organisation"], how="left"
     )

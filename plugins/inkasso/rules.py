@@ -134,8 +134,10 @@ def apply_dispatch_rules(
             below,
             BELOW_MINIMUM,
             totals.map(
-                lambda t: f"customer total {_money(int(t))} is below the minimum "
-                f"{_money(client.min_collection_amount)}"
+                lambda t: (
+                    f"customer total {_money(int(t))} is below the minimum "
+                    f"{_money(client.min_collection_amount)}"
+                )
             ),
         )
     )
@@ -227,11 +229,20 @@ def _resolve_addresses(frame, client, lookup):
     ].copy()
     # ... and the customer's postal address follows the register where the register answered
     from_reg = sent["address_rule"].isin([RULE_REGISTER_AGAIN, RULE_REGISTER_NEW]) | (
-        sent["address_rule"].isin([RULE_MANUAL, RULE_BILLING]) & ~sent["is_organisation"].astype(bool)
+        sent["address_rule"].isin([RULE_MANUAL, RULE_BILLING])
+        & ~sent["is_organisation"].astype(bool)
     )
     customer_updates = (
-        sent.loc[from_reg & valid_address(sent, "reg_"), ["customer_id", "reg_street", "reg_postcode", "reg_city"]]
+        sent.loc[
+            from_reg & valid_address(sent, "reg_"),
+            ["customer_id", "reg_street", "reg_postcode", "reg_city"],
+        ]
         .drop_duplicates("customer_id")
         .rename(columns={f"reg_{f}": f for f in ADDRESS_FIELDS})
     )
-    return sent.drop(columns=["reg_street", "reg_postcode", "reg_city"]), holds, invoice_updates, customer_updates
+    return (
+        sent.drop(columns=["reg_street", "reg_postcode", "reg_city"]),
+        holds,
+        invoice_updates,
+        customer_updates,
+    )

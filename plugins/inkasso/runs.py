@@ -6,7 +6,7 @@ Kept out of the DAG files so they stay a few lines of wiring.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from inkasso.config import base_url
@@ -25,7 +25,7 @@ class RunDay:
 def run_day(context) -> RunDay:
     """The run's business day: its logical date in Europe/Oslo (manual runs: when triggered)."""
     moment = context.get("logical_date") or context["dag_run"].run_after
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return RunDay(business_date=moment.astimezone(BUSINESS_TZ).date(), cutoff=moment)
 
 

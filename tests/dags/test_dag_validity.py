@@ -48,6 +48,8 @@ def test_dag_files_parse_fast_without_heavy_imports():
             "print(heavy)"
         )
         started = time.time()
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports {out.stdout}"
         assert time.time() - started < 30

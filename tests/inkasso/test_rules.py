@@ -19,23 +19,54 @@ MANUAL = {"street": "Kirkegata 3", "postcode": "7011", "city": "Trondheim"}
 NONE = {"street": None, "postcode": None, "city": None}
 
 
-def invoice(invoice_id=1, customer_id=10, amount=10_000, *, national_id=PERSON_NO, org=False,
-            status="open", disputed=False, open_case=None, manual=None, billing=NONE,
-            postal=HOME, postal_source="manual", remaining=None):
+def invoice(
+    invoice_id=1,
+    customer_id=10,
+    amount=10_000,
+    *,
+    national_id=PERSON_NO,
+    org=False,
+    status="open",
+    disputed=False,
+    open_case=None,
+    manual=None,
+    billing=NONE,
+    postal=HOME,
+    postal_source="manual",
+    remaining=None,
+):
     """One row as select_marked_invoices.sql returns it."""
     manual = manual or NONE
     return {
-        "invoice_id": invoice_id, "customer_id": customer_id, "invoice_no": f"F{invoice_id}",
-        "invoice_date": date(2026, 9, 1), "due_date": date(2026, 9, 15), "currency": "NOK",
-        "original_amount": amount, "remaining_amount": amount if remaining is None else remaining,
-        "kid": "12345678903", "reminder_count": 2, "status": status, "disputed": disputed,
-        "addr_street": manual["street"], "addr_postcode": manual["postcode"], "addr_city": manual["city"],
-        "addr_changed_manually": manual is not NONE, "customer_no": f"K{customer_id}",
-        "debtor_name": "Kari Nordmann", "is_organisation": org, "national_id": national_id,
-        "country": "NO", "postal_street": postal["street"], "postal_postcode": postal["postcode"],
-        "postal_city": postal["city"], "postal_source": postal_source,
-        "billing_street": billing["street"], "billing_postcode": billing["postcode"],
-        "billing_city": billing["city"], "open_case_id": open_case,
+        "invoice_id": invoice_id,
+        "customer_id": customer_id,
+        "invoice_no": f"F{invoice_id}",
+        "invoice_date": date(2026, 9, 1),
+        "due_date": date(2026, 9, 15),
+        "currency": "NOK",
+        "original_amount": amount,
+        "remaining_amount": amount if remaining is None else remaining,
+        "kid": "12345678903",
+        "reminder_count": 2,
+        "status": status,
+        "disputed": disputed,
+        "addr_street": manual["street"],
+        "addr_postcode": manual["postcode"],
+        "addr_city": manual["city"],
+        "addr_changed_manually": manual is not NONE,
+        "customer_no": f"K{customer_id}",
+        "debtor_name": "Kari Nordmann",
+        "is_organisation": org,
+        "national_id": national_id,
+        "country": "NO",
+        "postal_street": postal["street"],
+        "postal_postcode": postal["postcode"],
+        "postal_city": postal["city"],
+        "postal_source": postal_source,
+        "billing_street": billing["street"],
+        "billing_postcode": billing["postcode"],
+        "billing_city": billing["city"],
+        "open_case_id": open_case,
     }
 
 
@@ -58,7 +89,9 @@ CLIENT = ClientSettings(client_id=1, min_collection_amount=5_000)
 
 
 def run(rows, register=None, client=CLIENT):
-    return apply_dispatch_rules(pd.DataFrame(rows), client, register if register is not None else Register({}))
+    return apply_dispatch_rules(
+        pd.DataFrame(rows), client, register if register is not None else Register({})
+    )
 
 
 def reasons(plan):
@@ -66,25 +99,37 @@ def reasons(plan):
 
 
 def test_exactly_the_minimum_is_sent_and_one_ore_under_waits():
-    plan = run([
-        invoice(1, customer_id=10, amount=3_000), invoice(2, customer_id=10, amount=2_000),
-        invoice(3, customer_id=11, amount=2_999), invoice(4, customer_id=11, amount=2_000),
-    ])
+    plan = run(
+        [
+            invoice(1, customer_id=10, amount=3_000),
+            invoice(2, customer_id=10, amount=2_000),
+            invoice(3, customer_id=11, amount=2_999),
+            invoice(4, customer_id=11, amount=2_000),
+        ]
+    )
     assert sorted(plan.cases["invoice_id"]) == [1, 2]
     assert reasons(plan) == {3: rules.BELOW_MINIMUM, 4: rules.BELOW_MINIMUM}
     assert "49.99" in plan.holds["detail"].iloc[0] and "50.00" in plan.holds["detail"].iloc[0]
 
 
 def test_only_open_undisputed_invoices_not_at_collection_are_sent():
-    plan = run([
-        invoice(1, amount=6_000), invoice(2, amount=6_000, status="paid", remaining=0),
-        invoice(3, amount=6_000, disputed=True), invoice(4, amount=6_000, status="at_collection"),
-        invoice(5, amount=6_000, open_case=77), invoice(6, amount=6_000, remaining=0),
-    ])
+    plan = run(
+        [
+            invoice(1, amount=6_000),
+            invoice(2, amount=6_000, status="paid", remaining=0),
+            invoice(3, amount=6_000, disputed=True),
+            invoice(4, amount=6_000, status="at_collection"),
+            invoice(5, amount=6_000, open_case=77),
+            invoice(6, amount=6_000, remaining=0),
+        ]
+    )
     assert list(plan.cases["invoice_id"]) == [1]
     assert reasons(plan) == {
-        2: rules.NOT_OPEN, 3: rules.DISPUTED, 4: rules.ALREADY_AT_COLLECTION,
-        5: rules.ALREADY_AT_COLLECTION, 6: rules.NOTHING_TO_COLLECT,
+        2: rules.NOT_OPEN,
+        3: rules.DISPUTED,
+        4: rules.ALREADY_AT_COLLECTION,
+        5: rules.ALREADY_AT_COLLECTION,
+        6: rules.NOTHING_TO_COLLECT,
     }
 
 
@@ -97,7 +142,9 @@ def test_minimum_counts_only_what_is_left_after_other_holds():
 
 def test_invalid_national_id_holds_all_of_the_customers_invoices():
     bad = PERSON_NO[:-1] + str((int(PERSON_NO[-1]) + 1) % 10)
-    plan = run([invoice(1, national_id=bad), invoice(2, national_id=bad), invoice(3, customer_id=12)])
+    plan = run(
+        [invoice(1, national_id=bad), invoice(2, national_id=bad), invoice(3, customer_id=12)]
+    )
     assert list(plan.cases["invoice_id"]) == [3]
     assert reasons(plan) == {1: rules.INVALID_ID, 2: rules.INVALID_ID}
 
@@ -128,7 +175,13 @@ def test_rule2_billing_address_put_on_invoice_and_postal_refreshed():
 
 
 def test_invalid_manual_address_falls_through_to_billing():
-    plan = run([invoice(manual={"street": "Kirkegata 3", "postcode": None, "city": "Oslo"}, billing=BILLING)])
+    plan = run(
+        [
+            invoice(
+                manual={"street": "Kirkegata 3", "postcode": None, "city": "Oslo"}, billing=BILLING
+            )
+        ]
+    )
     assert plan.cases.iloc[0]["address_rule"] == rules.RULE_BILLING
 
 

@@ -1,0 +1,255 @@
+"""inkasso_dispatch end to end: real Airflow runs (dag.test) against the in-process SFTP agency,
+on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select, text, update
+
+from conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+DAY = date(2026, 11, 2)
+OSLO = "Europe/Oslo"
+
+
+@pytest.fixture
+def demo_erp(erp_engine, erp_url, monkeypatch):
+    """A small generated demo ERP behind the `erp_db` connection."""
+    from inkasso.demo_erp.generator import create_demo_erp
+
+    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ERP_DB",
+        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": erp_url}}),
+    )
+    return erp_engine
+
+
+@pytest.fixture
+def files_base(tmp_path, monkeypatch):
+    base = tmp_path / "files"
+    monkeypatch.setenv("INKASSO_BASE", str(base))
+    return base
+
+
+@pytest.fixture
+def agency(demo_erp, tmp_path, monkeypatch):
+    """The SFTP agency simulator with one account per automated agreement, host key pinned."""
+    from inkasso.dispatch import load_agreements
+    from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
+    from inkasso.simulator.sftp_server import AgencySftpServer
+
+    host = ensure_keypair(tmp_path / "keys" / "host")
+    client = ensure_keypair(tmp_path / "keys" / "client")
+    agreements = [a for a in load_agreements(demo_erp) if a.mode == "sftp"]
+    server = AgencySftpServer(
+        tmp_path / "sftp",
+        host.private_path,
+        {a.agreement_id: client.public_line for a in agreements},
+    )
+    port = server.start()
+    for a in agreements:
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_{a.sftp_conn_id.upper()}",
+            sftp_connection_uri_json(
+                "127.0.0.1", port, a.agreement_id, str(client.private_path), host.public_line
+            ),
+        )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def dispatch_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_dispatch")
+
+
+def run(dag, day=DAY):
+    import pendulum
+
+    return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 5, tz=OSLO))
+
+
+def frame(engine, sql, **params):
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
+
+
+def remote_files(sftp_root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(sftp_root)): p.read_bytes()
+        for p in sorted(sftp_root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def read_back(engine, file_row, data: bytes) -> dict[int, int]:
+    from inkasso.formats import load_layout, load_profile
+
+    agency = frame(
+        engine,
+        "SELECT agency FROM ink_agreement WHERE agreement_id = :a",
+        a=file_row["agreement_id"],
+    )
+    layout = load_layout(load_profile(agency["agency"][0]).files["new_cases"].layout)
+    details = layout.read(data, file_row["file_name"]).details()
+    return dict(
+        zip(details["case_id"].astype(int), details["remaining_amount"].astype(int), strict=True)
+    )
+
+
+def test_a_day_sends_each_agreement_one_file_that_reads_back_to_its_cases(
+    airflow_db, demo_erp, agency, files_base, dispatch_dag, tmp_path
+):
+    marked_before = frame(
+        demo_erp, "SELECT COUNT(*) AS n FROM erp_invoice WHERE marked_for_collection = :y", y=True
+    )
+    dag_run = run(dispatch_dag)
+    assert dag_run.state == "success"
+
+    files = frame(
+        demo_erp, "SELECT f.*, a.mode FROM ink_file_log f JOIN ink_agreement a USING (agreement_id)"
+    )
+    assert len(files) >= 6, "the demo data has marked invoices for most agreements"
+    assert set(files["status"]) <= {"delivered", "exported"}
+    assert files.groupby("agreement_id").size().max() == 1
+    sftp_root = tmp_path / "sftp"
+    for f in files.to_dict("records"):
+        if f["mode"] == "sftp":
+            data = (sftp_root / f["agreement_id"] / f["remote_path"].lstrip("/")).read_bytes()
+        else:
+            data = Path(f["remote_path"].removeprefix("file://")).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"]
+        cases = frame(
+            demo_erp, "SELECT case_id, sent_amount FROM ink_case WHERE file_id = :f", f=f["file_id"]
+        )
+        assert read_back(demo_erp, f, data) == dict(
+            zip(cases["case_id"], cases["sent_amount"], strict=True)
+        )
+        assert f["amount_total"] == int(cases["sent_amount"].sum())
+    assert not [p for p in sftp_root.rglob("*.part")]
+
+    # every case's invoice is at collection and no longer marked; every case has its history
+    invoices = frame(
+        demo_erp,
+        "SELECT i.status, i.marked_for_collection, i.remaining_amount, k.sent_amount, i.addr_street "
+        "FROM ink_case k JOIN erp_invoice i ON i.invoice_id = k.invoice_id",
+    )
+    assert set(invoices["status"]) == {"at_collection"}
+    assert not invoices["marked_for_collection"].astype(bool).any()
+    assert (invoices["remaining_amount"] == invoices["sent_amount"]).all()
+    assert invoices["addr_street"].notna().all(), "the address sent is on the invoice"
+    events = frame(demo_erp, "SELECT kind, COUNT(*) AS n FROM ink_case_event GROUP BY kind")
+    n_cases = frame(demo_erp, "SELECT COUNT(*) AS n FROM ink_case")["n"][0]
+    kinds = dict(zip(events["kind"], events["n"], strict=True))
+    assert kinds["opened"] == n_cases
+    assert kinds.get("delivered", 0) + kinds.get("exported", 0) == n_cases
+
+    # whatever was marked and not sent is held back with a reason
+    holds = frame(demo_erp, "SELECT reason, COUNT(*) AS n FROM ink_dispatch_hold GROUP BY reason")
+    assert n_cases + holds["n"].sum() == marked_before["n"][0]
+    assert {"below_minimum", "invalid_national_id", "disputed"} <= set(holds["reason"])
+    still_marked = frame(
+        demo_erp,
+        "SELECT COUNT(*) AS n FROM erp_invoice i JOIN ink_dispatch_hold h ON h.invoice_id = i.invoice_id "
+        "WHERE i.marked_for_collection = :y AND i.status <> 'at_collection'",
+        y=True,
+    )
+    assert still_marked["n"][0] == holds["n"].sum()
+
+
+def test_rerun_of_the_same_day_changes_nothing(
+    airflow_db, demo_erp, agency, files_base, dispatch_dag, tmp_path
+):
+    assert run(dispatch_dag).state == "success"
+    before_remote = remote_files(tmp_path / "sftp")
+    before = {
+        t: frame(demo_erp, f"SELECT * FROM {t}")
+        for t in ("ink_file_log", "ink_case", "ink_case_event")
+    }
+    invoices_before = frame(demo_erp, "SELECT * FROM erp_invoice ORDER BY invoice_id")
+
+    assert run(dispatch_dag).state == "success"
+    assert remote_files(tmp_path / "sftp") == before_remote
+    for table, rows in before.items():
+        pd.testing.assert_frame_equal(
+            frame(demo_erp, f"SELECT * FROM {table}"), rows, check_dtype=False
+        )
+    pd.testing.assert_frame_equal(
+        frame(demo_erp, "SELECT * FROM erp_invoice ORDER BY invoice_id"), invoices_before
+    )
+
+
+def test_file_written_while_sftp_is_down_is_delivered_by_the_retry_as_the_same_file(
+    airflow_db, demo_erp, agency, files_base, dispatch_dag, tmp_path
+):
+    from inkasso.db.schema import ink_agreement
+
+    with demo_erp.begin() as conn:  # only Lowell NO in this run
+        conn.execute(
+            update(ink_agreement)
+            .where(ink_agreement.c.agreement_id != "lowell_no")
+            .values(active=False)
+        )
+    for task in dispatch_dag.tasks:
+        task.retries = 0  # the run fails at once instead of waiting for Airflow's retry delay
+    agency.stop()
+    try:
+        assert run(dispatch_dag).state == "failed"
+    finally:
+        for task in dispatch_dag.tasks:
+            task.retries = 3
+    written = frame(demo_erp, "SELECT * FROM ink_file_log")
+    assert list(written["status"]) == ["written"], "the file is kept in the outbox, cases open"
+    assert Path(written["path"][0].removeprefix("file://")).exists()
+
+    agency.start()
+    assert run(dispatch_dag).state == "success"
+    after = frame(demo_erp, "SELECT * FROM ink_file_log")
+    assert len(after) == 1 and after["status"][0] == "delivered"
+    assert after["file_name"][0] == written["file_name"][0]
+    inbox = tmp_path / "sftp" / "lowell_no" / after["remote_path"][0].lstrip("/")
+    assert hashlib.sha256(inbox.read_bytes()).hexdigest() == written["sha256"][0]
+
+
+def test_agreement_with_nothing_to_send_sends_no_file(
+    airflow_db, demo_erp, agency, files_base, dispatch_dag, tmp_path
+):
+    from inkasso.db.schema import erp_invoice, ink_agreement
+
+    with demo_erp.begin() as conn:
+        client = conn.execute(
+            select(ink_agreement.c.client_id).where(ink_agreement.c.agreement_id == "creno")
+        ).scalar()
+        conn.execute(
+            update(erp_invoice)
+            .where(erp_invoice.c.client_id == client)
+            .values(marked_for_collection=False)
+        )
+    assert run(dispatch_dag).state == "success"
+    assert frame(demo_erp, "SELECT * FROM ink_file_log WHERE agreement_id = 'creno'").empty
+    assert not [p for p in (tmp_path / "sftp" / "creno").rglob("*") if p.is_file()]
+    assert not (files_base / "outbox" / "creno").exists()
+
+
+def test_backfill_of_an_earlier_day_does_not_resend(
+    airflow_db, demo_erp, agency, files_base, dispatch_dag
+):
+    """Day 2 after day 1 opens no second case for an invoice; running day 1 again sends nothing."""
+    assert run(dispatch_dag, DAY).state == "success"
+    cases = frame(demo_erp, "SELECT COUNT(*) AS n FROM ink_case")["n"][0]
+    assert run(dispatch_dag, date(2026, 11, 3)).state == "success"
+    assert run(dispatch_dag, DAY).state == "success"
+    assert frame(demo_erp, "SELECT COUNT(*) AS n FROM ink_case")["n"][0] == cases
+    dup = frame(demo_erp, "SELECT invoice_id FROM ink_case GROUP BY invoice_id HAVING COUNT(*) > 1")
+    assert dup.empty
