@@ -1,0 +1,86 @@
+"""The demo ERP's eight clients, each with its agreement with one debt collection agency."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from inkasso.demo_erp import ids
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    """One company of the multi-company demo ERP and its collection agreement."""
+
+    client_id: int
+    name: str
+    domain: str
+    country: str
+    agreement_id: str
+    agency: str
+    mode: str  # 'sftp' or 'manual'
+    min_collection_amount: int  # øre / öre
+    reminder_service: bool = False
+
+    @property
+    def currency(self) -> str:
+        """NOK for Norwegian clients, SEK for Swedish ones."""
+        return "NOK" if self.country == "NO" else "SEK"
+
+
+CLIENTS: tuple[DemoClient, ...] = (
+    DemoClient(1, "Nordlys Energi AS", "nordlys-energi", "NO", "lowell_no", "lowell", "sftp", 5000),
+    DemoClient(2, "Bjørkeli Bredbånd AS", "bjorkeli", "NO", "creno", "creno", "sftp", 10000),
+    DemoClient(3, "Fjordtann Tannhelse AS", "fjordtann", "NO", "credicare", "credicare", "manual", 20000),
+    DemoClient(4, "Göta Elnät AB", "gota-elnat", "SE", "lowell_se", "lowell", "sftp", 5000),
+    DemoClient(5, "Skånska Hyrbilar AB", "skanska-hyrbilar", "SE", "kredithanterarna", "kredithanterarna", "sftp", 15000),
+    DemoClient(6, "Mälardalens Vård AB", "malardalens-vard", "SE", "svea", "svea", "sftp", 10000, True),
+    DemoClient(7, "Norrlands Försäkring AB", "norrlands-forsakring", "SE", "preventia", "preventia", "sftp", 7500),
+    DemoClient(8, "Västkust Fastigheter AB", "vastkust", "SE", "intrum", "intrum", "manual", 20000),
+)  # fmt: skip
+
+
+def client_rows(rng: random.Random) -> list[dict]:
+    """The ``erp_client`` rows: valid org numbers and default bank accounts drawn from ``rng``."""
+    rows = []
+    for c in CLIENTS:
+        no = c.country == "NO"
+        rows.append(
+            {
+                "client_id": c.client_id,
+                "name": c.name,
+                "org_no": ids.no_orgnr(rng) if no else ids.se_orgnr(rng),
+                "country": c.country,
+                "currency": c.currency,
+                "min_collection_amount": c.min_collection_amount,
+                "default_bank_account": ids.no_bank_account(rng) if no else ids.se_bankgiro(rng),
+                "register_lookup": True,
+                "report_recipients": f"ekonomi@{c.domain}.example",
+            }
+        )
+    return rows
+
+
+def agreement_rows(rng: random.Random) -> list[dict]:
+    """The ``ink_agreement`` rows, one per client: agency, customer number there, its account."""
+    rows = []
+    for c in CLIENTS:
+        no = c.country == "NO"
+        rows.append(
+            {
+                "agreement_id": c.agreement_id,
+                "client_id": c.client_id,
+                "agency": c.agency,
+                "country": c.country,
+                "customer_no_at_agency": str(rng.randint(10000, 99999)),
+                "agency_bank_account": ids.no_bank_account(rng) if no else ids.se_bankgiro(rng),
+                "payback_account": None,
+                "mode": c.mode,
+                "sftp_conn_id": f"inkasso_sftp_{c.agreement_id}" if c.mode == "sftp" else None,
+                "reminder_service": c.reminder_service,
+                "interim_account": "1684",
+                "settle_on_closure": False,
+                "active": True,
+            }
+        )
+    return rows
