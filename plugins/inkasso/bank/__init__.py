@@ -1,0 +1,1 @@
+"""Bank payment files of the creditor (Nets OCR giro, Bankgirot BgMax), read into one `BankFile` shape."""

@@ -1,0 +1,102 @@
+"""What a bank payment file reader returns, whatever the format: a `BankFile`, or a `BankFileError`.
+
+OCR giro (Norway) and BgMax (Sweden) both produce the same `BankFile`, so the bank import books
+payments without knowing which format they came in.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+PAYMENTS = "payments"
+"""The kind of a file whose transactions are money received; every other kind is never booked."""
+
+PAYMENT_COLUMNS: tuple[str, ...] = (
+    "payment_ref",  # unique id of the transaction within the bank file
+    "payer_account",  # debit account / payer bankgiro; '' when unknown
+    "reference",  # KID / OCR reference; '' when none
+    "amount",  # int64 øre/öre; negative for reversals
+    "payment_date",  # datetime.date
+    "payee_account",  # the creditor's account the money went to
+    "currency",  # 'NOK', 'SEK'
+    "payer_name",  # '' when none
+    "line",  # 1-based line of the transaction's first record
+)
+_INT_COLUMNS = ("amount", "line")
+
+
+class BankFileError(ValueError):
+    """A bank file is broken; names the file, the 1-based line and the field.
+
+    ``str(err)`` reads like ``OCR.txt line 7 field amount: not a number: '00000000001x2000'``.
+    ``line`` is ``None`` when the problem is the whole file (empty), ``field`` when it is a whole
+    record (wrong length, out of place).
+    """
+
+    def __init__(self, file_name: str, line: int | None, field: str | None, reason: str) -> None:
+        self.file_name = file_name
+        self.line = line
+        self.field = field
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file_name
+        if self.line is not None:
+            where += f" line {self.line}"
+        if self.field is not None:
+            where += f" field {self.field}"
+        return f"{where}: {self.reason}"
+
+    def __reduce__(self):
+        return (type(self), (self.file_name, self.line, self.field, self.reason))
+
+
+def payments_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Build the payments frame (columns `PAYMENT_COLUMNS`, amount and line int64) from row dicts."""
+    frame = pd.DataFrame(list(rows), columns=list(PAYMENT_COLUMNS))
+    for column in PAYMENT_COLUMNS:
+        if column in _INT_COLUMNS:
+            frame[column] = frame[column].astype("int64")
+        elif column != "payment_date":
+            frame[column] = frame[column].astype("str")
+    return frame
+
+
+@dataclass(frozen=True)
+class BankFile:
+    """One bank file read and checked against its own control records.
+
+    ``control_count`` and ``control_amount`` (øre/öre) are what the file's end records state for
+    the transactions of ``payments`` (for a file that holds no payments: for its whole body).
+    """
+
+    file_name: str
+    format: str  # "ocr_giro" or "bgmax"
+    kind: str  # PAYMENTS, or e.g. "avtalegiro_agreements", "avtalegiro_payment_requests"
+    payments: pd.DataFrame
+    control_count: int
+    control_amount: int
+    created: datetime.date | None = None  # the bank's production date of the file, when stated
+
+    def __post_init__(self) -> None:
+        if tuple(self.payments.columns) != PAYMENT_COLUMNS:
+            raise ValueError(
+                f"payments columns must be {PAYMENT_COLUMNS}, got {tuple(self.payments.columns)}"
+            )
+        if self.payments["amount"].dtype != "int64":
+            raise ValueError(
+                f"payments amount must be int64 øre, got {self.payments['amount'].dtype}"
+            )
+        if self.kind != PAYMENTS and len(self.payments):
+            raise ValueError(f"a {self.kind} file cannot carry payments")
+
+    @property
+    def is_payments(self) -> bool:
+        """True when the file's transactions are money received (to be booked)."""
+        return self.kind == PAYMENTS

@@ -1,0 +1,468 @@
+"""Nets OCR giro files (Norway): read with `netsgiro`, checked against their own control records.
+
+Each 80-character line is parsed by netsgiro's record classes one at a time, so that a broken
+record is reported with its line and, where it can be told, its field. The record sequence and the
+end records (number of transactions, number of records, total amount) are then checked against
+the body here: netsgiro itself does not check them when reading.
+
+A transmission can also hold AvtaleGiro assignments (agreement updates, payment requests); those
+are never payments received. Money paid through AvtaleGiro arrives as OCR giro transactions.
+
+Reversals (transaction types 18 and 20, from terminals) are negative in the payments frame; Nets
+adds them to its end-record totals unsigned, so with reversals the sum of the amounts is lower
+than ``control_amount``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import netsgiro
+from netsgiro import records as nr
+
+from inkasso.bank.model import PAYMENTS, BankFile, BankFileError, payments_frame
+
+FORMAT = "ocr_giro"
+AGREEMENTS = "avtalegiro_agreements"
+PAYMENT_REQUESTS = "avtalegiro_payment_requests"
+RECORD_LENGTH = 80
+ENCODING = "iso-8859-1"
+
+_RECORD_CLASSES: dict[int, type[nr.Record]] = {
+    10: nr.TransmissionStart,
+    20: nr.AssignmentStart,
+    30: nr.TransactionAmountItem1,
+    31: nr.TransactionAmountItem2,
+    32: nr.TransactionAmountItem3,
+    49: nr.TransactionSpecification,
+    70: nr.AvtaleGiroAgreement,
+    88: nr.AssignmentEnd,
+    89: nr.TransmissionEnd,
+}
+_SERVICE_CODES = {"00", "09", "21"}
+_REVERSALS = {
+    netsgiro.TransactionType.REVERSING_WITH_KID,
+    netsgiro.TransactionType.REVERSING_WITH_TEXT,
+}
+_TRANSACTION_TYPES = {
+    netsgiro.ServiceCode.OCR_GIRO: set(range(10, 22)),
+    netsgiro.ServiceCode.AVTALEGIRO: {2, 21, 93, 94},
+}
+_WITH_TEXT = {
+    netsgiro.TransactionType.REVERSING_WITH_TEXT,
+    netsgiro.TransactionType.PURCHASE_WITH_TEXT,
+}
+
+# Fields checked when netsgiro rejects a record, to name the field: (name, start, end, kind),
+# 0-based slice positions from the Nets system manual. Kinds: digits, date (DDMMYY, may be
+# 000000), kid (right-aligned digits, blank-padded), zeros (filler).
+_FieldSpec = tuple[str, int, int, str]
+_END_AMOUNTS: tuple[_FieldSpec, ...] = (
+    ("num_transactions", 8, 16, "digits"),
+    ("num_records", 16, 24, "digits"),
+    ("total_amount", 24, 41, "digits"),
+)
+_FIELDS: dict[tuple[str, int], tuple[_FieldSpec, ...]] = {
+    ("00", 10): (
+        ("data_transmitter", 8, 16, "digits"),
+        ("transmission_number", 16, 23, "digits"),
+        ("data_recipient", 23, 31, "digits"),
+        ("filler", 31, 80, "zeros"),
+    ),
+    ("00", 89): (*_END_AMOUNTS, ("nets_date", 41, 47, "date"), ("filler", 47, 80, "zeros")),
+    ("09", 20): (
+        ("agreement_id", 8, 17, "digits"),
+        ("assignment_number", 17, 24, "digits"),
+        ("assignment_account", 24, 35, "digits"),
+        ("filler", 35, 80, "zeros"),
+    ),
+    ("09", 88): (
+        *_END_AMOUNTS,
+        ("nets_date", 41, 47, "date"),
+        ("nets_date_earliest", 47, 53, "date"),
+        ("nets_date_latest", 53, 59, "date"),
+        ("filler", 59, 80, "zeros"),
+    ),
+    ("09", 30): (
+        ("transaction_number", 8, 15, "digits"),
+        ("nets_date", 15, 21, "date"),
+        ("centre_id", 21, 23, "digits"),
+        ("day_code", 23, 25, "digits"),
+        ("partial_settlement_number", 25, 26, "digits"),
+        ("partial_settlement_serial_number", 26, 31, "digits"),
+        ("amount", 32, 49, "digits"),
+        ("kid", 49, 74, "kid"),
+        ("filler", 74, 80, "zeros"),
+    ),
+    ("09", 31): (
+        ("transaction_number", 8, 15, "digits"),
+        ("form_number", 15, 25, "digits"),
+        ("reference", 25, 34, "digits"),
+        ("bank_date", 41, 47, "date"),
+        ("debit_account", 47, 58, "digits"),
+        ("filler", 58, 80, "zeros"),
+    ),
+    ("09", 32): (("transaction_number", 8, 15, "digits"),),
+    ("21", 20): (
+        ("assignment_number", 17, 24, "digits"),
+        ("assignment_account", 24, 35, "digits"),
+    ),
+    ("21", 88): (("num_transactions", 8, 16, "digits"), ("num_records", 16, 24, "digits")),
+    ("21", 30): (
+        ("transaction_number", 8, 15, "digits"),
+        ("due_date", 15, 21, "date"),
+        ("amount", 32, 49, "digits"),
+        ("kid", 49, 74, "kid"),
+    ),
+    ("21", 31): (("transaction_number", 8, 15, "digits"),),
+    ("21", 49): (("transaction_number", 8, 15, "digits"),),
+    ("21", 70): (
+        ("transaction_number", 8, 15, "digits"),
+        ("registration_type", 15, 16, "digits"),
+        ("kid", 16, 41, "kid"),
+    ),
+}
+_KID = re.compile(r" *\d*")
+
+
+def read_ocr_giro(data: bytes, file_name: str) -> BankFile:
+    """Read an OCR giro file (ISO-8859-1) into a `BankFile`; raise `BankFileError` if it is broken.
+
+    The whole file is rejected when a record is malformed, out of place, or an end record's
+    number of transactions, number of records or total amount disagrees with the body.
+    """
+    lines = data.decode(ENCODING).splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise BankFileError(file_name, None, None, "the file is empty")
+    parsed = [_parse_line(file_name, number, text) for number, text in enumerate(lines, start=1)]
+    structure = _StructureCheck(file_name).run(parsed)
+    try:
+        transmission = netsgiro.Transmission.from_records([record for _, record in parsed])
+    except (ValueError, TypeError, AssertionError) as exc:  # checked above; a netsgiro change
+        raise BankFileError(
+            file_name, None, None, f"netsgiro rejects the transmission: {exc}"
+        ) from exc
+    return _bank_file(file_name, transmission, structure)
+
+
+def _parse_line(file_name: str, number: int, text: str) -> tuple[int, nr.Record]:
+    """Parse one line with netsgiro's record class for its record type."""
+    if len(text) != RECORD_LENGTH:
+        raise BankFileError(
+            file_name,
+            number,
+            None,
+            f"record is {len(text)} characters long, expected {RECORD_LENGTH}",
+        )
+    if text[:2] != "NY":
+        raise BankFileError(file_name, number, "format_code", f"expected 'NY', got {text[:2]!r}")
+    service = text[2:4]
+    if service not in _SERVICE_CODES:
+        raise BankFileError(file_name, number, "service_code", f"unknown service code {service!r}")
+    record_type = int(text[6:8]) if text[6:8].isdigit() else None
+    record_class = _RECORD_CLASSES.get(record_type)
+    if record_class is None:
+        raise BankFileError(file_name, number, "record_type", f"unknown record type {text[6:8]!r}")
+    try:
+        return number, record_class.from_string(text)
+    except (ValueError, TypeError) as exc:
+        field_name, reason = _diagnose(service, record_type, text)
+        if field_name is None:
+            reason = f"not a valid {record_class.__name__} record ({exc})"
+        raise BankFileError(file_name, number, field_name, reason) from exc
+
+
+def _diagnose(service: str, record_type: int, text: str) -> tuple[str | None, str]:
+    """Name the first field of a rejected record whose content is wrong, if one can be told."""
+    for name, start, end, kind in _FIELDS.get((service, record_type), ()):
+        value = text[start:end]
+        if kind == "kid":
+            if not _KID.fullmatch(value):
+                return name, f"a KID has only digits, right-aligned: {value!r}"
+        elif kind == "zeros":
+            if value.strip("0"):
+                return name, f"must be zeros: {value!r}"
+        elif not value.isdigit() or not value.isascii():
+            return name, f"not a number: {value!r}"
+        elif kind == "date" and value != "000000":
+            try:
+                datetime.datetime.strptime(value, "%d%m%y")
+            except ValueError:
+                return name, f"not a date (DDMMYY): {value!r}"
+    return None, ""
+
+
+@dataclass
+class _Assignment:
+    """One assignment as the structure check saw it: where it starts, its records and transactions."""
+
+    start_line: int
+    record: nr.AssignmentStart
+    end: nr.AssignmentEnd | None = None
+    records: int = 1  # its start record so far
+    amount: int = 0  # sum of its amount item 1 records, øre
+    first_lines: dict[int, int] = field(default_factory=dict)  # transaction number -> its line
+
+
+@dataclass
+class _Transaction:
+    """The transaction being read: its first line, number, type and record types so far."""
+
+    line: int
+    number: int
+    transaction_type: int
+    record_types: list[int]
+
+
+class _StructureCheck:
+    """Walks the records in order: each must stand where it may, each end record match its body."""
+
+    def __init__(self, file_name: str) -> None:
+        self.file_name = file_name
+        self.assignments: list[_Assignment] = []
+        self.current: _Assignment | None = None
+        self.transaction: _Transaction | None = None
+
+    def fail(self, line: int, field_name: str | None, reason: str) -> BankFileError:
+        """The error to raise for this file."""
+        return BankFileError(self.file_name, line, field_name, reason)
+
+    def run(self, parsed: list[tuple[int, nr.Record]]) -> list[_Assignment]:
+        """Check the whole file; return its assignments with their end records."""
+        first_line, first = parsed[0]
+        if not isinstance(first, nr.TransmissionStart):
+            raise self.fail(
+                first_line, "record_type", "a file starts with a transmission start record (10)"
+            )
+        last_line, last = parsed[-1]
+        if not isinstance(last, nr.TransmissionEnd):
+            raise self.fail(
+                last_line,
+                "record_type",
+                f"the file ends with a record of type {int(last.RECORD_TYPE)}: its transmission "
+                "end record (89) is missing",
+            )
+        for line, record in parsed[1:-1]:
+            self.record(line, record)
+        if self.current is not None:
+            raise self.unclosed(last_line)
+        self.transmission_end(last_line, last, len(parsed))
+        return self.assignments
+
+    def unclosed(self, line: int) -> BankFileError:
+        """The error for an assignment that never got its end record."""
+        return self.fail(
+            line,
+            "record_type",
+            f"the assignment started on line {self.current.start_line} has no end record (88)",
+        )
+
+    def record(self, line: int, record: nr.Record) -> None:
+        """Check one record of the body (between the transmission start and end)."""
+        if isinstance(record, nr.TransmissionStart | nr.TransmissionEnd):
+            raise self.fail(
+                line, "record_type", "a transmission start or end record inside the file"
+            )
+        if isinstance(record, nr.AssignmentStart):
+            self.assignment_start(line, record)
+            return
+        if self.current is None:
+            raise self.fail(
+                line, "record_type", "a record outside an assignment (no start record 20)"
+            )
+        self.current.records += 1
+        if record.service_code != self.current.record.service_code:
+            raise self.fail(
+                line,
+                "service_code",
+                f"service code {int(record.service_code):02d} in an assignment of "
+                f"{int(self.current.record.service_code):02d}",
+            )
+        if isinstance(record, nr.AssignmentEnd):
+            self.assignment_end(line, record)
+        elif int(record.RECORD_TYPE) in (30, 70):
+            self.transaction_start(line, record)
+        else:
+            self.transaction_continued(line, record)
+
+    def assignment_start(self, line: int, record: nr.AssignmentStart) -> None:
+        """Open an assignment; the one before must be closed, its number not seen before."""
+        if self.current is not None:
+            raise self.unclosed(line)
+        if any(a.record.assignment_number == record.assignment_number for a in self.assignments):
+            raise self.fail(
+                line, "assignment_number", f"assignment {record.assignment_number} occurs twice"
+            )
+        self.current, self.transaction = _Assignment(line, record), None
+
+    def transaction_start(self, line: int, record: nr.TransactionRecord) -> None:
+        """Open a transaction (amount item 1, or an AvtaleGiro agreement)."""
+        self.transaction_complete()
+        number, transaction_type = record.transaction_number, int(record.transaction_type)
+        if number in self.current.first_lines:
+            raise self.fail(
+                line, "transaction_number", f"transaction {number} occurs twice in the assignment"
+            )
+        if transaction_type not in _TRANSACTION_TYPES[record.service_code]:
+            raise self.fail(
+                line, "transaction_type", f"unknown transaction type {transaction_type:02d}"
+            )
+        self.current.first_lines[number] = line
+        record_type = int(record.RECORD_TYPE)
+        self.transaction = _Transaction(line, number, transaction_type, [record_type])
+        if record_type == 30:
+            self.current.amount += record.amount
+
+    def transaction_continued(self, line: int, record: nr.TransactionRecord) -> None:
+        """Check a later record of the open transaction (amount items 2 and 3, specification)."""
+        transaction, record_type = self.transaction, int(record.RECORD_TYPE)
+        if transaction is None or record.transaction_number != transaction.number:
+            raise self.fail(
+                line,
+                "transaction_number",
+                f"record {record_type} of transaction {record.transaction_number} does not follow "
+                "its amount item 1 record (30)",
+            )
+        if int(record.transaction_type) != transaction.transaction_type:
+            raise self.fail(
+                line,
+                "transaction_type",
+                f"transaction type {int(record.transaction_type):02d} differs from "
+                f"{transaction.transaction_type:02d} on line {transaction.line}",
+            )
+        allowed_after = {31: (30,), 32: (31,), 49: (31, 49)}[record_type]
+        if transaction.record_types[-1] not in allowed_after or (
+            record_type == 32 and transaction.transaction_type not in _WITH_TEXT
+        ):
+            raise self.fail(
+                line,
+                "record_type",
+                f"record {record_type} out of place in transaction {transaction.number}",
+            )
+        transaction.record_types.append(record_type)
+
+    def transaction_complete(self) -> None:
+        """Check the open transaction has all its records."""
+        transaction = self.transaction
+        if transaction is None:
+            return
+        if transaction.record_types[0] == 30 and 31 not in transaction.record_types:
+            raise self.fail(
+                transaction.line, "record_type", "transaction has no amount item 2 record (31)"
+            )
+        ocr = self.current.record.service_code == netsgiro.ServiceCode.OCR_GIRO
+        if (
+            ocr
+            and transaction.transaction_type in _WITH_TEXT
+            and 32 not in transaction.record_types
+        ):
+            raise self.fail(
+                transaction.line, "record_type", "transaction has no amount item 3 record (32)"
+            )
+
+    def assignment_end(self, line: int, end: nr.AssignmentEnd) -> None:
+        """Close the assignment; its end record must state what its body holds."""
+        self.transaction_complete()
+        assignment = self.current
+        if end.assignment_type != assignment.record.assignment_type:
+            raise self.fail(
+                line,
+                "assignment_type",
+                f"end record of type {int(end.assignment_type):02d} for an assignment of type "
+                f"{int(assignment.record.assignment_type):02d}",
+            )
+        self.compare(line, "num_transactions", end.num_transactions, len(assignment.first_lines))
+        self.compare(line, "num_records", end.num_records, assignment.records)
+        if end.total_amount is not None or assignment.amount:
+            self.compare(line, "total_amount", end.total_amount or 0, assignment.amount)
+        assignment.end = end
+        self.assignments.append(assignment)
+        self.current, self.transaction = None, None
+
+    def transmission_end(self, line: int, end: nr.TransmissionEnd, records: int) -> None:
+        """The transmission end record must state what the whole file holds."""
+        transactions = sum(len(a.first_lines) for a in self.assignments)
+        self.compare(line, "num_transactions", end.num_transactions, transactions)
+        self.compare(line, "num_records", end.num_records, records)
+        self.compare(
+            line, "total_amount", end.total_amount, sum(a.amount for a in self.assignments)
+        )
+
+    def compare(self, line: int, field_name: str, stated: int, counted: int) -> None:
+        """Raise when an end record states something other than what the body holds."""
+        if stated != counted:
+            raise self.fail(
+                line, field_name, f"end record states {stated}, the body holds {counted}"
+            )
+
+
+def _bank_file(
+    file_name: str, transmission: netsgiro.Transmission, structure: list[_Assignment]
+) -> BankFile:
+    """Turn a checked transmission into a `BankFile` (payments from its OCR giro assignments)."""
+    ocr = [
+        (assignment, checked)
+        for assignment, checked in zip(transmission.assignments, structure, strict=True)
+        if assignment.service_code == netsgiro.ServiceCode.OCR_GIRO
+    ]
+    if ocr or not transmission.assignments:
+        kind = PAYMENTS
+        rows = [
+            _payment_row(assignment, transaction, checked.first_lines[transaction.number])
+            for assignment, checked in ocr
+            for transaction in assignment.transactions
+        ]
+        control_count = sum(checked.end.num_transactions for _, checked in ocr)
+        control_amount = sum(checked.end.total_amount or 0 for _, checked in ocr)
+    else:
+        agreements_only = all(
+            a.type == netsgiro.AssignmentType.AVTALEGIRO_AGREEMENTS
+            for a in transmission.assignments
+        )
+        kind = AGREEMENTS if agreements_only else PAYMENT_REQUESTS
+        rows = []
+        control_count = sum(checked.end.num_transactions for checked in structure)
+        control_amount = sum(checked.end.total_amount or 0 for checked in structure)
+    return BankFile(
+        file_name=file_name,
+        format=FORMAT,
+        kind=kind,
+        payments=payments_frame(rows),
+        control_count=control_count,
+        control_amount=control_amount,
+        created=transmission.date,
+    )
+
+
+def _payment_row(
+    assignment: netsgiro.Assignment, transaction: netsgiro.Transaction, line: int
+) -> dict:
+    """One payments-frame row of an OCR giro transaction; reversals are negative."""
+    amount = nok_to_ore(transaction.amount)
+    if transaction.type in _REVERSALS:
+        amount = -amount
+    debit_account = transaction.debit_account or ""
+    return {
+        "payment_ref": f"{assignment.number}-{transaction.number:07d}",
+        "payer_account": "" if set(debit_account) <= {"0"} else debit_account,
+        "reference": transaction.kid or "",
+        "amount": amount,
+        "payment_date": transaction.date,
+        "payee_account": assignment.account,
+        "currency": "NOK",
+        "payer_name": "",
+        "line": line,
+    }
+
+
+def nok_to_ore(amount: Decimal) -> int:
+    """Convert a Decimal NOK amount to integer øre exactly; raise ValueError on a fraction of øre."""
+    ore = Decimal(amount) * 100
+    if ore != ore.to_integral_value():
+        raise ValueError(f"{amount} NOK is not a whole number of øre")
+    return int(ore)
