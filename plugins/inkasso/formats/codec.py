@@ -1,0 +1,298 @@
+"""Column-at-a-time conversion between values and their text in a file, for one field.
+
+Each function takes a whole pandas Series (one field of every record of one type) and works with
+vectorised string operations. A bad value raises ``FieldProblem`` with the 0-based position of
+the first bad row; the reader and writer turn that into a ``FormatError`` naming file line and field.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from numpy.dtypes import StringDType
+
+from inkasso.formats.spec import Field
+
+_DIRECTIVES = {
+    "%Y": ("year", 4),
+    "%m": ("month", 2),
+    "%d": ("day", 2),
+    "%H": ("hour", 2),
+    "%M": ("minute", 2),
+    "%S": ("second", 2),
+}
+
+
+class FieldProblem(Exception):
+    """The value at 0-based ``position`` of a column is bad for its field."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(reason)
+        self.position = int(position)
+        self.reason = reason
+
+
+def _first(mask: pd.Series | np.ndarray) -> int:
+    """Position of the first True in a boolean mask."""
+    return int(np.flatnonzero(np.asarray(mask, dtype=bool))[0])
+
+
+def _strings(series: pd.Series) -> pd.Series:
+    """Any column as plain strings, missing values as ''."""
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        return series.fillna("") if series.hasnans else series
+    obj = series.astype(object)
+    missing = obj.isna()
+    if missing.any():
+        obj = obj.where(~missing, "")
+    return obj.astype(str)
+
+
+# --------------------------------------------------------------------------------------- writing
+
+
+def to_text(field: Field, series: pd.Series) -> pd.Series:
+    """The text of each value of ``series`` for ``field``, before padding (fixed) or joining."""
+    if field.type == "text":
+        out = _text_out(field, series)
+    elif field.type in ("integer", "amount"):
+        out = _number_out(field, series)
+    else:
+        out = _date_out(field, series)
+    return out
+
+
+def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
+    empty = out == ""
+    if field.const is not None:
+        wrong = ~empty & (out != field.const)
+        if wrong.any():
+            pos = _first(wrong)
+            raise FieldProblem(pos, f"must be {field.const!r}, got {out.iloc[pos]!r}")
+        out = out.where(~empty, field.const)
+        empty = out == ""
+    if field.required and empty.any():
+        raise FieldProblem(_first(empty), "missing required value")
+    if field.values is not None:
+        bad = ~empty & ~out.isin(field.values)
+        if bad.any():
+            pos = _first(bad)
+            raise FieldProblem(pos, f"{out.iloc[pos]!r} is not one of {sorted(field.values)}")
+    return out
+
+
+def _text_out(field: Field, series: pd.Series) -> pd.Series:
+    out = _strings(series).str.strip()
+    return _check_common_out(field, out)
+
+
+def line_breaks(series: pd.Series) -> int | None:
+    """Position of the first value holding a line break (the writer's slow path), or None."""
+    breaks = _strings(series).str.contains("[\r\n]", regex=True)
+    return _first(breaks) if breaks.any() else None
+
+
+def _number_out(field: Field, series: pd.Series) -> pd.Series:
+    what = "amount" if field.type == "amount" else "integer"
+    dtype = series.dtype
+    if pd.api.types.is_float_dtype(dtype):
+        raise FieldProblem(0, f"float column for {what} (money is integer øre, never float)")
+    if pd.api.types.is_bool_dtype(dtype):
+        raise FieldProblem(0, f"boolean column for {what}")
+    if pd.api.types.is_integer_dtype(dtype):
+        ints = series.astype("Int64")
+    elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+        kinds = series.map(lambda v: v is None or v is pd.NA or _is_int(v))
+        if not kinds.all():
+            pos = _first(~kinds)
+            raise FieldProblem(pos, f"not an {what} (integer øre): {series.iloc[pos]!r}")
+        ints = pd.array([None if v is None or v is pd.NA else int(v) for v in series], "Int64")
+        ints = pd.Series(ints, index=series.index)
+    else:
+        raise FieldProblem(0, f"column of type {dtype} cannot hold an {what}")
+    missing = ints.isna()
+    filled = ints.fillna(0).astype("int64")
+    negative = (filled < 0).to_numpy()
+    if negative.any() and not field.signed:
+        pos = _first(negative)
+        raise FieldProblem(pos, f"negative {what} not allowed: {int(filled.iloc[pos])}")
+    magnitude = np.abs(filled.to_numpy())
+    if field.decimals:
+        scale = 10**field.decimals
+        whole = (magnitude // scale).astype(StringDType())
+        frac = np.strings.zfill((magnitude % scale).astype(StringDType()), field.decimals)
+        digits = np.strings.add(np.strings.add(whole, field.decimal_separator), frac)
+    else:
+        digits = magnitude.astype(StringDType())
+    if field.width is not None and field.pad == "0":
+        body = np.strings.zfill(digits, field.width)
+        if negative.any():
+            signed = np.strings.add("-", np.strings.zfill(digits, field.width - 1))
+            body = np.where(negative, signed, body)
+    elif negative.any():
+        body = np.where(negative, np.strings.add("-", digits), digits)
+    else:
+        body = digits
+    out = pd.Series(body.astype(object), index=series.index, dtype="str")
+    if missing.any():
+        out = out.where(~missing, "")
+    if field.const is not None:
+        const_text = str(field.const)
+        out = out.where(~missing, const_text)
+    if field.required and (out == "").any():
+        raise FieldProblem(_first(out == ""), "missing required value")
+    return out
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _date_out(field: Field, series: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        stamps = series
+        bad = pd.Series(False, index=series.index)
+    else:
+        obj = series.astype(object)
+        given = obj.notna() & (obj.astype(str).str.strip() != "")
+        stamps = pd.to_datetime(obj.where(given, None), errors="coerce", format="ISO8601")
+        bad = given & stamps.isna()
+    if bad.any():
+        pos = _first(bad)
+        raise FieldProblem(pos, f"not a date: {series.iloc[pos]!r}")
+    out = format_dates(stamps, field.format)
+    return _check_common_out(field, out)
+
+
+def format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
+    """``strftime`` for a datetime column, fast for formats made of %Y %m %d %H %M %S."""
+    missing = stamps.isna()
+    parts = re.split(r"(%.)", fmt)
+    if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):
+        filled = stamps.fillna(pd.Timestamp(2000, 1, 1))
+        text = np.full(len(stamps), "", dtype=StringDType())
+        for part in parts:
+            if part in _DIRECTIVES:
+                attr, width = _DIRECTIVES[part]
+                number = getattr(filled.dt, attr).to_numpy().astype(np.int64)
+                text = np.strings.add(text, np.strings.zfill(number.astype(StringDType()), width))
+            elif part:
+                text = np.strings.add(text, part)
+        out = pd.Series(text.astype(object), index=stamps.index, dtype="str")
+    else:
+        out = stamps.dt.strftime(fmt).astype(object).astype(str)
+    if missing.any():
+        out = out.where(~missing, "")
+    return out
+
+
+# --------------------------------------------------------------------------------------- reading
+
+
+def from_text(field: Field, raw: pd.Series) -> pd.Series:
+    """The values of a column of raw field texts (already cut out of their lines)."""
+    if field.type == "integer" or (field.type == "amount" and not field.decimals):
+        return _plain_number_in(field, raw)
+    text = raw.str.strip()
+    empty = text == ""
+    if field.required and empty.any():
+        raise FieldProblem(_first(empty), "missing required value")
+    if field.type == "text":
+        return _text_in(field, text, empty)
+    if field.type == "amount":
+        return _number_in(field, text, empty)
+    return _date_in(field, text, empty)
+
+
+def _plain_number_in(field: Field, raw: pd.Series) -> pd.Series:
+    """Integers and whole-øre amounts, checked and converted with numpy string ufuncs."""
+    what = "an amount" if field.type == "amount" else "an integer"
+    arr = np.strings.strip(np.asarray(raw.to_numpy(dtype=object), dtype=StringDType()))
+    empty = arr == ""
+    if field.required and empty.any():
+        raise FieldProblem(_first(empty), "missing required value")
+    negative = np.strings.startswith(arr, "-") if field.signed else np.zeros(len(arr), bool)
+    body = np.where(negative, np.strings.slice(arr, 1, None), arr) if negative.any() else arr
+    ok = empty | np.strings.isdecimal(body)
+    if not ok.all():
+        pos = _first(~ok)
+        raise FieldProblem(pos, f"not {what}: {raw.iloc[pos].strip()!r}")
+    too_long = np.strings.str_len(np.strings.lstrip(body, "0")) > 18
+    if too_long.any():
+        pos = _first(too_long)
+        raise FieldProblem(pos, f"{field.type} too large: {raw.iloc[pos].strip()!r}")
+    values = np.where(empty, "0", arr).astype(np.int64)
+    if field.const is not None:
+        wrong = empty | (values != int(field.const))
+        if wrong.any():
+            pos = _first(wrong)
+            raise FieldProblem(pos, f"expected {field.const!r}, got {raw.iloc[pos].strip()!r}")
+    out = pd.Series(values, index=raw.index)
+    if empty.any():
+        return out.astype("Int64").mask(pd.Series(empty, index=raw.index))
+    return out
+
+
+def _text_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
+    if field.const is not None:
+        wrong = text != field.const
+        if wrong.any():
+            pos = _first(wrong)
+            raise FieldProblem(pos, f"expected {field.const!r}, got {text.iloc[pos]!r}")
+    if field.values is not None:
+        bad = ~empty & ~text.isin(field.values)
+        if bad.any():
+            pos = _first(bad)
+            raise FieldProblem(pos, f"{text.iloc[pos]!r} is not one of {sorted(field.values)}")
+    return text
+
+
+def _number_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
+    what = "an amount" if field.type == "amount" else "an integer"
+    sign = "-?" if field.signed else ""
+    if field.decimals:
+        pattern = sign + r"\d+" + re.escape(field.decimal_separator) + rf"\d{{{field.decimals}}}"
+    else:
+        pattern = sign + r"\d+"
+    ok = empty | text.str.fullmatch(pattern)
+    if not ok.all():
+        pos = _first(~ok)
+        raise FieldProblem(pos, f"not {what}: {text.iloc[pos]!r}")
+    digits = text.str.replace(field.decimal_separator, "", regex=False) if field.decimals else text
+    digits = digits.where(~empty, "0")
+    too_long = digits.str.lstrip("-").str.lstrip("0").str.len() > 18
+    if too_long.any():
+        pos = _first(too_long)
+        raise FieldProblem(pos, f"{field.type} too large: {text.iloc[pos]!r}")
+    values = digits.astype("int64")
+    if field.const is not None:
+        wrong = empty | (values != int(field.const))
+        if wrong.any():
+            pos = _first(wrong)
+            raise FieldProblem(pos, f"expected {field.const!r}, got {text.iloc[pos]!r}")
+    if empty.any():
+        return values.astype("Int64").mask(empty)
+    return values
+
+
+def _date_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(text.where(~empty, None), format=field.format, errors="coerce")
+    parts = [p for p in re.split(r"(%.)", field.format) if p]
+    if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):
+        # exact digit counts: strptime alone would take '2026111' for %Y%m%d
+        shape = "".join(
+            rf"\d{{{_DIRECTIVES[p][1]}}}" if p in _DIRECTIVES else re.escape(p) for p in parts
+        )
+        wrong_shape = ~text.str.fullmatch(shape)
+    else:
+        wrong_shape = format_dates(stamps, field.format) != text
+    bad = ~empty & (stamps.isna() | wrong_shape)
+    if bad.any():
+        pos = _first(bad)
+        raise FieldProblem(pos, f"not a date ({field.format}): {text.iloc[pos]!r}")
+    dates = stamps.dt.date.astype(object)
+    if empty.any():
+        dates = dates.where(~empty, None)
+    return dates

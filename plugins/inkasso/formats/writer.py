@@ -1,0 +1,250 @@
+"""Writing a file from frames: each field is formatted a whole column at a time."""
+
+from __future__ import annotations
+
+from itertools import repeat
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from inkasso.formats.codec import FieldProblem, line_breaks, to_text
+from inkasso.formats.errors import FormatError
+from inkasso.formats.spec import RecordSpec
+
+if TYPE_CHECKING:
+    from inkasso.formats.layout import Layout
+
+
+class _Block:
+    """All records of one type to be written: their values and where they go in the file."""
+
+    def __init__(
+        self, rec: RecordSpec, frame: pd.DataFrame, positions: np.ndarray, rows: np.ndarray
+    ):
+        self.rec = rec
+        self.frame = frame.reset_index(drop=True)
+        self.positions = positions  # 0-based record position in the file
+        self.rows = rows  # 0-based row of the caller's input, for error messages
+
+
+def write_file(
+    layout: Layout,
+    header: dict[str, Any] | None,
+    details: pd.DataFrame | list[dict[str, Any]],
+    detail_type: str,
+    trailer: dict[str, Any] | None,
+    file_name: str | None,
+) -> bytes:
+    """A header, one detail type and a computed trailer (see ``Layout.write``)."""
+    name = file_name or f"{layout.name} (writing)"
+    if detail_type not in layout.records or layout.records[detail_type].role != "detail":
+        raise FormatError(
+            name, None, None, f"no detail record type {detail_type!r} in {layout.name}"
+        )
+    frame = _frame(details, layout.records[detail_type])
+    n = len(frame)
+    blocks: list[_Block] = []
+    offset = 0
+    if layout.header is not None:
+        blocks.append(
+            _Block(
+                layout.header, _frame([header or {}], layout.header), np.array([0]), np.array([0])
+            )
+        )
+        offset = 1
+    elif header:
+        raise FormatError(name, None, None, f"layout {layout.name} has no header record")
+    blocks.append(_Block(layout.records[detail_type], frame, np.arange(n) + offset, np.arange(n)))
+    if layout.trailer is not None:
+        blocks.append(
+            _Block(
+                layout.trailer,
+                _frame([trailer or {}], layout.trailer),
+                np.array([n + offset]),
+                np.array([0]),
+            )
+        )
+    return _write_blocks(layout, blocks, name)
+
+
+def write_record_list(
+    layout: Layout, records: list[tuple[str, dict[str, Any]]], file_name: str | None
+) -> bytes:
+    """Records of several types in file order (see ``Layout.write_records``)."""
+    name = file_name or f"{layout.name} (writing)"
+    records = list(records)
+    trailer = layout.trailer
+    if trailer is not None and (not records or records[-1][0] != trailer.type):
+        records.append((trailer.type, {}))
+    by_type: dict[str, list[int]] = {}
+    for i, (rtype, _values) in enumerate(records):
+        if rtype not in layout.records:
+            raise FormatError(name, i + 1, None, f"unknown record type {rtype!r}", row=i)
+        by_type.setdefault(rtype, []).append(i)
+    blocks = []
+    for rtype, idx in by_type.items():
+        rec = layout.records[rtype]
+        frame = _frame([records[i][1] for i in idx], rec)
+        blocks.append(_Block(rec, frame, np.array(idx), np.array(idx)))
+    return _write_blocks(layout, blocks, name)
+
+
+def _frame(data: pd.DataFrame | list[dict[str, Any]], rec: RecordSpec) -> pd.DataFrame:
+    """The input as a frame; rows given as dicts keep Python objects (no int to float)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    rows = list(data)
+    columns = {f.name: pd.Series([r.get(f.name) for r in rows], dtype=object) for f in rec.fields}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+
+
+def _compute_controls(layout: Layout, blocks: list[_Block]) -> None:
+    """Fill the trailer's control fields from the other blocks."""
+    trailer = next((b for b in blocks if b.rec.role == "trailer"), None)
+    if trailer is None:
+        return
+    by_type = {b.rec.type: b for b in blocks}
+    for control in trailer.rec.controls:
+        if control.count:
+            value = sum(len(by_type[t].frame) for t in control.count if t in by_type)
+        else:
+            value = 0
+            for t in control.of:
+                if t in by_type and control.sum in by_type[t].frame:
+                    column = by_type[t].frame[control.sum]
+                    value += sum(int(v) for v in column.dropna().tolist())
+        trailer.frame[control.field] = pd.Series([value], dtype=object)
+
+
+def _write_blocks(layout: Layout, blocks: list[_Block], name: str) -> bytes:
+    total = sum(len(b.frame) for b in blocks)
+    lines: list[str | None] = [None] * total
+    first_line = 2 if layout.column_names else 1
+    # the trailer last: its controls are computed from the blocks already checked
+    ordered = sorted(blocks, key=lambda b: b.rec.role == "trailer")
+    for block in ordered:
+        if block.rec.role == "trailer":
+            _compute_controls(layout, blocks)
+        if len(block.frame) == 0:
+            continue
+        formatted = _format_block(layout, block, name, first_line)
+        for pos, text in zip(block.positions.tolist(), formatted, strict=False):
+            lines[pos] = text
+    if layout.column_names:
+        rec = layout.records[layout.column_names]
+        lines.insert(0, layout.delimiter.join(["record_type", *rec.field_names]))
+    ending = layout.line_ending
+    text = ending.join(lines) + ending
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r"):
+        _raise_line_break(layout, blocks, name, first_line)
+    try:
+        return text.encode(layout.encoding)
+    except UnicodeEncodeError as err:
+        line_no = text.count("\n", 0, err.start) + 1
+        line_start = text.rfind("\n", 0, err.start) + 1
+        char = text[err.start]
+        field = _field_at(layout, lines[line_no - 1], err.start - line_start)
+        raise FormatError(
+            name, line_no, field, f"{char!r} cannot be written in {layout.encoding}"
+        ) from None
+
+
+def _raise_line_break(layout: Layout, blocks: list[_Block], name: str, first_line: int) -> None:
+    """A value holds CR or LF: find the first such value and name its line and field."""
+    found = []
+    for block in blocks:
+        for f in block.rec.fields:
+            if f.type == "text" and f.name in block.frame.columns:
+                pos = line_breaks(block.frame[f.name])
+                if pos is not None:
+                    found.append((int(block.positions[pos]), f.name, int(block.rows[pos])))
+    position, field, row = min(found)
+    raise FormatError(name, position + first_line, field, "text contains a line break", row=row)
+
+
+def _field_at(layout: Layout, line: str, column: int) -> str | None:
+    """The name of the field at 0-based character ``column`` of a written line."""
+    if layout.kind == "fixed":
+        code = line[layout.code_start - 1 : layout.code_start - 1 + layout.code_width]
+        for rec in layout.records.values():
+            if rec.code == code:
+                for f in rec.fields:
+                    if f.start - 1 <= column < f.start - 1 + f.width:
+                        return f.name
+        return None
+    index = line.count(layout.delimiter, 0, column) - 1
+    code = line.split(layout.delimiter, 1)[0]
+    for rec in layout.records.values():
+        if rec.code == code and 0 <= index < len(rec.fields):
+            return rec.fields[index].name
+    return None
+
+
+def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> list[str]:
+    """The lines of one block of records, built column by column."""
+    rec, frame = block.rec, block.frame
+    n = len(frame)
+
+    def fail(field: str | None, problem: FieldProblem) -> FormatError:
+        pos = problem.position
+        return FormatError(
+            name,
+            int(block.positions[pos]) + first_line,
+            field,
+            problem.reason,
+            row=int(block.rows[pos]),
+        )
+
+    texts: list[tuple[Any, pd.Series]] = []
+    for f in rec.fields:
+        if f.name in frame.columns:
+            column = frame[f.name]
+        elif f.required and f.const is None:
+            raise FormatError(
+                name, None, f.name, f"missing column {f.name!r} for {rec.type} records"
+            )
+        else:
+            column = pd.Series([None] * n, dtype=object)
+        try:
+            out = to_text(f, column)
+            if f.width is not None:
+                too_long = (out.str.len() > f.width).to_numpy()
+                if too_long.any():
+                    pos = int(np.flatnonzero(too_long)[0])
+                    raise FieldProblem(pos, f"{out.iloc[pos]!r} does not fit width {f.width}")
+            if layout.kind == "fixed":
+                if f.align == "left":
+                    out = out.str.ljust(f.width)
+                else:
+                    out = out.str.rjust(f.width)
+            else:
+                bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
+                if bad.any():
+                    pos = int(np.flatnonzero(bad)[0])
+                    raise FieldProblem(
+                        pos, f"{out.iloc[pos]!r} contains the delimiter {layout.delimiter!r}"
+                    )
+        except FieldProblem as problem:
+            raise fail(f.name, problem) from None
+        texts.append((f, out))
+
+    if layout.kind == "delimited":
+        pieces: list[Any] = [repeat(rec.code, n)]
+        for _f, out in texts:
+            pieces.append(repeat(layout.delimiter, n))
+            pieces.append(out.tolist())
+    else:
+        slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
+        slots += [(f.start, f.width, out.tolist()) for f, out in texts]
+        slots.sort(key=lambda s: s[0])
+        pieces = []
+        at = 1
+        for start, width, values in slots:
+            if start > at:
+                pieces.append(repeat(" " * (start - at), n))
+            pieces.append(values)
+            at = start + width
+        if rec.length is not None and rec.length >= at:
+            pieces.append(repeat(" " * (rec.length - at + 1), n))
+    return ["".join(parts) for parts in zip(*pieces, strict=False)]
