@@ -161,7 +161,7 @@ class _Generator:
         if is_org:
             name, mail = names.firm_name(rng, country), None
             if rng.random() < 0.7:
-                mail = f"faktura@{name.split()[0].lower().translate(names._ASCII)}.example"
+                mail = names.firm_email(name)
         else:
             first, last = names.person_name(rng, country)
             name = f"{first} {last}"

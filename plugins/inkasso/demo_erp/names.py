@@ -394,3 +394,8 @@ def email(first: str, last: str, country: str) -> str:
     """An e-mail address at an example domain, folded to ASCII."""
     local = f"{first}.{last}".lower().translate(_ASCII)
     return f"{local}@example.{country.lower()}"
+
+
+def firm_email(firm: str) -> str:
+    """The invoice mailbox of a firm, e.g. 'faktura@fjellheim.example'."""
+    return f"faktura@{firm.split()[0].lower().translate(_ASCII)}.example"
