@@ -75,23 +75,11 @@ def start_agency_simulator(env: DemoEnvironment):
     """Start the SFTP agency simulator and put the Airflow connections in the environment."""
     from inkasso.db.engine import engine_for_url
     from inkasso.dispatch import load_agreements
-    from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
-    from inkasso.simulator.sftp_server import AgencySftpServer
+    from inkasso.simulator.agency import start_agency
 
-    host_key = ensure_keypair(env.keys / "agency_host_ed25519")
-    client_key = ensure_keypair(env.keys / "client_ed25519")
-    agreements = [a for a in load_agreements(engine_for_url(env.erp_url)) if a.mode == "sftp"]
-    server = AgencySftpServer(
-        env.sftp_root,
-        host_key.private_path,
-        {a.agreement_id: client_key.public_line for a in agreements},
-    )
-    port = server.start()
-    for a in agreements:
-        os.environ[f"AIRFLOW_CONN_{a.sftp_conn_id.upper()}"] = sftp_connection_uri_json(
-            "127.0.0.1", port, a.agreement_id, str(client_key.private_path), host_key.public_line
-        )
-    return server
+    running = start_agency(env.sftp_root, env.keys, load_agreements(engine_for_url(env.erp_url)))
+    os.environ.update(running.connections)
+    return running
 
 
 def run_dag(dag_id: str, day: date):

@@ -44,34 +44,23 @@ def files_base(tmp_path, monkeypatch):
 def agency(demo_erp, tmp_path, monkeypatch):
     """The SFTP agency simulator with one account per automated agreement, host key pinned."""
     from inkasso.dispatch import load_agreements
-    from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
-    from inkasso.simulator.sftp_server import AgencySftpServer
+    from inkasso.simulator.agency import start_agency
 
-    host = ensure_keypair(tmp_path / "keys" / "host")
-    client = ensure_keypair(tmp_path / "keys" / "client")
-    agreements = [a for a in load_agreements(demo_erp) if a.mode == "sftp"]
-    server = AgencySftpServer(
-        tmp_path / "sftp",
-        host.private_path,
-        {a.agreement_id: client.public_line for a in agreements},
-    )
-    port = server.start()
-    for a in agreements:
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_{a.sftp_conn_id.upper()}",
-            sftp_connection_uri_json(
-                "127.0.0.1", port, a.agreement_id, str(client.private_path), host.public_line
-            ),
-        )
-    yield server
-    server.stop()
+    running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))
+    for name, value in running.connections.items():
+        monkeypatch.setenv(name, value)
+    yield running.server
+    running.stop()
 
 
 @pytest.fixture(scope="module")
 def dispatch_dag():
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_dispatch")
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_dispatch")
+    for task in dag.tasks:
+        task.retries = 0  # a failure fails the run at once instead of waiting out the retry delay
+    return dag
 
 
 def run(dag, day=DAY):
@@ -201,14 +190,8 @@ def test_file_written_while_sftp_is_down_is_delivered_by_the_retry_as_the_same_f
             .where(ink_agreement.c.agreement_id != "lowell_no")
             .values(active=False)
         )
-    for task in dispatch_dag.tasks:
-        task.retries = 0  # the run fails at once instead of waiting for Airflow's retry delay
     agency.stop()
-    try:
-        assert run(dispatch_dag).state == "failed"
-    finally:
-        for task in dispatch_dag.tasks:
-            task.retries = 3
+    assert run(dispatch_dag).state == "failed"
     written = frame(demo_erp, "SELECT * FROM ink_file_log")
     assert list(written["status"]) == ["written"], "the file is kept in the outbox, cases open"
     assert Path(written["path"][0].removeprefix("file://")).exists()
