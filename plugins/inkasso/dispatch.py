@@ -193,6 +193,7 @@ def prepare_new_cases(
         file_id = conn.execute(
             insert(ink_file_log).values(
                 agreement_id=agreement.agreement_id,
+                client_id=agreement.client_id,
                 direction="out",
                 kind=NEW_CASES,
                 file_name=file_name,

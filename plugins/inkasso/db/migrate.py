@@ -20,6 +20,6 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the pipeline tables in ``engine``'s database up to ``revision``."""
     command.upgrade(alembic_config(engine), revision)

@@ -32,8 +32,16 @@ from sqlalchemy import (
     true,
 )
 
-erp_metadata = MetaData()
-pipeline_metadata = MetaData()
+# Named constraints, so that migrations can refer to them on SQLite and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+erp_metadata = MetaData(naming_convention=NAMING)
+pipeline_metadata = MetaData(naming_convention=NAMING)
 
 # --------------------------------------------------------------------------- the demo ERP
 
@@ -142,12 +150,16 @@ ink_file_log = Table(
     "ink_file_log",
     pipeline_metadata,
     Column("file_id", Integer, primary_key=True, autoincrement=True),
-    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    # every file belongs to a client; agency files also to an agreement (bank files: NULL)
+    Column("client_id", Integer, nullable=False),
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id")),
     Column("direction", String(3), nullable=False),  # out / in
-    Column("kind", String(20), nullable=False),  # new_cases, corrections, receipt, closure, ...
+    # new_cases, corrections (out); receipt, closure, ocr_giro, bgmax (in)
+    Column("kind", String(20), nullable=False),
     Column("file_name", String(200), nullable=False),
     Column("business_date", Date, nullable=False),
-    # written -> delivered (out); received -> applied / quarantined (in)
+    # written -> delivered / exported (out);
+    # received -> applied / quarantined / flagged (a changed file under a name already applied) (in)
     Column("status", String(20), nullable=False),
     Column("path", Text, nullable=False),
     Column("sha256", String(64), nullable=False),
@@ -159,7 +171,8 @@ ink_file_log = Table(
     Column("run_id", String(250)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
-    UniqueConstraint("agreement_id", "direction", "file_name"),
+    # the same name may arrive again with other bytes: logged (flagged), never applied twice
+    UniqueConstraint("client_id", "direction", "file_name", "sha256"),
     # one daily new-case file per agreement and day: a rerun finds it instead of writing another
     Index(
         "ux_ink_file_log_daily_out",
@@ -184,11 +197,16 @@ ink_case = Table(
     Column("status", String(20), nullable=False),
     Column("is_open", Boolean, nullable=False, server_default=true()),
     Column("agency_case_ref", String(40)),
+    Column("rejection_reason", Text),
     Column("original_amount", BigInteger, nullable=False),
     Column("sent_amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("business_date", Date, nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
+    # from the agency's closure file: what it collected, what was left, when it closed
+    Column("collected_amount", BigInteger, nullable=False, server_default="0"),
+    Column("closed_remaining_amount", BigInteger),
+    Column("closed_date", Date),
     # never two open cases for one invoice: the database refuses the second
     Index(
         "ux_ink_case_open_invoice",
@@ -220,4 +238,101 @@ ink_dispatch_hold = Table(
     Column("customer_id", Integer, nullable=False),
     Column("reason", String(40), nullable=False),
     Column("detail", Text),
+)
+
+# Problems found in a file (quarantine): one row per line and field, for the report.
+ink_file_issue = Table(
+    "ink_file_issue",
+    pipeline_metadata,
+    Column("issue_id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", ForeignKey("ink_file_log.file_id"), nullable=False, index=True),
+    Column("line", Integer),
+    Column("field", String(60)),
+    Column("reason", Text, nullable=False),
+)
+
+# Corrections to report to the agency: one row per ERP event (direct payment, credit note,
+# recall) on an invoice at collection. The unique source key makes reporting exactly once.
+ink_correction = Table(
+    "ink_correction",
+    pipeline_metadata,
+    Column("correction_id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("ink_case.case_id"), nullable=False),
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    Column("source", String(20), nullable=False),  # payment / adjustment
+    Column("source_id", Integer, nullable=False),
+    Column(
+        "correction_type", String(2), nullable=False
+    ),  # DP direct payment, CN credit note, RC recall
+    Column("amount", BigInteger, nullable=False),
+    Column("correction_date", Date, nullable=False),
+    Column("file_id", ForeignKey("ink_file_log.file_id")),  # NULL until reported
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source", "source_id"),
+)
+
+# Agency payouts found in bank files, reconciled against the agency's settlement (closures).
+ink_payout = Table(
+    "ink_payout",
+    pipeline_metadata,
+    Column("payout_id", Integer, primary_key=True, autoincrement=True),
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    Column("payment_id", Integer, nullable=False, unique=True),  # erp_payment row
+    Column("amount", BigInteger, nullable=False),
+    Column("payment_date", Date, nullable=False),
+    # matched / missing (no settlement) / differs (amounts disagree) / unreconciled
+    Column("reconciliation", String(20), nullable=False, server_default="unreconciled"),
+    Column("settled_amount", BigInteger),
+    Column("detail", Text),
+)
+
+# --------------------------------------------------------------------------- demo ERP, money
+
+# Payments recorded from the bank payment files (the ERP's payments table).
+erp_payment = Table(
+    "erp_payment",
+    erp_metadata,
+    Column("payment_id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", ForeignKey("erp_client.client_id"), nullable=False),
+    Column("invoice_id", ForeignKey("erp_invoice.invoice_id")),  # NULL: not matched
+    Column("bank_file", String(200), nullable=False),
+    Column("payment_ref", String(60), nullable=False),  # unique within the bank file
+    Column("payer_account", String(35), nullable=False, server_default=""),
+    Column("reference", String(30), nullable=False, server_default=""),  # KID / OCR
+    Column("amount", BigInteger, nullable=False),
+    Column("payment_date", Date, nullable=False),
+    # direct (debtor paid the creditor), agency_payout (special payment), unmatched
+    Column("kind", String(20), nullable=False),
+    Column("method", String(20), nullable=False, server_default="bank"),  # bank / collection
+    Column("booked_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("bank_file", "payment_ref"),
+)
+
+# Credit notes and recalls (credit loss with "recall from collection") on invoices.
+erp_invoice_adjustment = Table(
+    "erp_invoice_adjustment",
+    erp_metadata,
+    Column("adjustment_id", Integer, primary_key=True, autoincrement=True),
+    Column("invoice_id", ForeignKey("erp_invoice.invoice_id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # credit_note / recall
+    Column("amount", BigInteger, nullable=False),
+    Column("adjustment_date", Date, nullable=False),
+    Column("text", String(200)),
+)
+
+# General ledger lines the pipeline writes (settlements, agency payouts against the interim account).
+erp_journal_line = Table(
+    "erp_journal_line",
+    erp_metadata,
+    Column("line_id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", ForeignKey("erp_client.client_id"), nullable=False),
+    Column("journal_date", Date, nullable=False),
+    Column("account", String(10), nullable=False),
+    Column("debit", BigInteger, nullable=False, server_default="0"),
+    Column("credit", BigInteger, nullable=False, server_default="0"),
+    Column("text", String(200), nullable=False),
+    Column("invoice_id", ForeignKey("erp_invoice.invoice_id")),
+    # what produced the line (e.g. 'closure:<file_id>:<case_id>'): never booked twice
+    Column("source_ref", String(100), nullable=False),
+    UniqueConstraint("source_ref", "account", "debit", "credit"),
 )
