@@ -336,3 +336,35 @@ erp_journal_line = Table(
     Column("source_ref", String(100), nullable=False),
     UniqueConstraint("source_ref", "account", "debit", "credit"),
 )
+
+# --------------------------------------------------------------------------- the daily report
+
+# One mail per client and day; a resend (asked for explicitly) is the next attempt.
+ink_mail_log = Table(
+    "ink_mail_log",
+    pipeline_metadata,
+    Column("mail_id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("recipients", Text, nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("html_path", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # sending / sent
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("client_id", "business_date", "attempt"),
+)
+
+# Task failures of the daily DAGs (written by their failure callback), shown in the day's report.
+ink_run_issue = Table(
+    "ink_run_issue",
+    pipeline_metadata,
+    Column("issue_id", Integer, primary_key=True, autoincrement=True),
+    Column("dag_id", String(100), nullable=False),
+    Column("task_id", String(250), nullable=False),
+    Column("label", String(100)),  # the agreement of a mapped task
+    Column("run_id", String(250), nullable=False),
+    Column("business_date", Date, nullable=False, index=True),
+    Column("error", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)

@@ -32,6 +32,42 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("agreement_id", name=op.f("pk_ink_agreement")),
     )
     op.create_table(
+        "ink_mail_log",
+        sa.Column("mail_id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("attempt", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("recipients", sa.Text(), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("html_path", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("mail_id", name=op.f("pk_ink_mail_log")),
+        sa.UniqueConstraint(
+            "client_id",
+            "business_date",
+            "attempt",
+            name=op.f("uq_ink_mail_log_client_id_business_date_attempt"),
+        ),
+    )
+    op.create_table(
+        "ink_run_issue",
+        sa.Column("issue_id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("dag_id", sa.String(length=100), nullable=False),
+        sa.Column("task_id", sa.String(length=250), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=True),
+        sa.Column("run_id", sa.String(length=250), nullable=False),
+        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("issue_id", name=op.f("pk_ink_run_issue")),
+    )
+    with op.batch_alter_table("ink_run_issue", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_ink_run_issue_business_date"), ["business_date"], unique=False
+        )
+
+    op.create_table(
         "ink_dispatch_hold",
         sa.Column("agreement_id", sa.String(length=40), nullable=False),
         sa.Column("business_date", sa.Date(), nullable=False),
@@ -245,4 +281,9 @@ def downgrade() -> None:
 
     op.drop_table("ink_file_log")
     op.drop_table("ink_dispatch_hold")
+    with op.batch_alter_table("ink_run_issue", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ink_run_issue_business_date"))
+
+    op.drop_table("ink_run_issue")
+    op.drop_table("ink_mail_log")
     op.drop_table("ink_agreement")
