@@ -95,6 +95,8 @@ def run_dag(dag_id: str, day: date):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the next demo day and print its outcome; exit status 1 when a run failed."""
+    # the demo prints its own summary; task logs at INFO: INKASSO_DEMO_LOG=INFO make demo
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("INKASSO_DEMO_LOG", "WARNING"))
     home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
     env = DemoEnvironment(home)
     env.dir.mkdir(parents=True, exist_ok=True)
