@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 import sqlalchemy as sa  # noqa: E402
 
 DAY = date(2026, 11, 2)
-CUTOFF = datetime(2026, 11, 2, 4, 0, tzinfo=timezone.utc)
+CUTOFF = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/inkasso_bench"
 
@@ -69,7 +69,11 @@ def copy_reference(url: str, marked: int) -> None:
 
     sql = (SQL_DIR / "erp" / "select_marked_invoices.sql").read_text()
     sql = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    sql = sql.replace(":yes", "true").replace(":client_id", "i.client_id").replace(":cutoff", f"'{CUTOFF.isoformat()}'")
+    sql = (
+        sql.replace(":yes", "true")
+        .replace(":client_id", "i.client_id")
+        .replace(":cutoff", f"'{CUTOFF.isoformat()}'")
+    )
     engine = sa.create_engine(url)
     raw = engine.raw_connection()
     try:
@@ -84,7 +88,9 @@ def copy_reference(url: str, marked: int) -> None:
             " status text, original_amount bigint, sent_amount bigint, currency text, business_date date,"
             " opened_at timestamptz)"
         )
-        line = "lowell_no\t{i}\t{i}\t1\tsent\t10000\t10000\tNOK\t2026-11-02\t2026-11-02 05:00:00+00\n"
+        line = (
+            "lowell_no\t{i}\t{i}\t1\tsent\t10000\t10000\tNOK\t2026-11-02\t2026-11-02 05:00:00+00\n"
+        )
         data = io.StringIO("".join(line.format(i=i) for i in range(marked)))
         started = time.perf_counter()
         cur.copy_expert("COPY copy_cases FROM STDIN", data)
@@ -114,47 +120,73 @@ def run(backend: str, customers: int) -> None:
     url = fresh_database(backend)
     engine = engine_for_url(url)
     upgrade(engine)
-    timed("generate the demo ERP", create_demo_erp, engine, seed=1, customers=customers, start_day=DAY)
+    timed(
+        "generate the demo ERP", create_demo_erp, engine, seed=1, customers=customers, start_day=DAY
+    )
     with engine.begin() as conn:
         conn.execute(
             sa.text(
                 "UPDATE erp_invoice SET marked_for_collection = :y, marked_at = :at "
                 "WHERE status = 'open' AND due_date < :day AND remaining_amount > 0"
             ),
-            {"y": True, "at": datetime(2026, 11, 1, 12, tzinfo=timezone.utc), "day": DAY},
+            {"y": True, "at": datetime(2026, 11, 1, 12, tzinfo=UTC), "day": DAY},
         )
         invoices = conn.execute(sa.text("SELECT COUNT(*) FROM erp_invoice")).scalar()
-        marked = conn.execute(sa.text("SELECT COUNT(*) FROM erp_invoice WHERE marked_for_collection = :y"), {"y": True}).scalar()
+        marked = conn.execute(
+            sa.text("SELECT COUNT(*) FROM erp_invoice WHERE marked_for_collection = :y"),
+            {"y": True},
+        ).scalar()
     print(f"  {invoices} invoices, {marked} marked for collection")
 
     agreements = load_agreements(engine)
     first = agreements[0]
     with engine.connect() as conn:
-        frame, _ = timed(f"read marked invoices ({first.agreement_id})", erp.read_marked_invoices, conn, first.client_id, CUTOFF)
+        frame, _ = timed(
+            f"read marked invoices ({first.agreement_id})",
+            erp.read_marked_invoices,
+            conn,
+            first.client_id,
+            CUTOFF,
+        )
         client = erp.read_client(conn, first.client_id)
-        timed(f"rules on {len(frame)} invoices", apply_dispatch_rules, frame, client, TablePersonRegister(conn).lookup_many)
+        timed(
+            f"rules on {len(frame)} invoices",
+            apply_dispatch_rules,
+            frame,
+            client,
+            TablePersonRegister(conn).lookup_many,
+        )
 
     base = ObjectStoragePath(f"file://{WORK / ('files-' + backend)}")
     started = time.perf_counter()
     cases = 0
     for agreement in agreements:
-        summary = prepare_new_cases(engine, agreement, DAY, CUTOFF, base, now=datetime.now(timezone.utc))
+        summary = prepare_new_cases(engine, agreement, DAY, CUTOFF, base, now=datetime.now(UTC))
         cases += summary.get("cases", 0)
     prepare_s = time.perf_counter() - started
-    print(f"  {'prepare_new_cases, all agreements':44} {prepare_s:8.2f} s  ({cases} cases, {cases / prepare_s:,.0f} cases/s)")
+    print(
+        f"  {'prepare_new_cases, all agreements':44} {prepare_s:8.2f} s  ({cases} cases, {cases / prepare_s:,.0f} cases/s)"
+    )
 
     running = start_agency(WORK / f"sftp-{backend}", WORK / "keys", agreements)
     os.environ.update(running.connections)
     try:
         started = time.perf_counter()
         for agreement in agreements:
-            deliver_pending(engine, agreement, base, now=datetime.now(timezone.utc))
-        print(f"  {'deliver_pending (SFTP / manual outbox)':44} {time.perf_counter() - started:8.2f} s")
+            deliver_pending(engine, agreement, base, now=datetime.now(UTC))
+        print(
+            f"  {'deliver_pending (SFTP / manual outbox)':44} {time.perf_counter() - started:8.2f} s"
+        )
     finally:
         running.stop()
     if backend == "postgres":
         with engine.begin() as conn:  # the reference COPY needs the invoices marked again
-            conn.execute(sa.text("UPDATE erp_invoice SET marked_for_collection = :y WHERE status = 'at_collection'"), {"y": True})
+            conn.execute(
+                sa.text(
+                    "UPDATE erp_invoice SET marked_for_collection = :y WHERE status = 'at_collection'"
+                ),
+                {"y": True},
+            )
             conn.execute(sa.text("UPDATE ink_case SET is_open = :n"), {"n": False})
         copy_reference(url, cases)
     engine.dispose()
@@ -162,7 +194,9 @@ def run(backend: str, customers: int) -> None:
 
 def main() -> None:
     """Parse arguments and run the benchmark on the chosen backends."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
     args = parser.parse_args()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import paramiko
 import pytest
+
 from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
 from inkasso.simulator.sftp_server import AgencySftpServer
 

@@ -12,6 +12,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 import pytest  # noqa: E402
 from airflow.sdk import ObjectStoragePath  # noqa: E402
+
 from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json  # noqa: E402
 from inkasso.simulator.sftp_server import AgencySftpServer  # noqa: E402
 from inkasso.transport import (  # noqa: E402
