@@ -1,0 +1,336 @@
+"""The corrections flow: direct payments, credit notes and recalls on cases at the agency ->
+one correction file per agreement -> the agency.
+
+``prepare_corrections`` does, per agreement and in one database transaction:
+
+1. collects every direct payment (``erp_payment`` kind ``direct``) and every credit note and
+   recall (``erp_invoice_adjustment``) on an invoice with an open case of the agreement, dated up
+   to the run's business day and not reported yet, into ``ink_correction`` (set-based
+   ``INSERT ... SELECT``; the unique ``(source, source_id)`` makes each event reported once);
+2. writes the unreported corrections into one file with the agency profile's corrections layout
+   and name (Lowell: ``RD`` + customer number + date + time) into the outbox;
+3. logs the file (``ink_file_log`` kind ``corrections``, status ``written``), sets
+   ``ink_correction.file_id`` and writes one history event per correction (``ink_case_event``).
+
+If anything fails, the transaction rolls back and the file is removed: the events are collected
+again by the next run. Delivery is ``inkasso.dispatch.deliver_pending`` (SFTP or the manual outbox),
+which sends every written, undelivered file of the agreement, so a file that could not go out is
+delivered by the retry as the same file. A recall closes nothing here: the agency's closure does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    case,
+    cast,
+    column,
+    insert,
+    literal,
+    select,
+    update,
+)
+
+from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
+from inkasso.dispatch import Agreement
+from inkasso.formats import load_layout, load_profile
+from inkasso.sql import query
+
+log = logging.getLogger(__name__)
+
+CORRECTIONS = "corrections"
+LOCAL_TZ = ZoneInfo("Europe/Oslo")
+READ_CHUNK = 50_000
+# correction type in the file -> history event kind
+EVENT_KINDS = {"DP": "direct_payment", "CN": "credit_note", "RC": "recall"}
+DETAIL_COLUMNS = [
+    "case_id",
+    "agency_case_ref",
+    "invoice_no",
+    "correction_type",
+    "amount",
+    "correction_date",
+]
+_INSERT_COLUMNS = [
+    "case_id",
+    "agreement_id",
+    "source",
+    "source_id",
+    "correction_type",
+    "amount",
+    "correction_date",
+    "created_at",
+]
+
+
+def collect_corrections(
+    conn: Connection, agreement_id: str, through: date, *, now: datetime
+) -> dict[str, int]:
+    """Record the agreement's unreported events dated up to ``through`` in ``ink_correction``.
+
+    Two ``INSERT ... SELECT`` statements (payments, adjustments); returns rows added per type.
+    """
+    params = {"agreement_id": agreement_id, "through": through, "yes": True}
+    payments = (
+        query("erp/select_direct_payments_at_collection")
+        .columns(
+            column("case_id", Integer),
+            column("agreement_id", String),
+            column("source_id", Integer),
+            column("amount", BigInteger),
+            column("correction_date", Date),
+        )
+        .subquery("p")
+    )
+    adjustments = (
+        query("erp/select_adjustments_at_collection")
+        .columns(
+            column("case_id", Integer),
+            column("agreement_id", String),
+            column("source_id", Integer),
+            column("kind", String),
+            column("amount", BigInteger),
+            column("correction_date", Date),
+        )
+        .subquery("a")
+    )
+    stamp = literal(now, DateTime(timezone=True))
+    added = {}
+    added["DP"] = conn.execute(
+        insert(ink_correction).from_select(
+            _INSERT_COLUMNS,
+            select(
+                payments.c.case_id,
+                payments.c.agreement_id,
+                literal("payment", String),
+                payments.c.source_id,
+                literal("DP", String),
+                payments.c.amount,
+                payments.c.correction_date,
+                stamp,
+            ),
+        ),
+        params,
+    ).rowcount
+    adjusted = conn.execute(
+        insert(ink_correction).from_select(
+            _INSERT_COLUMNS,
+            select(
+                adjustments.c.case_id,
+                adjustments.c.agreement_id,
+                literal("adjustment", String),
+                adjustments.c.source_id,
+                case((adjustments.c.kind == "recall", "RC"), else_="CN"),
+                adjustments.c.amount,
+                adjustments.c.correction_date,
+                stamp,
+            ),
+        ),
+        params,
+    ).rowcount
+    added["CN+RC"] = adjusted
+    return added
+
+
+def read_unreported(conn: Connection, agreement_id: str) -> pd.DataFrame:
+    """The agreement's corrections not yet in a file, as the file's detail frame (+ correction_id)."""
+    chunks = pd.read_sql(
+        query("erp/select_unreported_corrections"),
+        conn,
+        params={"agreement_id": agreement_id},
+        chunksize=READ_CHUNK,
+    )
+    frame = pd.concat(list(chunks), ignore_index=True)
+    if frame.empty:
+        return pd.DataFrame(columns=["correction_id", *DETAIL_COLUMNS])
+    for col in ("correction_id", "case_id", "amount"):
+        frame[col] = frame[col].astype("int64")
+    frame["correction_date"] = pd.to_datetime(frame["correction_date"]).dt.date
+    frame["agency_case_ref"] = frame["agency_case_ref"].astype(object)
+    frame["agency_case_ref"] = frame["agency_case_ref"].where(frame["agency_case_ref"].notna(), "")
+    frame["invoice_no"] = frame["invoice_no"].astype(str)
+    return frame
+
+
+def prepare_corrections(
+    engine: Engine,
+    agreement: Agreement,
+    business_date: date,
+    base,
+    *,
+    now: datetime,
+    run_id: str | None = None,
+) -> dict:
+    """Collect, write and log the agreement's correction file for ``business_date`` (module doc).
+
+    Events dated up to ``business_date`` count. ``base`` is the ``ObjectStoragePath`` of files at
+    rest, ``now`` the time in the file name. Returns a summary for XCom: status (``written`` or
+    ``nothing_to_report``), file name, path, counts per type and the amount total (øre).
+    """
+    summary = {
+        "agreement_id": agreement.agreement_id,
+        "business_date": business_date.isoformat(),
+        "corrections": 0,
+        "amount": 0,
+    }
+    with engine.connect() as conn, conn.begin():
+        added = collect_corrections(conn, agreement.agreement_id, business_date, now=now)
+        frame = read_unreported(conn, agreement.agreement_id)
+        if frame.empty:
+            log.info("%s: nothing to report up to %s", agreement.agreement_id, business_date)
+            return summary | {"status": "nothing_to_report"}
+        spec = load_profile(agreement.agency).file(CORRECTIONS)
+        file_name = _free_name(conn, agreement, spec, now)
+        path = base / "outbox" / agreement.agreement_id / file_name
+        header = {"customer_no": agreement.customer_no_at_agency, "file_date": business_date}
+        data = load_layout(spec.layout).write(header, frame[DETAIL_COLUMNS], file_name=file_name)
+        amount = int(frame["amount"].sum())
+        try:
+            _log_file(conn, agreement, business_date, file_name, path, data, frame, run_id, now)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    # leaving the block committed; a failed commit leaves a file no log row points at
+    counts = {
+        str(k): int(v) for k, v in frame["correction_type"].value_counts().sort_index().items()
+    }
+    log.info(
+        "%s: wrote %s with %s corrections (%s new), %s øre: %s",
+        agreement.agreement_id,
+        file_name,
+        len(frame),
+        sum(added.values()),
+        amount,
+        counts,
+    )
+    return summary | {
+        "status": "written",
+        "file_name": file_name,
+        "path": str(path),
+        "corrections": len(frame),
+        "amount": amount,
+        "types": counts,
+    }
+
+
+def _log_file(
+    conn: Connection,
+    agreement: Agreement,
+    business_date: date,
+    file_name: str,
+    path,
+    data: bytes,
+    frame: pd.DataFrame,
+    run_id: str | None,
+    now: datetime,
+) -> int:
+    """Log the file, point its corrections at it and write their history events."""
+    file_id = conn.execute(
+        insert(ink_file_log).values(
+            agreement_id=agreement.agreement_id,
+            client_id=agreement.client_id,
+            direction="out",
+            kind=CORRECTIONS,
+            file_name=file_name,
+            business_date=business_date,
+            status="written",
+            path=str(path),
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            record_count=len(frame),
+            amount_total=int(frame["amount"].sum()),
+            run_id=run_id,
+            created_at=now,
+        )
+    ).inserted_primary_key[0]
+    marked = conn.execute(
+        update(ink_correction)
+        .where(ink_correction.c.agreement_id == agreement.agreement_id)
+        .where(ink_correction.c.file_id.is_(None))
+        .values(file_id=file_id)
+    ).rowcount
+    if marked != len(frame):
+        raise RuntimeError(
+            f"{agreement.agreement_id}: {marked} corrections marked for {file_name}, "
+            f"{len(frame)} written; rolled back, nothing sent"
+        )
+    _write_events(conn, file_id, file_name, now)
+    return file_id
+
+
+def _free_name(conn: Connection, agreement: Agreement, spec, now: datetime) -> str:
+    """The file name for ``now``; a second later while the name is taken (two runs in a second)."""
+    taken = set(
+        conn.execute(
+            select(ink_file_log.c.file_name).where(
+                ink_file_log.c.agreement_id == agreement.agreement_id,
+                ink_file_log.c.kind == CORRECTIONS,
+            )
+        ).scalars()
+    )
+    when = now.astimezone(LOCAL_TZ)
+    name = spec.file_name(agreement.customer_no_at_agency, when)
+    while name in taken:
+        when += timedelta(seconds=1)
+        name = spec.file_name(agreement.customer_no_at_agency, when)
+    return name
+
+
+def _write_events(conn: Connection, file_id: int, file_name: str, now: datetime) -> None:
+    """One history event per correction of the file, set-based."""
+    c = ink_correction.c
+    kind = case(*((c.correction_type == t, k) for t, k in EVENT_KINDS.items()), else_="correction")
+    detail = (
+        literal(f"reported in {file_name}: ", String)
+        + c.correction_type
+        + literal(" ", String)
+        + cast(c.amount, String)
+        + literal(" øre dated ", String)
+        + cast(c.correction_date, String)
+        + case(
+            (c.correction_type == "RC", literal(" (recall from collection)", String)),
+            else_=literal("", String),
+        )
+    )
+    conn.execute(
+        insert(ink_case_event).from_select(
+            ["case_id", "at", "kind", "detail", "file_id"],
+            select(c.case_id, literal(now, DateTime(timezone=True)), kind, detail, c.file_id).where(
+                c.file_id == file_id
+            ),
+        )
+    )
+
+
+def log_summary(results: list[dict]) -> dict:
+    """Log one line per agreement of a corrections run and return the totals."""
+    totals = {"agreements": len(results), "files": 0, "corrections": 0, "amount": 0}
+    for res in results:
+        prep = res.get("prepared", {})
+        log.info(
+            "%-18s %-18s corrections=%-6s amount=%-12s delivered=%s",
+            res["agreement_id"],
+            prep.get("status"),
+            prep.get("corrections", 0),
+            prep.get("amount", 0),
+            [f["file_name"] for f in res.get("files", [])],
+        )
+        if prep.get("status") == "written":
+            totals["files"] += 1
+            totals["corrections"] += int(prep.get("corrections", 0))
+            totals["amount"] += int(prep.get("amount", 0))
+    return totals
