@@ -1,0 +1,99 @@
+"""inkasso_report: the day's summary mail per client (HTML + plain text), kept as files too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+
+from inkasso.runs import record_failure
+
+DOC = """
+### inkasso_report
+
+Every day at 07:00 (Europe/Oslo), after bank import, corrections, dispatch and inbound: one mail
+per client (one mapped task each, labelled `client <id>: <name>`) to the addresses in the ERP's
+`erp_client.report_recipients` (comma separated), through the `smtp` connection
+(`smtp_default`; the `smtp_conn_id` Param picks another one).
+
+Per agency: cases sent (count, amount), corrections sent by kind, receipts (accepted; rejected by
+reason), closures by status with amounts, agency payouts reconciled or not, files quarantined
+(file, line, field, reason), manual-export files waiting to be sent by hand and where they are,
+cases sent more than `stale_days` days ago still without a receipt, invoices held back by reason
+and the day's task failures of every inkasso DAG (`ink_run_issue`, written by their failure
+callback). Bank files read, per client. National ids are masked before rendering.
+
+The mail is also kept as `<files base>/reports/<YYYY-MM-DD>/<client_id>.html` and `.txt`.
+
+**Exactly once:** `ink_mail_log` remembers each client's mail of the day. A rerun or backfill of
+a day sends nothing that was sent. An attempt left in state `sending` (the worker died between
+handing the mail to the server and recording it) fails the task instead of sending it again:
+check the mail server for the Message-ID in the error, then trigger with `resend=true`.
+
+**Params** (manual runs): `client_id` (one client), `business_date` (report another day than the
+logical date), `stale_days`, `resend` (send a new attempt even if the day's mail went out),
+`smtp_conn_id`.
+"""
+
+
+@dag(
+    dag_id="inkasso_report",
+    schedule=CronTriggerTimetable("0 7 * * *", timezone="Europe/Oslo"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["inkasso", "report", "smtp"],
+    doc_md=DOC,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": record_failure,
+    },
+    params={
+        "client_id": Param(None, type=["null", "integer"], description="Only this client"),
+        "business_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Report this business day (YYYY-MM-DD) instead of the run's logical date",
+        ),
+        "stale_days": Param(
+            5, type="integer", minimum=0, description="Cases without receipt after so many days"
+        ),
+        "resend": Param(
+            False, type="boolean", description="Send a new attempt even if the mail went out"
+        ),
+        "smtp_conn_id": Param("smtp_default", type="string", description="The smtp connection"),
+    },
+)
+def inkasso_report():
+    @task(multiple_outputs=False)
+    def clients(params: dict | None = None) -> list[dict]:
+        """The clients with an agency agreement (or the one in the Param)."""
+        from inkasso.db.engine import erp_engine
+        from inkasso.report.gather import report_clients
+
+        return report_clients(erp_engine(), client_id=params.get("client_id"))
+
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="Gather the client's day (SQL), render HTML + text, keep the files, send once.",
+    )
+    def mail(client: dict, params: dict | None = None) -> dict:
+        from inkasso.report.task import report_one_client
+
+        return report_one_client(get_current_context(), client, params)
+
+    @task(multiple_outputs=False)
+    def summarize(outcomes: list[dict]) -> dict:
+        """One line per client in the log; counts for XCom."""
+        from inkasso.report.task import log_outcomes
+
+        return log_outcomes(list(outcomes))
+
+    summarize(mail.expand(client=clients()))
+
+
+inkasso_report()

@@ -1,0 +1,65 @@
+"""The mail's subject, HTML and plain text from a ``ClientReport`` (Jinja2 templates in
+``include/templates/report.html.j2`` and ``report.txt.j2``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from inkasso.config import TEMPLATES_DIR
+from inkasso.report.gather import ClientReport
+
+
+def format_amount(ore: int | None, currency: str = "") -> str:
+    """Øre/öre as ``'12 345,67 NOK'`` (space thousands, comma decimals), integer arithmetic only."""
+    if ore is None:
+        return ""
+    ore = int(ore)
+    sign, ore = ("-", -ore) if ore < 0 else ("", ore)
+    whole = f"{ore // 100:,}".replace(",", " ")
+    text = f"{sign}{whole},{ore % 100:02d}"
+    return f"{text} {currency}" if currency else text
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """A mail ready to send: subject, HTML and plain-text bodies."""
+
+    subject: str
+    html: str
+    text: str
+
+
+@cache
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["money"] = format_amount
+    return env
+
+
+def subject_of(report: ClientReport) -> str:
+    """``Inkasso 2026-11-02 Fjord AS: 12 cases sent, 2 to look at``."""
+    sent = sum(a.cases_sent.n for a in report.agencies)
+    todo = len(report.attention)
+    tail = f", {todo} to look at" if todo else ""
+    return f"Inkasso {report.business_date:%Y-%m-%d} {report.name}: {sent} cases sent{tail}"
+
+
+def render_report(report: ClientReport) -> RenderedReport:
+    """Render both bodies; the data is already masked (``gather``), the templates only format."""
+    env = _environment()
+    values = {"r": report, "cur": report.currency, "subject": subject_of(report)}
+    return RenderedReport(
+        subject=values["subject"],
+        html=env.get_template("report.html.j2").render(values),
+        text=env.get_template("report.txt.j2").render(values),
+    )
