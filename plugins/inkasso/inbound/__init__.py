@@ -1,0 +1,24 @@
+"""inkasso_inbound: receipts and closure files from the agencies, validated and applied exactly once.
+
+Steps, one module each: ``fetch`` (list the agency's outbox, download new files, archive the
+original bytes, log them), ``validate`` (format engine, Great Expectations suite, domain checks
+naming line and field), ``apply`` (one transaction per file, set-based SQL), ``process`` (the
+per-agreement run over the archive: apply or quarantine), ``tidy`` (move applied files to the
+agency's processed folder). ``demo_view`` prints a day's outcome for the demo.
+"""
+
+from inkasso.inbound.agreements import InboundAgreement, load_inbound_agreements
+from inkasso.inbound.fetch import fetch_new_files
+from inkasso.inbound.process import log_summary, process_received
+from inkasso.inbound.tidy import move_applied
+from inkasso.inbound.validate import Issue
+
+__all__ = [
+    "InboundAgreement",
+    "Issue",
+    "fetch_new_files",
+    "load_inbound_agreements",
+    "log_summary",
+    "move_applied",
+    "process_received",
+]

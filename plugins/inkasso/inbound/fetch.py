@@ -1,0 +1,170 @@
+"""Step 1: list the agency's outbox, download the new receipt and closure files, archive, log.
+
+A file is identified by agreement (client), name and sha256 (``ink_file_log`` is unique on
+client, direction, name and checksum). Per file found in the outbox:
+
+* not seen before → archived under ``inbound/<agreement>/<YYYY-MM-DD>/<name>`` and logged
+  ``received`` (applied by ``process``);
+* same name and checksum already logged → skipped (a file still lying there, or delivered
+  twice); if it was applied, it is listed for ``tidy`` to move into the processed folder;
+* same name as an *applied* file but other bytes → archived, logged ``flagged`` with an issue
+  row, never applied (a person asks the agency what changed).
+
+A backfill (the run's day before the newest day already logged for the agreement) does not
+touch the agency's server: it re-processes that day's archive only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import posixpath
+from datetime import date, datetime
+
+from sqlalchemy import Engine, and_, func, insert, select
+
+from inkasso.db.schema import ink_file_issue, ink_file_log
+from inkasso.formats import load_profile
+from inkasso.inbound.agreements import InboundAgreement
+
+log = logging.getLogger(__name__)
+
+
+def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
+    """True when files were already logged for a later day: the run re-processes the archive."""
+    newest = conn.execute(
+        select(func.max(ink_file_log.c.business_date)).where(
+            ink_file_log.c.agreement_id == agreement.agreement_id,
+            ink_file_log.c.direction == "in",
+        )
+    ).scalar()
+    return newest is not None and business_date < newest
+
+
+def archive_path(base, agreement_id: str, business_date: date, name: str, data: bytes):
+    """Where the original bytes are kept; a different file already there gets a checksum prefix."""
+    folder = base / "inbound" / agreement_id / business_date.isoformat()
+    path = folder / name
+    if path.exists() and path.read_bytes() != data:
+        path = folder / f"{hashlib.sha256(data).hexdigest()[:12]}_{name}"
+    return path
+
+
+def _keep(path, data: bytes) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def fetch_new_files(
+    engine: Engine,
+    agreement: InboundAgreement,
+    base,
+    business_date: date,
+    *,
+    now: datetime,
+    run_id: str | None = None,
+) -> dict:
+    """List, download, archive and log the agreement's new incoming files (see module doc).
+
+    Two SFTP connections at most (list, download). Returns a summary for XCom: ``mode``
+    (``remote`` or ``archive``), ``received``, ``skipped``, ``flagged`` names and ``to_move``
+    (applied files still in the outbox).
+    """
+    from inkasso.transport import download, list_remote
+
+    summary = {
+        "agreement_id": agreement.agreement_id,
+        "business_date": business_date.isoformat(),
+        "received": [],
+        "skipped": [],
+        "flagged": [],
+        "to_move": [],
+    }
+    with engine.connect() as conn:
+        if is_backfill(conn, agreement, business_date):
+            log.info(
+                "%s: %s is before the newest day logged; re-processing the archive only",
+                agreement.agreement_id,
+                business_date,
+            )
+            return summary | {"mode": "archive"}
+    profile = load_profile(agreement.agency)
+    outbox = profile.remote.outbox_dir
+    listed = list_remote(agreement.sftp_conn_id, outbox)
+    kinds = {
+        f.name: kind
+        for f in listed
+        if (kind := profile.incoming_kind(f.name, agreement.customer_no_at_agency))
+    }
+    summary |= {"mode": "remote", "listed": len(listed)}
+    log.info(
+        "%s: %s files in %s, %s receipts/closures for customer %s",
+        agreement.agreement_id,
+        len(listed),
+        outbox,
+        len(kinds),
+        agreement.customer_no_at_agency,
+    )
+    if not kinds:
+        return summary
+    contents = download(agreement.sftp_conn_id, outbox, sorted(kinds))
+    with engine.begin() as conn:
+        known = conn.execute(
+            select(ink_file_log.c.file_name, ink_file_log.c.sha256, ink_file_log.c.status).where(
+                and_(
+                    ink_file_log.c.client_id == agreement.client_id,
+                    ink_file_log.c.direction == "in",
+                    ink_file_log.c.file_name.in_(list(kinds)),
+                )
+            )
+        ).all()
+        by_key = {(r.file_name, r.sha256): r.status for r in known}
+        applied_names = {r.file_name for r in known if r.status in ("applied", "received")}
+        for name in sorted(kinds):
+            data = contents[name]
+            digest = hashlib.sha256(data).hexdigest()
+            status = by_key.get((name, digest))
+            if status is not None:
+                summary["skipped"].append(name)
+                if status == "applied":
+                    summary["to_move"].append(name)
+                log.info(
+                    "%s: %s already logged (%s), skipped", agreement.agreement_id, name, status
+                )
+                continue
+            flagged = name in applied_names
+            path = archive_path(base, agreement.agreement_id, business_date, name, data)
+            _keep(path, data)
+            file_id = conn.execute(
+                insert(ink_file_log).values(
+                    client_id=agreement.client_id,
+                    agreement_id=agreement.agreement_id,
+                    direction="in",
+                    kind=kinds[name],
+                    file_name=name,
+                    business_date=business_date,
+                    status="flagged" if flagged else "received",
+                    path=str(path),
+                    sha256=digest,
+                    size_bytes=len(data),
+                    record_count=0,
+                    amount_total=0,
+                    remote_path=posixpath.join(outbox, name),
+                    run_id=run_id,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+            if flagged:
+                reason = (
+                    f"{name} was already applied with other contents; this version "
+                    f"(sha256 {digest[:12]}…) is not applied - ask the agency what changed"
+                )
+                conn.execute(insert(ink_file_issue).values(file_id=file_id, reason=reason))
+                summary["flagged"].append(name)
+                log.warning("%s: %s", agreement.agreement_id, reason)
+            else:
+                summary["received"].append(name)
+                log.info("%s: received %s (%s bytes)", agreement.agreement_id, name, len(data))
+    return summary
