@@ -1,0 +1,176 @@
+"""inkasso_inbound: receipts and closure files from the agencies, validated and applied exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+
+DOC = """
+### inkasso_inbound
+
+Every day at 06:00 (Europe/Oslo), for each active automated (SFTP) agreement (mapped):
+
+1. **fetch**: lists the agency's outbox (one SFTP connection), picks the receipt and closure
+   files the profile names for the client's customer number, downloads the new ones (second
+   connection), keeps the original bytes under `inbound/<agreement>/<YYYY-MM-DD>/` with their
+   sha256 and logs each in `ink_file_log` (direction `in`, status `received`).
+2. **apply**: every received file, receipts first: format engine (trailer count and totals),
+   header, domain checks (known cases, statuses, amounts, references, dates) and the Great
+   Expectations suite, then one transaction per file. A failing file is copied to
+   `quarantine/<agreement>/`, logged `quarantined` with one `ink_file_issue` row per problem
+   (line, field, reason), and nothing of it is applied; the other files go on. Receipts register
+   the agency's reference or reject the case (the invoice goes back to `open`, not marked, for a
+   person to decide); closures set paid / partly paid / closed / recalled / uncollectible with
+   amounts and dates. With the agreement's `settle_on_closure` the invoice is settled
+   (payment method `collection`, debit interim account 1684, credit receivables 1500).
+3. **tidy**: applied files move to the profile's processed folder (one connection); profiles
+   without one (the agency cleans up) leave them. Quarantined and flagged files stay.
+
+**Exactly once.** A file is the agency's name plus its sha256. Already logged → skipped (still
+in the outbox, delivered twice); the same name with other bytes than an applied file → logged
+`flagged` with an issue, never applied. Applying claims the log row inside the transaction.
+
+**Rerun and backfill.** A rerun of day D re-reads D's archive and applies whatever of it is not
+applied yet; nothing is applied twice. The agency's server is only read when D is the newest
+day logged for the agreement (a normal run or a rerun of today): a backfill of an earlier day
+(`airflow backfill create --dag-id inkasso_inbound --from-date ... --to-date ...` or
+`dag.test(logical_date=...)`) works from the archive only, so it never attributes today's
+files to an old day. Files are logged under the business day of the run that first saw them.
+
+**Params** (manual runs): `agreement_id`, `client_id` or `agency` narrow the run.
+"""
+
+
+def _record_failure(context) -> None:
+    """Record a failed task for the day's report (``inkasso.runs.record_failure``)."""
+    from inkasso.runs import record_failure
+
+    record_failure(context)
+
+
+def _agreement(payload: dict):
+    from inkasso.inbound import InboundAgreement
+
+    return InboundAgreement(**payload)
+
+
+@dag(
+    dag_id="inkasso_inbound",
+    schedule=CronTriggerTimetable("0 6 * * *", timezone="Europe/Oslo"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["inkasso", "inbound", "sftp"],
+    doc_md=DOC,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": _record_failure,
+    },
+    params={
+        "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
+        "client_id": Param(
+            None, type=["null", "integer"], description="Only this client's agreements"
+        ),
+        "agency": Param(
+            None, type=["null", "string"], description="Only this agency (profile name)"
+        ),
+    },
+)
+def inkasso_inbound():
+    @task(multiple_outputs=False)
+    def agreements(params: dict | None = None) -> list[dict]:
+        """The active automated agreements this run covers."""
+        from inkasso.db.engine import erp_engine
+        from inkasso.inbound import load_inbound_agreements
+
+        params = params or {}
+        found = load_inbound_agreements(
+            erp_engine(),
+            agreement_id=params.get("agreement_id"),
+            client_id=params.get("client_id"),
+            agency=params.get("agency"),
+        )
+        return [a.as_dict() for a in found]
+
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="List the agency's outbox, download new files, archive and log them.",
+    )
+    def fetch(agreement: dict) -> dict:
+        import pendulum as pm
+
+        from inkasso.db.engine import erp_engine
+        from inkasso.inbound import fetch_new_files
+        from inkasso.runs import files_base, label, run_day
+
+        context = get_current_context()
+        label(context, agreement["agreement_id"])
+        return fetch_new_files(
+            erp_engine(),
+            _agreement(agreement),
+            files_base(),
+            run_day(context).business_date,
+            now=pm.now("UTC"),
+            run_id=context["run_id"],
+        ) | {"agreement": agreement}
+
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="Validate and apply (or quarantine) each received file, one transaction each.",
+    )
+    def apply(fetched: dict) -> dict:
+        import pendulum as pm
+
+        from inkasso.db.engine import erp_engine
+        from inkasso.inbound import process_received
+        from inkasso.runs import files_base, label, run_day
+
+        context = get_current_context()
+        label(context, fetched["agreement_id"])
+        done = process_received(
+            erp_engine(),
+            _agreement(fetched["agreement"]),
+            files_base(),
+            run_day(context).business_date,
+            now=pm.now("UTC"),
+        )
+        return fetched | done
+
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="Move applied files to the agency's processed folder.",
+    )
+    def tidy(applied: dict) -> dict:
+        from inkasso.db.engine import erp_engine
+        from inkasso.inbound import move_applied
+        from inkasso.runs import label, run_day
+
+        context = get_current_context()
+        label(context, applied["agreement_id"])
+        if applied.get("mode") != "remote":
+            return applied | {"moved": []}
+        moved = move_applied(
+            erp_engine(),
+            _agreement(applied["agreement"]),
+            run_day(context).business_date,
+            also=applied.get("to_move", []),
+        )
+        return applied | {"moved": moved}
+
+    @task(multiple_outputs=False)
+    def summarize(results: list[dict]) -> dict:
+        """One line per agreement in the log; totals for XCom."""
+        from inkasso.inbound import log_summary
+
+        return log_summary(list(results))
+
+    summarize(tidy.expand(applied=apply.expand(fetched=fetch.expand(agreement=agreements()))))
+
+
+inkasso_inbound()
