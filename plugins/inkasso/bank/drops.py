@@ -1,0 +1,86 @@
+"""Where each client's bank payment files arrive: a folder (any ObjectStoragePath) or SFTP.
+
+Configured in the Airflow Variable ``inkasso_bank_drops`` (JSON), keyed by client id::
+
+    {"1": {"folder": "s3://bank/nordlys/"},
+     "4": {"sftp_conn_id": "bank_sftp_gota", "dir": "/outgoing/bgmax"}}
+
+A client without an entry uses the demo default, the folder ``<files_base>/bank/<client_id>/``.
+Files are left in the drop: the file log (by SHA-256) makes sure each is booked once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+VARIABLE = "inkasso_bank_drops"
+
+
+@dataclass(frozen=True)
+class BankDrop:
+    """One client's drop: a folder URL, or an SFTP connection and remote folder."""
+
+    client_id: int
+    folder: str | None = None
+    sftp_conn_id: str | None = None
+    dir: str = "/"
+
+    def describe(self) -> str:
+        """Where the drop is, for logs."""
+        return self.folder or f"sftp://{self.sftp_conn_id}{self.dir}"
+
+
+def parse_drops(config: dict | str | None, client_ids: list[int], base) -> list[BankDrop]:
+    """The drops of ``client_ids`` from the Variable's value (JSON text or dict); folder default."""
+    if isinstance(config, str):
+        config = json.loads(config) if config.strip() else {}
+    config = {str(k): v for k, v in (config or {}).items()}
+    drops = []
+    for client_id in client_ids:
+        entry = config.get(str(client_id))
+        if entry is None:
+            drops.append(BankDrop(client_id, folder=str(base / "bank" / str(client_id))))
+        elif entry.get("folder"):
+            drops.append(BankDrop(client_id, folder=str(entry["folder"])))
+        elif entry.get("sftp_conn_id"):
+            drops.append(
+                BankDrop(client_id, sftp_conn_id=entry["sftp_conn_id"], dir=entry.get("dir", "/"))
+            )
+        else:
+            raise ValueError(
+                f"{VARIABLE}: client {client_id} needs 'folder' or 'sftp_conn_id', got {entry!r}"
+            )
+    return drops
+
+
+def list_drop(drop: BankDrop) -> dict[str, int]:
+    """The files waiting in the drop: name -> size in bytes (hidden files left out)."""
+    if drop.folder:
+        from airflow.sdk import ObjectStoragePath
+
+        folder = ObjectStoragePath(drop.folder)
+        if not folder.exists():
+            return {}
+        return {
+            p.name: p.stat().st_size
+            for p in sorted(folder.iterdir(), key=lambda p: p.name)
+            if p.is_file() and not p.name.startswith(".")
+        }
+    from inkasso.transport import list_remote
+
+    return {f.name: f.size for f in list_remote(drop.sftp_conn_id, drop.dir)}
+
+
+def fetch_drop(drop: BankDrop, names: list[str]) -> dict[str, bytes]:
+    """The bytes of the named files of the drop (one SSH connection for an SFTP drop)."""
+    if not names:
+        return {}
+    if drop.folder:
+        from airflow.sdk import ObjectStoragePath
+
+        folder = ObjectStoragePath(drop.folder)
+        return {name: (folder / name).read_bytes() for name in names}
+    from inkasso.transport import download
+
+    return download(drop.sftp_conn_id, drop.dir, names)
