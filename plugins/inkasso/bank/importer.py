@@ -202,3 +202,26 @@ def import_drop(
         "files": results,
         "reconciliation": reconciliation,
     }
+
+
+def log_summary(results: list[dict]) -> dict:
+    """Log one line per client and return the day's totals (files by status, payments by kind)."""
+    totals: dict = {"clients": len(results), "files": {}, "payments": {}, "reconciliation": {}}
+    for result in results:
+        for file in result["files"]:
+            totals["files"][file["status"]] = totals["files"].get(file["status"], 0) + 1
+            for kind in ("direct", "direct_at_collection", "unmatched", "agency_payout"):
+                if kind in file:
+                    totals["payments"][kind] = totals["payments"].get(kind, 0) + file[kind]
+        for key in ("matched", "differs", "missing"):
+            value = result["reconciliation"].get(key, 0)
+            totals["reconciliation"][key] = totals["reconciliation"].get(key, 0) + value
+        log.info(
+            "client %s: %s files waiting, %s new: %s; payouts %s",
+            result["client_id"],
+            result["waiting"],
+            len(result["files"]),
+            ", ".join(f"{f['file_name']} {f['status']}" for f in result["files"]) or "-",
+            result["reconciliation"],
+        )
+    return totals

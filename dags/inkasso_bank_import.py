@@ -1,0 +1,133 @@
+"""inkasso_bank_import: the creditor's bank payment files (OCR giro, BgMax) -> ERP payments."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+
+DOC = """
+### inkasso_bank_import
+
+Every day at 04:00 (Europe/Oslo), before `inkasso_corrections`, for each client (one mapped
+task each):
+
+1. **Drop**: the client's bank files are read from its drop, configured in the Airflow Variable
+   `inkasso_bank_drops` (JSON keyed by client id: `{"1": {"folder": "s3://bank/nordlys/"}, "4":
+   {"sftp_conn_id": "bank_sftp", "dir": "/out"}}`); a client without an entry uses the folder
+   `<files base>/bank/<client_id>/`. Files stay in the drop; the file log makes each count once.
+2. **Format**: Nets OCR giro (starts `NY000010`, read with netsgiro) or Bankgirot BgMax (starts
+   `01BGMAX`, read with the format engine's `bgmax` layout). The original bytes are archived
+   under `inbound/bank/<client>/<day>/`.
+3. **Rejected whole**: a file that does not read, or whose end / deposit records disagree with
+   its body, is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
+   in `ink_file_issue`; nothing of it is booked. AvtaleGiro files are logged `ignored`.
+4. **Booked** (one transaction per file, with its file log row): every payment into
+   `erp_payment`, matched to the client's invoices by KID / OCR reference:
+   - `agency_payout` when the payer account is an agreement's `agency_bank_account`: not a
+     payment on an invoice; an `ink_payout` row; where the agreement has `settle_on_closure`,
+     journal lines bank 1920 debit / interim account (default 1684) credit (`payout:<id>`);
+   - `direct` when the reference is an invoice's KID: the invoice's remaining amount goes down
+     (never below zero). An open invoice paid to zero becomes `paid`. **An invoice at collection
+     keeps its status `at_collection`** and its remaining amount goes down too, as the
+     customer ledger must show the money received; `inkasso_corrections` reports the payment to
+     the agency, which lowers its claim, and the agency's closure settles the rest;
+   - `unmatched` otherwise (for a person to allocate; in the report).
+5. **Reconciliation**, per agreement and day, over the last 30 days: the payouts dated D against
+   the agency's settlement of D (sum of `collected_amount` of the cases closed on D): `matched`,
+   `differs` (with the difference) or `missing` (no settlement on file yet), written on the
+   `ink_payout` rows; settlement days more than 2 days old with no payout are listed as missing
+   payouts. Recomputed every run, so a payout that arrived before its closure file turns
+   `matched` on a later run.
+
+**Safe to re-run / backfill:** a file already logged (same name and bytes) is skipped; the same
+bytes under another name are logged `duplicate` and not booked. To backfill a day, run the DAG
+for that logical date: files still in the drop that were never imported are imported then, and
+logged under that business day.
+
+**Params** (manual runs): `client_id` narrows the run to one client.
+"""
+
+
+def _record_failure(context) -> None:
+    """Record a failed task for the day's report (``inkasso.runs.record_failure``)."""
+    from inkasso.runs import record_failure
+
+    record_failure(context)
+
+
+@dag(
+    dag_id="inkasso_bank_import",
+    schedule=CronTriggerTimetable("0 4 * * *", timezone="Europe/Oslo"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["inkasso", "bank", "payments"],
+    doc_md=DOC,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": _record_failure,
+    },
+    params={
+        "client_id": Param(None, type=["null", "integer"], description="Only this client"),
+    },
+)
+def inkasso_bank_import():
+    @task(multiple_outputs=False)
+    def drops(params: dict | None = None) -> list[dict]:
+        """The bank drop of every client with an agreement (or the one client asked for)."""
+        from airflow.sdk import Variable
+        from sqlalchemy import select
+
+        from inkasso.bank.drops import VARIABLE, parse_drops
+        from inkasso.db.engine import erp_engine
+        from inkasso.db.schema import ink_agreement
+        from inkasso.runs import files_base
+
+        with erp_engine().connect() as conn:
+            clients = sorted(
+                {c for (c,) in conn.execute(select(ink_agreement.c.client_id).distinct())}
+            )
+        wanted = (params or {}).get("client_id")
+        if wanted is not None:
+            clients = [c for c in clients if c == wanted]
+        config = Variable.get(VARIABLE, default=None)
+        return [d.__dict__ for d in parse_drops(config, clients, files_base())]
+
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="New files of the client's drop: read, checked, booked or quarantined; reconciled.",
+    )
+    def import_client(drop: dict) -> dict:
+        import pendulum as pm
+
+        from inkasso.bank.drops import BankDrop
+        from inkasso.bank.importer import import_drop
+        from inkasso.db.engine import erp_engine
+        from inkasso.runs import files_base, label, run_day
+
+        context = get_current_context()
+        label(context, f"client {drop['client_id']}")
+        return import_drop(
+            erp_engine(),
+            BankDrop(**drop),
+            business_date=run_day(context).business_date,
+            base=files_base(),
+            now=pm.now("UTC"),
+            run_id=context["run_id"],
+        )
+
+    @task(multiple_outputs=False)
+    def summarize(results: list[dict]) -> dict:
+        """One line per client in the log; totals for XCom."""
+        from inkasso.bank.importer import log_summary
+
+        return log_summary(list(results))
+
+    summarize(import_client.expand(drop=drops()))
+
+
+inkasso_bank_import()
