@@ -42,6 +42,11 @@ def agency_accounts(conn: Connection, client_id: int) -> dict[str, str]:
     return {agreement: account for agreement, account in rows}
 
 
+def _as_date(value) -> date:
+    """A date from a text query (SQLite gives ISO text, PostgreSQL a date)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: date) -> dict:
     """Add the file's payouts to ``ink_payout`` and book them where the agreement says so.
 
@@ -56,7 +61,7 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: 
             "agreement_id": accounts[account_key(r["payer_account"])],
             "payment_id": r["payment_id"],
             "amount": int(r["amount"]),
-            "payment_date": r["payment_date"],
+            "payment_date": _as_date(r["payment_date"]),
         }
         for r in rows
     ]
