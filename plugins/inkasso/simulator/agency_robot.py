@@ -1,0 +1,247 @@
+"""The agency's side of the exchange: reads case and correction files, answers with receipts and,
+over the following days, closures of every kind - deterministic from a seed.
+
+``answer_day(sftp_root, agreements, day, seed)`` plays one business day for every automated
+agreement (account folder ``sftp_root/<agreement_id>/``, folders from the agency's profile):
+
+* every new case file in the upload folder gets a receipt the same day: most cases accepted
+  with the agency's reference, a few rejected with a reason code and text;
+* every accepted case gets a plan from ``seed`` and its case id: paid, partly paid then paid,
+  closed by the agency, or uncollectible, a few days to a few weeks later (a few are handed back
+  as recalled);
+* correction files count: a recall (RC) closes the case as ``recalled`` on the day it is read;
+  direct payments (DP) and credit notes (CN) lower what the agency can collect (a case paid in
+  full to the creditor closes as ``closed`` with nothing collected);
+* one closure file per agreement and day with the cases that close (or pay part) that day.
+
+What the robot has seen and decided is kept in ``sftp_root/.robot/<agreement_id>.json`` (outside
+every account's folder). A day already answered is not answered again, so calling it twice
+writes nothing new; the same inputs and seed give the same files byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from inkasso.formats import load_layout, load_profile
+
+ACCEPT_SHARE = 0.92
+REJECTIONS = [
+    ("R01", "Skyldner død - dødsbo ikke oppgitt"),
+    ("R02", "Kravet er foreldet"),
+    ("R03", "Skyldner under gjeldsordning"),
+    ("R04", "Ukjent adresse i utlandet"),
+]
+# plan -> share of accepted cases (the rest of the share table sums to 1)
+PLANS = [
+    ("paid", 0.45),
+    ("partly_then_paid", 0.15),
+    ("closed", 0.12),
+    ("uncollectible", 0.2),
+    ("recalled", 0.08),
+]
+
+
+def _rng(seed: int, agreement_id: str, case_id: int, what: str) -> random.Random:
+    return random.Random(f"{seed}:{agreement_id}:{case_id}:{what}")
+
+
+def _attr(agreement, name: str):
+    return agreement[name] if isinstance(agreement, dict) else getattr(agreement, name)
+
+
+def _state_path(sftp_root: Path, agreement_id: str) -> Path:
+    return sftp_root / ".robot" / f"{agreement_id}.json"
+
+
+def _load_state(path: Path) -> dict:
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"seen": [], "answered": [], "cases": {}}
+
+
+def _write(folder: Path, name: str, data: bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f".{name}.part"
+    part.write_bytes(data)
+    part.rename(folder / name)
+
+
+def _plan(seed: int, agreement_id: str, case_id: int, day: date) -> dict:
+    rng = _rng(seed, agreement_id, case_id, "plan")
+    pick, acc = rng.random(), 0.0
+    plan = PLANS[-1][0]
+    for name, share in PLANS:
+        acc += share
+        if pick < acc:
+            plan = name
+            break
+    close_after = rng.randint(2, 21)
+    return {
+        "plan": plan,
+        "close_day": (day + timedelta(days=close_after)).isoformat(),
+        "part_day": (day + timedelta(days=rng.randint(1, close_after - 1))).isoformat(),
+        "part_share": rng.randint(25, 60),
+    }
+
+
+def _new_case_file(state, agreement_id, data_frame, day, seed) -> list[dict]:
+    """Receipt records for one case file; accepted cases are added to the robot's state."""
+    out = []
+    for row in data_frame.sort_values("case_id").itertuples(index=False):
+        case_id = int(row.case_id)
+        rng = _rng(seed, agreement_id, case_id, "receipt")
+        if str(case_id) in state["cases"]:  # sent again: the same answer as before
+            out.append(_receipt(case_id, state["cases"][str(case_id)]["ref"], "A", "", ""))
+            continue
+        if rng.random() < ACCEPT_SHARE:
+            ref = f"{agreement_id[:3].upper()}{seed % 100:02d}{case_id:09d}"
+            state["cases"][str(case_id)] = {
+                "ref": ref,
+                "sent": int(row.remaining_amount),
+                "received": day.isoformat(),
+                "reduced": 0,
+                "collected": 0,
+                "recalled": False,
+                "closed": False,
+            } | _plan(seed, agreement_id, case_id, day)
+            out.append(_receipt(case_id, ref, "A", "", ""))
+        else:
+            code, text = REJECTIONS[rng.randrange(4)]
+            out.append(_receipt(case_id, "", "R", code, text))
+    return out
+
+
+def _receipt(case_id: int, ref: str, status: str, code: str, text: str) -> dict:
+    return {
+        "case_id": case_id,
+        "agency_case_ref": ref,
+        "receipt_status": status,
+        "reason_code": code,
+        "reason_text": text,
+    }
+
+
+def _corrections(state: dict, frame: pd.DataFrame) -> None:
+    for row in frame.itertuples(index=False):
+        case = state["cases"].get(str(int(row.case_id)))
+        if case is None or case["closed"]:
+            continue
+        if row.correction_type == "RC":
+            case["recalled"] = True
+        else:
+            case["reduced"] += int(row.amount)
+
+
+def _closures(state: dict, day: date) -> list[dict]:
+    """The closure records of the day, in case order; the state moves on."""
+    today = day.isoformat()
+    out = []
+    for key in sorted(state["cases"], key=int):
+        case = state["cases"][key]
+        if case["closed"] or case["received"] >= today:
+            continue
+        claim = max(case["sent"] - case["reduced"], 0)
+        status = None
+        if case["recalled"] or (case["plan"] == "recalled" and case["close_day"] <= today):
+            status = "recalled"
+        elif claim <= case["collected"]:
+            status = "closed"  # paid to the creditor directly or credited: nothing left to chase
+        elif case["plan"] == "partly_then_paid" and case["part_day"] == today:
+            case["collected"] = min(claim * case["part_share"] // 100, claim - 1)
+            status = "partly_paid"
+        elif case["close_day"] <= today:
+            status = {"partly_then_paid": "paid"}.get(case["plan"], case["plan"])
+            if status == "paid":
+                case["collected"] = claim
+        if status is None:
+            continue
+        case["closed"] = status != "partly_paid"
+        case["collected"] = min(case["collected"], case["sent"])
+        out.append(
+            {
+                "case_id": int(key),
+                "agency_case_ref": case["ref"],
+                "status": status,
+                "collected_amount": case["collected"],
+                "remaining_amount": max(claim - case["collected"], 0),
+                "closure_date": day,
+            }
+        )
+    return out
+
+
+def answer_agreement(sftp_root: Path, agreement, day: date, seed: int) -> dict:
+    """Play one day of the agency for one automated agreement (see module doc)."""
+    agreement_id = _attr(agreement, "agreement_id")
+    customer_no = _attr(agreement, "customer_no_at_agency")
+    profile = load_profile(_attr(agreement, "agency"))
+    home = sftp_root / agreement_id
+    state_file = _state_path(sftp_root, agreement_id)
+    state = _load_state(state_file)
+    summary = {"agreement_id": agreement_id, "receipts": [], "closures": []}
+    if day.isoformat() in state["answered"]:
+        return summary
+    upload = home / profile.remote.upload_dir.strip("/")
+    outbox = home / profile.remote.outbox_dir.strip("/")
+    header = {"customer_no": customer_no, "file_date": day}
+    names = sorted(p.name for p in upload.glob("*") if p.is_file()) if upload.is_dir() else []
+    minute = 30
+    for name in names:
+        if name in state["seen"] or name.startswith("."):
+            continue
+        for kind in ("new_cases", "corrections"):
+            spec = profile.files[kind]
+            if not spec.matches(name, customer_no):
+                continue
+            frame = load_layout(spec.layout).read((upload / name).read_bytes(), name).details()
+            if kind == "corrections":
+                _corrections(state, frame)
+                break
+            receipts = _new_case_file(state, agreement_id, frame, day, seed)
+            when = datetime(day.year, day.month, day.day, 5, minute)
+            minute += 1
+            out_name = profile.files["receipt"].file_name(customer_no, when)
+            data = load_layout(profile.files["receipt"].layout).write(
+                header, pd.DataFrame(receipts)
+            )
+            _write(outbox, out_name, data)
+            summary["receipts"].append(out_name)
+            break
+        state["seen"].append(name)
+    closures = _closures(state, day)
+    if closures:
+        codes = {status: code for code, status in profile.closure_statuses.items()}
+        frame = pd.DataFrame(closures)
+        frame["closure_status"] = frame["status"].map(codes)
+        for col in ("case_id", "collected_amount", "remaining_amount"):
+            frame[col] = frame[col].astype("int64")
+        when = datetime(day.year, day.month, day.day, 5, 50)
+        out_name = profile.files["closure"].file_name(customer_no, when)
+        data = load_layout(profile.files["closure"].layout).write(header, frame)
+        _write(outbox, out_name, data)
+        summary["closures"].append(out_name)
+        summary["closed"] = frame["status"].value_counts().sort_index().to_dict()
+    state["answered"].append(day.isoformat())
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    return summary
+
+
+def answer_day(sftp_root: Path, agreements: Iterable, day: date, seed: int = 7) -> list[dict]:
+    """Play one day of every automated agreement's agency; returns what was written per agreement.
+
+    ``agreements`` are ``inkasso.dispatch.Agreement`` objects (or dicts with the same keys);
+    manual ones are skipped. Call it after ``inkasso_dispatch`` and before ``inkasso_inbound``.
+    """
+    return [
+        answer_agreement(Path(sftp_root), a, day, seed)
+        for a in agreements
+        if _attr(a, "mode") == "sftp"
+    ]
