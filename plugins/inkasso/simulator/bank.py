@@ -167,10 +167,12 @@ def _payouts(conn, rng: random.Random, client, day: date) -> list[dict]:
             if closed_date in paid_days or not amount or amount <= 0:
                 continue
             amount = int(amount)
+            # the agency's settlement number as the payment's KID: it fits no invoice
+            settlement_ref = payment_reference(f"9{closed_date:%Y%m%d}")
             if rng.random() < 0.25:
                 amount -= min(rng.choice(FEES), amount - 1)
             rows.append(
-                _row(client, f"U{len(rows) + 1}", account, "", amount, closed_date)
+                _row(client, f"U{len(rows) + 1}", account, settlement_ref, amount, closed_date)
                 | {"payer_name": agreement_id}
             )
     return rows

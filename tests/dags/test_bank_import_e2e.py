@@ -1,0 +1,148 @@
+"""inkasso_bank_import end to end: real Airflow runs (dag.test) over the demo bank's files in the
+client drops, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import insert, text
+
+from conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+DAY = date(2026, 11, 2)
+OSLO = "Europe/Oslo"
+
+
+@pytest.fixture
+def demo_erp(erp_engine, erp_url, monkeypatch):
+    """A small generated demo ERP behind the `erp_db` connection."""
+    from inkasso.demo_erp.generator import create_demo_erp
+
+    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ERP_DB",
+        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": erp_url}}),
+    )
+    return erp_engine
+
+
+@pytest.fixture
+def files_base(tmp_path, monkeypatch):
+    base = tmp_path / "files"
+    monkeypatch.setenv("INKASSO_BASE", str(base))
+    return base
+
+
+@pytest.fixture(scope="module")
+def bank_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_bank_import")
+    for task in dag.tasks:
+        task.retries = 0
+    return dag
+
+
+def run(dag, day=DAY):
+    import pendulum
+
+    return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 4, tz=OSLO))
+
+
+def frame(engine, sql, **params):
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
+
+
+def settle(engine, agreement_id: str, collected: int, closed: date) -> None:
+    """An agency closure: one case of the agreement closed with money collected."""
+    from inkasso.db.schema import ink_case, ink_file_log
+
+    with engine.begin() as conn:
+        client_id, invoice_id, customer_id = conn.execute(
+            text(
+                "SELECT a.client_id, i.invoice_id, i.customer_id FROM ink_agreement a "
+                "JOIN erp_invoice i ON i.client_id = a.client_id WHERE a.agreement_id = :a "
+                "AND i.status = 'paid' ORDER BY i.invoice_id LIMIT 1"
+            ),
+            {"a": agreement_id},
+        ).one()
+        file_id = conn.execute(
+            insert(ink_file_log).values(
+                client_id=client_id, agreement_id=agreement_id, direction="in", kind="closure",
+                file_name=f"Avsl_{agreement_id}.txt", business_date=closed, status="applied",
+                path="-", sha256="x", size_bytes=1, record_count=1, amount_total=collected,
+                created_at=pd.Timestamp("2026-11-01", tz="UTC"),
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            insert(ink_case).values(
+                agreement_id=agreement_id, invoice_id=invoice_id, customer_id=customer_id,
+                file_id=file_id, status="paid", is_open=False, original_amount=collected,
+                sent_amount=collected, currency="NOK", business_date=closed,
+                opened_at=pd.Timestamp("2026-10-01", tz="UTC"), collected_amount=collected,
+                closed_date=closed,
+            )
+        )  # fmt: skip
+
+
+def test_a_day_of_bank_files_is_booked_once_with_payouts_kept_apart(
+    airflow_db, demo_erp, files_base, bank_dag, reference_dir
+):
+    from airflow.sdk import ObjectStoragePath
+
+    from inkasso.simulator.bank import write_bank_files
+
+    for agreement in ("lowell_no", "svea"):
+        settle(demo_erp, agreement, 123_400, DAY - timedelta(days=1))
+    with demo_erp.begin() as conn:  # a few invoices went to collection already
+        conn.execute(
+            text(
+                "UPDATE erp_invoice SET status = 'at_collection' WHERE status = 'open' "
+                "AND invoice_id % 7 = 0"
+            )
+        )
+    base = ObjectStoragePath(f"file://{files_base}")
+    written = write_bank_files(demo_erp, base, DAY, seed=3)
+    assert {w.format for w in written} == {"ocr_giro", "bgmax"}
+    assert sum(w.payouts for w in written) == 2
+    broken = (reference_dir / "bgmax" / "BgMaxfil4_broken.txt").read_bytes()
+    (files_base / "bank" / "5" / "BgMaxfil4_broken.txt").write_bytes(broken)
+
+    assert run(bank_dag).state == "success"
+
+    files = frame(demo_erp, "SELECT client_id, file_name, status, record_count FROM ink_file_log "
+                            "WHERE kind IN ('ocr_giro', 'bgmax') ORDER BY client_id, file_name")  # fmt: skip
+    assert len(files) == 9
+    assert files.loc[files.file_name == "BgMaxfil4_broken.txt", "status"].tolist() == [
+        "quarantined"
+    ]
+    assert set(files.loc[files.file_name != "BgMaxfil4_broken.txt", "status"]) == {"applied"}
+    payments = frame(demo_erp, "SELECT kind, COUNT(*) AS n FROM erp_payment GROUP BY kind")
+    counts = dict(zip(payments["kind"], payments["n"], strict=True))
+    assert counts["agency_payout"] == 2 and counts["direct"] > 10
+    assert counts.get("unmatched", 0) >= 1
+    assert counts["agency_payout"] + counts["direct"] + counts.get("unmatched", 0) == sum(
+        w.payments + w.payouts for w in written
+    )
+    payouts = frame(demo_erp, "SELECT o.agreement_id, o.reconciliation, p.kind, p.invoice_id "
+                              "FROM ink_payout o JOIN erp_payment p USING (payment_id)")  # fmt: skip
+    assert sorted(payouts["agreement_id"]) == ["lowell_no", "svea"]
+    assert set(payouts["kind"]) == {"agency_payout"} and payouts["invoice_id"].isna().all()
+    assert set(payouts["reconciliation"]) <= {"matched", "differs"}
+    at_collection = frame(demo_erp, "SELECT COUNT(*) AS n FROM erp_payment p JOIN erp_invoice i "
+                                    "USING (invoice_id) WHERE i.status = 'at_collection'")  # fmt: skip
+    assert at_collection["n"][0] >= 1
+
+    before = {
+        t: frame(demo_erp, f"SELECT * FROM {t}")
+        for t in ("erp_payment", "erp_invoice", "ink_file_log", "ink_payout", "erp_journal_line")
+    }
+    assert run(bank_dag).state == "success"
+    for table, rows in before.items():
+        pd.testing.assert_frame_equal(frame(demo_erp, f"SELECT * FROM {table}"), rows, obj=table)
