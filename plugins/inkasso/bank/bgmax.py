@@ -179,7 +179,7 @@ def _payments(parsed, money: pd.DataFrame, openings: pd.DataFrame, deposits: pd.
             "line": money["line"].astype("int64"),
         }
     )
-    return payments_frame(frame.to_dict("records"))
+    return payments_frame(frame)
 
 
 def write_bgmax(

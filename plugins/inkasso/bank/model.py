@@ -57,9 +57,15 @@ class BankFileError(ValueError):
         return (type(self), (self.file_name, self.line, self.field, self.reason))
 
 
-def payments_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Build the payments frame (columns `PAYMENT_COLUMNS`, amount and line int64) from row dicts."""
-    frame = pd.DataFrame(list(rows), columns=list(PAYMENT_COLUMNS))
+def payments_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Build the payments frame (columns `PAYMENT_COLUMNS`, amount and line int64) from row dicts.
+
+    A DataFrame with (at least) those columns is taken column-wise, without a row-by-row copy.
+    """
+    if isinstance(rows, pd.DataFrame):
+        frame = rows[list(PAYMENT_COLUMNS)].reset_index(drop=True)
+    else:
+        frame = pd.DataFrame(list(rows), columns=list(PAYMENT_COLUMNS))
     for column in PAYMENT_COLUMNS:
         if column in _INT_COLUMNS:
             frame[column] = frame[column].astype("int64")

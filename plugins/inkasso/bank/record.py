@@ -65,6 +65,7 @@ def stage_payments(conn: Connection, payments: pd.DataFrame, payouts: pd.Series)
             )
         finally:
             cursor.close()
+        conn.execute(text(f"ANALYZE {STAGE}"))  # a fresh temp table has no statistics
         return
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     columns = ", ".join(STAGE_COLUMNS)

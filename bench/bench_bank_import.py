@@ -1,0 +1,190 @@
+"""Import one bank file of N payments (default 300,000) on SQLite and PostgreSQL.
+
+Prints the time to read the BgMax file, to book it (stage, match by KID, record, apply to the
+invoices, payouts) and, beside it, the time PostgreSQL's COPY alone takes to load the same rows
+into a plain table: the floor any import into PostgreSQL stands on.
+
+Run: ``.venv/bin/python bench/bench_bank_import.py [payments] [postgres admin url]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-bank-"))
+
+from inkasso.bank.bgmax import read_bgmax, write_bgmax  # noqa: E402
+from inkasso.bank.importer import import_bank_file  # noqa: E402
+from inkasso.bank.model import PAYMENT_COLUMNS  # noqa: E402
+from inkasso.db.engine import engine_for_url  # noqa: E402
+from inkasso.db.migrate import upgrade  # noqa: E402
+from inkasso.db.schema import erp_client, erp_customer, erp_metadata, ink_agreement  # noqa: E402
+
+DAY = dt.date(2026, 11, 2)
+AGENCY_ACCOUNT = "55551234"
+
+
+def invoices(n: int) -> pd.DataFrame:
+    """``n`` open invoices of client 1 with distinct KIDs."""
+    ids = np.arange(1, n + 1)
+    return pd.DataFrame(
+        {
+            "invoice_id": ids,
+            "client_id": 1,
+            "customer_id": 1,
+            "invoice_no": (ids + 10_000_000).astype(str),
+            "invoice_date": DAY - dt.timedelta(days=40),
+            "due_date": DAY - dt.timedelta(days=10),
+            "currency": "SEK",
+            "original_amount": 100_000 + ids % 9000,
+            "remaining_amount": 100_000 + ids % 9000,
+            "kid": pd.Series(ids + 70_000_000_000).astype(str),
+            "reminder_count": 0,
+            "status": np.where(ids % 50 == 0, "at_collection", "open"),
+            "disputed": False,
+            "marked_for_collection": False,
+            "addr_changed_manually": False,
+        }
+    )
+
+
+def payments(n: int, inv: pd.DataFrame) -> pd.DataFrame:
+    """``n`` payments: most by a KID, one in 50 unmatched, 20 agency payouts."""
+    rng = np.random.default_rng(5)
+    pick = rng.choice(len(inv), n, replace=False)
+    kids = inv["kid"].to_numpy()[pick].astype(object)
+    kids[::50] = "99999999999"
+    payer = rng.integers(1_000_000, 4_999_999, n).astype(str).astype(object)
+    payer[:20] = AGENCY_ACCOUNT
+    return pd.DataFrame(
+        {
+            "payment_ref": [f"B{i:09d}" for i in range(n)],
+            "payer_account": payer,
+            "reference": kids,
+            "amount": inv["remaining_amount"].to_numpy()[pick].astype("int64"),
+            "payment_date": DAY - dt.timedelta(days=1),
+            "payee_account": "58410000010098",
+            "currency": "SEK",
+            "payer_name": "",
+            "line": 0,
+        }
+    )[list(PAYMENT_COLUMNS)]
+
+
+def setup(url: str, inv: pd.DataFrame) -> sa.Engine:
+    """Tables, one client, its agreement, one customer and the invoices."""
+    engine = engine_for_url(url)
+    erp_metadata.create_all(engine)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(erp_client).values(
+            client_id=1, name="Bench AB", org_no="556000-0000", country="SE", currency="SEK",
+            min_collection_amount=0, default_bank_account="9912346"))  # fmt: skip
+        conn.execute(sa.insert(ink_agreement).values(
+            agreement_id="bench", client_id=1, agency="lowell", country="SE",
+            customer_no_at_agency="1", agency_bank_account=AGENCY_ACCOUNT, mode="manual",
+            settle_on_closure=True))  # fmt: skip
+        conn.execute(sa.insert(erp_customer).values(
+            customer_id=1, client_id=1, customer_no="1", name="Kund", is_organisation=False,
+            national_id="x", country="SE"))  # fmt: skip
+        copy_or_insert(conn, "erp_invoice", inv)
+    with engine.begin() as conn:  # a live ERP's tables have planner statistics
+        conn.execute(sa.text("ANALYZE erp_invoice"))
+    return engine
+
+
+def copy_or_insert(conn, table: str, frame: pd.DataFrame) -> None:
+    """COPY on PostgreSQL, executemany on SQLite."""
+    if conn.dialect.name == "postgresql":
+        buffer = io.StringIO()
+        frame.to_csv(buffer, header=False, index=False)
+        buffer.seek(0)
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH CSV", buffer)
+        cursor.close()
+    else:
+        cols = ", ".join(frame.columns)
+        values = ", ".join(f":{c}" for c in frame.columns)
+        conn.execute(sa.text(f"INSERT INTO {table} ({cols}) VALUES ({values})"),
+                     frame.to_dict("records"))  # fmt: skip
+
+
+def copy_floor(engine: sa.Engine, pay: pd.DataFrame) -> float:
+    """Seconds PostgreSQL's COPY takes to load the payments into a plain table."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TEMPORARY TABLE copy_floor (payment_ref text, payer_account text, "
+            "reference text, amount bigint, payment_date date, payee_account text, "
+            "currency text, payer_name text, line int)"))  # fmt: skip
+        started = time.perf_counter()
+        copy_or_insert(conn, "copy_floor", pay)
+        return time.perf_counter() - started
+
+
+def bench(label: str, url: str, n: int, data: bytes, inv: pd.DataFrame) -> None:
+    """Set up, read, book; print the figures."""
+    from airflow.sdk import ObjectStoragePath
+
+    engine = setup(url, inv)
+    started = time.perf_counter()
+    bank_file = read_bgmax(data, "BGMAX.bench.txt")
+    read_s = time.perf_counter() - started
+    base = ObjectStoragePath("file://" + tempfile.mkdtemp(prefix="bench-bank-files-"))
+    started = time.perf_counter()
+    result = import_bank_file(engine, 1, "BGMAX.bench.txt", data, business_date=DAY, base=base,
+                              now=dt.datetime.now(dt.UTC))  # fmt: skip
+    book_s = time.perf_counter() - started
+    line = (
+        f"{label:<10} {n:>8,} payments  read {read_s:6.2f} s  import {book_s:6.2f} s "
+        f"({n / book_s:>9,.0f}/s)  direct {result['direct']:,} unmatched {result['unmatched']:,} "
+        f"payouts {result['agency_payout']}"
+    )
+    if engine.dialect.name == "postgresql":
+        floor = copy_floor(engine, bank_file.payments)
+        line += f"  | COPY alone {floor:5.2f} s"
+    print(line, flush=True)
+    engine.dispose()
+
+
+def main() -> None:
+    """Run the benchmark on SQLite and on PostgreSQL."""
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+    admin_url = (
+        sys.argv[2]
+        if len(sys.argv) > 2
+        else "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    )
+    inv = invoices(n * 2)
+    pay = payments(n, inv)
+    started = time.perf_counter()
+    data = write_bgmax(pay, payee_bankgiro="9912346", written_at=dt.datetime(2026, 11, 2, 3))
+    print(f"BgMax file of {n:,} payments written in {time.perf_counter() - started:.2f} s, "
+          f"{len(data) / 1e6:.1f} MB")  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        bench("SQLite", f"sqlite:///{folder}/bench.sqlite", n, data, inv)
+    name = f"bench_bank_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        bench("PostgreSQL", admin_url.rsplit("/", 1)[0] + f"/{name}", n, data, inv)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
