@@ -350,8 +350,10 @@ ink_mail_log = Table(
     Column("recipients", Text, nullable=False),
     Column("subject", String(200), nullable=False),
     Column("html_path", Text, nullable=False),
-    Column("status", String(10), nullable=False),  # sending / sent
+    Column("status", String(10), nullable=False),  # sending / sent / failed (refused)
     Column("sent_at", DateTime(timezone=True)),
+    # the Airflow run that sent this attempt: resend=true sends one new attempt per run
+    Column("run_id", String(250)),
     UniqueConstraint("client_id", "business_date", "attempt"),
 )
 
