@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import and_, case, insert, select, update
+from sqlalchemy import and_, case, select, update
 
 from inkasso.db.schema import (
     erp_invoice,
@@ -38,7 +38,7 @@ from inkasso.db.schema import (
     ink_case_event,
 )
 from inkasso.inbound.agreements import RECEIVABLES_ACCOUNT, InboundAgreement
-from inkasso.inbound.staging import records, staged
+from inkasso.inbound.staging import bulk_insert, records, staged
 from inkasso.inbound.validate import FINAL_STATUSES
 
 OPEN_STATUSES = ("sent", "registered", "partly_paid")
@@ -139,7 +139,7 @@ def apply_receipt(conn, d: pd.DataFrame, file_id: int, file_name: str, now: date
     kinds[reject], kinds[reject_late] = "rejected", "rejection_ignored"
     events = d[kinds.notna()]
     if len(events):
-        conn.execute(insert(ink_case_event), _events(events, kinds, detail, file_id, now))
+        bulk_insert(conn, ink_case_event, _events(events, kinds, detail, file_id, now))
     return {
         "registered": int(register.sum()),
         "rejected": int(reject.sum()),
@@ -205,7 +205,7 @@ def apply_closure(
         live, "closure ignored, the case is already " + d["case_status"].astype(str)
     )
     kinds = d["status"].where(live, "closure_ignored")
-    conn.execute(insert(ink_case_event), _events(d, kinds, detail, file_id, now))
+    bulk_insert(conn, ink_case_event, _events(d, kinds, detail, file_id, now))
     final = live & (d["status"] != "partly_paid")
     counts = todo["status"].value_counts()
     return {
@@ -298,8 +298,8 @@ def _settle(
     for line in lines:
         line.setdefault("debit", 0)
         line.setdefault("credit", 0)
-    conn.execute(insert(erp_journal_line), lines)
-    conn.execute(insert(erp_payment), payments)
+    bulk_insert(conn, erp_journal_line, lines)
+    bulk_insert(conn, erp_payment, payments)
     out = pd.Series(0, index=todo.index, dtype="int64")
     out[work.index] = work["amount"]
     return out

@@ -44,7 +44,7 @@ def move_applied(
                 t.c.direction == "in",
                 t.c.status == "applied",
                 t.c.business_date <= business_date,
-                t.c.remote_path.like(outbox.rstrip("/") + "/%"),
+                t.c.remote_path == literal(outbox.rstrip("/") + "/") + t.c.file_name,
             )
         ).all()
     names = sorted({r.file_name for r in rows} | set(also))
