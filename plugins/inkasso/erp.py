@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert
 
 from inkasso.rules import ClientSettings
 from inkasso.sql import query
 
 READ_CHUNK = 50_000
+ADDRESS = ["street", "postcode", "city"]
 _BOOL_COLUMNS = ["disputed", "addr_changed_manually", "is_organisation"]
 _DATE_COLUMNS = ["invoice_date", "due_date"]
 _INT_COLUMNS = ["original_amount", "remaining_amount", "reminder_count"]
@@ -64,13 +65,33 @@ def set_invoices_at_collection(conn: Connection, file_id: int) -> int:
     ).rowcount
 
 
+_STAGE = Table(
+    "ink_stage_address",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("street", String(100)),
+    Column("postcode", String(10)),
+    Column("city", String(50)),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _update_addresses(conn: Connection, sql_name: str, updates: pd.DataFrame, key: str) -> None:
+    """Load ``updates`` into a temporary table (multi-row inserts), then one UPDATE ... FROM."""
+    if updates.empty:
+        return
+    _STAGE.create(conn, checkfirst=True)
+    conn.execute(_STAGE.delete())
+    conn.execute(insert(_STAGE), _records(updates.rename(columns={key: "id"})[["id", *ADDRESS]]))
+    conn.execute(query(sql_name))
+    _STAGE.drop(conn)
+
+
 def update_invoice_addresses(conn: Connection, updates: pd.DataFrame) -> None:
-    """Write the addresses cases were sent with onto their invoices (one executemany)."""
-    if len(updates):
-        conn.execute(query("erp/update_invoice_address"), _records(updates))
+    """Write the addresses cases were sent with onto their invoices (set-based)."""
+    _update_addresses(conn, "erp/update_invoice_address", updates, "invoice_id")
 
 
 def update_customer_addresses(conn: Connection, updates: pd.DataFrame) -> None:
-    """Write register addresses onto customers' postal addresses (one executemany)."""
-    if len(updates):
-        conn.execute(query("erp/update_customer_postal_address"), _records(updates))
+    """Write register addresses onto customers' postal addresses (set-based)."""
+    _update_addresses(conn, "erp/update_customer_postal_address", updates, "customer_id")

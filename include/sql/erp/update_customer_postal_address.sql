@@ -1,5 +1,7 @@
 -- ERP contract (write): the customer's postal address refreshed from the person register.
+-- Set-based: the new addresses are first loaded into the temporary table ink_stage_address.
 UPDATE erp_customer
-SET postal_street = :street, postal_postcode = :postcode, postal_city = :city,
+SET postal_street = s.street, postal_postcode = s.postcode, postal_city = s.city,
     postal_source = 'register'
-WHERE customer_id = :customer_id
+FROM ink_stage_address s
+WHERE erp_customer.customer_id = s.id
