@@ -1,0 +1,69 @@
+"""`make demo` twice: two consecutive days, every delivered file read back, nothing duplicated."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def run_demo(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "inkasso.demo"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_demo_runs_consecutive_days_without_duplicates(tmp_path):
+    home = tmp_path / "airflow"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
+        "INKASSO_BASE": str(home / "inkasso-files"),
+    }
+    migrate = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "airflow"), "db", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+
+    first = run_demo(env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "=== inkasso_dispatch 2026-11-02 ===" in first.stdout
+    assert "Day 2026-11-02 done" in first.stdout
+
+    second = run_demo(env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "=== inkasso_dispatch 2026-11-03 ===" in second.stdout
+
+    engine = sa.create_engine(f"sqlite:///{home / 'inkasso-demo' / 'erp.sqlite'}")
+    with engine.connect() as conn:
+        days = conn.execute(
+            sa.text(
+                "SELECT business_date, COUNT(*) FROM ink_file_log WHERE kind = 'new_cases' GROUP BY business_date"
+            )
+        ).all()
+        dup_cases = conn.execute(
+            sa.text("SELECT invoice_id FROM ink_case GROUP BY invoice_id HAVING COUNT(*) > 1")
+        ).all()
+        undelivered = conn.execute(
+            sa.text("SELECT COUNT(*) FROM ink_file_log WHERE status = 'written'")
+        ).scalar()
+    engine.dispose()
+    assert [str(d) for d, _ in days] == ["2026-11-02", "2026-11-03"]
+    assert dup_cases == []
+    assert undelivered == 0
