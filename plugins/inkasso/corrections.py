@@ -82,6 +82,7 @@ def collect_corrections(
 
     Two ``INSERT ... SELECT`` statements (payments, adjustments); returns rows added per type.
     """
+    through = date(through.year, through.month, through.day)  # a plain date (not pendulum's)
     params = {"agreement_id": agreement_id, "through": through, "yes": True}
     payments = (
         query("erp/select_direct_payments_at_collection")
@@ -179,6 +180,7 @@ def prepare_corrections(
     rest, ``now`` the time in the file name. Returns a summary for XCom: status (``written`` or
     ``nothing_to_report``), file name, path, counts per type and the amount total (øre).
     """
+    business_date = date(business_date.year, business_date.month, business_date.day)
     summary = {
         "agreement_id": agreement.agreement_id,
         "business_date": business_date.isoformat(),

@@ -33,6 +33,7 @@ from inkasso.db.schema import (
     ink_agreement,
     ink_case,
     ink_case_event,
+    ink_correction,
     ink_dispatch_hold,
     ink_file_log,
 )
@@ -408,6 +409,21 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
                     ).where(ink_case.c.file_id == row["file_id"]),
                 )
             )
+            if row["kind"] == "corrections":  # its cases are those of its corrections
+                conn.execute(
+                    insert(ink_case_event).from_select(
+                        ["case_id", "at", "kind", "detail", "file_id"],
+                        select(
+                            ink_correction.c.case_id,
+                            _literal(now),
+                            _literal(status),
+                            _literal(f"{row['file_name']} -> {remote}"),
+                            ink_correction.c.file_id,
+                        )
+                        .where(ink_correction.c.file_id == row["file_id"])
+                        .distinct(),
+                    )
+                )
             summary["files"].append(
                 {"file_name": row["file_name"], "outcome": outcome, "to": remote}
             )

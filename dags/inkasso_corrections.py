@@ -1,0 +1,137 @@
+"""inkasso_corrections: direct payments, credit notes and recalls on cases at the agency ->
+one correction file per agreement -> agency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+
+DOC = """
+### inkasso_corrections
+
+Every day at 04:30 (Europe/Oslo), after `inkasso_bank_import` has booked the night's bank files,
+for each active agency agreement (one mapped task each):
+
+1. **prepare**: collects every *direct payment* (money the debtor paid the creditor, booked by
+   the bank import after the case was sent; reversals negative), *credit note* and *recall*
+   (a credit loss with "recall from collection") on an invoice with an open case, dated up to
+   the run's business day (its logical date in Europe/Oslo) and not reported before. In one
+   transaction: `ink_correction` rows, one correction file with the agency profile's layout and
+   name (Lowell/Lindorff: `RD` + customer number + date + time) in the outbox, the file log
+   (kind `corrections`) and a history event per correction on its case. A recall closes nothing
+   here; the agency's closure does.
+2. **deliver**: sends every logged, undelivered file of the agreement: SFTP (temporary name,
+   size check, rename) or the manual-export outbox. A file that could not go out (SFTP down) is
+   delivered by the retry as the same file.
+
+**Safe to re-run:** each ERP event is reported once (`ink_correction` is unique on its source).
+A rerun or backfill of a day sends nothing that was already sent; an agreement with nothing to
+report sends no file.
+
+**Generate the correction file now:** trigger the DAG by hand. Params `agreement_id`,
+`client_id` or `agency` narrow the run to one agreement, client or agency; the run reports
+everything not yet reported up to today.
+"""
+
+
+def _record_failure(context) -> None:
+    """Record a failed task for the day's report (``inkasso.runs.record_failure``)."""
+    from inkasso.runs import record_failure
+
+    record_failure(context)
+
+
+@dag(
+    dag_id="inkasso_corrections",
+    schedule=CronTriggerTimetable("30 4 * * *", timezone="Europe/Oslo"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["inkasso", "corrections", "sftp"],
+    doc_md=DOC,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": _record_failure,
+    },
+    params={
+        "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
+        "client_id": Param(
+            None, type=["null", "integer"], description="Only this client's agreements"
+        ),
+        "agency": Param(
+            None, type=["null", "string"], description="Only this agency (profile name)"
+        ),
+    },
+)
+def inkasso_corrections():
+    @task(multiple_outputs=False)
+    def agreements(params: dict | None = None) -> list[dict]:
+        """The active agreements this run covers."""
+        from inkasso.db.engine import erp_engine
+        from inkasso.dispatch import load_agreements
+
+        found = load_agreements(
+            erp_engine(),
+            agreement_id=params.get("agreement_id"),
+            client_id=params.get("client_id"),
+            agency=params.get("agency"),
+        )
+        return [a.__dict__ for a in found]
+
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="Unreported corrections -> ink_correction, file into the outbox, log, events.",
+    )
+    def prepare(agreement: dict) -> dict:
+        import pendulum as pm
+
+        from inkasso.corrections import prepare_corrections
+        from inkasso.db.engine import erp_engine
+        from inkasso.dispatch import Agreement
+        from inkasso.runs import files_base, label, run_day
+
+        context = get_current_context()
+        label(context, agreement["agreement_id"])
+        return prepare_corrections(
+            erp_engine(),
+            Agreement(**agreement),
+            run_day(context).business_date,
+            files_base(),
+            now=pm.now("UTC"),
+            run_id=context["run_id"],
+        )
+
+    @task(
+        multiple_outputs=False,
+        map_index_template="{{ label }}",
+        doc_md="SFTP upload (temp name, size check, rename) or manual outbox.",
+    )
+    def deliver(prepared: dict) -> dict:
+        import pendulum as pm
+
+        from inkasso.db.engine import erp_engine
+        from inkasso.dispatch import deliver_pending, load_agreements
+        from inkasso.runs import files_base, label
+
+        label(get_current_context(), prepared["agreement_id"])
+        engine = erp_engine()
+        (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
+        return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {
+            "prepared": prepared
+        }
+
+    @task(multiple_outputs=False)
+    def summarize(results: list[dict]) -> dict:
+        """One line per agreement in the log; totals for XCom."""
+        from inkasso.corrections import log_summary
+
+        return log_summary(list(results))
+
+    summarize(deliver.expand(prepared=prepare.expand(agreement=agreements())))
+
+
+inkasso_corrections()
