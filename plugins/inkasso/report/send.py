@@ -12,9 +12,9 @@ The mail log (``ink_mail_log``, unique ``(client_id, business_date, attempt)``) 
    silently**: the task fails with a message naming the attempt and its Message-ID (fixed per
    client, day and attempt, so the mail server's log can be searched for it). A person checks
    and, if it did not arrive, triggers the day again with ``resend=true``.
-4. ``resend=true`` sends one new attempt (latest + 1), unless an attempt of this client and day
-   was already started since this DAG run began (``run_started``): an Airflow retry of the same
-   run does not send a second copy.
+4. ``resend=true`` sends one new attempt (latest + 1), unless the latest attempt was made by
+   this same DAG run (``ink_mail_log.run_id``): an Airflow retry of the run does not send a
+   second copy; a new manual run with ``resend=true`` does.
 
 The SMTP session is opened (and logged in) before the ``sending`` row is written, so a server
 that is down leaves no row behind. Sending uses the hook's SMTP client once, without the
@@ -121,19 +121,11 @@ def _latest(engine: Engine, client_id: int, day: date):
         )
 
 
-def _as_utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def next_attempt(latest, *, resend: bool, run_started: datetime | None) -> int | None:
+def next_attempt(latest, *, resend: bool, run_id: str | None) -> int | None:
     """The attempt to send now, or None when the day's mail is already out (see module doc)."""
     if latest is None:
         return 1
-    started = _as_utc(run_started)
-    began = _as_utc(latest["sent_at"])
-    this_run = started is not None and began is not None and began >= started
+    this_run = run_id is not None and latest["run_id"] == run_id
     if latest["status"] == "sending" and (not resend or this_run):
         raise MailStateError(
             f"report mail of client {latest['client_id']} for {latest['business_date']} attempt "
@@ -157,7 +149,7 @@ def mail_report(
     *,
     conn_id: str = "smtp_default",
     resend: bool = False,
-    run_started: datetime | None = None,
+    run_id: str | None = None,
     now: datetime | None = None,
 ) -> MailOutcome:
     """Send the client's mail of the day at most once (module doc); keep it as files."""
@@ -183,7 +175,17 @@ def mail_report(
         return outcome("no_recipients", None)
 
     latest = _latest(engine, report.client_id, day)
-    attempt = next_attempt(latest, resend=resend, run_started=run_started)
+    if latest is not None:
+        log.info(
+            "client %s %s: latest attempt %s is %r (run %s); resend=%s",
+            report.client_id,
+            day,
+            latest["attempt"],
+            latest["status"],
+            latest["run_id"],
+            resend,
+        )
+    attempt = next_attempt(latest, resend=resend, run_id=run_id)
     if attempt is None:
         log.info(
             "client %s %s: attempt %s already sent, nothing to do",
@@ -212,6 +214,7 @@ def mail_report(
                         html_path=str(html_path),
                         status="sending",
                         sent_at=began,
+                        run_id=run_id,
                     )
                     .returning(ink_mail_log.c.mail_id)
                 ).scalar_one()

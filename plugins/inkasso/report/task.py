@@ -34,7 +34,6 @@ def report_one_client(context, client: dict, params: dict) -> dict:
     progress(log, f"client {client['client_id']} {day}: steps (gather, render, send)", 1, 3)
     rendered = render_report(report)
     progress(log, f"client {client['client_id']} {day}: steps (gather, render, send)", 2, 3)
-    dag_run = context.get("dag_run")
     outcome = mail_report(
         engine,
         report,
@@ -42,7 +41,7 @@ def report_one_client(context, client: dict, params: dict) -> dict:
         files_base(),
         conn_id=params.get("smtp_conn_id") or "smtp_default",
         resend=bool(params.get("resend")),
-        run_started=getattr(dag_run, "start_date", None),
+        run_id=context["run_id"],
         now=pendulum.now("UTC"),
     )
     progress(log, f"client {client['client_id']} {day}: steps (gather, render, send)", 3, 3)
