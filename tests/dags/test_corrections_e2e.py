@@ -183,7 +183,7 @@ def read_back(f: dict, data: bytes) -> list[tuple]:
 
 
 def test_a_day_sends_each_agreement_one_file_that_reads_back_to_its_corrections(
-    cases, demo_erp, dags, tmp_path
+    cases, demo_erp, dags, tmp_path, capsys
 ):
     events_on(demo_erp, cases, "lowell_no", 5)
     events_on(demo_erp, cases, "creno", 3)
@@ -237,6 +237,13 @@ def test_a_day_sends_each_agreement_one_file_that_reads_back_to_its_corrections(
         "exported": 2,
     }
     assert not [p for p in (tmp_path / "sftp").rglob("*.part")]
+
+    from inkasso.corrections_view import print_corrections_day, verify_corrections_day
+
+    assert verify_corrections_day(demo_erp, NEXT, tmp_path / "sftp") == []
+    print_corrections_day(demo_erp, NEXT)
+    shown = capsys.readouterr().out
+    assert "lowell_no" in shown and "recall" in shown and lowell["file_name"] in shown
 
 
 def test_rerun_sends_nothing_new_and_nothing_to_report_sends_no_file(
