@@ -438,3 +438,19 @@ def test_a_failed_mail_task_is_recorded_and_nothing_half_sent(
     assert "Connection refused" in issue["error"] or "connect" in issue["error"].lower()
     assert frame(demo_erp, "SELECT * FROM ink_mail_log").empty
     assert Path(files_base / "reports" / DAY.isoformat() / f"{client}.html").exists()
+
+
+def test_demo_view_prints_where_the_mails_are(
+    airflow_db, demo_erp, files_base, mail_sink, report_dag, capsys
+):
+    from inkasso.report.demo_view import print_report_day
+    from inkasso.runs import files_base as base
+
+    assert run(report_dag).state == "success"
+    capsys.readouterr()
+    print_report_day(demo_erp, DAY, base(), mail_dir=mail_sink.folder)
+    out = capsys.readouterr().out
+    assert "=== inkasso_report 2026-11-02 ===" in out
+    assert out.count("sent (attempt 1) to ekonomi@") == 8
+    assert str(files_base / "reports" / "2026-11-02" / "1.html") in out
+    assert str(mail_sink.folder) in out
