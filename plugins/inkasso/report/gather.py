@@ -382,7 +382,7 @@ def gather_client_day(
                     "issues": issues.get(f["file_id"], []),
                 }
                 (section.quarantined if section else report.quarantined_other).append(entry)
-            if f["direction"] == "in" and f["kind"] in BANK_KINDS:
+            if f["direction"] == "in" and (f["kind"] in BANK_KINDS or not f["agreement_id"]):
                 report.bank_files.append(
                     {
                         "file_name": f["file_name"],
