@@ -3,14 +3,15 @@ one correction file per agreement -> the agency.
 
 ``prepare_corrections`` does, per agreement and in one database transaction:
 
-1. collects every direct payment (``erp_payment`` kind ``direct``) and every credit note and
+1. logs the file it is about to write (``ink_file_log`` kind ``corrections``, status ``written``);
+2. collects every direct payment (``erp_payment`` kind ``direct``) and every credit note and
    recall (``erp_invoice_adjustment``) on an invoice with an open case of the agreement, dated up
-   to the run's business day and not reported yet, into ``ink_correction`` (set-based
-   ``INSERT ... SELECT``; the unique ``(source, source_id)`` makes each event reported once);
-2. writes the unreported corrections into one file with the agency profile's corrections layout
-   and name (Lowell: ``RD`` + customer number + date + time) into the outbox;
-3. logs the file (``ink_file_log`` kind ``corrections``, status ``written``), sets
-   ``ink_correction.file_id`` and writes one history event per correction (``ink_case_event``).
+   to the run's business day and not reported yet, into ``ink_correction`` pointing at that file
+   (set-based ``INSERT ... SELECT``; the unique ``(source, source_id)`` makes each event reported
+   once). Nothing found: the log row goes again and no file is written;
+3. writes the corrections with the agency profile's corrections layout and name (Lowell: ``RD``
+   + customer number + date + time) into the outbox, completes the log row (checksum, size,
+   count, total) and writes one history event per correction (``ink_case_event``).
 
 If anything fails, the transaction rolls back and the file is removed: the events are collected
 again by the next run. Delivery is ``inkasso.dispatch.deliver_pending`` (SFTP or the manual outbox),
@@ -37,6 +38,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    delete,
     insert,
     literal,
     select,
@@ -72,15 +74,17 @@ _INSERT_COLUMNS = [
     "amount",
     "correction_date",
     "created_at",
+    "file_id",
 ]
 
 
 def collect_corrections(
-    conn: Connection, agreement_id: str, through: date, *, now: datetime
-) -> dict[str, int]:
-    """Record the agreement's unreported events dated up to ``through`` in ``ink_correction``.
+    conn: Connection, agreement_id: str, through: date, file_id: int, *, now: datetime
+) -> int:
+    """Record the agreement's unreported events dated up to ``through`` in ``ink_correction``,
+    reported in the file ``file_id``.
 
-    Two ``INSERT ... SELECT`` statements (payments, adjustments); returns rows added per type.
+    Two ``INSERT ... SELECT`` statements (payments, adjustments); returns the rows added.
     """
     through = date(through.year, through.month, through.day)  # a plain date (not pendulum's)
     params = {"agreement_id": agreement_id, "through": through, "yes": True}
@@ -108,8 +112,8 @@ def collect_corrections(
         .subquery("a")
     )
     stamp = literal(now, DateTime(timezone=True))
-    added = {}
-    added["DP"] = conn.execute(
+    file_ref = literal(file_id, Integer)
+    added = conn.execute(
         insert(ink_correction).from_select(
             _INSERT_COLUMNS,
             select(
@@ -121,6 +125,7 @@ def collect_corrections(
                 payments.c.amount,
                 payments.c.correction_date,
                 stamp,
+                file_ref,
             ),
         ),
         params,
@@ -137,25 +142,23 @@ def collect_corrections(
                 adjustments.c.amount,
                 adjustments.c.correction_date,
                 stamp,
+                file_ref,
             ),
         ),
         params,
     ).rowcount
-    added["CN+RC"] = adjusted
-    return added
+    return added + adjusted
 
 
-def read_unreported(conn: Connection, agreement_id: str) -> pd.DataFrame:
-    """The agreement's corrections not yet in a file, as the file's detail frame (+ correction_id)."""
+def read_file_corrections(conn: Connection, file_id: int) -> pd.DataFrame:
+    """The corrections reported in ``file_id``, as the file's detail frame (+ correction_id)."""
     chunks = pd.read_sql(
-        query("erp/select_unreported_corrections"),
+        query("erp/select_file_corrections"),
         conn,
-        params={"agreement_id": agreement_id},
+        params={"file_id": file_id},
         chunksize=READ_CHUNK,
     )
     frame = pd.concat(list(chunks), ignore_index=True)
-    if frame.empty:
-        return pd.DataFrame(columns=["correction_id", *DETAIL_COLUMNS])
     for col in ("correction_id", "case_id", "amount"):
         frame[col] = frame[col].astype("int64")
     frame["correction_date"] = pd.to_datetime(frame["correction_date"]).dt.date
@@ -187,35 +190,46 @@ def prepare_corrections(
         "corrections": 0,
         "amount": 0,
     }
+    spec = load_profile(agreement.agency).file(CORRECTIONS)
     with engine.connect() as conn, conn.begin():
-        added = collect_corrections(conn, agreement.agreement_id, business_date, now=now)
-        frame = read_unreported(conn, agreement.agreement_id)
-        if frame.empty:
-            log.info("%s: nothing to report up to %s", agreement.agreement_id, business_date)
-            return summary | {"status": "nothing_to_report"}
-        spec = load_profile(agreement.agency).file(CORRECTIONS)
         file_name = _free_name(conn, agreement, spec, now)
         path = base / "outbox" / agreement.agreement_id / file_name
+        file_id = _log_file(conn, agreement, business_date, file_name, path, run_id, now)
+        added = collect_corrections(conn, agreement.agreement_id, business_date, file_id, now=now)
+        if not added:
+            conn.execute(delete(ink_file_log).where(ink_file_log.c.file_id == file_id))
+            log.info("%s: nothing to report up to %s", agreement.agreement_id, business_date)
+            return summary | {"status": "nothing_to_report"}
+        frame = read_file_corrections(conn, file_id)
         header = {"customer_no": agreement.customer_no_at_agency, "file_date": business_date}
         data = load_layout(spec.layout).write(header, frame[DETAIL_COLUMNS], file_name=file_name)
         amount = int(frame["amount"].sum())
+        conn.execute(
+            update(ink_file_log)
+            .where(ink_file_log.c.file_id == file_id)
+            .values(
+                sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data),
+                record_count=len(frame),
+                amount_total=amount,
+            )
+        )
+        _write_events(conn, file_id, file_name, now)
         try:
-            _log_file(conn, agreement, business_date, file_name, path, data, frame, run_id, now)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-    # leaving the block committed; a failed commit leaves a file no log row points at
+    # the block commits on leaving it; a failed commit leaves a file no log row points at
     counts = {
         str(k): int(v) for k, v in frame["correction_type"].value_counts().sort_index().items()
     }
     log.info(
-        "%s: wrote %s with %s corrections (%s new), %s øre: %s",
+        "%s: wrote %s with %s corrections, %s øre: %s",
         agreement.agreement_id,
         file_name,
         len(frame),
-        sum(added.values()),
         amount,
         counts,
     )
@@ -235,13 +249,11 @@ def _log_file(
     business_date: date,
     file_name: str,
     path,
-    data: bytes,
-    frame: pd.DataFrame,
     run_id: str | None,
     now: datetime,
 ) -> int:
-    """Log the file, point its corrections at it and write their history events."""
-    file_id = conn.execute(
+    """Log the file (checksum, size and totals follow once it is written); returns its id."""
+    return conn.execute(
         insert(ink_file_log).values(
             agreement_id=agreement.agreement_id,
             client_id=agreement.client_id,
@@ -251,27 +263,14 @@ def _log_file(
             business_date=business_date,
             status="written",
             path=str(path),
-            sha256=hashlib.sha256(data).hexdigest(),
-            size_bytes=len(data),
-            record_count=len(frame),
-            amount_total=int(frame["amount"].sum()),
+            sha256="",
+            size_bytes=0,
+            record_count=0,
+            amount_total=0,
             run_id=run_id,
             created_at=now,
         )
     ).inserted_primary_key[0]
-    marked = conn.execute(
-        update(ink_correction)
-        .where(ink_correction.c.agreement_id == agreement.agreement_id)
-        .where(ink_correction.c.file_id.is_(None))
-        .values(file_id=file_id)
-    ).rowcount
-    if marked != len(frame):
-        raise RuntimeError(
-            f"{agreement.agreement_id}: {marked} corrections marked for {file_name}, "
-            f"{len(frame)} written; rolled back, nothing sent"
-        )
-    _write_events(conn, file_id, file_name, now)
-    return file_id
 
 
 def _free_name(conn: Connection, agreement: Agreement, spec, now: datetime) -> str:
