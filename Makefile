@@ -47,7 +47,7 @@ bench: $(VENV)/.installed
 
 ## airflow: the Airflow UI on the demo's Airflow home (http://localhost:8080)
 airflow: $(AIRFLOW_HOME)/.migrated
-	$(VENV)/bin/airflow standalone
+	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
 
 ## clean-demo: forget the demo's days and start again from the first one
 clean-demo:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -48,6 +48,7 @@ from sqlalchemy import (
 from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
 from inkasso.dispatch import Agreement
 from inkasso.formats import load_layout, load_profile
+from inkasso.outbox import free_file_name, write_new_file
 from inkasso.sql import query
 
 log = logging.getLogger(__name__)
@@ -191,37 +192,54 @@ def prepare_corrections(
         "amount": 0,
     }
     spec = load_profile(agreement.agency).file(CORRECTIONS)
-    with engine.connect() as conn, conn.begin():
-        file_name = _free_name(conn, agreement, spec, now)
-        path = base / "outbox" / agreement.agreement_id / file_name
-        file_id = _log_file(conn, agreement, business_date, file_name, path, run_id, now)
-        added = collect_corrections(conn, agreement.agreement_id, business_date, file_id, now=now)
-        if not added:
-            conn.execute(delete(ink_file_log).where(ink_file_log.c.file_id == file_id))
-            log.info("%s: nothing to report up to %s", agreement.agreement_id, business_date)
-            return summary | {"status": "nothing_to_report"}
-        frame = read_file_corrections(conn, file_id)
-        header = {"customer_no": agreement.customer_no_at_agency, "file_date": business_date}
-        data = load_layout(spec.layout).write(header, frame[DETAIL_COLUMNS], file_name=file_name)
-        amount = int(frame["amount"].sum())
-        conn.execute(
-            update(ink_file_log)
-            .where(ink_file_log.c.file_id == file_id)
-            .values(
-                sha256=hashlib.sha256(data).hexdigest(),
-                size_bytes=len(data),
-                record_count=len(frame),
-                amount_total=amount,
+    written = []  # the file this run put into the outbox, removed again if the run fails
+    try:
+        with engine.connect() as conn, conn.begin():
+            result = _prepare_in_transaction(
+                conn, agreement, business_date, base, spec, now, run_id, summary, written
             )
-        )
-        _write_events(conn, file_id, file_name, now)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        except BaseException:
+    except BaseException:
+        for path in written:
             path.unlink(missing_ok=True)
-            raise
-    # the block commits on leaving it; a failed commit leaves a file no log row points at
+        raise
+    return result
+
+
+def _prepare_in_transaction(
+    conn, agreement, business_date, base, spec, now, run_id, summary, written
+) -> dict:
+    """The body of prepare_corrections, inside its transaction."""
+    file_name, path = free_file_name(
+        conn,
+        agreement.agreement_id,
+        agreement.customer_no_at_agency,
+        spec,
+        now,
+        base / "outbox" / agreement.agreement_id,
+    )
+    file_id = _log_file(conn, agreement, business_date, file_name, path, run_id, now)
+    added = collect_corrections(conn, agreement.agreement_id, business_date, file_id, now=now)
+    if not added:
+        conn.execute(delete(ink_file_log).where(ink_file_log.c.file_id == file_id))
+        log.info("%s: nothing to report up to %s", agreement.agreement_id, business_date)
+        return summary | {"status": "nothing_to_report"}
+    frame = read_file_corrections(conn, file_id)
+    header = {"customer_no": agreement.customer_no_at_agency, "file_date": business_date}
+    data = load_layout(spec.layout).write(header, frame[DETAIL_COLUMNS], file_name=file_name)
+    amount = int(frame["amount"].sum())
+    conn.execute(
+        update(ink_file_log)
+        .where(ink_file_log.c.file_id == file_id)
+        .values(
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            record_count=len(frame),
+            amount_total=amount,
+        )
+    )
+    _write_events(conn, file_id, file_name, now)
+    write_new_file(path, data)
+    written.append(path)
     counts = {
         str(k): int(v) for k, v in frame["correction_type"].value_counts().sort_index().items()
     }
@@ -271,24 +289,6 @@ def _log_file(
             created_at=now,
         )
     ).inserted_primary_key[0]
-
-
-def _free_name(conn: Connection, agreement: Agreement, spec, now: datetime) -> str:
-    """The file name for ``now``; a second later while the name is taken (two runs in a second)."""
-    taken = set(
-        conn.execute(
-            select(ink_file_log.c.file_name).where(
-                ink_file_log.c.agreement_id == agreement.agreement_id,
-                ink_file_log.c.kind == CORRECTIONS,
-            )
-        ).scalars()
-    )
-    when = now.astimezone(LOCAL_TZ)
-    name = spec.file_name(agreement.customer_no_at_agency, when)
-    while name in taken:
-        when += timedelta(seconds=1)
-        name = spec.file_name(agreement.customer_no_at_agency, when)
-    return name
 
 
 def _write_events(conn: Connection, file_id: int, file_name: str, now: datetime) -> None:

@@ -82,21 +82,38 @@ def start_agency_simulator(env: DemoEnvironment):
     return running
 
 
-def run_dag(dag_id: str, day: date):
-    """Run one DAG through Airflow for the day's logical date; returns the DagRun."""
+DAILY_DAGS = [  # the day's runs, in order, at their scheduled time (Europe/Oslo)
+    ("inkasso_bank_import", time(4, 0)),
+    ("inkasso_corrections", time(4, 30)),
+    ("inkasso_dispatch", time(5, 0)),
+    ("inkasso_inbound", time(6, 0)),
+    ("inkasso_report", time(7, 0)),
+]
+
+
+def load_dags() -> dict:
+    """The project's DAGs, parsed once (an import error stops the demo)."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    logical = datetime.combine(day, DISPATCH_AT, tzinfo=BUSINESS_TZ)
-    return bag.get_dag(dag_id).test(logical_date=logical)
+    return bag.dags
+
+
+def run_dag(dags: dict, dag_id: str, day: date, at: time) -> str:
+    """Run one DAG through Airflow (``dag.test``) for the day's logical date; returns its state."""
+    logical = datetime.combine(day, at, tzinfo=BUSINESS_TZ)
+    print(f"running {dag_id} for {logical.isoformat()} ...", flush=True)
+    return str(dags[dag_id].test(logical_date=logical).state)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the next demo day and print its outcome; exit status 1 when a run failed."""
     # the demo prints its own summary; task logs at INFO: INKASSO_DEMO_LOG=INFO make demo
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("INKASSO_DEMO_LOG", "WARNING"))
+    os.environ.setdefault(
+        "AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("INKASSO_DEMO_LOG", "WARNING")
+    )
     home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
     env = DemoEnvironment(home)
     env.dir.mkdir(parents=True, exist_ok=True)
@@ -108,29 +125,63 @@ def main(argv: list[str] | None = None) -> int:
     last = env.last_day()
     day = FIRST_DAY if last is None else last + timedelta(days=1)
 
+    from inkasso.bank.demo_view import print_bank_day
+    from inkasso.corrections_view import print_corrections_day, verify_corrections_day
     from inkasso.db.engine import engine_for_url
-    from inkasso.demo_erp.generator import simulate_erp_day
+    from inkasso.demo_erp.adjustments import simulate_collection_adjustments
+    from inkasso.demo_erp.day import simulate_erp_day
     from inkasso.demo_report import print_day, verify_delivered
+    from inkasso.dispatch import load_agreements
+    from inkasso.inbound.demo_view import print_inbound_day
+    from inkasso.report.demo_view import print_report_day
+    from inkasso.report.sink import MailSink
+    from inkasso.runs import files_base
+    from inkasso.simulator.agency_robot import answer_day
+    from inkasso.simulator.bank import write_bank_files
 
     engine = engine_for_url(env.erp_url)
+    base = files_base()
+    yesterday = day - timedelta(days=1)
     if last is not None:
-        activity = simulate_erp_day(engine, day - timedelta(days=1), seed=SEED)
-        print(f"ERP activity on {day - timedelta(days=1)}: {activity}")
-    server = start_agency_simulator(env)
+        print(f"ERP activity on {yesterday}: {simulate_erp_day(engine, yesterday, seed=SEED)}")
+        print(
+            f"credit notes / recalls on {yesterday}: "
+            f"{simulate_collection_adjustments(engine, yesterday, seed=SEED)}"
+        )
+    written = write_bank_files(engine, base, day, seed=SEED)
+    print(f"bank files in the drop for {day}: {len(written)}")
+
+    dags = load_dags()
+    agency = start_agency_simulator(env)
+    sink = MailSink(env.dir / "mail").start()
+    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = sink.connection_json()
+    states = {}
     try:
-        print(f"running inkasso_dispatch for {day} ...")
-        dag_run = run_dag("inkasso_dispatch", day)
+        for dag_id, at in DAILY_DAGS:
+            if dag_id == "inkasso_inbound":  # the agency answers what it has received so far
+                answer_day(env.sftp_root, load_agreements(engine), day, seed=SEED)
+            states[dag_id] = run_dag(dags, dag_id, day, at)
     finally:
-        server.stop()
-    state = str(dag_run.state)
+        agency.stop()
+        sink.stop()
+
+    print_bank_day(engine, day)
+    print_corrections_day(engine, day)
     print_day(engine, day, env.sftp_root)
+    print_inbound_day(engine, day)
+    print_report_day(engine, day, base, mail_dir=env.dir / "mail")
     problems = verify_delivered(engine, day, env.sftp_root)
-    if state != "success" or problems:
-        print(f"\ninkasso_dispatch for {day}: {state}", *problems, sep="\n  ")
-        print("The day is not marked done; `make demo` retries it.")
+    problems += verify_corrections_day(engine, day, env.sftp_root)
+    failed = {dag_id: state for dag_id, state in states.items() if state != "success"}
+    if failed or problems:
+        print(f"\nDay {day}:", *[f"{d}: {s}" for d, s in failed.items()], *problems, sep="\n  ")
+        print("The day is not marked done; `make demo` retries it (every run is safe to repeat).")
         return 1
     env.save_day(day)
     print(f"\nDay {day} done. `make demo` again runs {day + timedelta(days=1)}.")
+    print(
+        f"See the runs, mapped tasks and logs in the Airflow UI: `make airflow` (AIRFLOW_HOME={home})."
+    )
     return 0
 
 

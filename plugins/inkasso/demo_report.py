@@ -18,12 +18,18 @@ def _money(ore: int) -> str:
     return f"{sign}{ore // 100:,}".replace(",", " ") + f".{ore % 100:02d}"
 
 
-def day_files(engine: Engine, day: date) -> pd.DataFrame:
-    """The outgoing files of ``day`` with their agreement."""
+def day_files(engine: Engine, day: date, kind: str = "new_cases") -> pd.DataFrame:
+    """The outgoing files of ``kind`` for ``day`` with their agreement."""
     stmt = (
         select(ink_file_log, ink_agreement.c.agency, ink_agreement.c.mode)
         .join(ink_agreement, ink_agreement.c.agreement_id == ink_file_log.c.agreement_id)
-        .where(and_(ink_file_log.c.business_date == day, ink_file_log.c.direction == "out"))
+        .where(
+            and_(
+                ink_file_log.c.business_date == day,
+                ink_file_log.c.direction == "out",
+                ink_file_log.c.kind == kind,
+            )
+        )
         .order_by(ink_file_log.c.agreement_id)
     )
     with engine.connect() as conn:

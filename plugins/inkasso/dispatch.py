@@ -38,6 +38,7 @@ from inkasso.db.schema import (
     ink_file_log,
 )
 from inkasso.formats import load_layout, load_profile
+from inkasso.outbox import free_file_name, write_new_file
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
 
@@ -150,7 +151,9 @@ def prepare_new_cases(
     summary for XCom: status (``written``, ``exists``, ``nothing_to_send``), file, counts.
     """
     summary = {"agreement_id": agreement.agreement_id, "business_date": business_date.isoformat()}
-    with engine.begin() as conn:
+    written: list = []  # files this run put into the outbox, removed again if it fails
+
+    def in_transaction(conn) -> dict:
         existing = _existing_file(conn, agreement.agreement_id, business_date)
         if existing is not None:
             log.info(
@@ -180,15 +183,21 @@ def prepare_new_cases(
             register.lookup_many if client["register_lookup"] else None,
         )
         _replace_holds(conn, agreement.agreement_id, business_date, plan.holds)
-        summary |= {"holds": _hold_summary(plan.holds), "held_invoices": len(plan.holds)}
+        summary.update(holds=_hold_summary(plan.holds), held_invoices=len(plan.holds))
         if plan.cases.empty:
             log.info("%s: nothing to send (%s held back)", agreement.agreement_id, len(plan.holds))
             return summary | {"status": "nothing_to_send", "cases": 0, "amount": 0}
 
         profile = load_profile(agreement.agency)
         spec = profile.files[NEW_CASES]
-        file_name = spec.file_name(agreement.customer_no_at_agency, now.astimezone(LOCAL_TZ))
-        path = base / "outbox" / agreement.agreement_id / file_name
+        file_name, path = free_file_name(
+            conn,
+            agreement.agreement_id,
+            agreement.customer_no_at_agency,
+            spec,
+            now,
+            base / "outbox" / agreement.agreement_id,
+        )
         cases = plan.cases
         amount = int(cases["remaining_amount"].sum())
         file_id = conn.execute(
@@ -249,48 +258,56 @@ def prepare_new_cases(
             "currency": client["currency"],
         }
         data = load_layout(spec.layout).write(header, frame)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            conn.execute(
-                update(ink_file_log)
-                .where(ink_file_log.c.file_id == file_id)
-                .values(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+        write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
+        written.append(path)
+        conn.execute(
+            update(ink_file_log)
+            .where(ink_file_log.c.file_id == file_id)
+            .values(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+        )
+        changed = erp.set_invoices_at_collection(conn, file_id)
+        if changed != len(cases):
+            raise RuntimeError(
+                f"{agreement.agreement_id}: {changed} invoices changed status, expected {len(cases)};"
+                " the ERP changed under the run - rolled back, nothing sent"
             )
-            changed = erp.set_invoices_at_collection(conn, file_id)
-            if changed != len(cases):
-                raise RuntimeError(
-                    f"{agreement.agreement_id}: {changed} invoices changed status, expected {len(cases)};"
-                    " the ERP changed under the run - rolled back, nothing sent"
-                )
-            erp.update_invoice_addresses(conn, plan.invoice_address_updates)
-            erp.update_customer_addresses(conn, plan.customer_address_updates)
-            conn.execute(
-                insert(ink_case_event),
-                [
-                    {
-                        "case_id": int(r.case_id),
-                        "at": now,
-                        "kind": "opened",
-                        "file_id": file_id,
-                        "detail": f"sent in {file_name}; address: {r.address_rule}",
-                    }
-                    for r in cases[["case_id", "address_rule"]].itertuples()
-                ],
-            )
-        except BaseException:
+        erp.update_invoice_addresses(conn, plan.invoice_address_updates)
+        erp.update_customer_addresses(conn, plan.customer_address_updates)
+        conn.execute(
+            insert(ink_case_event),
+            [
+                {
+                    "case_id": int(r.case_id),
+                    "at": now,
+                    "kind": "opened",
+                    "file_id": file_id,
+                    "detail": f"sent in {file_name}; address: {r.address_rule}",
+                }
+                for r in cases[["case_id", "address_rule"]].itertuples()
+            ],
+        )
+        log.info(
+            "%s: wrote %s with %s cases, %s øre",
+            agreement.agreement_id,
+            file_name,
+            len(cases),
+            amount,
+        )
+        return summary | {
+            "status": "written",
+            "file_name": file_name,
+            "path": str(path),
+            "cases": len(cases),
+            "amount": amount,
+        }
+
+    try:
+        with engine.begin() as conn:
+            return in_transaction(conn)
+    except BaseException:
+        for path in written:  # the run left no trace in the database, so none on disk either
             path.unlink(missing_ok=True)
-            raise
-    log.info(
-        "%s: wrote %s with %s cases, %s øre", agreement.agreement_id, file_name, len(cases), amount
-    )
-    return summary | {
-        "status": "written",
-        "file_name": file_name,
-        "path": str(path),
-        "cases": len(cases),
-        "amount": amount,
-    }
+        raise
 
 
 def build_detail_frame(cases: pd.DataFrame) -> pd.DataFrame:

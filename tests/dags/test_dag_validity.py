@@ -8,7 +8,13 @@ import pytest
 
 from conftest import PROJECT_ROOT
 
-EXPECTED_DAGS = {"inkasso_dispatch"}
+EXPECTED_DAGS = {
+    "inkasso_bank_import",
+    "inkasso_corrections",
+    "inkasso_dispatch",
+    "inkasso_inbound",
+    "inkasso_report",
+}
 
 
 @pytest.fixture(scope="module")

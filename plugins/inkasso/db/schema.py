@@ -183,6 +183,15 @@ ink_file_log = Table(
         sqlite_where=text("direction = 'out' AND kind = 'new_cases'"),
         postgresql_where=text("direction = 'out' AND kind = 'new_cases'"),
     ),
+    # an outgoing name is used once per agreement: a second file never replaces the first
+    Index(
+        "ux_ink_file_log_out_name",
+        "agreement_id",
+        "file_name",
+        unique=True,
+        sqlite_where=text("direction = 'out'"),
+        postgresql_where=text("direction = 'out'"),
+    ),
 )
 
 ink_case = Table(
@@ -266,7 +275,7 @@ ink_correction = Table(
     ),  # DP direct payment, CN credit note, RC recall
     Column("amount", BigInteger, nullable=False),
     Column("correction_date", Date, nullable=False),
-    Column("file_id", ForeignKey("ink_file_log.file_id")),  # NULL until reported
+    Column("file_id", ForeignKey("ink_file_log.file_id"), index=True),  # NULL until reported
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source", "source_id"),
 )

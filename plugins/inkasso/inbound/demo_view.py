@@ -10,7 +10,7 @@ FILES_SQL = """
 SELECT f.file_id, f.agreement_id, f.kind, f.file_name, f.status, f.record_count,
        f.amount_total, f.detail
 FROM ink_file_log f
-WHERE f.direction = 'in' AND f.business_date = :day
+WHERE f.direction = 'in' AND f.business_date = :day AND f.kind IN ('receipt', 'closure')
 ORDER BY f.agreement_id, f.kind DESC, f.file_name
 """
 EVENTS_SQL = """
@@ -25,7 +25,7 @@ ORDER BY k.agreement_id, e.kind
 ISSUES_SQL = """
 SELECT f.file_name, i.line, i.field, i.reason
 FROM ink_file_issue i JOIN ink_file_log f ON f.file_id = i.file_id
-WHERE f.direction = 'in' AND f.business_date = :day
+WHERE f.direction = 'in' AND f.business_date = :day AND f.kind IN ('receipt', 'closure')
 ORDER BY f.file_name, i.issue_id
 """
 REJECTED_SQL = """
