@@ -7,6 +7,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.runs import record_failure
+
 DOC = """
 ### inkasso_bank_import
 
@@ -50,13 +52,6 @@ logged under that business day.
 """
 
 
-def _record_failure(context) -> None:
-    """Record a failed task for the day's report (``inkasso.runs.record_failure``)."""
-    from inkasso.runs import record_failure
-
-    record_failure(context)
-
-
 @dag(
     dag_id="inkasso_bank_import",
     schedule=CronTriggerTimetable("0 4 * * *", timezone="Europe/Oslo"),
@@ -68,7 +63,7 @@ def _record_failure(context) -> None:
     default_args={
         "retries": 3,
         "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": _record_failure,
+        "on_failure_callback": record_failure,
     },
     params={
         "client_id": Param(None, type=["null", "integer"], description="Only this client"),

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.runs import record_failure
+
 DOC = """
 ### inkasso_corrections
 
@@ -36,13 +38,6 @@ everything not yet reported up to today.
 """
 
 
-def _record_failure(context) -> None:
-    """Record a failed task for the day's report (``inkasso.runs.record_failure``)."""
-    from inkasso.runs import record_failure
-
-    record_failure(context)
-
-
 @dag(
     dag_id="inkasso_corrections",
     schedule=CronTriggerTimetable("30 4 * * *", timezone="Europe/Oslo"),
@@ -54,7 +49,7 @@ def _record_failure(context) -> None:
     default_args={
         "retries": 3,
         "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": _record_failure,
+        "on_failure_callback": record_failure,
     },
     params={
         "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.runs import record_failure
+
 DOC = """
 ### inkasso_dispatch
 
@@ -38,7 +40,12 @@ nothing new. An agreement with nothing to send sends no file.
     max_active_runs=1,
     tags=["inkasso", "dispatch", "sftp"],
     doc_md=DOC,
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=5)},
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        # a final failure lands in ink_run_issue and so in the day's report mail
+        "on_failure_callback": record_failure,
+    },
     params={
         "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
         "client_id": Param(

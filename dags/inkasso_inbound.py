@@ -7,6 +7,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.runs import record_failure
+
 DOC = """
 ### inkasso_inbound
 
@@ -43,13 +45,6 @@ files to an old day. Files are logged under the business day of the run that fir
 """
 
 
-def _record_failure(context) -> None:
-    """Record a failed task for the day's report (``inkasso.runs.record_failure``)."""
-    from inkasso.runs import record_failure
-
-    record_failure(context)
-
-
 def _agreement(payload: dict):
     from inkasso.inbound import InboundAgreement
 
@@ -67,7 +62,7 @@ def _agreement(payload: dict):
     default_args={
         "retries": 3,
         "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": _record_failure,
+        "on_failure_callback": record_failure,
     },
     params={
         "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),

@@ -140,9 +140,11 @@ def test_a_day_of_bank_files_is_booked_once_with_payouts_kept_apart(
     assert at_collection["n"][0] >= 1
 
     before = {
-        t: frame(demo_erp, f"SELECT * FROM {t}")
+        t: frame(demo_erp, f"SELECT * FROM {t} ORDER BY 1")
         for t in ("erp_payment", "erp_invoice", "ink_file_log", "ink_payout", "erp_journal_line")
     }
     assert run(bank_dag).state == "success"
     for table, rows in before.items():
-        pd.testing.assert_frame_equal(frame(demo_erp, f"SELECT * FROM {table}"), rows, obj=table)
+        pd.testing.assert_frame_equal(
+            frame(demo_erp, f"SELECT * FROM {table} ORDER BY 1"), rows, obj=table
+        )

@@ -252,7 +252,10 @@ def test_rerun_sends_nothing_new_and_nothing_to_report_sends_no_file(
     events_on(demo_erp, cases, "lowell_no", 3)
     assert run(dags["corrections"]).state == "success"
     before_remote = remote_files(tmp_path / "sftp")
-    before = {t: frame(demo_erp, f"SELECT * FROM {t}") for t in ("ink_file_log", "ink_correction")}
+    before = {
+        t: frame(demo_erp, f"SELECT * FROM {t} ORDER BY 1")
+        for t in ("ink_file_log", "ink_correction")
+    }
 
     assert run(dags["corrections"]).state == "success"
     assert (
@@ -260,7 +263,7 @@ def test_rerun_sends_nothing_new_and_nothing_to_report_sends_no_file(
     )  # next day: nothing
     assert remote_files(tmp_path / "sftp") == before_remote
     for table, rows in before.items():
-        pd.testing.assert_frame_equal(frame(demo_erp, f"SELECT * FROM {table}"), rows)
+        pd.testing.assert_frame_equal(frame(demo_erp, f"SELECT * FROM {table} ORDER BY 1"), rows)
     assert list(correction_files(demo_erp)["agreement_id"]) == ["lowell_no"]
 
 

@@ -163,7 +163,7 @@ def test_rerun_of_the_same_day_changes_nothing(
     assert run(dispatch_dag).state == "success"
     before_remote = remote_files(tmp_path / "sftp")
     before = {
-        t: frame(demo_erp, f"SELECT * FROM {t}")
+        t: frame(demo_erp, f"SELECT * FROM {t} ORDER BY 1")
         for t in ("ink_file_log", "ink_case", "ink_case_event")
     }
     invoices_before = frame(demo_erp, "SELECT * FROM erp_invoice ORDER BY invoice_id")
@@ -172,7 +172,7 @@ def test_rerun_of_the_same_day_changes_nothing(
     assert remote_files(tmp_path / "sftp") == before_remote
     for table, rows in before.items():
         pd.testing.assert_frame_equal(
-            frame(demo_erp, f"SELECT * FROM {table}"), rows, check_dtype=False
+            frame(demo_erp, f"SELECT * FROM {table} ORDER BY 1"), rows, check_dtype=False
         )
     pd.testing.assert_frame_equal(
         frame(demo_erp, "SELECT * FROM erp_invoice ORDER BY invoice_id"), invoices_before
