@@ -170,11 +170,11 @@ def test_rerun_reports_nothing_twice_and_a_later_event_goes_alone(erp, base):
     c1, c2 = open_cases(erp, "lowell_no", 2).itertuples()
     pay(erp, c1, 5_000)
     assert prepare(erp, "lowell_no", base)["status"] == "written"
-    before = rows(erp, "SELECT * FROM ink_file_log")
+    before = rows(erp, "SELECT * FROM ink_file_log ORDER BY 1")
 
     again = prepare(erp, "lowell_no", base, now=LATER + timedelta(hours=2))
     assert again["status"] == "nothing_to_report"
-    pd.testing.assert_frame_equal(rows(erp, "SELECT * FROM ink_file_log"), before)
+    pd.testing.assert_frame_equal(rows(erp, "SELECT * FROM ink_file_log ORDER BY 1"), before)
 
     adjust(erp, c2, "credit_note", 7_000)
     later = prepare(erp, "lowell_no", base, now=LATER + timedelta(hours=3))
