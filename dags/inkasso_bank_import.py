@@ -7,6 +7,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.assets import BANK_PAYMENTS
 from inkasso.runs import record_failure
 
 DOC = """
@@ -115,7 +116,7 @@ def inkasso_bank_import():
             run_id=context["run_id"],
         )
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, outlets=[BANK_PAYMENTS])
     def summarize(results: list[dict]) -> dict:
         """One line per client in the log; totals for XCom."""
         from inkasso.bank.importer import log_summary

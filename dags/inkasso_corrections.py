@@ -8,6 +8,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.assets import BANK_PAYMENTS, OUTGOING_FILES
 from inkasso.runs import record_failure
 
 DOC = """
@@ -119,7 +120,7 @@ def inkasso_corrections():
             "prepared": prepared
         }
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, inlets=[BANK_PAYMENTS], outlets=[OUTGOING_FILES])
     def summarize(results: list[dict]) -> dict:
         """One line per agreement in the log; totals for XCom."""
         from inkasso.corrections import log_summary

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.assets import CASES, OUTGOING_FILES
 from inkasso.runs import record_failure
 
 DOC = """
@@ -115,7 +116,7 @@ def inkasso_dispatch():
             "prepared": prepared
         }
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, outlets=[CASES, OUTGOING_FILES])
     def summarize(results: list[dict]) -> dict:
         """One line per agreement in the log; totals for XCom."""
         from inkasso.dispatch import log_summary

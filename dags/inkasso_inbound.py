@@ -7,6 +7,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.assets import AGENCY_ANSWERS, CASES
 from inkasso.runs import record_failure
 
 DOC = """
@@ -158,7 +159,7 @@ def inkasso_inbound():
         )
         return applied | {"moved": moved}
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, inlets=[CASES], outlets=[AGENCY_ANSWERS])
     def summarize(results: list[dict]) -> dict:
         """One line per agreement in the log; totals for XCom."""
         from inkasso.inbound import log_summary

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from inkasso.assets import AGENCY_ANSWERS, BANK_PAYMENTS, CASES, REPORTS
 from inkasso.runs import record_failure
 
 DOC = """
@@ -86,7 +87,7 @@ def inkasso_report():
 
         return report_one_client(get_current_context(), client, params)
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, inlets=[BANK_PAYMENTS, CASES, AGENCY_ANSWERS], outlets=[REPORTS])
     def summarize(outcomes: list[dict]) -> dict:
         """One line per client in the log; counts for XCom."""
         from inkasso.report.task import log_outcomes
