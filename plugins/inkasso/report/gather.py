@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, distinct, func, or_, select
+from sqlalchemy import Engine, func, or_, select
 
 from inkasso.db.schema import (
     erp_client,
@@ -177,8 +177,10 @@ def _files_of_day(client_id: int, day: date, direction: str, kinds) -> select:
 
 def _cases_touched_by(client_id: int, day: date, kind: str):
     """Ids of the cases an incoming file of ``kind`` of the day has an event for."""
-    return select(distinct(ink_case_event.c.case_id)).where(
-        ink_case_event.c.file_id.in_(_files_of_day(client_id, day, "in", (kind,)))
+    return (
+        select(ink_case_event.c.case_id)
+        .where(ink_case_event.c.file_id.in_(_files_of_day(client_id, day, "in", (kind,))))
+        .distinct()
     )
 
 
