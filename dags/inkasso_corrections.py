@@ -125,7 +125,7 @@ def inkasso_corrections():
         """One line per agreement in the log; totals for XCom."""
         from inkasso.corrections import log_summary
 
-        return log_summary(list(results))
+        return log_summary(list(results[:]))  # one slice request, no probing past the end
 
     summarize(deliver.expand(prepared=prepare.expand(agreement=agreements())))
 

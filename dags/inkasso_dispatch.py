@@ -121,7 +121,7 @@ def inkasso_dispatch():
         """One line per agreement in the log; totals for XCom."""
         from inkasso.dispatch import log_summary
 
-        return log_summary(list(results))
+        return log_summary(list(results[:]))  # one slice request, no probing past the end
 
     summarize(deliver.expand(prepared=prepare.expand(agreement=agreements())))
 

@@ -164,7 +164,7 @@ def inkasso_inbound():
         """One line per agreement in the log; totals for XCom."""
         from inkasso.inbound import log_summary
 
-        return log_summary(list(results))
+        return log_summary(list(results[:]))  # one slice request, no probing past the end
 
     summarize(tidy.expand(applied=apply.expand(fetched=fetch.expand(agreement=agreements()))))
 

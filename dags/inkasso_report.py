@@ -92,7 +92,7 @@ def inkasso_report():
         """One line per client in the log; counts for XCom."""
         from inkasso.report.task import log_outcomes
 
-        return log_outcomes(list(outcomes))
+        return log_outcomes(list(outcomes[:]))  # one slice request, no probing past the end
 
     summarize(mail.expand(client=clients()))
 

@@ -12,7 +12,6 @@ where it was, so running ``make demo`` again retries the same day.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from datetime import date, datetime, time, timedelta
@@ -153,9 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bank files in the drop for {day}: {len(written)}")
 
     dags = load_dags()
-    # Airflow logs an "XCom not found" error each time a task iterates the results of a mapped
-    # task to their end (the end is found that way); it is not a problem, so the demo hides it.
-    logging.getLogger("airflow.sdk.api.client").setLevel(logging.CRITICAL)
     agency = start_agency_simulator(env)
     sink = MailSink(env.dir / "mail").start()
     os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = sink.connection_json()
