@@ -20,6 +20,9 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ.setdefault("INKASSO_BASE", str(_SESSION_DIR / "files"))
 
+import json  # noqa: E402
+from datetime import date  # noqa: E402
+
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
@@ -96,3 +99,48 @@ def reference_dir() -> Path:
     if not REFERENCE_DIR.is_dir():
         pytest.fail(f"reference files not found at {REFERENCE_DIR} (../shared/reference)")
     return REFERENCE_DIR
+
+
+# --------------------------------------------------------------- end-to-end DAG tests
+
+DEMO_DAY = date(2026, 11, 2)
+
+
+@pytest.fixture
+def demo_erp(request, erp_engine, erp_url, monkeypatch):
+    """A small generated demo ERP behind the `erp_db` connection.
+
+    A test module may set ``DEMO_CUSTOMERS`` (default 400) and ``DAY`` (the generator's start day).
+    """
+    from inkasso.demo_erp.generator import create_demo_erp
+
+    customers = getattr(request.module, "DEMO_CUSTOMERS", 400)
+    start_day = getattr(request.module, "DAY", DEMO_DAY)
+    create_demo_erp(erp_engine, seed=7, customers=customers, start_day=start_day)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ERP_DB",
+        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": erp_url}}),
+    )
+    return erp_engine
+
+
+@pytest.fixture
+def files_base(tmp_path, monkeypatch):
+    """The base of files at rest (``INKASSO_BASE``) in the test's own folder."""
+    base = tmp_path / "files"
+    monkeypatch.setenv("INKASSO_BASE", str(base))
+    return base
+
+
+@pytest.fixture
+def agency(demo_erp, tmp_path, monkeypatch):
+    """The SFTP agency simulator (a ``RunningAgency``): one account per automated agreement,
+    host key pinned in the connections; its folders are under ``tmp_path / "sftp"``."""
+    from inkasso.dispatch import load_agreements
+    from inkasso.simulator.agency import start_agency
+
+    running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))
+    for name, value in running.connections.items():
+        monkeypatch.setenv(name, value)
+    yield running
+    running.stop()

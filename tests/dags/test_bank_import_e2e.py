@@ -3,7 +3,6 @@ client drops, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import pandas as pd
@@ -16,26 +15,6 @@ pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)
 OSLO = "Europe/Oslo"
-
-
-@pytest.fixture
-def demo_erp(erp_engine, erp_url, monkeypatch):
-    """A small generated demo ERP behind the `erp_db` connection."""
-    from inkasso.demo_erp.generator import create_demo_erp
-
-    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ERP_DB",
-        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": erp_url}}),
-    )
-    return erp_engine
-
-
-@pytest.fixture
-def files_base(tmp_path, monkeypatch):
-    base = tmp_path / "files"
-    monkeypatch.setenv("INKASSO_BASE", str(base))
-    return base
 
 
 @pytest.fixture(scope="module")

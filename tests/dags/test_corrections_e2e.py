@@ -4,7 +4,6 @@ in-process SFTP agency, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
@@ -22,39 +21,6 @@ DAY = date(2026, 11, 2)  # dispatch day: cases opened
 NEXT = DAY + timedelta(days=1)  # corrections day
 OSLO = "Europe/Oslo"
 _refs = count(1)
-
-
-@pytest.fixture
-def demo_erp(erp_engine, erp_url, monkeypatch):
-    """A small generated demo ERP behind the `erp_db` connection."""
-    from inkasso.demo_erp.generator import create_demo_erp
-
-    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ERP_DB",
-        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": erp_url}}),
-    )
-    return erp_engine
-
-
-@pytest.fixture
-def files_base(tmp_path, monkeypatch):
-    base = tmp_path / "files"
-    monkeypatch.setenv("INKASSO_BASE", str(base))
-    return base
-
-
-@pytest.fixture
-def agency(demo_erp, tmp_path, monkeypatch):
-    """The SFTP agency simulator with one account per automated agreement, host key pinned."""
-    from inkasso.dispatch import load_agreements
-    from inkasso.simulator.agency import start_agency
-
-    running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))
-    for name, value in running.connections.items():
-        monkeypatch.setenv(name, value)
-    yield running.server
-    running.stop()
 
 
 def _dag(dag_id):

@@ -3,7 +3,6 @@ SFTP server (and a real OpenSSH sshd), inbound applies - real Airflow runs on SQ
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -19,39 +18,8 @@ pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)
 OSLO = "Europe/Oslo"
+DEMO_CUSTOMERS = 300  # the demo_erp fixture's size for this module
 STATE_TABLES = ("ink_file_log", "ink_file_issue", "ink_case", "ink_case_event")
-
-
-@pytest.fixture
-def demo_erp(erp_engine, erp_url, monkeypatch):
-    """A small generated demo ERP behind the `erp_db` connection."""
-    from inkasso.demo_erp.generator import create_demo_erp
-
-    create_demo_erp(erp_engine, seed=7, customers=300, start_day=DAY)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ERP_DB",
-        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": erp_url}}),
-    )
-    return erp_engine
-
-
-@pytest.fixture
-def files_base(tmp_path, monkeypatch):
-    base = tmp_path / "files"
-    monkeypatch.setenv("INKASSO_BASE", str(base))
-    return base
-
-
-@pytest.fixture
-def agency(demo_erp, tmp_path, monkeypatch):
-    from inkasso.dispatch import load_agreements
-    from inkasso.simulator.agency import start_agency
-
-    running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))
-    for name, value in running.connections.items():
-        monkeypatch.setenv(name, value)
-    yield running
-    running.stop()
 
 
 def _dag(dag_id):

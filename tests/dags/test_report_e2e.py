@@ -23,37 +23,6 @@ NOW = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def demo_erp(erp_engine, erp_url, monkeypatch):
-    from inkasso.demo_erp.generator import create_demo_erp
-
-    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ERP_DB",
-        json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": erp_url}}),
-    )
-    return erp_engine
-
-
-@pytest.fixture
-def files_base(tmp_path, monkeypatch):
-    base = tmp_path / "files"
-    monkeypatch.setenv("INKASSO_BASE", str(base))
-    return base
-
-
-@pytest.fixture
-def agency(demo_erp, tmp_path, monkeypatch):
-    from inkasso.dispatch import load_agreements
-    from inkasso.simulator.agency import start_agency
-
-    running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))
-    for name, value in running.connections.items():
-        monkeypatch.setenv(name, value)
-    yield running.server
-    running.stop()
-
-
-@pytest.fixture
 def mail_sink(tmp_path, monkeypatch):
     """A real SMTP server on a free port behind the `smtp_default` connection."""
     from inkasso.report.sink import MailSink

@@ -24,6 +24,10 @@ class RunningAgency:
         """Stop the SFTP server."""
         self.server.stop()
 
+    def start(self) -> int:
+        """Start it again on the same port (the connections stay valid); returns the port."""
+        return self.server.start()
+
 
 def profile_folders(agency: str) -> list[str]:
     """The remote folders an agency's profile uses (upload, outbox, processed)."""
