@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
 from inkasso.assets import BANK_PAYMENTS
-from inkasso.runs import record_failure
+from inkasso.runs import daily_default_args
 
 DOC = """
 ### inkasso_bank_import
@@ -61,11 +59,7 @@ logged under that business day.
     max_active_runs=1,
     tags=["inkasso", "bank", "payments"],
     doc_md=DOC,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": record_failure,
-    },
+    default_args=daily_default_args(),
     params={
         "client_id": Param(None, type=["null", "integer"], description="Only this client"),
     },

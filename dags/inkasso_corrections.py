@@ -3,13 +3,11 @@ one correction file per agreement -> agency."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from inkasso.assets import BANK_PAYMENTS, OUTGOING_FILES
-from inkasso.runs import record_failure
+from inkasso.runs import agreement_params, daily_default_args
 
 DOC = """
 ### inkasso_corrections
@@ -47,35 +45,16 @@ everything not yet reported up to today.
     max_active_runs=1,
     tags=["inkasso", "corrections", "sftp"],
     doc_md=DOC,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": record_failure,
-    },
-    params={
-        "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
-        "client_id": Param(
-            None, type=["null", "integer"], description="Only this client's agreements"
-        ),
-        "agency": Param(
-            None, type=["null", "string"], description="Only this agency (profile name)"
-        ),
-    },
+    default_args=daily_default_args(),
+    params=agreement_params(),
 )
 def inkasso_corrections():
     @task(multiple_outputs=False)
     def agreements(params: dict | None = None) -> list[dict]:
         """The active agreements this run covers."""
-        from inkasso.db.engine import erp_engine
-        from inkasso.dispatch import load_agreements
+        from inkasso.dispatch import agreements_for_run
 
-        found = load_agreements(
-            erp_engine(),
-            agreement_id=params.get("agreement_id"),
-            client_id=params.get("client_id"),
-            agency=params.get("agency"),
-        )
-        return [a.__dict__ for a in found]
+        return agreements_for_run(params)
 
     @task(
         multiple_outputs=False,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from inkasso.assets import AGENCY_ANSWERS, CASES
-from inkasso.runs import record_failure
+from inkasso.runs import agreement_params, daily_default_args
 
 DOC = """
 ### inkasso_inbound
@@ -60,20 +58,8 @@ def _agreement(payload: dict):
     max_active_runs=1,
     tags=["inkasso", "inbound", "sftp"],
     doc_md=DOC,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": record_failure,
-    },
-    params={
-        "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
-        "client_id": Param(
-            None, type=["null", "integer"], description="Only this client's agreements"
-        ),
-        "agency": Param(
-            None, type=["null", "string"], description="Only this agency (profile name)"
-        ),
-    },
+    default_args=daily_default_args(),
+    params=agreement_params(),
 )
 def inkasso_inbound():
     @task(multiple_outputs=False)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
 from inkasso.assets import AGENCY_ANSWERS, BANK_PAYMENTS, CASES, REPORTS
-from inkasso.runs import record_failure
+from inkasso.runs import daily_default_args
 
 DOC = """
 ### inkasso_report
@@ -46,11 +44,7 @@ logical date), `stale_days`, `resend` (send a new attempt even if the day's mail
     max_active_runs=1,
     tags=["inkasso", "report", "smtp"],
     doc_md=DOC,
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": record_failure,
-    },
+    default_args=daily_default_args(retries=2),
     params={
         "client_id": Param(None, type=["null", "integer"], description="Only this client"),
         "business_date": Param(

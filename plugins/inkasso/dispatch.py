@@ -472,3 +472,16 @@ def log_summary(results: list[dict]) -> dict:
         totals["cases"] += int(prep.get("cases", 0)) if prep.get("status") == "written" else 0
         totals["held_invoices"] += int(prep.get("held_invoices", 0))
     return totals
+
+
+def agreements_for_run(params: dict) -> list[dict]:
+    """The active agreements a run covers (its Params may narrow them), as dicts for XCom."""
+    from inkasso.db.engine import erp_engine
+
+    found = load_agreements(
+        erp_engine(),
+        agreement_id=params.get("agreement_id"),
+        client_id=params.get("client_id"),
+        agency=params.get("agency"),
+    )
+    return [a.__dict__ for a in found]

@@ -91,3 +91,30 @@ def record_failure(context) -> None:
         log.info("failure of %s.%s recorded for the day's report", row["dag_id"], row["task_id"])
     except Exception:  # a broken callback must never hide the task's own error
         log.exception("could not record the task failure in ink_run_issue")
+
+
+def daily_default_args(retries: int = 3) -> dict:
+    """``default_args`` of the daily DAGs: retries five minutes apart, and a final failure
+    recorded in ``ink_run_issue`` so that it shows in the day's report."""
+    from datetime import timedelta
+
+    return {
+        "retries": retries,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": record_failure,
+    }
+
+
+def agreement_params() -> dict:
+    """The Params that narrow a manual run to one agreement, client or agency (UI form)."""
+    from airflow.sdk import Param
+
+    return {
+        "agreement_id": Param(None, type=["null", "string"], description="Only this agreement"),
+        "client_id": Param(
+            None, type=["null", "integer"], description="Only this client's agreements"
+        ),
+        "agency": Param(
+            None, type=["null", "string"], description="Only this agency (profile name)"
+        ),
+    }
