@@ -41,6 +41,7 @@ from inkasso.formats import load_layout, load_profile
 from inkasso.outbox import free_file_name, write_new_file
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
+from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ def prepare_new_cases(
 
         client = erp.read_client_row(conn, agreement.client_id)
         invoices = erp.read_marked_invoices(conn, agreement.client_id, cutoff)
+        progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 1, 4)
         log.info("%s: %s marked invoices read", agreement.agreement_id, len(invoices))
         register = TablePersonRegister(conn)
         plan = apply_dispatch_rules(
@@ -183,6 +185,7 @@ def prepare_new_cases(
             register.lookup_many if client["register_lookup"] else None,
         )
         _replace_holds(conn, agreement.agreement_id, business_date, plan.holds)
+        progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 2, 4)
         summary.update(holds=_hold_summary(plan.holds), held_invoices=len(plan.holds))
         if plan.cases.empty:
             log.info("%s: nothing to send (%s held back)", agreement.agreement_id, len(plan.holds))
@@ -260,6 +263,7 @@ def prepare_new_cases(
         data = load_layout(spec.layout).write(header, frame)
         write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
         written.append(path)
+        progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 3, 4)
         conn.execute(
             update(ink_file_log)
             .where(ink_file_log.c.file_id == file_id)
@@ -375,7 +379,10 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
     summary = {"agreement_id": agreement.agreement_id, "mode": agreement.mode, "files": []}
     if not pending:
         return summary
-    for row in pending:
+    for done, row in enumerate(pending):
+        progress(
+            log, f"{agreement.agreement_id}: files checked before delivery", done, len(pending)
+        )
         data = ObjectStoragePath(row["path"]).read_bytes()
         if hashlib.sha256(data).hexdigest() != row["sha256"]:
             raise FileIntegrityError(

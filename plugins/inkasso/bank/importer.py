@@ -26,6 +26,7 @@ from inkasso.bank.model import BankFileError
 from inkasso.bank.payouts import agency_accounts, log_payouts, reconcile_payouts
 from inkasso.bank.record import record_payments
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
+from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,8 @@ def import_drop(
     known = logged_files(engine, drop.client_id)
     new = [name for name, size in waiting.items() if (name, size) not in known]
     results = []
-    for name, data in fetch_drop(drop, new).items():
+    for done, (name, data) in enumerate(fetch_drop(drop, new).items()):
+        progress(log, f"client {drop.client_id}: bank files imported", done, len(new))
         results.append(
             import_bank_file(
                 engine, drop.client_id, name, data,

@@ -28,6 +28,7 @@ from inkasso.inbound.validate import (
     parse_file,
     read_cases,
 )
+from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,11 @@ def process_received(
         "applied": [],
         "quarantined": [],
     }
-    for row in pending_files(engine, agreement.agreement_id, business_date):
+    pending = pending_files(engine, agreement.agreement_id, business_date)
+    for done, row in enumerate(pending, start=1):
+        progress(
+            log, f"{agreement.agreement_id}: files applied or quarantined", done - 1, len(pending)
+        )
         name = row["file_name"]
         data = ObjectStoragePath(row["path"]).read_bytes()
         if hashlib.sha256(data).hexdigest() != row["sha256"]:
