@@ -41,7 +41,7 @@ def read_marked_invoices(conn: Connection, client_id: int, cutoff: datetime) -> 
     chunks = pd.read_sql(
         query("erp/select_marked_invoices"),
         conn,
-        params={"client_id": client_id, "cutoff": cutoff, "yes": True},
+        params={"client_id": client_id, "cutoff": cutoff, "yes": True, "no": False},
         chunksize=READ_CHUNK,
     )
     frame = pd.concat(list(chunks), ignore_index=True)

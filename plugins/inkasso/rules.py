@@ -6,7 +6,8 @@ The input is the frame of ``include/sql/erp/select_marked_invoices.sql``; the ou
 with a reason, and the address updates to write back to the ERP.
 
 Order of the checks, and why:
-1. eligibility (open, unpaid, undisputed, not at collection) - nothing else matters otherwise;
+1. eligibility (open, unpaid, undisputed, not at collection, no earlier case) - nothing else
+   matters otherwise;
 2. a valid national id / organisation number - the agency cannot sue without one;
 3. the address rules (DESIGN.md, four paths) - an invoice with no address anywhere waits;
 4. the client's minimum, over what is left per customer - so an address or id hold can never
@@ -29,6 +30,7 @@ HOLD_COLUMNS = ["invoice_id", "customer_id", "reason", "detail"]
 # Hold reasons as they appear in the report.
 NOT_OPEN = "not_open"
 ALREADY_AT_COLLECTION = "already_at_collection"
+EARLIER_CASE = "earlier_case"
 DISPUTED = "disputed"
 NOTHING_TO_COLLECT = "nothing_to_collect"
 INVALID_ID = "invalid_national_id"
@@ -101,11 +103,27 @@ def apply_dispatch_rules(
 
     # 1. eligibility
     at_collection = (frame["status"] == "at_collection") | frame["open_case_id"].notna()
+    # a case closed or rejected by the agency is not sent again by itself: a person decides
+    earlier = ~at_collection & frame["earlier_case_id"].notna()
+    at_collection |= earlier
     not_open = ~at_collection & (frame["status"] != "open")
     disputed = ~at_collection & ~not_open & frame["disputed"].astype(bool)
     nothing = ~at_collection & ~not_open & ~disputed & (frame["remaining_amount"] <= 0)
     holds += [
-        _hold(frame, at_collection, ALREADY_AT_COLLECTION, "the invoice already has an open case"),
+        _hold(
+            frame,
+            at_collection & ~earlier,
+            ALREADY_AT_COLLECTION,
+            "the invoice already has an open case",
+        ),
+        _hold(
+            frame,
+            earlier,
+            EARLIER_CASE,
+            "case "
+            + frame["earlier_case_id"].astype("Int64").astype(str)
+            + " of this invoice was closed or rejected by the agency; a second case is never opened automatically",
+        ),
         _hold(frame, not_open, NOT_OPEN, "status " + frame["status"].astype(str)),
         _hold(frame, disputed, DISPUTED, "the invoice is disputed"),
         _hold(frame, nothing, NOTHING_TO_COLLECT, "remaining amount is zero"),

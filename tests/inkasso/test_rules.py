@@ -29,6 +29,7 @@ def invoice(
     status="open",
     disputed=False,
     open_case=None,
+    earlier_case=None,
     manual=None,
     billing=NONE,
     postal=HOME,
@@ -67,6 +68,7 @@ def invoice(
         "billing_postcode": billing["postcode"],
         "billing_city": billing["city"],
         "open_case_id": open_case,
+        "earlier_case_id": earlier_case,
     }
 
 
@@ -121,6 +123,7 @@ def test_only_open_undisputed_invoices_not_at_collection_are_sent():
             invoice(4, amount=6_000, status="at_collection"),
             invoice(5, amount=6_000, open_case=77),
             invoice(6, amount=6_000, remaining=0),
+            invoice(7, amount=6_000, earlier_case=55),
         ]
     )
     assert list(plan.cases["invoice_id"]) == [1]
@@ -130,7 +133,9 @@ def test_only_open_undisputed_invoices_not_at_collection_are_sent():
         4: rules.ALREADY_AT_COLLECTION,
         5: rules.ALREADY_AT_COLLECTION,
         6: rules.NOTHING_TO_COLLECT,
+        7: rules.EARLIER_CASE,
     }
+    assert "case 55 " in plan.holds.set_index("invoice_id").loc[7, "detail"]
 
 
 def test_minimum_counts_only_what_is_left_after_other_holds():

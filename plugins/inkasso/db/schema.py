@@ -379,3 +379,13 @@ ink_run_issue = Table(
     Column("error", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+# The days whose inbound run listed the agency's outbox: a run for an earlier day is a backfill
+# and works from the archive only (even when the later days brought no files).
+ink_inbound_fetch = Table(
+    "ink_inbound_fetch",
+    pipeline_metadata,
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), primary_key=True),
+    Column("business_date", Date, primary_key=True),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)

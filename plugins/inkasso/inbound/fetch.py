@@ -10,7 +10,7 @@ client, direction, name and checksum). Per file found in the outbox:
 * same name as an *applied* file but other bytes → archived, logged ``flagged`` with an issue
   row, never applied (a person asks the agency what changed).
 
-A backfill (the run's day before the newest day already logged for the agreement) does not
+A backfill (the run's day before the newest day whose run listed the outbox) does not
 touch the agency's server: it re-processes that day's archive only.
 """
 
@@ -23,7 +23,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, and_, func, insert, select
 
-from inkasso.db.schema import ink_file_issue, ink_file_log
+from inkasso.db.schema import ink_file_issue, ink_file_log, ink_inbound_fetch
 from inkasso.formats import load_profile
 from inkasso.inbound.agreements import InboundAgreement
 
@@ -31,14 +31,30 @@ log = logging.getLogger(__name__)
 
 
 def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
-    """True when files were already logged for a later day: the run re-processes the archive."""
+    """True when a later day already listed the agency's outbox: the run re-processes the archive."""
     newest = conn.execute(
-        select(func.max(ink_file_log.c.business_date)).where(
-            ink_file_log.c.agreement_id == agreement.agreement_id,
-            ink_file_log.c.direction == "in",
+        select(func.max(ink_inbound_fetch.c.business_date)).where(
+            ink_inbound_fetch.c.agreement_id == agreement.agreement_id
         )
     ).scalar()
     return newest is not None and business_date < newest
+
+
+def _note_fetch(engine, agreement: InboundAgreement, business_date: date, now) -> None:
+    """Remember that the outbox was listed for ``business_date`` (once per day)."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            select(func.count()).where(
+                ink_inbound_fetch.c.agreement_id == agreement.agreement_id,
+                ink_inbound_fetch.c.business_date == business_date,
+            )
+        ).scalar()
+        if not done:
+            conn.execute(
+                insert(ink_inbound_fetch).values(
+                    agreement_id=agreement.agreement_id, business_date=business_date, fetched_at=now
+                )
+            )
 
 
 def archive_path(base, agreement_id: str, business_date: date, name: str, data: bytes):
@@ -93,6 +109,7 @@ def fetch_new_files(
     profile = load_profile(agreement.agency)
     outbox = profile.remote.outbox_dir
     listed = list_remote(agreement.sftp_conn_id, outbox)
+    _note_fetch(engine, agreement, business_date, now)
     kinds = {
         f.name: kind
         for f in listed

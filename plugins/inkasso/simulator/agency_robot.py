@@ -48,8 +48,10 @@ PLANS = [
 ]
 
 
-def _rng(seed: int, agreement_id: str, case_id: int, what: str) -> random.Random:
-    return random.Random(f"{seed}:{agreement_id}:{case_id}:{what}")
+def _rng(seed: int, agreement_id: str, key, what: str) -> random.Random:
+    # keyed by the invoice number, not the case id: case ids depend on the order in which the
+    # mapped dispatch tasks ran, and the agency's answers must not
+    return random.Random(f"{seed}:{agreement_id}:{key}:{what}")
 
 
 def _attr(agreement, name: str):
@@ -73,8 +75,8 @@ def _write(folder: Path, name: str, data: bytes) -> None:
     part.rename(folder / name)
 
 
-def _plan(seed: int, agreement_id: str, case_id: int, day: date) -> dict:
-    rng = _rng(seed, agreement_id, case_id, "plan")
+def _plan(seed: int, agreement_id: str, key, day: date) -> dict:
+    rng = _rng(seed, agreement_id, key, "plan")
     pick, acc = rng.random(), 0.0
     plan = PLANS[-1][0]
     for name, share in PLANS:
@@ -96,7 +98,8 @@ def _new_case_file(state, agreement_id, data_frame, day, seed) -> list[dict]:
     out = []
     for row in data_frame.sort_values("case_id").itertuples(index=False):
         case_id = int(row.case_id)
-        rng = _rng(seed, agreement_id, case_id, "receipt")
+        key = str(row.invoice_no)
+        rng = _rng(seed, agreement_id, key, "receipt")
         if str(case_id) in state["cases"]:  # sent again: the same answer as before
             out.append(_receipt(case_id, state["cases"][str(case_id)]["ref"], "A", "", ""))
             continue
@@ -110,7 +113,7 @@ def _new_case_file(state, agreement_id, data_frame, day, seed) -> list[dict]:
                 "collected": 0,
                 "recalled": False,
                 "closed": False,
-            } | _plan(seed, agreement_id, case_id, day)
+            } | _plan(seed, agreement_id, key, day)
             out.append(_receipt(case_id, ref, "A", "", ""))
         else:
             code, text = REJECTIONS[rng.randrange(4)]
