@@ -14,8 +14,9 @@ DOC = """
 Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped task each):
 
 1. **prepare**: reads the invoices marked for collection before the run's logical date, applies
-   the rules (open, undisputed, not already at collection; valid national id / organisation
-   number; the four address rules with the person register; the client's minimum per customer),
+   the rules (open, undisputed, not at collection, no earlier case of the invoice; valid national
+   id / organisation number; the four address rules with the person register; the client's
+   minimum per customer),
    checks the frame with Great Expectations, writes the new-case file into the outbox with the
    agency profile's name and layout, and in one transaction opens the cases, puts the invoices
    *at collection*, writes history events and the file log. Held-back invoices and their reasons
