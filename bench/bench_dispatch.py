@@ -71,6 +71,7 @@ def copy_reference(url: str, marked: int) -> None:
     sql = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
     sql = (
         sql.replace(":yes", "true")
+        .replace(":no", "false")
         .replace(":client_id", "i.client_id")
         .replace(":cutoff", f"'{CUTOFF.isoformat()}'")
     )
