@@ -48,7 +48,7 @@ from sqlalchemy import (
 from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
 from inkasso.dispatch import Agreement
 from inkasso.formats import load_layout, load_profile
-from inkasso.outbox import free_file_name, write_new_file
+from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.sql import query
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,9 @@ def _prepare_in_transaction(
         now,
         base / "outbox" / agreement.agreement_id,
     )
-    file_id = _log_file(conn, agreement, business_date, file_name, path, run_id, now)
+    file_id = log_outgoing_file(
+        conn, agreement, CORRECTIONS, business_date, file_name, path, now=now, run_id=run_id
+    )
     added = collect_corrections(conn, agreement.agreement_id, business_date, file_id, now=now)
     if not added:
         conn.execute(delete(ink_file_log).where(ink_file_log.c.file_id == file_id))
@@ -259,36 +261,6 @@ def _prepare_in_transaction(
         "amount": amount,
         "types": counts,
     }
-
-
-def _log_file(
-    conn: Connection,
-    agreement: Agreement,
-    business_date: date,
-    file_name: str,
-    path,
-    run_id: str | None,
-    now: datetime,
-) -> int:
-    """Log the file (checksum, size and totals follow once it is written); returns its id."""
-    return conn.execute(
-        insert(ink_file_log).values(
-            agreement_id=agreement.agreement_id,
-            client_id=agreement.client_id,
-            direction="out",
-            kind=CORRECTIONS,
-            file_name=file_name,
-            business_date=business_date,
-            status="written",
-            path=str(path),
-            sha256="",
-            size_bytes=0,
-            record_count=0,
-            amount_total=0,
-            run_id=run_id,
-            created_at=now,
-        )
-    ).inserted_primary_key[0]
 
 
 def _write_events(conn: Connection, file_id: int, file_name: str, now: datetime) -> None:

@@ -38,7 +38,7 @@ from inkasso.db.schema import (
     ink_file_log,
 )
 from inkasso.formats import load_layout, load_profile
-from inkasso.outbox import free_file_name, write_new_file
+from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
 from inkasso.runs import progress
@@ -203,24 +203,18 @@ def prepare_new_cases(
         )
         cases = plan.cases
         amount = int(cases["remaining_amount"].sum())
-        file_id = conn.execute(
-            insert(ink_file_log).values(
-                agreement_id=agreement.agreement_id,
-                client_id=agreement.client_id,
-                direction="out",
-                kind=NEW_CASES,
-                file_name=file_name,
-                business_date=business_date,
-                status="written",
-                path=str(path),
-                sha256="",
-                size_bytes=0,
-                record_count=len(cases),
-                amount_total=amount,
-                run_id=run_id,
-                created_at=now,
-            )
-        ).inserted_primary_key[0]
+        file_id = log_outgoing_file(
+            conn,
+            agreement,
+            NEW_CASES,
+            business_date,
+            file_name,
+            path,
+            now=now,
+            run_id=run_id,
+            record_count=len(cases),
+            amount_total=amount,
+        )
         conn.execute(
             insert(ink_case),
             [

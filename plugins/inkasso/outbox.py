@@ -53,3 +53,40 @@ def write_new_file(path, data: bytes) -> None:
         raise FileExistsError(f"{path} already exists; an outgoing file is never overwritten")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+def log_outgoing_file(
+    conn: Connection,
+    agreement,
+    kind: str,
+    business_date,
+    file_name: str,
+    path,
+    *,
+    now: datetime,
+    run_id: str | None = None,
+    record_count: int = 0,
+    amount_total: int = 0,
+) -> int:
+    """Log an outgoing file as ``written`` before its bytes exist (checksum and size follow in the
+    same transaction, once it is written); returns its ``file_id``."""
+    from sqlalchemy import insert
+
+    return conn.execute(
+        insert(ink_file_log).values(
+            agreement_id=agreement.agreement_id,
+            client_id=agreement.client_id,
+            direction="out",
+            kind=kind,
+            file_name=file_name,
+            business_date=business_date,
+            status="written",
+            path=str(path),
+            sha256="",
+            size_bytes=0,
+            record_count=record_count,
+            amount_total=amount_total,
+            run_id=run_id,
+            created_at=now,
+        )
+    ).inserted_primary_key[0]
