@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, select
 
 from inkasso.db.schema import ink_agreement, ink_case, ink_correction, ink_file_log
+from inkasso.demo_report import delivered_bytes
 from inkasso.formats import load_layout, load_profile
 
 TYPE_NAMES = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
@@ -87,17 +88,12 @@ def print_corrections_day(engine: Engine, day: date, *, limit: int = 5) -> None:
 
 def verify_corrections_day(engine: Engine, day: date, sftp_root: Path) -> list[str]:
     """Read each delivered correction file of ``day`` back; list where it differs from the log."""
-    from airflow.sdk import ObjectStoragePath
-
     problems = []
     for f in corrections_files(engine, day).itertuples():
         if f.status == "written":
             problems.append(f"{f.file_name}: not delivered yet")
             continue
-        if f.status == "delivered" and f.mode == "sftp":
-            data = (sftp_root / f.agreement_id / f.remote_path.lstrip("/")).read_bytes()
-        else:
-            data = ObjectStoragePath(f.remote_path).read_bytes()
+        data = delivered_bytes(f, sftp_root)
         layout = load_layout(load_profile(f.agency).file("corrections").layout)
         details = layout.read(data, f.file_name).details()
         got = sorted(

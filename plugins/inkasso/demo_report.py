@@ -74,17 +74,23 @@ def _delivered_path(f, sftp_root: Path) -> str | None:
     return None
 
 
-def verify_delivered(engine: Engine, day: date, sftp_root: Path) -> list[str]:
-    """Read every file delivered for ``day`` back with the project's reader; list disagreements."""
+def delivered_bytes(f, sftp_root: Path) -> bytes:
+    """The bytes of a delivered file as the agency has them: on the simulator's disk for SFTP,
+    in the manual-export outbox otherwise (``f`` is a file-log row with the agreement's mode)."""
     from airflow.sdk import ObjectStoragePath
 
+    local = _delivered_path(f, sftp_root)
+    return Path(local).read_bytes() if local else ObjectStoragePath(f.remote_path).read_bytes()
+
+
+def verify_delivered(engine: Engine, day: date, sftp_root: Path) -> list[str]:
+    """Read every file delivered for ``day`` back with the project's reader; list disagreements."""
     problems = []
     for f in day_files(engine, day).itertuples():
         if f.status == "written":
             problems.append(f"{f.file_name}: not delivered yet")
             continue
-        local = _delivered_path(f, sftp_root)
-        data = Path(local).read_bytes() if local else ObjectStoragePath(f.remote_path).read_bytes()
+        data = delivered_bytes(f, sftp_root)
         layout = load_layout(load_profile(f.agency).files[f.kind].layout)
         parsed = layout.read(data, f.file_name).details()
         with engine.connect() as conn:

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, insert, literal, select, update
 
 from inkasso import erp
 from inkasso.checks import check_frame
@@ -420,9 +420,9 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
                     ["case_id", "at", "kind", "detail", "file_id"],
                     select(
                         ink_case.c.case_id,
-                        _literal(now),
-                        _literal(status),
-                        _literal(f"{row['file_name']} -> {remote}"),
+                        literal(now),
+                        literal(status),
+                        literal(f"{row['file_name']} -> {remote}"),
                         ink_case.c.file_id,
                     ).where(ink_case.c.file_id == row["file_id"]),
                 )
@@ -433,9 +433,9 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
                         ["case_id", "at", "kind", "detail", "file_id"],
                         select(
                             ink_correction.c.case_id,
-                            _literal(now),
-                            _literal(status),
-                            _literal(f"{row['file_name']} -> {remote}"),
+                            literal(now),
+                            literal(status),
+                            literal(f"{row['file_name']} -> {remote}"),
                             ink_correction.c.file_id,
                         )
                         .where(ink_correction.c.file_id == row["file_id"])
@@ -447,12 +447,6 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
             )
             log.info("%s: %s %s -> %s", agreement.agreement_id, row["file_name"], outcome, remote)
     return summary
-
-
-def _literal(value):
-    from sqlalchemy import literal
-
-    return literal(value)
 
 
 def log_summary(results: list[dict]) -> dict:
