@@ -95,7 +95,7 @@ def setup(url: str, inv: pd.DataFrame) -> sa.Engine:
         conn.execute(sa.insert(ink_agreement).values(
             agreement_id="bench", client_id=1, agency="lowell", country="SE",
             customer_no_at_agency="1", agency_bank_account=AGENCY_ACCOUNT, mode="manual",
-            settle_on_closure=True))  # fmt: skip
+            booking_mode="settlement"))  # fmt: skip
         conn.execute(sa.insert(erp_customer).values(
             customer_id=1, client_id=1, customer_no="1", name="Kund", is_organisation=False,
             national_id="x", country="SE"))  # fmt: skip

@@ -114,7 +114,7 @@ def tables(rows: int) -> dict[str, pd.DataFrame]:
                     "sftp_conn_id": AGREEMENT.sftp_conn_id,
                     "reminder_service": False,
                     "interim_account": "1684",
-                    "settle_on_closure": False,
+                    "booking_mode": "bank",
                     "active": True,
                 }
             ]

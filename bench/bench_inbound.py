@@ -70,7 +70,7 @@ def seed(engine, rows: int) -> np.ndarray:
         conn.execute(sa.insert(ink_agreement).values(
             agreement_id=AG.agreement_id, client_id=1, agency="lowell", country="NO",
             customer_no_at_agency=AG.customer_no_at_agency, agency_bank_account="1",
-            mode="sftp", sftp_conn_id="c", settle_on_closure=True))  # fmt: skip
+            mode="sftp", sftp_conn_id="c", booking_mode="settlement"))  # fmt: skip
         conn.execute(sa.insert(ink_file_log).values(
             file_id=1, client_id=1, agreement_id=AG.agreement_id, direction="out",
             kind="new_cases", file_name="LS", business_date=SENT, status="delivered", path="x",

@@ -74,7 +74,7 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: 
             select(
                 ink_agreement.c.agreement_id,
                 ink_agreement.c.interim_account,
-                ink_agreement.c.settle_on_closure,
+                ink_agreement.c.booking_mode,
                 ink_agreement.c.agency,
             ).where(ink_agreement.c.client_id == client_id)
         )
@@ -82,7 +82,7 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: 
     lines = []
     for payout in payouts:
         agreement = settings[payout["agreement_id"]]
-        if not agreement.settle_on_closure:
+        if agreement.booking_mode != "settlement":
             continue
         amount, ref = payout["amount"], f"payout:{payout['payment_id']}"
         note = f"Payout {agreement.agency} ({payout['agreement_id']}) {payout['payment_date']}"

@@ -140,9 +140,16 @@ ink_agreement = Table(
     # 'sftp' (automated) or 'manual' (a file written into the manual-export outbox)
     Column("mode", String(10), nullable=False),
     Column("sftp_conn_id", String(100)),
+    # the agency also runs the reminder service: invoices go at ``reminder_level`` reminders
     Column("reminder_service", Boolean, nullable=False, server_default=false()),
+    Column("reminder_level", Integer),
     Column("interim_account", String(10), nullable=False, server_default="1684"),
-    Column("settle_on_closure", Boolean, nullable=False, server_default=false()),
+    # how collected money reaches the ledger (README, "The ERP contract"):
+    # 'bank': the agency pays each amount with the invoice's KID and the bank import books it;
+    # 'settlement': the closure books it against the interim account, the lump payout clears it
+    Column("booking_mode", String(12), nullable=False, server_default="bank"),
+    # JSON overrides of the country's gates before sending (include/rules/gates.yaml)
+    Column("gates", Text),
     Column("active", Boolean, nullable=False, server_default=true()),
 )
 
@@ -289,10 +296,56 @@ ink_payout = Table(
     Column("payment_id", Integer, nullable=False, unique=True),  # erp_payment row
     Column("amount", BigInteger, nullable=False),
     Column("payment_date", Date, nullable=False),
+    # bank mode: the case whose invoice's KID the payout carried (NULL: a lump payout)
+    Column("case_id", ForeignKey("ink_case.case_id")),
     # matched / missing (no settlement) / differs (amounts disagree) / unreconciled
     Column("reconciliation", String(20), nullable=False, server_default="unreconciled"),
     Column("settled_amount", BigInteger),
+    # the closure dates of the settlement this payout pays (since the previous payout)
+    Column("covers_from", Date),
+    Column("covers_to", Date),
     Column("detail", Text),
+)
+
+# What the agency collected, per closure record: the change in the case's collected amount.
+# Payouts are reconciled against these rows; settlement mode books them on the invoice.
+ink_collection = Table(
+    "ink_collection",
+    pipeline_metadata,
+    Column("collection_id", Integer, primary_key=True, autoincrement=True),
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    Column("case_id", ForeignKey("ink_case.case_id"), nullable=False, index=True),
+    Column("invoice_id", Integer, nullable=False),
+    Column("file_id", ForeignKey("ink_file_log.file_id"), nullable=False),
+    Column("closure_date", Date, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    # settlement mode: the amount booked on the invoice against the interim account
+    Column("booked_amount", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("file_id", "case_id"),
+)
+
+# Money that moved on an invoice after its case had ended (a direct payment, a credit note, a
+# recall): the agency is no longer told, so a person is. Each ERP event is recorded once.
+ink_after_closure = Table(
+    "ink_after_closure",
+    pipeline_metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("ink_case.case_id"), nullable=False, index=True),
+    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    Column("invoice_id", Integer, nullable=False),
+    Column("source", String(20), nullable=False),  # payment / adjustment
+    Column("source_id", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),  # direct_payment, credit_note, recall, write_off
+    Column("amount", BigInteger, nullable=False),
+    Column("event_date", Date, nullable=False),
+    # overpayment (paid twice), refund_due (credit on a settled invoice), reduces_open
+    Column("verdict", String(20), nullable=False),
+    # the part of the amount that is more than the case still had open: to pay back
+    Column("refund_amount", BigInteger, nullable=False),
+    Column("business_date", Date, nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source", "source_id"),
 )
 
 # --------------------------------------------------------------------------- demo ERP, money
@@ -323,10 +376,13 @@ erp_invoice_adjustment = Table(
     erp_metadata,
     Column("adjustment_id", Integer, primary_key=True, autoincrement=True),
     Column("invoice_id", ForeignKey("erp_invoice.invoice_id"), nullable=False),
-    Column("kind", String(20), nullable=False),  # credit_note / recall
+    Column("kind", String(20), nullable=False),  # credit_note / recall / write_off
     Column("amount", BigInteger, nullable=False),
     Column("adjustment_date", Date, nullable=False),
     Column("text", String(200)),
+    # when the ERP registered it: one registered after the case was sent is reported to the
+    # agency even when it is dated earlier (a back-dated credit note)
+    Column("booked_at", DateTime(timezone=True)),
 )
 
 # General ledger lines the pipeline writes (settlements, agency payouts against the interim account).

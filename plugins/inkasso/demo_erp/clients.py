@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ class DemoClient:
     mode: str  # 'sftp' or 'manual'
     min_collection_amount: int  # øre / öre
     reminder_service: bool = False
+    # 'bank' (the agency pays per invoice with its KID) or 'settlement' (closure books, lump payout)
+    booking_mode: str = "bank"
+    reminder_level: int | None = None  # with reminder_service: the level invoices go at
 
     @property
     def currency(self) -> str:
@@ -30,14 +34,16 @@ class DemoClient:
 
 CLIENTS: tuple[DemoClient, ...] = (
     DemoClient(1, "Nordlys Energi AS", "nordlys-energi", "NO", "lowell_no", "lowell", "sftp", 5000),
-    DemoClient(2, "Bjørkeli Bredbånd AS", "bjorkeli", "NO", "creno", "creno", "sftp", 10000),
+    DemoClient(2, "Bjørkeli Bredbånd AS", "bjorkeli", "NO", "creno", "creno", "sftp", 10000, booking_mode="settlement"),
     DemoClient(3, "Fjordtann Tannhelse AS", "fjordtann", "NO", "credicare", "credicare", "manual", 20000),
-    DemoClient(4, "Göta Elnät AB", "gota-elnat", "SE", "lowell_se", "lowell", "sftp", 5000),
+    DemoClient(4, "Göta Elnät AB", "gota-elnat", "SE", "lowell_se", "lowell", "sftp", 5000, booking_mode="settlement"),
     DemoClient(5, "Skånska Hyrbilar AB", "skanska-hyrbilar", "SE", "kredithanterarna", "kredithanterarna", "sftp", 15000),
-    DemoClient(6, "Mälardalens Vård AB", "malardalens-vard", "SE", "svea", "svea", "sftp", 10000, True),
-    DemoClient(7, "Norrlands Försäkring AB", "norrlands-forsakring", "SE", "preventia", "preventia", "sftp", 7500),
-    DemoClient(8, "Västkust Fastigheter AB", "vastkust", "SE", "intrum", "intrum", "manual", 20000),
+    DemoClient(6, "Mälardalens Vård AB", "malardalens-vard", "SE", "svea", "svea", "sftp", 10000, True, reminder_level=1),
+    DemoClient(7, "Norrlands Försäkring AB", "norrlands-forsakring", "SE", "preventia", "preventia", "sftp", 7500, booking_mode="settlement"),
+    DemoClient(8, "Västkust Fastigheter AB", "vastkust", "SE", "intrum", "intrum", "manual", 20000, booking_mode="settlement"),
 )  # fmt: skip
+# INKASSO_DEMO_BOOKING_MODE=settlement (or bank) puts every demo agreement in one booking mode
+BOOKING_MODE_ENV = "INKASSO_DEMO_BOOKING_MODE"
 
 
 def client_rows(rng: random.Random) -> list[dict]:
@@ -79,7 +85,8 @@ def agreement_rows(rng: random.Random) -> list[dict]:
                 "sftp_conn_id": f"inkasso_sftp_{c.agreement_id}" if c.mode == "sftp" else None,
                 "reminder_service": c.reminder_service,
                 "interim_account": "1684",
-                "settle_on_closure": False,
+                "booking_mode": os.environ.get(BOOKING_MODE_ENV) or c.booking_mode,
+                "reminder_level": c.reminder_level,
                 "active": True,
             }
         )

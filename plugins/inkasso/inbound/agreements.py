@@ -21,7 +21,7 @@ class InboundAgreement:
     customer_no_at_agency: str
     sftp_conn_id: str | None
     interim_account: str = "1684"
-    settle_on_closure: bool = False
+    booking_mode: str = "bank"
 
     @classmethod
     def from_row(cls, row) -> InboundAgreement:

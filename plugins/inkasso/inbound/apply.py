@@ -188,7 +188,7 @@ def apply_closure(
         ],
     )
     settled = pd.Series(0, index=d.index, dtype="int64")
-    if agreement.settle_on_closure and len(todo):
+    if agreement.booking_mode == "settlement" and len(todo):
         settled[todo.index] = _settle(conn, todo, agreement, file_id, file_name, now)
     detail = (
         "collected "

@@ -167,7 +167,7 @@ def test_agency_payout_is_not_a_direct_payment_and_is_booked_and_reconciled(demo
                   a=SE_AGREEMENT)  # fmt: skip
     with demo.begin() as conn:
         conn.execute(update(ink_agreement).where(ink_agreement.c.agreement_id == SE_AGREEMENT)
-                     .values(settle_on_closure=True))  # fmt: skip
+                     .values(booking_mode="settlement"))  # fmt: skip
     settled_day, short_day, early_day = (DAY - dt.timedelta(days=d) for d in (1, 2, 3))
     ids = invoices(demo, "open", 3)["invoice_id"].tolist()
     close_case(demo, SE_AGREEMENT, ids[0], 40_000, settled_day)
