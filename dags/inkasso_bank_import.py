@@ -26,21 +26,26 @@ task each):
    in `ink_file_issue`; nothing of it is booked. AvtaleGiro files are logged `ignored`.
 4. **Booked** (one transaction per file, with its file log row): every payment into
    `erp_payment`, matched to the client's invoices by KID / OCR reference:
-   - `agency_payout` when the payer account is an agreement's `agency_bank_account`: not a
-     payment on an invoice; an `ink_payout` row; where the agreement has `settle_on_closure`,
-     journal lines bank 1920 debit / interim account (default 1684) credit (`payout:<id>`);
+   - `collection` when the payer account is a `bank`-mode agreement's `agency_bank_account`
+     and the reference is an invoice's KID: the agency paying what it collected on that
+     invoice; booked on it (method `collection`, never reported back as a direct payment), an
+     `ink_payout` row with its case; an invoice whose case ended goes to `paid` at zero;
+   - `agency_payout` for any other payment from an agency's account: a lump settlement, not a
+     payment on an invoice; an `ink_payout` row; in `settlement` mode journal lines bank 1920
+     debit / interim account (default 1684) credit (`payout:<id>`);
    - `direct` when the reference is an invoice's KID: the invoice's remaining amount goes down
      (never below zero). An open invoice paid to zero becomes `paid`. **An invoice at collection
      keeps its status `at_collection`** and its remaining amount goes down too, as the
      customer ledger must show the money received; `inkasso_corrections` reports the payment to
      the agency, which lowers its claim, and the agency's closure settles the rest;
    - `unmatched` otherwise (for a person to allocate; in the report).
-5. **Reconciliation**, per agreement and day, over the last 30 days: the payouts dated D against
-   the agency's settlement of D (sum of `collected_amount` of the cases closed on D): `matched`,
-   `differs` (with the difference) or `missing` (no settlement on file yet), written on the
-   `ink_payout` rows; settlement days more than 2 days old with no payout are listed as missing
-   payouts. Recomputed every run, so a payout that arrived before its closure file turns
-   `matched` on a later run.
+5. **Reconciliation**: each payout against the settlement it pays: what the agency collected
+   (`ink_collection`, the change in a case's collected amount per closure record) since the
+   previous payout of the same agreement (lump) or case (per invoice): `matched`, `differs`
+   (with the difference) or `missing` (nothing collected to pay), with the closure dates it
+   covers, on the `ink_payout` rows; collections more than 2 days old with no payout are listed
+   as missing payouts. Recomputed every run, so a payout that arrived before its closure file
+   turns `matched` on a later run.
 
 **Safe to re-run / backfill:** a file already logged (same name and bytes) is skipped; the same
 bytes under another name are logged `duplicate` and not booked. To backfill a day, run the DAG

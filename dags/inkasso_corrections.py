@@ -18,7 +18,11 @@ for each active agency agreement (one mapped task each):
 1. **prepare**: collects every *direct payment* (money the debtor paid the creditor, booked by
    the bank import after the case was sent; reversals negative), *credit note* and *recall*
    (a credit loss with "recall from collection") on an invoice with an open case, dated up to
-   the run's business day (its logical date in Europe/Oslo) and not reported before. In one
+   the run's business day (its logical date in Europe/Oslo) and not reported before; one the
+   ERP registered after the case was sent counts even when it is dated earlier (back-dated).
+   Money that moved on a case that already *ended* is not for the agency: it is recorded in
+   `ink_after_closure` (an over-payment, a refund due, or less still owed) for the day's mail.
+   In one
    transaction: `ink_correction` rows, one correction file with the agency profile's layout and
    name (Lowell/Lindorff: `RD` + customer number + date + time) in the outbox, the file log
    (kind `corrections`) and a history event per correction on its case. A recall closes nothing

@@ -24,8 +24,13 @@ Every day at 06:00 (Europe/Oslo), for each active automated (SFTP) agreement (ma
    (line, field, reason), and nothing of it is applied; the other files go on. Receipts register
    the agency's reference or reject the case (the invoice goes back to `open`, not marked, for a
    person to decide); closures set paid / partly paid / closed / recalled / uncollectible with
-   amounts and dates. With the agreement's `settle_on_closure` the invoice is settled
-   (payment method `collection`, debit interim account 1684, credit receivables 1500).
+   amounts and dates. What the agency collected since the previous closure record is one
+   `ink_collection` row (the settlement its payout must match). In `settlement` booking mode
+   it is also booked on the invoice (payment method `collection`, debit interim account 1684,
+   credit receivables 1500); in `bank` mode the bank import books the agency's KID payout. A
+   case that ended moves its invoice out of `at_collection`: `paid` (`credited` after a
+   recall), `payout_pending` until the agency's payout arrives, or `collection_ended` with
+   money still owed, for a person to decide.
 3. **tidy**: applied files move to the profile's processed folder (one connection); profiles
    without one (the agency cleans up) leave them. Quarantined and flagged files stay.
 

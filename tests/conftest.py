@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +23,9 @@ import json  # noqa: E402
 from datetime import date  # noqa: E402
 
 import pytest  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get(
-    "INKASSO_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
+from tests.pg import drop_postgres, new_postgres_url  # noqa: E402
+
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
 
 
@@ -41,42 +38,15 @@ def airflow_db():
     return os.environ["AIRFLOW_HOME"]
 
 
-def _postgres_url() -> str:
-    """Create a fresh PostgreSQL database for one test and return its URL."""
-    name = f"inkasso_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:  # a missing server is a failure, never a skip
-        raise RuntimeError(
-            f"PostgreSQL at {PG_ADMIN_URL} is required by the test suite: {exc}"
-        ) from exc
-    finally:
-        admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_postgres(url: str) -> None:
-    from inkasso.db.engine import engine_for_url
-
-    engine_for_url(url).dispose()
-    name = url.rsplit("/", 1)[1]
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def erp_url(request, tmp_path):
     """An empty ERP database URL, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'erp.sqlite'}"
         return
-    url = _postgres_url()
+    url = new_postgres_url()
     yield url
-    _drop_postgres(url)
+    drop_postgres(url)
 
 
 @pytest.fixture

@@ -89,14 +89,31 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
         help="the file's format: one of the formats listed below",
     )
     read.add_argument("file", metavar="FILE", type=Path, help="the file to read")
+    check = sub.add_parser(
+        "check",
+        help="prove the books: every case's money and every payout",
+        description="Check, for every case, sent = collected + direct payments + credited + "
+        "recalled + written off + still open, that the ERP's remaining amount and status agree, "
+        "that every payout is reconciled or listed and that interim accounts are explained. "
+        "Exits 1 on a violation.",
+    )
+    check.add_argument(
+        "--date", required=True, type=dt.date.fromisoformat, help="business day (YYYY-MM-DD)"
+    )
+    check.add_argument(
+        "--url", help="SQLAlchemy URL of the ERP database (default: the erp_db connection)"
+    )
+    check.add_argument("--json", action="store_true", help="print the outcome as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 read, 1 broken file, 2 usage)."""
+    """Run the command line; returns the exit status (0 fine, 1 broken file or books, 2 usage)."""
     args = _parser(format_names()).parse_args(argv)
     if args.command == "read":
         return _read(args.format, args.file)
+    if args.command == "check":
+        return _check(args.date, args.url, as_json=args.json)
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
 
 
@@ -121,3 +138,35 @@ def _read(format_name: str, path: Path) -> int:
         print(f"inkasso read: {exc}", file=sys.stderr)
         return EXIT_BROKEN
     return 0
+
+
+def _check(day: dt.date, url: str | None, *, as_json: bool) -> int:
+    from inkasso.db.engine import engine_for_url, erp_engine
+    from inkasso.money.check import check_books
+
+    report = check_books(engine_for_url(url) if url else erp_engine(), day)
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(format_books(report))
+    return 0 if report.ok else EXIT_BROKEN
+
+
+def format_books(report) -> str:
+    """The check's outcome as text: totals per currency, violations, items for a person."""
+    from inkasso.money.amounts import format_ore
+
+    lines = [f"books through {report.through}: {report.cases} cases"]
+    for currency, t in sorted(report.totals.items()):
+        lines.append(
+            f"  {currency}: sent {format_ore(t['sent'])} = collected {format_ore(t['collected'])}"
+            f" + direct {format_ore(t['direct'])} + credited {format_ore(t['credited'])}"
+            f" + recalled {format_ore(t['recalled'])} + written off {format_ore(t['written_off'])}"
+            f" + open {format_ore(t['open'])}"
+            f" (refunds due {format_ore(t['refund_due'])}, in transit {format_ore(t['in_transit'])})"
+        )
+    lines.append(f"violations: {len(report.violations)}")
+    lines += [f"  ! {v}" for v in report.violations]
+    lines.append(f"for a person: {len(report.listed)}")
+    lines += [f"  - {item}" for item in report.listed]
+    return "\n".join(lines)

@@ -13,6 +13,10 @@ one correction file per agreement -> the agency.
    + customer number + date + time) into the outbox, completes the log row (checksum, size,
    count, total) and writes one history event per correction (``ink_case_event``).
 
+Before that, money that moved on the agreement's cases after they ended (direct payments,
+credit notes, recalls the agency will not hear of) is recorded for a person
+(``inkasso.money.after_closure``): over-payments and refunds due appear in the day's mail.
+
 If anything fails, the transaction rolls back and the file is removed: the events are collected
 again by the next run. Delivery is ``inkasso.dispatch.deliver_pending`` (SFTP or the manual outbox),
 which sends every written, undelivered file of the agreement, so a file that could not go out is
@@ -48,6 +52,7 @@ from sqlalchemy import (
 from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
 from inkasso.dispatch import Agreement
 from inkasso.formats import load_layout, load_profile
+from inkasso.money.after_closure import detect_after_closure
 from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.sql import query
 
@@ -195,6 +200,10 @@ def prepare_corrections(
     written = []  # the file this run put into the outbox, removed again if the run fails
     try:
         with engine.connect() as conn, conn.begin():
+            # money on cases that already ended is not for the agency: recorded for a person
+            summary |= detect_after_closure(
+                conn, agreement.agreement_id, agreement.client_id, business_date, now=now
+            )
             result = _prepare_in_transaction(
                 conn, agreement, business_date, base, spec, now, run_id, summary, written
             )

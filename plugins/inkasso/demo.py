@@ -34,7 +34,8 @@ class DemoEnvironment:
         self.keys = self.dir / "keys"
         self.sftp_root = self.dir / "agency-sftp"
         self.state_file = self.dir / "state.json"
-        self.erp_url = f"sqlite:///{self.erp_path}"
+        # INKASSO_DEMO_ERP_URL puts the demo ERP elsewhere, e.g. an empty PostgreSQL database
+        self.erp_url = os.environ.get("INKASSO_DEMO_ERP_URL") or f"sqlite:///{self.erp_path}"
 
     def last_day(self) -> date | None:
         """The last day the demo completed, or None before the first run."""
@@ -58,7 +59,7 @@ def ensure_erp(env: DemoEnvironment) -> bool:
     if env.state_file.exists() or _has_clients(engine):
         return False
     counts = create_demo_erp(engine, seed=SEED, start_day=FIRST_DAY)
-    print(f"demo ERP created at {env.erp_path}: {counts}")
+    print(f"demo ERP created at {env.erp_url}: {counts}")
     return True
 
 
@@ -106,6 +107,22 @@ def run_dag(dags: dict, dag_id: str, day: date, at: time) -> str:
     logical = datetime.combine(day, at, tzinfo=BUSINESS_TZ)
     print(f"running {dag_id} for {logical.isoformat()} ...", flush=True)
     return str(dags[dag_id].test(logical_date=logical).state)
+
+
+def print_books(engine, day: date) -> list[str]:
+    """Prove the books after the day (``python -m inkasso check``); returns the violations."""
+    from inkasso.cli import format_books
+    from inkasso.money.check import check_books
+
+    report = check_books(engine, day)
+    text = format_books(report).splitlines()
+    shown = [line for line in text if not line.startswith("  - ")][:40]
+    print("\n== The books (python -m inkasso check) ==", *shown, sep="\n")
+    listed = [line for line in text if line.startswith("  - ")]
+    print(*listed[:15], sep="\n")
+    if len(listed) > 15:
+        print(f"  ... {len(listed) - 15} more for a person (see `python -m inkasso check`)")
+    return [f"books: {v}" for v in report.violations]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report_day(engine, day, base, mail_dir=env.dir / "mail")
     problems = verify_delivered(engine, day, env.sftp_root)
     problems += verify_corrections_day(engine, day, env.sftp_root)
+    problems += print_books(engine, day)
     failed = {dag_id: state for dag_id, state in states.items() if state != "success"}
     if failed or problems:
         print(f"\nDay {day}:", *[f"{d}: {s}" for d, s in failed.items()], *problems, sep="\n  ")

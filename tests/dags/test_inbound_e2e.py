@@ -184,7 +184,9 @@ def test_settlement_on_closure_books_interim_against_receivables_once(
 
     only(demo_erp, "creno")
     with demo_erp.begin() as conn:
-        conn.execute(update(ink_agreement).values(booking_mode="settlement", interim_account="1685"))
+        conn.execute(
+            update(ink_agreement).values(booking_mode="settlement", interim_account="1685")
+        )
     assert run(dags["dispatch"], DAY, 5).state == "success"
     for offset in range(0, 23):
         answer(agency, demo_erp, DAY + timedelta(days=offset))

@@ -140,7 +140,7 @@ def import_bank_file(
         counts = record_payments(
             conn, client_id, file_name, payments, agency_accounts(conn, client_id), now
         )
-        counts |= log_payouts(conn, client_id, file_name, business_date)
+        counts |= log_payouts(conn, client_id, file_name)
     log.info("client %s: %s booked: %s", client_id, file_name, counts)
     return summary | {
         "status": "applied",
@@ -212,7 +212,13 @@ def log_summary(results: list[dict]) -> dict:
     for result in results:
         for file in result["files"]:
             totals["files"][file["status"]] = totals["files"].get(file["status"], 0) + 1
-            for kind in ("direct", "direct_at_collection", "unmatched", "agency_payout"):
+            for kind in (
+                "direct",
+                "direct_at_collection",
+                "unmatched",
+                "agency_payout",
+                "collection",
+            ):
                 if kind in file:
                     totals["payments"][kind] = totals["payments"].get(kind, 0) + file[kind]
         for key in ("matched", "differs", "missing"):

@@ -1,19 +1,23 @@
 """Agency payouts found in bank files: logged, booked against the interim account, reconciled.
 
-A payout is a payment whose payer account is an agreement's ``agency_bank_account``. It is not a
-payment on an invoice: it is the agency handing over what it collected.
+A payout is a payment whose payer account is an agreement's ``agency_bank_account``: the agency
+handing over what it collected. How it is booked depends on the agreement's ``booking_mode``:
 
-Booking: where the agreement has ``settle_on_closure`` on, each payout is booked bank (1920)
-debit / the agreement's interim account (default 1684) credit, ``source_ref`` ``payout:<id>``, so
-a rerun books nothing twice. (The closures then clear the interim account against the invoices.)
+* ``bank``: the agency pays each collected amount with the invoice's KID. The bank import has
+  booked it on the invoice already (``erp_payment`` kind ``collection``); here it is logged in
+  ``ink_payout`` with its case.
+* ``settlement``: the closure booked the invoices against the interim account (default 1684); the
+  agency's lump payout is booked bank (1920) debit / interim account credit, ``source_ref``
+  ``payout:<payment_id>`` (a rerun books nothing twice), so the interim account nets to zero.
 
-Reconciliation, per agreement and day: the payouts dated D are compared with the agency's
-settlement of D, the sum of ``collected_amount`` of the agreement's cases closed on D (the closure
-files' dates). Each payout of the day gets ``matched`` (equal), ``differs`` (both, unequal) or
-``missing`` (no settlement of that day on file yet), with the settled sum and a detail text.
-Settlement days older than ``PAYOUT_GRACE_DAYS`` without any payout are returned as missing
-payouts. It recomputes from the tables every time: run it again after new closures arrive and a
-``missing`` turns ``matched``.
+Reconciliation compares each payout with the settlement it pays: the agency's collections
+(``ink_collection``, the change in a case's collected amount per closure record) since the
+previous payout: a collection is paid by the first payout dated on or after its closure date, of
+the same agreement (lump) or the same case (per invoice). Each payout gets ``matched``,
+``differs`` (with the difference) or ``missing`` (no collection to pay), with the closure dates it
+covers. Collections with no payout yet are awaiting one; older than ``PAYOUT_GRACE_DAYS`` they
+are returned as missing payouts. It recomputes from the tables every time, so a late closure or a
+late payout corrects the verdicts on the next run.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import pandas as pd
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from inkasso.bank.record import account_key
-from inkasso.db.schema import ink_agreement, ink_case, ink_payout
+from inkasso.db.schema import ink_agreement, ink_case, ink_collection, ink_payout
+from inkasso.money.amounts import format_ore, plain_date
 from inkasso.sql import query
 
 BANK_ACCOUNT = "1920"
 PAYOUT_GRACE_DAYS = 2
-RECONCILE_DAYS = 30
+LUMP = -1  # the case key of a lump payout and of the collections it pays
 
 
 def agency_accounts(conn: Connection, client_id: int) -> dict[str, str]:
@@ -42,13 +47,35 @@ def agency_accounts(conn: Connection, client_id: int) -> dict[str, str]:
     return {agreement: account for agreement, account in rows}
 
 
-def _as_date(value) -> date:
-    """A date from a text query (SQLite gives ISO text, PostgreSQL a date)."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+def _settings(conn: Connection, client_id: int) -> dict:
+    return {
+        r.agreement_id: r
+        for r in conn.execute(
+            select(
+                ink_agreement.c.agreement_id,
+                ink_agreement.c.interim_account,
+                ink_agreement.c.booking_mode,
+                ink_agreement.c.agency,
+            ).where(ink_agreement.c.client_id == client_id)
+        )
+    }
 
 
-def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: date) -> dict:
-    """Add the file's payouts to ``ink_payout`` and book them where the agreement says so.
+def _case_of_invoice(conn: Connection, agreement_invoice: set[tuple[str, int]]) -> dict:
+    """(agreement, invoice) -> the invoice's latest case with that agreement."""
+    if not agreement_invoice:
+        return {}
+    invoices = sorted({i for _, i in agreement_invoice})
+    rows = conn.execute(
+        select(ink_case.c.agreement_id, ink_case.c.invoice_id, ink_case.c.case_id)
+        .where(ink_case.c.invoice_id.in_(invoices))
+        .order_by(ink_case.c.case_id)
+    ).all()
+    return {(a, i): c for a, i, c in rows}  # the latest case wins
+
+
+def log_payouts(conn: Connection, client_id: int, bank_file: str) -> dict:
+    """Add the file's payouts to ``ink_payout`` and book the lump ones where the mode says so.
 
     Returns the count and sum of payouts and how many journal lines were written.
     """
@@ -61,24 +88,21 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: 
             "agreement_id": accounts[account_key(r["payer_account"])],
             "payment_id": r["payment_id"],
             "amount": int(r["amount"]),
-            "payment_date": _as_date(r["payment_date"]),
+            "payment_date": plain_date(r["payment_date"]),
+            "invoice_id": r["invoice_id"] if r["kind"] == "collection" else None,
         }
         for r in rows
     ]
     if not payouts:
         return {"payouts": 0, "payout_amount": 0, "journal_lines": 0}
+    cases = _case_of_invoice(
+        conn, {(p["agreement_id"], p["invoice_id"]) for p in payouts if p["invoice_id"]}
+    )
+    for p in payouts:
+        invoice = p.pop("invoice_id")
+        p["case_id"] = cases.get((p["agreement_id"], invoice)) if invoice else None
     conn.execute(insert(ink_payout), payouts)
-    settings = {
-        r.agreement_id: r
-        for r in conn.execute(
-            select(
-                ink_agreement.c.agreement_id,
-                ink_agreement.c.interim_account,
-                ink_agreement.c.booking_mode,
-                ink_agreement.c.agency,
-            ).where(ink_agreement.c.client_id == client_id)
-        )
-    }
+    settings = _settings(conn, client_id)
     lines = []
     for payout in payouts:
         agreement = settings[payout["agreement_id"]]
@@ -86,16 +110,15 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: 
             continue
         amount, ref = payout["amount"], f"payout:{payout['payment_id']}"
         note = f"Payout {agreement.agency} ({payout['agreement_id']}) {payout['payment_date']}"
-        common = {"client_id": client_id, "journal_date": journal_date, "text": note[:200]}
+        common = {
+            "client_id": client_id,
+            "journal_date": payout["payment_date"],
+            "text": note[:200],
+            "source_ref": ref,
+        }
         lines += [
-            common | {"account": BANK_ACCOUNT, "debit": amount, "credit": 0, "source_ref": ref},
-            common
-            | {
-                "account": agreement.interim_account or "1684",
-                "debit": 0,
-                "credit": amount,
-                "source_ref": ref,
-            },
+            common | {"account": BANK_ACCOUNT, "debit": amount, "credit": 0},
+            common | {"account": agreement.interim_account or "1684", "debit": 0, "credit": amount},
         ]
     written = conn.execute(query("erp/insert_journal_line"), lines).rowcount if lines else 0
     return {
@@ -105,111 +128,170 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str, journal_date: 
     }
 
 
-def _settlements(conn: Connection, agreement_ids: list[str], since: date, until: date):
-    stmt = (
-        select(
-            ink_case.c.agreement_id,
-            ink_case.c.closed_date.label("day"),
-            func.sum(ink_case.c.collected_amount).label("settled"),
-            func.count().label("cases"),
-        )
-        .where(
-            ink_case.c.agreement_id.in_(agreement_ids),
-            ink_case.c.closed_date.between(since, until),
-            ink_case.c.collected_amount != 0,
-        )
-        .group_by(ink_case.c.agreement_id, ink_case.c.closed_date)
-    )
-    return pd.DataFrame(
-        conn.execute(stmt).all(), columns=["agreement_id", "day", "settled", "cases"]
-    )
-
-
-def _paid(conn: Connection, agreement_ids: list[str], since: date, until: date):
-    stmt = (
-        select(
-            ink_payout.c.agreement_id,
-            ink_payout.c.payment_date.label("day"),
-            func.sum(ink_payout.c.amount).label("paid"),
-            func.count().label("payouts"),
-        )
-        .where(
-            ink_payout.c.agreement_id.in_(agreement_ids),
-            ink_payout.c.payment_date.between(since, until),
-        )
-        .group_by(ink_payout.c.agreement_id, ink_payout.c.payment_date)
-    )
-    return pd.DataFrame(
-        conn.execute(stmt).all(), columns=["agreement_id", "day", "paid", "payouts"]
-    )
-
-
-def _money(ore: int) -> str:
-    sign = "-" if ore < 0 else ""
-    return f"{sign}{abs(ore) // 100}.{abs(ore) % 100:02d}"
-
-
-def reconcile_payouts(
-    conn: Connection, agreement_ids: list[str], business_date: date, days: int = RECONCILE_DAYS
-) -> dict:
-    """Reconcile the payouts of the last ``days`` days up to ``business_date`` (see module doc).
-
-    Returns counts per outcome and the list of settlement days still waiting for a payout.
-    """
-    since = business_date - timedelta(days=days)
-    if not agreement_ids:
-        return {"matched": 0, "differs": 0, "missing": 0, "missing_payouts": []}
-    both = pd.merge(
-        _paid(conn, agreement_ids, since, business_date),
-        _settlements(conn, agreement_ids, since, business_date),
-        on=["agreement_id", "day"],
-        how="outer",
-    )
-    updates, outcome = [], {"matched": 0, "differs": 0, "missing": 0}
-    missing_payouts = []
-    for row in both.itertuples(index=False):
-        paid = None if pd.isna(row.paid) else int(row.paid)
-        settled = None if pd.isna(row.settled) else int(row.settled)
-        if paid is None:
-            if row.day < business_date - timedelta(days=PAYOUT_GRACE_DAYS):
-                missing_payouts.append(
-                    {
-                        "agreement_id": row.agreement_id,
-                        "day": row.day.isoformat(),
-                        "settled": settled,
-                    }
-                )
-            continue
-        if settled is None:
-            status, detail = "missing", f"no settlement (closures) of {row.day} on file"
-        elif settled == paid:
-            status = "matched"
-            detail = f"paid {_money(paid)} = settled {_money(settled)} ({int(row.cases)} cases)"
-        else:
-            status = "differs"
-            detail = (
-                f"paid {_money(paid)}, settled {_money(settled)} ({int(row.cases)} cases): "
-                f"difference {_money(paid - settled)}"
+def _frames(conn: Connection, agreement_ids: list[str], through: date):
+    """Payout days and collections of the agreements up to ``through``, keyed by case (or LUMP)."""
+    modes = dict(
+        conn.execute(
+            select(ink_agreement.c.agreement_id, ink_agreement.c.booking_mode).where(
+                ink_agreement.c.agreement_id.in_(agreement_ids)
             )
+        ).all()
+    )
+    p = ink_payout.c
+    payouts = pd.DataFrame(
+        conn.execute(
+            select(p.payout_id, p.agreement_id, p.case_id, p.amount, p.payment_date).where(
+                p.agreement_id.in_(agreement_ids), p.payment_date <= through
+            )
+        ).all(),
+        columns=["payout_id", "agreement_id", "case_id", "amount", "day"],
+    )
+    c = ink_collection.c
+    collections = pd.DataFrame(
+        conn.execute(
+            select(c.agreement_id, c.case_id, c.amount, c.closure_date).where(
+                c.agreement_id.in_(agreement_ids), c.closure_date <= through, c.amount != 0
+            )
+        ).all(),
+        columns=["agreement_id", "case_id", "amount", "closure_date"],
+    )
+    payouts["key"] = payouts["case_id"].fillna(LUMP).astype("int64")
+    per_case = collections["agreement_id"].map(modes).eq("bank")
+    collections["key"] = collections["case_id"].where(per_case, LUMP).astype("int64")
+    for frame, col in ((payouts, "day"), (collections, "closure_date")):
+        # the same dtypes on both sides whatever the driver returns (merge_asof insists)
+        frame[col] = pd.to_datetime(frame[col].map(plain_date) if len(frame) else frame[col])
+        frame["agreement_id"] = frame["agreement_id"].astype(object)
+    return payouts, collections
+
+
+def _cover(payouts: pd.DataFrame, collections: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per payout day (agreement, key, day): paid and settled sums, and the collections unpaid."""
+    days = (
+        payouts.groupby(["agreement_id", "key", "day"], as_index=False)
+        .agg(paid=("amount", "sum"), payouts=("payout_id", "count"))
+        .sort_values("day")
+    )
+    if collections.empty:
+        days["settled"], days["covers_from"], days["covers_to"], days["cases"] = 0, None, None, 0
+        return days, collections.assign(day=pd.NaT)
+    right = days[["agreement_id", "key", "day"]].assign(pay_day=days["day"])
+    right["agreement_id"] = right["agreement_id"].astype(object)
+    coll = pd.merge_asof(
+        collections.sort_values("closure_date").astype({"agreement_id": object}),
+        right,
+        left_on="closure_date",
+        right_on="day",
+        by=["agreement_id", "key"],
+        direction="forward",
+    )
+    paid = coll[coll["pay_day"].notna()]
+    sums = paid.groupby(["agreement_id", "key", "pay_day"], as_index=False).agg(
+        settled=("amount", "sum"),
+        covers_from=("closure_date", "min"),
+        covers_to=("closure_date", "max"),
+        cases=("case_id", "nunique"),
+    )
+    days = days.merge(
+        sums.rename(columns={"pay_day": "day"}), on=["agreement_id", "key", "day"], how="left"
+    )
+    days["settled"] = days["settled"].fillna(0).astype("int64")
+    days["cases"] = days["cases"].fillna(0).astype("int64")
+    return days, coll[coll["pay_day"].isna()]
+
+
+def _verdict(row) -> tuple[str, str]:
+    paid, settled = int(row.paid), int(row.settled)
+    what = f"case {row.key}" if row.key != LUMP else f"{int(row.cases)} cases"
+    if pd.isna(row.covers_from):
+        return "missing", f"paid {format_ore(paid)}: no collection by the agency to pay"
+    span = f"closures {row.covers_from.date()}..{row.covers_to.date()}, {what}"
+    if paid == settled:
+        return "matched", f"paid {format_ore(paid)} = collected {format_ore(settled)} ({span})"
+    return "differs", (
+        f"paid {format_ore(paid)}, collected {format_ore(settled)} ({span}): "
+        f"difference {format_ore(paid - settled)}"
+    )
+
+
+def reconcile_payouts(conn: Connection, agreement_ids: list[str], business_date: date) -> dict:
+    """Reconcile every payout of the agreements up to ``business_date`` (see module doc).
+
+    Returns counts per verdict (payouts, not days) and the collections still waiting for a
+    payout after the grace days (``missing_payouts``: agreement, case or None, dates, amount).
+    """
+    business_date = plain_date(business_date)
+    outcome = {"matched": 0, "differs": 0, "missing": 0, "missing_payouts": []}
+    if not agreement_ids:
+        return outcome
+    payouts, collections = _frames(conn, agreement_ids, business_date)
+    days, unpaid = _cover(payouts, collections)
+    updates = []
+    for row in days.itertuples(index=False):
+        status, detail = _verdict(row)
         outcome[status] += int(row.payouts)
         updates.append(
-            {"b_agreement": row.agreement_id, "b_day": row.day, "b_status": status,
-             "b_settled": settled, "b_detail": detail}
-        )  # fmt: skip
-    if updates:
-        conn.execute(
-            update(ink_payout)
-            .where(
-                and_(
-                    ink_payout.c.agreement_id == bindparam("b_agreement"),
-                    ink_payout.c.payment_date == bindparam("b_day"),
-                )
-            )
-            .values(
-                reconciliation=bindparam("b_status"),
-                settled_amount=bindparam("b_settled"),
-                detail=bindparam("b_detail"),
-            ),
-            updates,
+            {
+                "b_agreement": row.agreement_id,
+                "b_day": row.day.date(),
+                "b_key": int(row.key),
+                "b_status": status,
+                "b_settled": int(row.settled),
+                "b_from": None if pd.isna(row.covers_from) else row.covers_from.date(),
+                "b_to": None if pd.isna(row.covers_to) else row.covers_to.date(),
+                "b_detail": detail,
+            }
         )
-    return outcome | {"missing_payouts": missing_payouts}
+    _write_verdicts(conn, updates)
+    outcome["missing_payouts"] = _late(unpaid, business_date)
+    return outcome
+
+
+def _late(unpaid: pd.DataFrame, business_date: date) -> list[dict]:
+    """Collections older than the grace days with no payout, per agreement and case (or lump)."""
+    cutoff = pd.Timestamp(business_date - timedelta(days=PAYOUT_GRACE_DAYS))
+    late = unpaid[unpaid["closure_date"] < cutoff]
+    return [
+        {
+            "agreement_id": agreement_id,
+            "case_id": None if key == LUMP else int(key),
+            "from": group["closure_date"].min().date().isoformat(),
+            "to": group["closure_date"].max().date().isoformat(),
+            "amount": int(group["amount"].sum()),
+        }
+        for (agreement_id, key), group in late.groupby(["agreement_id", "key"], sort=True)
+    ]
+
+
+def missing_payouts(conn: Connection, agreement_ids: list[str], business_date: date) -> list:
+    """Read-only: the collections still waiting for a payout after the grace days."""
+    business_date = plain_date(business_date)
+    if not agreement_ids:
+        return []
+    payouts, collections = _frames(conn, agreement_ids, business_date)
+    return _late(_cover(payouts, collections)[1], business_date)
+
+
+def _write_verdicts(conn: Connection, updates: list[dict]) -> None:
+    """One executemany: the verdict of every payout of a payout day."""
+    if not updates:
+        return
+    p = ink_payout.c
+    conn.execute(
+        update(ink_payout)
+        .where(
+            and_(
+                p.agreement_id == bindparam("b_agreement"),
+                p.payment_date == bindparam("b_day"),
+                func.coalesce(p.case_id, LUMP) == bindparam("b_key"),
+            )
+        )
+        .values(
+            reconciliation=bindparam("b_status"),
+            settled_amount=bindparam("b_settled"),
+            covers_from=bindparam("b_from"),
+            covers_to=bindparam("b_to"),
+            detail=bindparam("b_detail"),
+        ),
+        updates,
+    )

@@ -83,7 +83,8 @@ def record_payments(
 ) -> dict[str, int]:
     """Record the payments of one file in ``erp_payment`` and apply the direct ones to invoices.
 
-    Runs in the caller's transaction. Returns counts: payments per kind, direct ones on invoices at collection,
+    Runs in the caller's transaction. Returns counts: payments per kind (``collection``: a
+    bank-mode agency paying an invoice by its KID), direct ones on invoices at collection,
     invoices changed.
     """
     payouts = mark_payouts(payments, agency_accounts)
@@ -91,9 +92,17 @@ def record_payments(
     params = {"client_id": client_id, "bank_file": bank_file}
     conn.execute(query("erp/insert_bank_payments"), params | {"booked_at": booked_at})
     changed = conn.execute(query("erp/apply_direct_payments"), params).rowcount
+    # an invoice whose case has ended moves on (payout_pending -> paid, ...) as money arrives
+    conn.execute(query("erp/update_ended_invoice_status"), {"client_id": client_id, "no": False})
     summary = conn.execute(query("erp/summarize_bank_payments"), params).mappings().all()
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-    counts = {"direct": 0, "direct_at_collection": 0, "unmatched": 0, "agency_payout": 0}
+    counts = {
+        "direct": 0,
+        "direct_at_collection": 0,
+        "unmatched": 0,
+        "agency_payout": 0,
+        "collection": 0,
+    }
     for row in summary:
         counts[row["kind"]] = counts.get(row["kind"], 0) + int(row["payments"])
         if row["kind"] == "direct" and row["invoice_status"] == "at_collection":

@@ -15,12 +15,18 @@ Closures (amounts are the case's totals to date)
     case open (the agency goes on), every other status closes it; a case closed before its
     receipt says so in the event;
   * case already closed or rejected → nothing changes (event ``closure_ignored``).
-  * with the agreement's ``settle_on_closure``: what was collected since the last closure is
-    settled on the invoice (remaining down, ``paid`` at 0) as a payment with method
+  * what the agency collected since the case's previous closure record (the change in its
+    collected amount) is one ``ink_collection`` row: the settlement that a payout must match;
+  * in ``settlement`` booking mode that amount is also booked on the invoice (remaining down, never
+    below zero: more is an over-payment the report lists) as a payment with method
     ``collection`` (``erp_payment`` kind ``agency_settlement``) and two journal lines: debit the
     interim account (default 1684, a short-term claim on the agency), credit receivables 1500,
-    ``source_ref`` ``closure:<file_id>:<case_id>`` (never booked twice). Without it the ERP is
-    left alone; the balance moves when the agency's payout arrives in the bank file.
+    ``source_ref`` ``closure:<file_id>:<case_id>`` (never booked twice). In ``bank`` mode the
+    ledger is left to the bank import, which books the agency's payout by the invoice's KID;
+  * an invoice whose case ended leaves *at collection*: ``paid`` (``credited`` after a recall)
+    with nothing left, ``payout_pending`` while the agency's payout is on its way,
+    ``collection_ended`` with money still owed, for a person to decide
+    (``include/sql/erp/update_ended_invoice_status.sql``).
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ from inkasso.db.schema import (
     erp_payment,
     ink_case,
     ink_case_event,
+    ink_collection,
 )
 from inkasso.inbound.agreements import RECEIVABLES_ACCOUNT, InboundAgreement
 from inkasso.inbound.staging import bulk_insert, records, staged
 from inkasso.inbound.validate import FINAL_STATUSES
+from inkasso.sql import query
 
 OPEN_STATUSES = ("sent", "registered", "partly_paid")
 CASE_STAGE = {
@@ -190,6 +198,10 @@ def apply_closure(
     settled = pd.Series(0, index=d.index, dtype="int64")
     if agreement.booking_mode == "settlement" and len(todo):
         settled[todo.index] = _settle(conn, todo, agreement, file_id, file_name, now)
+    _record_collections(conn, todo, settled, agreement, file_id, now)
+    conn.execute(
+        query("erp/update_ended_invoice_status"), {"client_id": agreement.client_id, "no": False}
+    )
     detail = (
         "collected "
         + d["collected_amount"].astype(str)
@@ -218,6 +230,33 @@ def apply_closure(
     }
 
 
+def _collected_delta(todo: pd.DataFrame) -> pd.Series:
+    """What the agency collected since the case's previous closure record, per row (øre)."""
+    before = todo["case_collected"].astype("Int64").fillna(0)
+    return (todo["collected_amount"].astype("Int64") - before).astype("int64")
+
+
+def _record_collections(conn, todo, settled, agreement, file_id: int, now: datetime) -> None:
+    """One ``ink_collection`` row per case whose collected amount changed in this file."""
+    delta = _collected_delta(todo)
+    rows = todo[delta != 0]
+    if rows.empty:
+        return
+    frame = pd.DataFrame(
+        {
+            "agreement_id": agreement.agreement_id,
+            "case_id": rows["case_id"].astype("int64"),
+            "invoice_id": rows["invoice_id"].astype("int64"),
+            "file_id": file_id,
+            "closure_date": rows["closure_date"],
+            "amount": delta[rows.index],
+            "booked_amount": settled[rows.index].astype("int64"),
+            "created_at": now,
+        }
+    )
+    bulk_insert(conn, ink_collection, records(frame))
+
+
 def _settle(
     conn,
     todo: pd.DataFrame,
@@ -226,8 +265,12 @@ def _settle(
     file_name: str,
     now: datetime,
 ) -> pd.Series:
-    """Settle what was collected since the last closure on each invoice; returns øre per row."""
-    delta = (todo["collected_amount"] - todo["case_collected"].fillna(0)).astype("int64")
+    """Book what was collected since the last closure on each invoice; returns øre per row.
+
+    The whole amount is booked (the agency holds it): where it is more than the invoice still
+    had open, the remaining amount stops at zero and the rest is an over-payment to refund.
+    """
+    delta = _collected_delta(todo)
     work = pd.DataFrame({"invoice_id": todo["invoice_id"].astype("int64"), "delta": delta})
     work = work[work["delta"] > 0]
     if work.empty:
@@ -242,8 +285,8 @@ def _settle(
             columns=["invoice_id", "remaining"],
         )
     work = work.reset_index().merge(current, on="invoice_id", how="left").set_index("index")
-    work["amount"] = work[["delta", "remaining"]].min(axis=1).clip(lower=0).astype("int64")
-    work["new_remaining"] = (work["remaining"] - work["amount"]).astype("int64")
+    work["amount"] = work["delta"].astype("int64")
+    work["new_remaining"] = (work["remaining"] - work["amount"]).clip(lower=0).astype("int64")
     work = work[work["amount"] > 0]
     if work.empty:
         return pd.Series(0, index=todo.index, dtype="int64")

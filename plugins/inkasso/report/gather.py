@@ -43,6 +43,7 @@ from inkasso.db.schema import (
     ink_run_issue,
 )
 from inkasso.report.masking import mask_text
+from inkasso.report.money import add_money_sections
 
 BANK_KINDS = ("ocr_giro", "bgmax")
 CORRECTION_KINDS = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
@@ -76,6 +77,11 @@ class AgencySection:
     stale_oldest: date | None = None
     holds: list[dict] = field(default_factory=list)  # reason, n, amount
     run_issues: list[dict] = field(default_factory=list)
+    # money (inkasso.report.money): after closure, ended unpaid, payouts awaited, interim account
+    after_closure: list[dict] = field(default_factory=list)
+    ended_unpaid: list[dict] = field(default_factory=list)
+    payouts_awaited: list[dict] = field(default_factory=list)
+    interim_balance: int | None = None
 
     @property
     def receipts_rejected_total(self) -> Figure:
@@ -100,6 +106,10 @@ class AgencySection:
             or self.stale.n
             or self.holds
             or self.run_issues
+            or self.after_closure
+            or self.ended_unpaid
+            or self.payouts_awaited
+            or self.interim_balance
         )
 
 
@@ -138,6 +148,15 @@ class ClientReport:
                 out.append(f"{a.agency}: payouts not reconciled")
             if a.run_issues:
                 out.append(f"{a.agency}: {len(a.run_issues)} task failure(s)")
+            refunds = [x for x in a.after_closure if x["refund_amount"]]
+            if refunds:
+                out.append(f"{a.agency}: {len(refunds)} refund(s) to handle after closure")
+            if a.ended_unpaid:
+                out.append(f"{a.agency}: {len(a.ended_unpaid)} case(s) ended unpaid: decide")
+            if a.payouts_awaited:
+                out.append(
+                    f"{a.agency}: payouts overdue for {len(a.payouts_awaited)} settlement(s)"
+                )
         if self.quarantined_other:
             out.append(f"{len(self.quarantined_other)} bank file(s) quarantined")
         if self.run_issues:
@@ -471,6 +490,7 @@ def gather_client_day(
                 sections[label].run_issues.append(entry)
             elif _label_client(label, owners) in (None, client_id):
                 report.run_issues.append(entry)
+        add_money_sections(conn, report, sections, day)
     return report
 
 

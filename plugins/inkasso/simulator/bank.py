@@ -7,9 +7,13 @@ Norwegian clients get a Nets OCR giro file (written with netsgiro), Swedish ones
 * now and then a debtor paying an invoice already at collection (a direct payment the
   corrections flow must report to the agency);
 * now and then a payment with a reference that fits no invoice (unmatched);
-* the agencies' payouts, paid from ``agency_bank_account``: for every settlement day (cases
-  closed with money collected) of the last week not yet paid out, the sum collected; about one
-  payout in four is short by a fee, so that the reconciliation shows a difference.
+* now and then a debtor paying an invoice whose case the agency already closed as paid (the
+  debtor paid twice: an over-payment the report shows as a refund to handle);
+* the agencies' payouts, paid from ``agency_bank_account``, the way the agreement's booking mode
+  expects: in ``bank`` mode each case's collected amount not yet paid out, with the invoice's
+  KID; in ``settlement`` mode one lump payout per settlement day (closure date) of the last week
+  not yet paid out, about one in four short by a fee, so that the reconciliation shows a
+  difference.
 
 Deterministic from (seed, day) and the database's state; a day's file, once in the drop, is kept
 as it is (calling again for the same day writes nothing).
@@ -26,7 +30,15 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from inkasso.bank.model import payments_frame
-from inkasso.db.schema import erp_client, ink_agreement, ink_case, ink_payout
+from inkasso.db.schema import (
+    erp_client,
+    erp_invoice,
+    erp_payment,
+    ink_agreement,
+    ink_case,
+    ink_collection,
+    ink_payout,
+)
 from inkasso.demo_erp.ids import invalidate, payment_reference
 from inkasso.sql import query
 
@@ -107,6 +119,20 @@ def _payer_account(rng: random.Random, country: str) -> str:
     return f"{rng.randint(1000000, 4999999)}"
 
 
+def _paid_twice_candidates(conn, client_id: int) -> list:
+    """Invoices whose case the agency closed as paid (a debtor may pay the creditor as well)."""
+    return conn.execute(
+        select(erp_invoice.c.invoice_id, erp_invoice.c.kid)
+        .join(ink_case, ink_case.c.invoice_id == erp_invoice.c.invoice_id)
+        .where(
+            erp_invoice.c.client_id == client_id,
+            ink_case.c.status == "paid",
+            erp_invoice.c.status == "paid",
+        )
+        .order_by(erp_invoice.c.invoice_id)
+    ).all()
+
+
 def _debtor_payments(conn, rng: random.Random, client, day: date) -> list[dict]:
     invoices = pd.DataFrame(
         conn.execute(
@@ -129,6 +155,12 @@ def _debtor_payments(conn, rng: random.Random, client, day: date) -> list[dict]:
             amount = rng.randint(1, (remaining - 1) // 100) * 100
         payer = _payer_account(rng, client.country)
         rows.append(_row(client, f"P{len(rows) + 1}", payer, invoice["kid"], amount, paid_on))
+    twice = _paid_twice_candidates(conn, client.client_id)
+    if twice and rng.random() < 0.3:
+        invoice = rng.choice(twice)
+        amount = rng.randint(1, 10) * 10000
+        payer = _payer_account(rng, client.country)
+        rows.append(_row(client, f"P{len(rows) + 1}", payer, invoice.kid, amount, paid_on))
     if rng.random() < 0.5:
         wrong = invalidate(payment_reference(f"{rng.randint(0, 10**14 - 1):014d}"))
         amount = rng.randint(100, 500_00)
@@ -140,41 +172,89 @@ def _debtor_payments(conn, rng: random.Random, client, day: date) -> list[dict]:
 
 
 def _payouts(conn, rng: random.Random, client, day: date) -> list[dict]:
+    """The agencies' payouts of what they collected up to yesterday, the way each mode expects."""
     agreements = conn.execute(
-        select(ink_agreement.c.agreement_id, ink_agreement.c.agency_bank_account).where(
-            ink_agreement.c.client_id == client.client_id
-        )
+        select(
+            ink_agreement.c.agreement_id,
+            ink_agreement.c.agency_bank_account,
+            ink_agreement.c.booking_mode,
+        ).where(ink_agreement.c.client_id == client.client_id)
     ).all()
     rows = []
-    for agreement_id, account in agreements:
-        paid_days = {
-            d
-            for (d,) in conn.execute(
-                select(ink_payout.c.payment_date).where(ink_payout.c.agreement_id == agreement_id)
+    for agreement_id, account, mode in agreements:
+        if mode == "bank":
+            rows += _payouts_per_invoice(conn, client, agreement_id, account, day, len(rows))
+        else:
+            rows += _lump_payouts(conn, rng, client, agreement_id, account, day, len(rows))
+    return rows
+
+
+def _lump_payouts(conn, rng, client, agreement_id, account, day, offset) -> list[dict]:
+    """Settlement mode: one payout per settlement day (closure date) not paid yet, some short
+    by a fee."""
+    paid_days = {
+        d
+        for (d,) in conn.execute(
+            select(ink_payout.c.payment_date).where(
+                ink_payout.c.agreement_id == agreement_id, ink_payout.c.case_id.is_(None)
             )
-        }
-        settled = conn.execute(
-            select(ink_case.c.closed_date, func.sum(ink_case.c.collected_amount))
-            .where(
-                ink_case.c.agreement_id == agreement_id,
-                ink_case.c.closed_date.between(day - timedelta(days=PAYOUT_LOOKBACK_DAYS), day - timedelta(days=1)),
-                ink_case.c.collected_amount != 0,
-            )
-            .group_by(ink_case.c.closed_date)
-            .order_by(ink_case.c.closed_date)
-        ).all()  # fmt: skip
-        for closed_date, amount in settled:
-            if closed_date in paid_days or not amount or amount <= 0:
-                continue
-            amount = int(amount)
-            # the agency's settlement number as the payment's KID: it fits no invoice
-            settlement_ref = payment_reference(f"9{closed_date:%Y%m%d}")
-            if rng.random() < 0.25:
-                amount -= min(rng.choice(FEES), amount - 1)
-            rows.append(
-                _row(client, f"U{len(rows) + 1}", account, settlement_ref, amount, closed_date)
-                | {"payer_name": agreement_id}
-            )
+        )
+    }
+    since = day - timedelta(days=PAYOUT_LOOKBACK_DAYS)
+    settled = conn.execute(
+        select(ink_collection.c.closure_date, func.sum(ink_collection.c.amount))
+        .where(
+            ink_collection.c.agreement_id == agreement_id,
+            ink_collection.c.closure_date.between(since, day - timedelta(days=1)),
+        )
+        .group_by(ink_collection.c.closure_date)
+        .order_by(ink_collection.c.closure_date)
+    ).all()
+    rows = []
+    for closed_date, amount in settled:
+        if closed_date in paid_days or not amount or amount <= 0:
+            continue
+        amount = int(amount)
+        # the agency's settlement number as the payment's KID: it fits no invoice
+        settlement_ref = payment_reference(f"9{closed_date:%Y%m%d}")
+        if rng.random() < 0.25:
+            amount -= min(rng.choice(FEES), amount - 1)
+        rows.append(
+            _row(client, f"U{offset + len(rows) + 1}", account, settlement_ref, amount, closed_date)
+            | {"payer_name": agreement_id}
+        )
+    return rows
+
+
+def _payouts_per_invoice(conn, client, agreement_id, account, day, offset) -> list[dict]:
+    """Bank mode: each case's collected amount not paid out yet, with the invoice's KID."""
+    k, p, i = ink_case.c, erp_payment.c, erp_invoice.c
+    paid = (
+        select(p.invoice_id, func.sum(p.amount).label("paid"))
+        .where(p.kind == "collection", p.client_id == client.client_id)
+        .group_by(p.invoice_id)
+        .subquery()
+    )
+    last = (
+        select(ink_collection.c.case_id, func.max(ink_collection.c.closure_date).label("last"))
+        .where(ink_collection.c.agreement_id == agreement_id)
+        .group_by(ink_collection.c.case_id)
+        .subquery()
+    )
+    owed = conn.execute(
+        select(k.case_id, i.kid, k.collected_amount, func.coalesce(paid.c.paid, 0), last.c.last)
+        .join(erp_invoice, i.invoice_id == k.invoice_id)
+        .join(last, last.c.case_id == k.case_id)
+        .outerjoin(paid, paid.c.invoice_id == k.invoice_id)
+        .where(k.agreement_id == agreement_id, last.c.last < day)
+        .order_by(k.case_id)
+    ).all()
+    rows = []
+    for _case_id, kid, collected, already, closed_on in owed:
+        amount = int(collected) - int(already)
+        if amount > 0:
+            ref = f"U{offset + len(rows) + 1}"
+            rows.append(_row(client, ref, account, kid, amount, closed_on))
     return rows
 
 

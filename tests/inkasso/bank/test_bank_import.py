@@ -14,7 +14,7 @@ from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.importer import import_bank_file
 from inkasso.bank.model import payments_frame
 from inkasso.bank.payouts import reconcile_payouts
-from inkasso.db.schema import ink_agreement, ink_case, ink_file_log
+from inkasso.db.schema import ink_agreement, ink_case, ink_collection, ink_file_log
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -70,12 +70,18 @@ def close_case(engine, agreement_id, invoice_id, collected, closed):
                 amount_total=collected, created_at=NOW,
             )
         ).inserted_primary_key[0]  # fmt: skip
-        conn.execute(
+        case_id = conn.execute(
             insert(ink_case).values(
                 agreement_id=agreement_id, invoice_id=invoice_id, customer_id=1, file_id=file_id,
                 status="paid", is_open=False, original_amount=collected, sent_amount=collected,
                 currency="SEK", business_date=closed, opened_at=NOW, collected_amount=collected,
                 closed_date=closed,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(  # what the closure's apply records: the agency's settlement to be paid
+            insert(ink_collection).values(
+                agreement_id=agreement_id, case_id=case_id, invoice_id=invoice_id,
+                file_id=file_id, closure_date=closed, amount=collected, created_at=NOW,
             )
         )  # fmt: skip
 

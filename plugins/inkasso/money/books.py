@@ -1,0 +1,151 @@
+"""The books of each case: every øre from the new-case file to the ledger, set-based.
+
+For a case (``ink_case``) and its invoice (``erp_invoice``):
+
+* ``sent``: the amount the new-case file claimed (the invoice's remaining amount then);
+* ``collected``: what the agency says it collected (its closure records, cumulative);
+* ``collected_booked``: what reached the invoice from the agency (``erp_payment`` method
+  ``collection``: the KID payout in bank mode, the settlement booking in settlement mode);
+* ``direct``: what the debtor paid the creditor directly after the case was sent;
+* ``credited``, ``recalled``, ``written_off``: the ERP's credit notes, recalls (credit loss,
+  recall from collection) and write-offs registered after the case was sent;
+* ``open`` = sent - collected - direct - credited - recalled - written_off: what the debtor
+  still owes; below zero it is money to pay back (``refund_due``);
+* ``in_transit`` = collected - collected_booked: collected by the agency, not yet in the ledger
+  (bank mode, until the payout arrives);
+* ``expected_remaining`` = max(open + in_transit, 0): what the ERP's remaining amount must show.
+
+So for every case: sent = collected + direct + credited + recalled + written_off + open, every
+term read from its own table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, and_, case, func, select, true
+
+from inkasso.db.schema import (
+    erp_invoice,
+    erp_invoice_adjustment,
+    erp_payment,
+    ink_agreement,
+    ink_case,
+)
+
+ENDED = ("paid", "closed", "recalled", "uncollectible")
+ADJUSTMENT_TERMS = {"credit_note": "credited", "recall": "recalled", "write_off": "written_off"}
+TERMS = ("collected", "direct", "credited", "recalled", "written_off")
+
+
+def _payments(scope):
+    k, p = ink_case.c, erp_payment.c
+    return (
+        select(
+            k.case_id,
+            func.sum(case((p.method == "collection", p.amount), else_=0)).label("collected_booked"),
+            func.sum(case((p.kind == "direct", p.amount), else_=0)).label("direct"),
+        )
+        .select_from(ink_case.join(erp_payment, p.invoice_id == k.invoice_id))
+        .where(scope, p.booked_at >= k.opened_at)
+        .group_by(k.case_id)
+        .subquery("pay")
+    )
+
+
+def _adjustments(scope):
+    k, a = ink_case.c, erp_invoice_adjustment.c
+    after_sent = func.coalesce(a.booked_at >= k.opened_at, a.adjustment_date >= k.business_date)
+    sums = [
+        func.sum(case((a.kind == kind, func.abs(a.amount)), else_=0)).label(term)
+        for kind, term in ADJUSTMENT_TERMS.items()
+    ]
+    return (
+        select(k.case_id, *sums)
+        .select_from(ink_case.join(erp_invoice_adjustment, a.invoice_id == k.invoice_id))
+        .where(scope, after_sent)
+        .group_by(k.case_id)
+        .subquery("adj")
+    )
+
+
+def case_books(
+    conn: Connection,
+    *,
+    agreement_ids: list[str] | None = None,
+    case_ids: list[int] | None = None,
+) -> pd.DataFrame:
+    """The books of the cases (all, or of some agreements or cases) as one frame (module doc)."""
+    k = ink_case.c
+    scope = and_(
+        k.agreement_id.in_(agreement_ids) if agreement_ids is not None else true(),
+        k.case_id.in_(case_ids) if case_ids is not None else true(),
+    )
+    pay, adj = _payments(scope), _adjustments(scope)
+    k2 = ink_case.alias("k2")
+    latest = select(func.max(k2.c.case_id)).where(k2.c.invoice_id == k.invoice_id).scalar_subquery()
+    stmt = (
+        select(
+            k.case_id,
+            k.agreement_id,
+            ink_agreement.c.client_id,
+            ink_agreement.c.booking_mode,
+            k.invoice_id,
+            erp_invoice.c.invoice_no,
+            k.status,
+            k.is_open,
+            k.currency,
+            k.business_date,
+            k.closed_date,
+            k.sent_amount.label("sent"),
+            k.collected_amount.label("collected"),
+            k.closed_remaining_amount.label("agency_remaining"),
+            func.coalesce(pay.c.collected_booked, 0).label("collected_booked"),
+            func.coalesce(pay.c.direct, 0).label("direct"),
+            *(func.coalesce(adj.c[t], 0).label(t) for t in ADJUSTMENT_TERMS.values()),
+            erp_invoice.c.remaining_amount.label("erp_remaining"),
+            erp_invoice.c.status.label("invoice_status"),
+            (latest == k.case_id).label("is_latest"),
+        )
+        .select_from(
+            ink_case.join(erp_invoice, erp_invoice.c.invoice_id == k.invoice_id)
+            .join(ink_agreement, ink_agreement.c.agreement_id == k.agreement_id)
+            .outerjoin(pay, pay.c.case_id == k.case_id)
+            .outerjoin(adj, adj.c.case_id == k.case_id)
+        )
+        .where(scope)
+        .order_by(k.case_id)
+    )
+    rows = conn.execute(stmt).mappings().all()
+    frame = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+    money = ["sent", "collected", "collected_booked", "direct", *ADJUSTMENT_TERMS.values()]
+    for col in [*money, "erp_remaining"]:
+        frame[col] = frame[col].astype("int64")
+    frame["agency_remaining"] = frame["agency_remaining"].astype("Int64")
+    frame["is_open"] = frame["is_open"].astype(bool)
+    frame["is_latest"] = frame["is_latest"].astype(bool)
+    return with_derived(frame)
+
+
+def with_derived(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``open``, ``refund_due``, ``in_transit`` and ``expected_remaining`` (module doc)."""
+    out = frame.copy()
+    reductions = sum(out[t] for t in TERMS)
+    out["open"] = (out["sent"] - reductions).astype("int64")
+    out["refund_due"] = (-out["open"]).clip(lower=0).astype("int64")
+    out["in_transit"] = (out["collected"] - out["collected_booked"]).astype("int64")
+    out["expected_remaining"] = (out["open"] + out["in_transit"]).clip(lower=0).astype("int64")
+    return out
+
+
+def expected_invoice_status(row) -> str:
+    """The invoice status the ERP contract names for a case's state (README, ERP contract)."""
+    if row["status"] == "rejected":
+        return "open"
+    if row["is_open"]:
+        return "at_collection"
+    if row["erp_remaining"] <= 0:
+        return "credited" if row["status"] == "recalled" else "paid"
+    agency = row["agency_remaining"]
+    if row["erp_remaining"] > (0 if pd.isna(agency) else int(agency)):
+        return "payout_pending"
+    return "collection_ended"

@@ -1,0 +1,109 @@
+"""The report's money sections: what happened after closures, what ended unpaid, what the
+agency still owes, and each interim account. Read-only, a few grouped queries per client."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Connection, func, select
+
+from inkasso.bank.payouts import missing_payouts
+from inkasso.db.schema import (
+    erp_invoice,
+    erp_journal_line,
+    ink_after_closure,
+    ink_agreement,
+    ink_case,
+    ink_case_event,
+    ink_file_log,
+)
+
+VERDICTS = {
+    "overpayment": "paid twice (agency and creditor): refund to handle",
+    "refund_due": "credit on a settled invoice: refund due",
+    "reduces_open": "lowers what is still owed",
+}
+
+
+def after_closure(conn: Connection, agreement_ids: list[str], day: date) -> list[dict]:
+    """Events recorded on day D on cases that had already ended, with invoice and verdict."""
+    e = ink_after_closure.c
+    rows = conn.execute(
+        select(
+            e.agreement_id,
+            erp_invoice.c.invoice_no,
+            e.case_id,
+            e.kind,
+            e.amount,
+            e.event_date,
+            e.verdict,
+            e.refund_amount,
+        )
+        .join(erp_invoice, erp_invoice.c.invoice_id == e.invoice_id)
+        .where(e.agreement_id.in_(agreement_ids), e.business_date == day)
+        .order_by(e.agreement_id, e.case_id, e.event_id)
+    ).mappings()
+    return [dict(r) | {"label": VERDICTS.get(r["verdict"], r["verdict"])} for r in rows]
+
+
+def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:
+    """Cases a closure file of day D ended with money still owed (invoice ``collection_ended``)."""
+    closure_files = select(ink_file_log.c.file_id).where(
+        ink_file_log.c.client_id == client_id,
+        ink_file_log.c.business_date == day,
+        ink_file_log.c.direction == "in",
+        ink_file_log.c.kind == "closure",
+    )
+    touched = select(ink_case_event.c.case_id).where(ink_case_event.c.file_id.in_(closure_files))
+    rows = conn.execute(
+        select(
+            ink_case.c.agreement_id,
+            ink_case.c.case_id,
+            ink_case.c.status,
+            erp_invoice.c.invoice_no,
+            erp_invoice.c.remaining_amount,
+        )
+        .join(erp_invoice, erp_invoice.c.invoice_id == ink_case.c.invoice_id)
+        .where(
+            ink_case.c.case_id.in_(touched),
+            ink_case.c.is_open.is_(False),
+            erp_invoice.c.status == "collection_ended",
+        )
+        .order_by(ink_case.c.agreement_id, ink_case.c.case_id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def interim_balances(conn: Connection, client_id: int) -> dict[str, int]:
+    """Settlement-mode agreements of the client -> their interim account's balance (øre)."""
+    out = {}
+    agreements = conn.execute(
+        select(ink_agreement.c.agreement_id, ink_agreement.c.interim_account).where(
+            ink_agreement.c.client_id == client_id,
+            ink_agreement.c.booking_mode == "settlement",
+        )
+    ).all()
+    j = erp_journal_line.c
+    for agreement_id, account in agreements:
+        out[agreement_id] = int(
+            conn.execute(
+                select(func.coalesce(func.sum(j.debit - j.credit), 0)).where(
+                    j.client_id == client_id, j.account == account
+                )
+            ).scalar()
+        )
+    return out
+
+
+def add_money_sections(conn: Connection, report, sections: dict, day: date) -> None:
+    """Fill each agency section's money lists (after closure, ended unpaid, payouts awaited,
+    interim account) for the client's day."""
+    ids = list(sections)
+    for r in after_closure(conn, ids, day):
+        sections[r["agreement_id"]].after_closure.append(r)
+    for r in ended_unpaid(conn, report.client_id, day):
+        sections[r["agreement_id"]].ended_unpaid.append(r)
+    for r in missing_payouts(conn, ids, day):
+        sections[r["agreement_id"]].payouts_awaited.append(r)
+    for agreement_id, balance in interim_balances(conn, report.client_id).items():
+        sections[agreement_id].interim_balance = balance
