@@ -104,6 +104,15 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
         "--url", help="SQLAlchemy URL of the ERP database (default: the erp_db connection)"
     )
     check.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    migrate = sub.add_parser(
+        "migrate",
+        help="create or upgrade the pipeline's own tables (ink_*) in the ERP database",
+        description="Run the Alembic migrations of the pipeline's tables on the ERP database "
+        "(version table ink_alembic_version). Safe to run again.",
+    )
+    migrate.add_argument(
+        "--url", help="SQLAlchemy URL of the ERP database (default: the erp_db connection)"
+    )
     return parser
 
 
@@ -114,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _read(args.format, args.file)
     if args.command == "check":
         return _check(args.date, args.url, as_json=args.json)
+    if args.command == "migrate":
+        return _migrate(args.url)
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
 
 
@@ -140,11 +151,25 @@ def _read(format_name: str, path: Path) -> int:
     return 0
 
 
-def _check(day: dt.date, url: str | None, *, as_json: bool) -> int:
+def _engine(url: str | None):
     from inkasso.db.engine import engine_for_url, erp_engine
+
+    return engine_for_url(url) if url else erp_engine()
+
+
+def _migrate(url: str | None) -> int:
+    from inkasso.db.migrate import current_revision, upgrade
+
+    engine = _engine(url)
+    upgrade(engine)
+    print(f"inkasso migrate: pipeline tables at revision {current_revision(engine)}")
+    return 0
+
+
+def _check(day: dt.date, url: str | None, *, as_json: bool) -> int:
     from inkasso.money.check import check_books
 
-    report = check_books(engine_for_url(url) if url else erp_engine(), day)
+    report = check_books(_engine(url), day)
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     else:

@@ -11,7 +11,8 @@ ERP_CONN_ID = "erp_db"
 
 @cache
 def engine_for_url(url: str) -> Engine:
-    """Return a (cached) engine for a SQLAlchemy URL; SQLite gets foreign keys and a busy timeout."""
+    """Return a (cached) engine for a SQLAlchemy URL; SQLite gets foreign keys, WAL and a busy
+    timeout."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
 
@@ -19,6 +20,10 @@ def engine_for_url(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
+            # WAL: readers never wait for the writer and the writer never waits for readers, so
+            # parallel tasks under a real scheduler share the file; writers queue for 60 s
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
         return engine
