@@ -39,8 +39,9 @@ def frame(engine, sql, **params):
 
 
 def settle(engine, agreement_id: str, collected: int, closed: date) -> None:
-    """An agency closure: one case of the agreement closed with money collected."""
-    from inkasso.db.schema import ink_case, ink_file_log
+    """An agency closure: one case of the agreement closed with money collected (the case and
+    the collection its payout must match, as inbound records them)."""
+    from inkasso.db.schema import ink_case, ink_collection, ink_file_log
 
     with engine.begin() as conn:
         client_id, invoice_id, customer_id = conn.execute(
@@ -59,13 +60,20 @@ def settle(engine, agreement_id: str, collected: int, closed: date) -> None:
                 created_at=pd.Timestamp("2026-11-01", tz="UTC"),
             )
         ).inserted_primary_key[0]  # fmt: skip
-        conn.execute(
+        case_id = conn.execute(
             insert(ink_case).values(
                 agreement_id=agreement_id, invoice_id=invoice_id, customer_id=customer_id,
                 file_id=file_id, status="paid", is_open=False, original_amount=collected,
                 sent_amount=collected, currency="NOK", business_date=closed,
                 opened_at=pd.Timestamp("2026-10-01", tz="UTC"), collected_amount=collected,
                 closed_date=closed,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            insert(ink_collection).values(
+                agreement_id=agreement_id, case_id=case_id, invoice_id=invoice_id,
+                file_id=file_id, closure_date=closed, amount=collected,
+                created_at=pd.Timestamp("2026-11-01", tz="UTC"),
             )
         )  # fmt: skip
 
@@ -77,6 +85,9 @@ def test_a_day_of_bank_files_is_booked_once_with_payouts_kept_apart(
 
     from inkasso.simulator.bank import write_bank_files
 
+    with demo_erp.begin() as conn:  # Lowell pays one lump (settlement), Svea per invoice (bank)
+        conn.execute(text("UPDATE ink_agreement SET booking_mode = CASE agreement_id "
+                          "WHEN 'lowell_no' THEN 'settlement' ELSE 'bank' END"))  # fmt: skip
     for agreement in ("lowell_no", "svea"):
         settle(demo_erp, agreement, 123_400, DAY - timedelta(days=1))
     with demo_erp.begin() as conn:  # a few invoices went to collection already
@@ -104,15 +115,17 @@ def test_a_day_of_bank_files_is_booked_once_with_payouts_kept_apart(
     assert set(files.loc[files.file_name != "BgMaxfil4_broken.txt", "status"]) == {"applied"}
     payments = frame(demo_erp, "SELECT kind, COUNT(*) AS n FROM erp_payment GROUP BY kind")
     counts = dict(zip(payments["kind"], payments["n"], strict=True))
-    assert counts["agency_payout"] == 2 and counts["direct"] > 10
+    assert counts["agency_payout"] == 1 and counts["collection"] == 1 and counts["direct"] > 10
     assert counts.get("unmatched", 0) >= 1
-    assert counts["agency_payout"] + counts["direct"] + counts.get("unmatched", 0) == sum(
-        w.payments + w.payouts for w in written
-    )
-    payouts = frame(demo_erp, "SELECT o.agreement_id, o.reconciliation, p.kind, p.invoice_id "
-                              "FROM ink_payout o JOIN erp_payment p USING (payment_id)")  # fmt: skip
-    assert sorted(payouts["agreement_id"]) == ["lowell_no", "svea"]
-    assert set(payouts["kind"]) == {"agency_payout"} and payouts["invoice_id"].isna().all()
+    assert sum(counts.values()) == sum(w.payments + w.payouts for w in written)
+    payouts = frame(demo_erp, "SELECT o.agreement_id, o.reconciliation, p.kind, p.invoice_id, "
+                              "o.case_id FROM ink_payout o JOIN erp_payment p USING (payment_id) "
+                              "ORDER BY o.agreement_id")  # fmt: skip
+    assert payouts["agreement_id"].tolist() == ["lowell_no", "svea"]
+    # the lump payout is no payment on an invoice; the KID payout is booked on its invoice
+    assert payouts["kind"].tolist() == ["agency_payout", "collection"]
+    assert payouts["invoice_id"].isna().tolist() == [True, False]
+    assert payouts["case_id"].isna().tolist() == [True, False]
     assert set(payouts["reconciliation"]) <= {"matched", "differs"}
     at_collection = frame(demo_erp, "SELECT COUNT(*) AS n FROM erp_payment p JOIN erp_invoice i "
                                     "USING (invoice_id) WHERE i.status = 'at_collection'")  # fmt: skip
