@@ -1,7 +1,9 @@
-"""Step 1: list the agency's outbox, download the new receipt and closure files, archive, log.
+"""Step 1: list the source of the agreement's answers (the agency's SFTP outbox, or the manual
+inbox a person drops them into, ``inkasso.inbound.sources``), read the new receipt and closure
+files, archive, log.
 
 A file is identified by agreement (client), name and sha256 (``ink_file_log`` is unique on
-client, direction, name and checksum). Per file found in the outbox:
+client, direction, name and checksum). Per file found in the source:
 
 * not seen before → archived under ``inbound/<agreement>/<YYYY-MM-DD>/<name>`` and logged
   ``received`` (applied by ``process``);
@@ -10,15 +12,14 @@ client, direction, name and checksum). Per file found in the outbox:
 * same name as an *applied* file but other bytes → archived, logged ``flagged`` with an issue
   row, never applied (a person asks the agency what changed).
 
-A backfill (the run's day before the newest day whose run listed the outbox) does not
-touch the agency's server: it re-processes that day's archive only.
+A backfill (the run's day before the newest day whose run listed the source) does not
+touch the source: it re-processes that day's archive only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import posixpath
 from datetime import date, datetime
 
 from sqlalchemy import Engine, and_, func, insert, select
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, and_, func, insert, select
 from inkasso.db.schema import ink_file_issue, ink_file_log, ink_inbound_fetch
 from inkasso.formats import load_profile
 from inkasso.inbound.agreements import InboundAgreement
+from inkasso.inbound.sources import source_for
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
 
 
 def _note_fetch(engine, agreement: InboundAgreement, business_date: date, now) -> None:
-    """Remember that the outbox was listed for ``business_date`` (once per day)."""
+    """Remember that the source was listed for ``business_date`` (once per day)."""
     with engine.begin() as conn:
         done = conn.execute(
             select(func.count()).where(
@@ -82,14 +84,13 @@ def fetch_new_files(
     now: datetime,
     run_id: str | None = None,
 ) -> dict:
-    """List, download, archive and log the agreement's new incoming files (see module doc).
+    """List, read, archive and log the agreement's new incoming files (see module doc).
 
-    Two SFTP connections at most (list, download). Returns a summary for XCom: ``mode``
-    (``remote`` or ``archive``), ``received``, ``skipped``, ``flagged`` names and ``to_move``
-    (applied files still in the outbox).
+    SFTP: two connections at most (list, download). Returns a summary for XCom: ``mode``
+    (``remote`` for the SFTP outbox, ``inbox`` for the manual inbox, ``archive`` for a
+    backfill), ``received``, ``skipped``, ``flagged`` names, ``to_move`` (applied files still in
+    the source) and, for the inbox, ``unknown`` (files not named as the profile says).
     """
-    from inkasso.transport import download, list_remote
-
     summary = {
         "agreement_id": agreement.agreement_id,
         "business_date": business_date.isoformat(),
@@ -107,26 +108,38 @@ def fetch_new_files(
             )
             return summary | {"mode": "archive"}
     profile = load_profile(agreement.agency)
-    outbox = profile.remote.outbox_dir
-    listed = list_remote(agreement.sftp_conn_id, outbox)
+    source = source_for(agreement, base)
+    listed = source.list_names()
     _note_fetch(engine, agreement, business_date, now)
     kinds = {
-        f.name: kind
-        for f in listed
-        if (kind := profile.incoming_kind(f.name, agreement.customer_no_at_agency))
+        name: kind
+        for name in listed
+        if (kind := profile.incoming_kind(name, agreement.customer_no_at_agency))
     }
-    summary |= {"mode": "remote", "listed": len(listed)}
+    summary |= {"mode": source.mode, "listed": len(listed)}
+    if source.mode == "inbox":
+        # a shared SFTP outbox holds other customers' files; a person's inbox should not
+        summary["unknown"] = sorted(set(listed) - set(kinds))
+        if summary["unknown"]:
+            log.warning(
+                "%s: %s in %s not named as %s's receipts or closures for customer %s; left there",
+                agreement.agreement_id,
+                summary["unknown"],
+                source,
+                agreement.agency,
+                agreement.customer_no_at_agency,
+            )
     log.info(
         "%s: %s files in %s, %s receipts/closures for customer %s",
         agreement.agreement_id,
         len(listed),
-        outbox,
+        source,
         len(kinds),
         agreement.customer_no_at_agency,
     )
     if not kinds:
         return summary
-    contents = download(agreement.sftp_conn_id, outbox, sorted(kinds))
+    contents = source.read(sorted(kinds))
     with engine.begin() as conn:
         known = conn.execute(
             select(ink_file_log.c.file_name, ink_file_log.c.sha256, ink_file_log.c.status).where(
@@ -168,7 +181,7 @@ def fetch_new_files(
                     size_bytes=len(data),
                     record_count=0,
                     amount_total=0,
-                    remote_path=posixpath.join(outbox, name),
+                    remote_path=source.prefix + name,
                     run_id=run_id,
                     created_at=now,
                 )
