@@ -48,7 +48,7 @@ from inkasso.inbound.validate import (  # noqa: E402
 PG_ADMIN = os.environ.get(
     "INKASSO_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
-AG = InboundAgreement("lowell_no", 1, "lowell", "40012", "c", "1684", True)
+AG = InboundAgreement("lowell_no", 1, "lowell", "40012", "c", "1684", "settlement")
 SENT = dt.date(2026, 10, 1)
 DAY = dt.date(2026, 11, 10)
 NOW = dt.datetime(2026, 11, 10, 5, tzinfo=dt.UTC)

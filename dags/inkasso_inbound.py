@@ -11,12 +11,17 @@ from inkasso.runs import agreement_params, daily_default_args
 DOC = """
 ### inkasso_inbound
 
-Every day at 06:00 (Europe/Oslo), for each active automated (SFTP) agreement (mapped):
+Every day at 06:00 (Europe/Oslo), for each active agreement (mapped), automated (SFTP) and
+manual export alike:
 
-1. **fetch**: lists the agency's outbox (one SFTP connection), picks the receipt and closure
-   files the profile names for the client's customer number, downloads the new ones (second
-   connection), keeps the original bytes under `inbound/<agreement>/<YYYY-MM-DD>/` with their
-   sha256 and logs each in `ink_file_log` (direction `in`, status `received`).
+1. **fetch**: reads the agreement's *source*: for an automated agreement the agency's outbox
+   (one SFTP connection to list, a second to download); for a manual-export agreement (Intrum,
+   Credicare manual) the manual inbox `<base>/manual_inbox/<agreement>/`, where a person drops
+   the receipt and closure files the agency sent back. It picks the files the profile names for
+   the client's customer number, keeps the original bytes of the new ones under
+   `inbound/<agreement>/<YYYY-MM-DD>/` with their sha256 and logs each in `ink_file_log`
+   (direction `in`, status `received`). Other files in a manual inbox are left there, with a
+   warning in the log.
 2. **apply**: every received file, receipts first: format engine (trailer count and totals),
    header, domain checks (known cases, statuses, amounts, references, dates) and the Great
    Expectations suite, then one transaction per file. A failing file is copied to
@@ -31,18 +36,21 @@ Every day at 06:00 (Europe/Oslo), for each active automated (SFTP) agreement (ma
    case that ended moves its invoice out of `at_collection`: `paid` (`credited` after a
    recall), `payout_pending` until the agency's payout arrives, or `collection_ended` with
    money still owed, for a person to decide.
-3. **tidy**: applied files move to the profile's processed folder (one connection); profiles
-   without one (the agency cleans up) leave them. Quarantined and flagged files stay.
+3. **tidy**: applied files move to the profile's processed folder on the agency's server (one
+   connection; profiles without one, where the agency cleans up, leave them), or from the manual
+   inbox into `manual_inbox/<agreement>/processed/`. Quarantined and flagged files stay where
+   they arrived, so what is left in a manual inbox is what a person still has to look at.
 
 **Exactly once.** A file is the agency's name plus its sha256. Already logged → skipped (still
-in the outbox, delivered twice); the same name with other bytes than an applied file → logged
-`flagged` with an issue, never applied. Applying claims the log row inside the transaction.
+in the outbox or inbox, delivered or dropped twice); the same name with other bytes than an
+applied file → logged `flagged` with an issue, never applied. Applying claims the log row inside
+the transaction.
 
 **Rerun and backfill.** A rerun of day D re-reads D's archive and applies whatever of it is not
-applied yet; nothing is applied twice. The agency's server is only read when D is the newest
-day logged for the agreement (a normal run or a rerun of today): a backfill of an earlier day
-(`airflow backfill create --dag-id inkasso_inbound --from-date ... --to-date ...` or
-`dag.test(logical_date=...)`) works from the archive only, so it never attributes today's
+applied yet; nothing is applied twice. The source (agency's server or manual inbox) is only read
+when D is the newest day logged for the agreement (a normal run or a rerun of today): a backfill
+of an earlier day (`airflow backfill create --dag-id inkasso_inbound --from-date ... --to-date
+...` or `dag.test(logical_date=...)`) works from the archive only, so it never attributes today's
 files to an old day. Files are logged under the business day of the run that first saw them.
 
 **Params** (manual runs): `agreement_id`, `client_id` or `agency` narrow the run.
@@ -61,7 +69,7 @@ def _agreement(payload: dict):
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
     catchup=False,
     max_active_runs=1,
-    tags=["inkasso", "inbound", "sftp"],
+    tags=["inkasso", "inbound", "sftp", "manual"],
     doc_md=DOC,
     default_args=daily_default_args(),
     params=agreement_params(),
@@ -69,7 +77,7 @@ def _agreement(payload: dict):
 def inkasso_inbound():
     @task(multiple_outputs=False)
     def agreements(params: dict | None = None) -> list[dict]:
-        """The active automated agreements this run covers."""
+        """The active agreements (automated and manual export) this run covers."""
         from inkasso.db.engine import erp_engine
         from inkasso.inbound import load_inbound_agreements
 
@@ -85,7 +93,7 @@ def inkasso_inbound():
     @task(
         multiple_outputs=False,
         map_index_template="{{ label }}",
-        doc_md="List the agency's outbox, download new files, archive and log them.",
+        doc_md="List the agency's outbox or the manual inbox, read new files, archive, log them.",
     )
     def fetch(agreement: dict) -> dict:
         import pendulum as pm
@@ -131,22 +139,23 @@ def inkasso_inbound():
     @task(
         multiple_outputs=False,
         map_index_template="{{ label }}",
-        doc_md="Move applied files to the agency's processed folder.",
+        doc_md="Move applied files to the processed folder (agency's server or manual inbox).",
     )
     def tidy(applied: dict) -> dict:
         from inkasso.db.engine import erp_engine
         from inkasso.inbound import move_applied
-        from inkasso.runs import label, run_day
+        from inkasso.runs import files_base, label, run_day
 
         context = get_current_context()
         label(context, applied["agreement_id"])
-        if applied.get("mode") != "remote":
+        if applied.get("mode") == "archive":  # a backfill does not touch the source
             return applied | {"moved": []}
         moved = move_applied(
             erp_engine(),
             _agreement(applied["agreement"]),
             run_day(context).business_date,
             also=applied.get("to_move", []),
+            base=files_base(),
         )
         return applied | {"moved": moved}
 

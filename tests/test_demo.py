@@ -63,7 +63,34 @@ def test_demo_runs_consecutive_days_without_duplicates(tmp_path):
         undelivered = conn.execute(
             sa.text("SELECT COUNT(*) FROM ink_file_log WHERE status = 'written'")
         ).scalar()
+        manual_cases = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT k.status, COUNT(*) FROM ink_case k JOIN ink_agreement a "
+                    "USING (agreement_id) WHERE a.mode = 'manual' GROUP BY k.status"
+                )
+            ).all()
+        )
+        manual_files = conn.execute(
+            sa.text(
+                "SELECT f.agreement_id, f.kind, f.status, f.remote_path FROM ink_file_log f "
+                "JOIN ink_agreement a USING (agreement_id) "
+                "WHERE a.mode = 'manual' AND f.direction = 'in'"
+            )
+        ).all()
     engine.dispose()
     assert [str(d) for d, _ in days] == ["2026-11-02", "2026-11-03"]
     assert dup_cases == []
     assert undelivered == 0
+    # manual-export agreements: the robot plays the person and the agency, inbound reads the
+    # answers from the manual inbox; every case got its receipt the day it was sent
+    assert manual_cases.get("registered", 0) > 0, manual_cases
+    assert "sent" not in manual_cases, manual_cases
+    assert {f.agreement_id for f in manual_files} == {"credicare", "intrum"}
+    assert {f.status for f in manual_files} == {"applied"}
+    assert all(
+        "/manual_inbox/" in f.remote_path and "/processed/" in f.remote_path for f in manual_files
+    )
+    for agreement in ("credicare", "intrum"):
+        inbox = home / "inkasso-files" / "manual_inbox" / agreement
+        assert [p.name for p in inbox.iterdir() if p.is_file()] == [], "the inbox is emptied"

@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for dag_id, at in DAILY_DAGS:
             if dag_id == "inkasso_inbound":  # the agency answers what it has received so far
-                answer_day(env.sftp_root, load_agreements(engine), day, seed=SEED)
+                # (manual agreements: the robot also plays the person carrying files both ways)
+                answer_day(env.sftp_root, load_agreements(engine), day, seed=SEED, base=base)
             states[dag_id] = run_dag(dags, dag_id, day, at)
     finally:
         agency.stop()

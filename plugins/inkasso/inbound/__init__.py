@@ -1,10 +1,11 @@
 """inkasso_inbound: receipts and closure files from the agencies, validated and applied exactly once.
 
-Steps, one module each: ``fetch`` (list the agency's outbox, download new files, archive the
-original bytes, log them), ``validate`` (format engine, Great Expectations suite, domain checks
-naming line and field), ``apply`` (one transaction per file, set-based SQL), ``process`` (the
-per-agreement run over the archive: apply or quarantine), ``tidy`` (move applied files to the
-agency's processed folder). ``demo_view`` prints a day's outcome for the demo.
+Steps, one module each: ``fetch`` (list the agreement's source - the agency's SFTP outbox or
+the manual inbox, see ``sources`` - read new files, archive the original bytes, log them),
+``validate`` (format engine, Great Expectations suite, domain checks naming line and field),
+``apply`` (one transaction per file, set-based SQL), ``process`` (the per-agreement run over the
+archive: apply or quarantine), ``tidy`` (move applied files to the source's processed folder).
+``demo_view`` prints a day's outcome for the demo.
 """
 
 from inkasso.inbound.agreements import InboundAgreement, load_inbound_agreements

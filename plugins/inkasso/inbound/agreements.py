@@ -1,4 +1,5 @@
-"""The agreements whose agency answers over SFTP, with the settings the inbound flow needs."""
+"""The agreements whose agency answers come back (SFTP outbox, or the manual inbox), with the
+settings the inbound flow needs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ RECEIVABLES_ACCOUNT = "1500"  # customer receivables, credited when a closure se
 
 @dataclass(frozen=True)
 class InboundAgreement:
-    """One automated agreement: agency, customer number, connection and settlement settings."""
+    """One agreement: agency, customer number, where answers arrive, and settlement settings."""
 
     agreement_id: str
     client_id: int
@@ -22,6 +23,8 @@ class InboundAgreement:
     sftp_conn_id: str | None
     interim_account: str = "1684"
     booking_mode: str = "bank"
+    # 'sftp': answers are read from the agency's outbox; 'manual': from <base>/manual_inbox/<id>/
+    mode: str = "sftp"
 
     @classmethod
     def from_row(cls, row) -> InboundAgreement:
@@ -40,9 +43,14 @@ def load_inbound_agreements(
     client_id: int | None = None,
     agency: str | None = None,
 ) -> list[InboundAgreement]:
-    """Active automated (``sftp``) agreements, optionally narrowed to one agreement/client/agency."""
+    """Active agreements, automated (``sftp``) and manual export alike (a person drops a manual
+    agency's answers into its inbox), optionally narrowed to one agreement/client/agency."""
     t = ink_agreement
-    stmt = select(t).where(t.c.active.is_(True), t.c.mode == "sftp").order_by(t.c.agreement_id)
+    stmt = (
+        select(t)
+        .where(t.c.active.is_(True), t.c.mode.in_(("sftp", "manual")))
+        .order_by(t.c.agreement_id)
+    )
     if agreement_id:
         stmt = stmt.where(t.c.agreement_id == agreement_id)
     if client_id is not None:

@@ -1,7 +1,9 @@
-"""Step 1: list the agency's outbox, download the new receipt and closure files, archive, log.
+"""Step 1: list the source of the agreement's answers (the agency's SFTP outbox, or the manual
+inbox a person drops them into, ``inkasso.inbound.sources``), read the new receipt and closure
+files, archive, log.
 
 A file is identified by agreement (client), name and sha256 (``ink_file_log`` is unique on
-client, direction, name and checksum). Per file found in the outbox:
+client, direction, name and checksum). Per file found in the source:
 
 * not seen before → archived under ``inbound/<agreement>/<YYYY-MM-DD>/<name>`` and logged
   ``received`` (applied by ``process``);
@@ -10,22 +12,24 @@ client, direction, name and checksum). Per file found in the outbox:
 * same name as an *applied* file but other bytes → archived, logged ``flagged`` with an issue
   row, never applied (a person asks the agency what changed).
 
-A backfill (the run's day before the newest day whose run listed the outbox) does not
-touch the agency's server: it re-processes that day's archive only.
+A backfill (the run's day before the newest day whose run listed the source) does not
+touch the source: it re-processes that day's archive only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import posixpath
+from collections.abc import Generator
+from contextlib import contextmanager
 from datetime import date, datetime
 
-from sqlalchemy import Engine, and_, func, insert, select
+from sqlalchemy import Connection, Engine, and_, func, insert, select
 
-from inkasso.db.schema import ink_file_issue, ink_file_log, ink_inbound_fetch
+from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log, ink_inbound_fetch
 from inkasso.formats import load_profile
 from inkasso.inbound.agreements import InboundAgreement
+from inkasso.inbound.sources import source_for
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +44,48 @@ def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
     return newest is not None and business_date < newest
 
 
-def _note_fetch(engine, agreement: InboundAgreement, business_date: date, now) -> None:
-    """Remember that the outbox was listed for ``business_date`` (once per day)."""
-    with engine.begin() as conn:
-        done = conn.execute(
-            select(func.count()).where(
-                ink_inbound_fetch.c.agreement_id == agreement.agreement_id,
-                ink_inbound_fetch.c.business_date == business_date,
+def _note_fetch(conn, agreement: InboundAgreement, business_date: date, now) -> None:
+    """Remember that the source was listed for ``business_date`` (once per day)."""
+    done = conn.execute(
+        select(func.count()).where(
+            ink_inbound_fetch.c.agreement_id == agreement.agreement_id,
+            ink_inbound_fetch.c.business_date == business_date,
+        )
+    ).scalar()
+    if not done:
+        conn.execute(
+            insert(ink_inbound_fetch).values(
+                agreement_id=agreement.agreement_id, business_date=business_date, fetched_at=now
             )
-        ).scalar()
-        if not done:
+        )
+
+
+@contextmanager
+def fetch_lock(engine: Engine, agreement_id: str) -> Generator[Connection, None, None]:
+    """A transaction that holds the agreement's fetch lock until it ends (commit on success).
+
+    PostgreSQL: a row lock on the agreement, ``FOR NO KEY UPDATE`` (it does not block inserts
+    of cases and files that reference the agreement, only another fetch of it). SQLite: ``BEGIN
+    IMMEDIATE``, the database's single writer (other writers wait, up to the busy timeout).
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite only begins before DML: take the write lock now, before the first read
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            return
+        with conn.begin():
             conn.execute(
-                insert(ink_inbound_fetch).values(
-                    agreement_id=agreement.agreement_id, business_date=business_date, fetched_at=now
-                )
+                select(ink_agreement.c.agreement_id)
+                .where(ink_agreement.c.agreement_id == agreement_id)
+                .with_for_update(key_share=True)
             )
+            yield conn
 
 
 def archive_path(base, agreement_id: str, business_date: date, name: str, data: bytes):
@@ -82,14 +113,32 @@ def fetch_new_files(
     now: datetime,
     run_id: str | None = None,
 ) -> dict:
-    """List, download, archive and log the agreement's new incoming files (see module doc).
+    """List, read, archive and log the agreement's new incoming files (see module doc).
 
-    Two SFTP connections at most (list, download). Returns a summary for XCom: ``mode``
-    (``remote`` or ``archive``), ``received``, ``skipped``, ``flagged`` names and ``to_move``
-    (applied files still in the outbox).
+    One run at a time per agreement: the decision "has a later day listed the source?", the
+    listing and the logging happen under ``fetch_lock``, so overlapping runs of different days
+    (a backfill beside today's run) never both take the same new files; the run that gets the
+    lock first owns them. SFTP: two connections at most (list, download).
+
+    Returns a summary for XCom: ``mode`` (``remote`` for the SFTP outbox, ``inbox`` for the
+    manual inbox, ``archive`` for a backfill), ``received``, ``skipped``, ``flagged`` names,
+    ``to_move`` (applied files still in the source) and, for the inbox, ``unknown`` (files not
+    named as the profile says).
     """
-    from inkasso.transport import download, list_remote
+    with fetch_lock(engine, agreement.agreement_id) as conn:
+        return _fetch(conn, agreement, base, business_date, now=now, run_id=run_id)
 
+
+def _fetch(
+    conn: Connection,
+    agreement: InboundAgreement,
+    base,
+    business_date: date,
+    *,
+    now: datetime,
+    run_id: str | None,
+) -> dict:
+    """``fetch_new_files`` inside the lock's transaction ``conn`` (every write goes through it)."""
     summary = {
         "agreement_id": agreement.agreement_id,
         "business_date": business_date.isoformat(),
@@ -98,90 +147,99 @@ def fetch_new_files(
         "flagged": [],
         "to_move": [],
     }
-    with engine.connect() as conn:
-        if is_backfill(conn, agreement, business_date):
-            log.info(
-                "%s: %s is before the newest day logged; re-processing the archive only",
-                agreement.agreement_id,
-                business_date,
-            )
-            return summary | {"mode": "archive"}
+    if is_backfill(conn, agreement, business_date):
+        log.info(
+            "%s: %s is before the newest day logged; re-processing the archive only",
+            agreement.agreement_id,
+            business_date,
+        )
+        return summary | {"mode": "archive"}
     profile = load_profile(agreement.agency)
-    outbox = profile.remote.outbox_dir
-    listed = list_remote(agreement.sftp_conn_id, outbox)
-    _note_fetch(engine, agreement, business_date, now)
+    source = source_for(agreement, base)
+    listed = source.list_names()
+    _note_fetch(conn, agreement, business_date, now)
     kinds = {
-        f.name: kind
-        for f in listed
-        if (kind := profile.incoming_kind(f.name, agreement.customer_no_at_agency))
+        name: kind
+        for name in listed
+        if (kind := profile.incoming_kind(name, agreement.customer_no_at_agency))
     }
-    summary |= {"mode": "remote", "listed": len(listed)}
+    summary |= {"mode": source.mode, "listed": len(listed)}
+    if source.mode == "inbox":
+        # a shared SFTP outbox holds other customers' files; a person's inbox should not
+        summary["unknown"] = sorted(set(listed) - set(kinds))
+        if summary["unknown"]:
+            log.warning(
+                "%s: %s in %s not named as %s's receipts or closures for customer %s; left there",
+                agreement.agreement_id,
+                summary["unknown"],
+                source,
+                agreement.agency,
+                agreement.customer_no_at_agency,
+            )
     log.info(
         "%s: %s files in %s, %s receipts/closures for customer %s",
         agreement.agreement_id,
         len(listed),
-        outbox,
+        source,
         len(kinds),
         agreement.customer_no_at_agency,
     )
     if not kinds:
         return summary
-    contents = download(agreement.sftp_conn_id, outbox, sorted(kinds))
-    with engine.begin() as conn:
-        known = conn.execute(
-            select(ink_file_log.c.file_name, ink_file_log.c.sha256, ink_file_log.c.status).where(
-                and_(
-                    ink_file_log.c.client_id == agreement.client_id,
-                    ink_file_log.c.direction == "in",
-                    ink_file_log.c.file_name.in_(list(kinds)),
-                )
+    contents = source.read(sorted(kinds))
+    known = conn.execute(
+        select(ink_file_log.c.file_name, ink_file_log.c.sha256, ink_file_log.c.status).where(
+            and_(
+                ink_file_log.c.client_id == agreement.client_id,
+                ink_file_log.c.direction == "in",
+                ink_file_log.c.file_name.in_(list(kinds)),
             )
-        ).all()
-        by_key = {(r.file_name, r.sha256): r.status for r in known}
-        applied_names = {r.file_name for r in known if r.status in ("applied", "received")}
-        for name in sorted(kinds):
-            data = contents[name]
-            digest = hashlib.sha256(data).hexdigest()
-            status = by_key.get((name, digest))
-            if status is not None:
-                summary["skipped"].append(name)
-                if status == "applied":
-                    summary["to_move"].append(name)
-                log.info(
-                    "%s: %s already logged (%s), skipped", agreement.agreement_id, name, status
-                )
-                continue
-            flagged = name in applied_names
-            path = archive_path(base, agreement.agreement_id, business_date, name, data)
-            _keep(path, data)
-            file_id = conn.execute(
-                insert(ink_file_log).values(
-                    client_id=agreement.client_id,
-                    agreement_id=agreement.agreement_id,
-                    direction="in",
-                    kind=kinds[name],
-                    file_name=name,
-                    business_date=business_date,
-                    status="flagged" if flagged else "received",
-                    path=str(path),
-                    sha256=digest,
-                    size_bytes=len(data),
-                    record_count=0,
-                    amount_total=0,
-                    remote_path=posixpath.join(outbox, name),
-                    run_id=run_id,
-                    created_at=now,
-                )
-            ).inserted_primary_key[0]
-            if flagged:
-                reason = (
-                    f"{name} was already applied with other contents; this version "
-                    f"(sha256 {digest[:12]}…) is not applied - ask the agency what changed"
-                )
-                conn.execute(insert(ink_file_issue).values(file_id=file_id, reason=reason))
-                summary["flagged"].append(name)
-                log.warning("%s: %s", agreement.agreement_id, reason)
-            else:
-                summary["received"].append(name)
-                log.info("%s: received %s (%s bytes)", agreement.agreement_id, name, len(data))
+        )
+    ).all()
+    by_key = {(r.file_name, r.sha256): r.status for r in known}
+    applied_names = {r.file_name for r in known if r.status in ("applied", "received")}
+    for name in sorted(kinds):
+        data = contents[name]
+        digest = hashlib.sha256(data).hexdigest()
+        status = by_key.get((name, digest))
+        if status is not None:
+            summary["skipped"].append(name)
+            if status == "applied":
+                summary["to_move"].append(name)
+            log.info("%s: %s already logged (%s), skipped", agreement.agreement_id, name, status)
+            continue
+        flagged = name in applied_names
+        path = archive_path(base, agreement.agreement_id, business_date, name, data)
+        _keep(path, data)
+        file_id = conn.execute(
+            insert(ink_file_log).values(
+                client_id=agreement.client_id,
+                agreement_id=agreement.agreement_id,
+                direction="in",
+                kind=kinds[name],
+                file_name=name,
+                business_date=business_date,
+                status="flagged" if flagged else "received",
+                path=str(path),
+                sha256=digest,
+                size_bytes=len(data),
+                record_count=0,
+                amount_total=0,
+                remote_path=source.prefix + name,
+                run_id=run_id,
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        if flagged:
+            reason = (
+                f"{name} was already applied with other contents; this version "
+                f"(sha256 {digest[:12]}…) is not applied - ask the agency what changed"
+            )
+            conn.execute(insert(ink_file_issue).values(file_id=file_id, reason=reason))
+            summary["flagged"].append(name)
+            log.warning("%s: %s", agreement.agreement_id, reason)
+        else:
+            summary["received"].append(name)
+            log.info("%s: received %s (%s bytes)", agreement.agreement_id, name, len(data))
+
     return summary

@@ -1,21 +1,22 @@
-"""Step 4: applied files leave the agency's outbox for its processed folder (one connection).
+"""Step 4: applied files leave the source for its processed folder: the agency's SFTP outbox
+(one connection) or the manual inbox (``manual_inbox/<agreement>/processed/``).
 
-Only applied files move: a quarantined or flagged file stays in the outbox until a person has
-sorted it out with the agency. A profile without a processed folder (the agency cleans up
-itself) leaves every file where it is. Safe to repeat: a file already moved is not an error.
+Only applied files move: a quarantined or flagged file stays where it arrived until a person has
+sorted it out with the agency (in the manual inbox, what is left is what a person still has to
+look at). A profile without a processed folder (the agency cleans up its outbox itself) leaves
+every SFTP file where it is. Safe to repeat: a file already moved is not an error.
 """
 
 from __future__ import annotations
 
 import logging
-import posixpath
 from datetime import date
 
 from sqlalchemy import Engine, literal, select, update
 
 from inkasso.db.schema import ink_file_log
-from inkasso.formats import load_profile
 from inkasso.inbound.agreements import InboundAgreement
+from inkasso.inbound.sources import source_for
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,16 @@ def move_applied(
     agreement: InboundAgreement,
     business_date: date,
     also: list[str] | tuple[str, ...] = (),
+    base=None,
 ) -> list[str]:
-    """Move the agreement's applied files still in the outbox (and ``also``) to processed_dir.
+    """Move the agreement's applied files still in the source (and ``also``) to processed.
 
-    Returns the names moved. The file log's ``remote_path`` follows the file.
+    ``base`` (the files base) is needed for manual agreements' inbox. Returns the names moved.
+    The file log's ``remote_path`` follows the file.
     """
-    from inkasso.transport import _sftp, _stat_or_none
-
-    remote = load_profile(agreement.agency).remote
-    if not remote.processed_dir:
+    source = source_for(agreement, base)
+    if not source.processed_prefix:
         return []
-    outbox = remote.outbox_dir
     t = ink_file_log
     with engine.connect() as conn:
         rows = conn.execute(
@@ -44,30 +44,19 @@ def move_applied(
                 t.c.direction == "in",
                 t.c.status == "applied",
                 t.c.business_date <= business_date,
-                t.c.remote_path == literal(outbox.rstrip("/") + "/") + t.c.file_name,
+                t.c.remote_path == literal(source.prefix) + t.c.file_name,
             )
         ).all()
     names = sorted({r.file_name for r in rows} | set(also))
     if not names:
         return []
-    moved = []
-    with _sftp(agreement.sftp_conn_id, f"moving files to {remote.processed_dir}", 3) as (
-        client,
-        session,
-    ):
-        for name in names:
-            src = posixpath.join(outbox, name)
-            dst = posixpath.join(remote.processed_dir, name)
-            session.step = f"moving {src} to {dst}"
-            if _stat_or_none(client, src) is not None:
-                client.posix_rename(src, dst)
-                moved.append(name)
+    moved = source.move(names)
     if rows:
         with engine.begin() as conn:
             conn.execute(
                 update(t)
                 .where(t.c.file_id.in_([r.file_id for r in rows]))
-                .values(remote_path=literal(remote.processed_dir.rstrip("/") + "/") + t.c.file_name)
+                .values(remote_path=literal(source.processed_prefix) + t.c.file_name)
             )
-    log.info("%s: moved %s to %s", agreement.agreement_id, moved, remote.processed_dir)
+    log.info("%s: moved %s to %s", agreement.agreement_id, moved, source.processed_prefix)
     return moved

@@ -1,8 +1,12 @@
 """The agency's side of the exchange: reads case and correction files, answers with receipts and,
 over the following days, closures of every kind - deterministic from a seed.
 
-``answer_day(sftp_root, agreements, day, seed)`` plays one business day for every automated
-agreement (account folder ``sftp_root/<agreement_id>/``, folders from the agency's profile):
+``answer_day(sftp_root, agreements, day, seed, base=...)`` plays one business day for every
+automated agreement (account folder ``sftp_root/<agreement_id>/``, folders from the agency's
+profile) and, given the files base, every manual-export agreement: there the robot also plays the
+person, reading what dispatch and corrections exported into ``<base>/manual_outbox/<agreement>/``
+(as if the person had sent it) and writing the answers into ``<base>/manual_inbox/<agreement>/``
+(as if the person had saved them there). The same logic answers both:
 
 * every new case file in the upload folder gets a receipt the same day: most cases accepted
   with the agency's reference, a few rejected with a reason code and text;
@@ -180,8 +184,15 @@ def _closures(state: dict, day: date) -> list[dict]:
     return out
 
 
-def answer_agreement(sftp_root: Path, agreement, day: date, seed: int) -> dict:
-    """Play one day of the agency for one automated agreement (see module doc)."""
+def answer_agreement(
+    sftp_root: Path, agreement, day: date, seed: int, *, upload=None, outbox=None
+) -> dict:
+    """Play one day of the agency for one agreement (see module doc).
+
+    ``upload`` (what the agency receives) and ``outbox`` (where its answers go) default to the
+    profile's folders of the agreement's SFTP account; a manual agreement passes its manual
+    outbox and inbox (``pathlib.Path`` or ``ObjectStoragePath``).
+    """
     agreement_id = _attr(agreement, "agreement_id")
     customer_no = _attr(agreement, "customer_no_at_agency")
     profile = load_profile(_attr(agreement, "agency"))
@@ -191,10 +202,12 @@ def answer_agreement(sftp_root: Path, agreement, day: date, seed: int) -> dict:
     summary = {"agreement_id": agreement_id, "receipts": [], "closures": []}
     if day.isoformat() in state["answered"]:
         return summary
-    upload = home / profile.remote.upload_dir.strip("/")
-    outbox = home / profile.remote.outbox_dir.strip("/")
+    if upload is None:
+        upload = home / profile.remote.upload_dir.strip("/")
+    if outbox is None:
+        outbox = home / profile.remote.outbox_dir.strip("/")
     header = {"customer_no": customer_no, "file_date": day}
-    names = sorted(p.name for p in upload.glob("*") if p.is_file()) if upload.is_dir() else []
+    names = sorted(p.name for p in upload.iterdir() if p.is_file()) if upload.is_dir() else []
     minute = 30
     for name in names:
         if name in state["seen"] or name.startswith("."):
@@ -237,14 +250,31 @@ def answer_agreement(sftp_root: Path, agreement, day: date, seed: int) -> dict:
     return summary
 
 
-def answer_day(sftp_root: Path, agreements: Iterable, day: date, seed: int = 7) -> list[dict]:
-    """Play one day of every automated agreement's agency; returns what was written per agreement.
+def answer_day(
+    sftp_root: Path, agreements: Iterable, day: date, seed: int = 7, *, base=None
+) -> list[dict]:
+    """Play one day of every agreement's agency; returns what was written per agreement.
 
-    ``agreements`` are ``inkasso.dispatch.Agreement`` objects (or dicts with the same keys);
-    manual ones are skipped. Call it after ``inkasso_dispatch`` and before ``inkasso_inbound``.
+    ``agreements`` are ``inkasso.dispatch.Agreement`` objects (or dicts with the same keys).
+    Manual ones are answered through ``<base>/manual_outbox/`` and ``<base>/manual_inbox/`` when
+    ``base`` (the files base, an ``ObjectStoragePath`` or a folder) is given, else skipped. Call
+    it after ``inkasso_dispatch`` and before ``inkasso_inbound``.
     """
-    return [
-        answer_agreement(Path(sftp_root), a, day, seed)
-        for a in agreements
-        if _attr(a, "mode") == "sftp"
-    ]
+    out = []
+    for a in agreements:
+        mode = _attr(a, "mode")
+        if mode == "sftp":
+            out.append(answer_agreement(Path(sftp_root), a, day, seed))
+        elif mode == "manual" and base is not None:
+            agreement_id = _attr(a, "agreement_id")
+            out.append(
+                answer_agreement(
+                    Path(sftp_root),
+                    a,
+                    day,
+                    seed,
+                    upload=base / "manual_outbox" / agreement_id,
+                    outbox=base / "manual_inbox" / agreement_id,  # inkasso.inbound.sources
+                )
+            )
+    return out

@@ -24,8 +24,8 @@ from inkasso.inbound import InboundAgreement, process_received
 DAY = date(2026, 11, 10)
 SENT = date(2026, 11, 2)
 NOW = datetime(2026, 11, 10, 5, tzinfo=UTC)
-LOWELL = InboundAgreement("lowell_no", 1, "lowell", "40012", "c_lowell", "1684", False)
-SVEA = InboundAgreement("svea", 2, "svea", "55501", "c_svea", "1684", False)
+LOWELL = InboundAgreement("lowell_no", 1, "lowell", "40012", "c_lowell", "1684", "bank")
+SVEA = InboundAgreement("svea", 2, "svea", "55501", "c_svea", "1684", "bank")
 CASES = {LOWELL: [101, 102, 103], SVEA: [201, 202]}
 AMOUNT = 100_000  # øre sent per case
 
