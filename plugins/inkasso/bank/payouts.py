@@ -192,6 +192,8 @@ def _cover(payouts: pd.DataFrame, collections: pd.DataFrame) -> tuple[pd.DataFra
         covers_to=("closure_date", "max"),
         cases=("case_id", "nunique"),
     )
+    # nullable integers: a payout day with nothing to pay gets <NA>, never a float NaN
+    sums = sums.astype({"settled": "Int64", "cases": "Int64"})
     days = days.merge(
         sums.rename(columns={"pay_day": "day"}), on=["agreement_id", "key", "day"], how="left"
     )
