@@ -38,6 +38,8 @@ from inkasso.db.schema import (
     ink_file_log,
 )
 from inkasso.formats import load_layout, load_profile
+from inkasso.formats.writer import unwritable_values
+from inkasso.gates import gates_for, load_settings
 from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
@@ -84,6 +86,12 @@ class Agreement:
     mode: str
     sftp_conn_id: str | None
     reminder_service: bool = False
+    # with reminder_service: the reminder level invoices go at (the gates require it)
+    reminder_level: int | None = None
+    # where the agency pays back to; None falls back to the client's default account
+    payback_account: str | None = None
+    # JSON overrides of the country's gates (include/rules/gates.yaml), None for none
+    gates: str | None = None
 
     @classmethod
     def from_row(cls, row) -> Agreement:
@@ -175,6 +183,9 @@ def prepare_new_cases(
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 1, 4)
         log.info("%s: %s marked invoices read", agreement.agreement_id, len(invoices))
         register = TablePersonRegister(conn)
+        profile = load_profile(agreement.agency)
+        spec = profile.files[NEW_CASES]
+        layout = load_layout(spec.layout)
         plan = apply_dispatch_rules(
             invoices,
             erp.ClientSettings(
@@ -183,6 +194,8 @@ def prepare_new_cases(
                 register_lookup=bool(client["register_lookup"]),
             ),
             register.lookup_many if client["register_lookup"] else None,
+            gates=agreement_gates(agreement, business_date, client["currency"]),
+            writable=lambda cases: unwritable_values(layout, detail_values(cases)),
         )
         _replace_holds(conn, agreement.agreement_id, business_date, plan.holds)
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 2, 4)
@@ -191,8 +204,6 @@ def prepare_new_cases(
             log.info("%s: nothing to send (%s held back)", agreement.agreement_id, len(plan.holds))
             return summary | {"status": "nothing_to_send", "cases": 0, "amount": 0}
 
-        profile = load_profile(agreement.agency)
-        spec = profile.files[NEW_CASES]
         file_name, path = free_file_name(
             conn,
             agreement.agreement_id,
@@ -253,8 +264,12 @@ def prepare_new_cases(
             "client_org_no": client["org_no"],
             "file_date": business_date,
             "currency": client["currency"],
+            # used where the layout has the field (README, "Setting up a real agency")
+            "payback_account": agreement.payback_account or client["default_bank_account"],
         }
-        data = load_layout(spec.layout).write(header, frame)
+        if not profile.carries_reminder_count:  # the agency runs no reminders: not its business
+            frame = frame.drop(columns=["reminder_count"])
+        data = layout.write(header, frame)
         write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
         written.append(path)
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 3, 4)
@@ -308,11 +323,35 @@ def prepare_new_cases(
         raise
 
 
+def agreement_gates(agreement: Agreement, business_date: date, currency: str):
+    """The gates in force for the agreement on ``business_date`` (country defaults + its own)."""
+    settings = load_settings(agreement.country, agreement.gates, where=agreement.agreement_id)
+    return gates_for(
+        settings,
+        country=agreement.country,
+        business_date=business_date,
+        currency=currency,
+        reminder_service=bool(agreement.reminder_service),
+        reminder_level=agreement.reminder_level,
+    )
+
+
 def build_detail_frame(cases: pd.DataFrame) -> pd.DataFrame:
     """The new-case records in the format engine's column names, one row per case."""
-    frame = pd.DataFrame(
+    frame = detail_values(cases)
+    return frame.sort_values("case_id").reset_index(drop=True)[DETAIL_COLUMNS]
+
+
+def detail_values(cases: pd.DataFrame) -> pd.DataFrame:
+    """The cases' values under the format engine's column names, indexed like ``cases``.
+
+    Before the cases are opened there is no ``case_id`` yet: it is 0 then (the writability check
+    looks at text fields only).
+    """
+    case_id = cases["case_id"] if "case_id" in cases.columns else pd.Series(0, index=cases.index)
+    return pd.DataFrame(
         {
-            "case_id": cases["case_id"].astype("int64"),
+            "case_id": case_id.astype("int64"),
             "invoice_no": cases["invoice_no"],
             "debtor_no": cases["customer_no"],
             "debtor_name": cases["debtor_name"],
@@ -329,9 +368,9 @@ def build_detail_frame(cases: pd.DataFrame) -> pd.DataFrame:
             "currency": cases["currency"],
             "kid": cases["kid"],
             "reminder_count": cases["reminder_count"].astype("int64"),
-        }
+        },
+        index=cases.index,
     )
-    return frame.sort_values("case_id").reset_index(drop=True)[DETAIL_COLUMNS]
 
 
 def _replace_holds(conn, agreement_id: str, business_date: date, holds: pd.DataFrame) -> None:
