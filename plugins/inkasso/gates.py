@@ -102,7 +102,12 @@ def load_settings(
     source = path or gates_file()
     raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     merged = dict(_check(raw.get("defaults") or {}, f"{source.name} defaults"))
-    merged |= _check((raw.get("countries") or {}).get(country) or {}, f"{source.name} {country}")
+    countries = raw.get("countries") or {}
+    if any(not isinstance(key, str) for key in countries):  # a bare NO is YAML's false
+        raise GateConfigError(
+            f"{source.name}: quote the country codes ({sorted(map(str, countries))})"
+        )
+    merged |= _check(countries.get(country) or {}, f"{source.name} {country}")
     if isinstance(overrides, str) and overrides.strip():
         try:
             overrides = json.loads(overrides)
