@@ -266,8 +266,10 @@ def _unwritable_text(layout: Layout, f, values: pd.Series) -> pd.Series:
 
     if f.required and f.const is None:
         mark(text == "", f"{f.name}: missing required value")
-    found = text.str.extract(f"({_CONTROL.pattern})", expand=False)
-    mark(found.notna(), f.name + ": control character " + found.map(repr, na_action="ignore"))
+    control = text.str.contains(_CONTROL.pattern, regex=True).to_numpy()
+    if control.any():
+        first = text[control].map(lambda v: repr(_CONTROL.search(v).group()))
+        mark(control, (f.name + ": control character " + first).reindex(text.index))
     if layout.kind == "delimited":
         mark(
             text.str.contains(layout.delimiter, regex=False),
