@@ -33,7 +33,8 @@ Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped t
    same file.
 
 **Safe to re-run:** a rerun or backfill of a day finds that day's file in the file log and sends
-nothing new. An agreement with nothing to send sends no file.
+nothing new. A file a killed prepare left unlogged in the outbox is adopted (same bytes) or
+removed by the next prepare of that agreement and day, and the file log's `detail` says which. An agreement with nothing to send sends no file.
 
 **Params** (manual runs): `agreement_id`, `client_id` or `agency` narrow the run to one agreement.
 """

@@ -7,7 +7,8 @@ Two steps per agreement and business day, each safe to run again:
     database transaction - logs the file, opens the cases, puts the invoices at collection, writes
     the history events and the holds. If a file for that agreement and day is already logged, it
     does nothing (a rerun never writes a second file). If anything fails, the transaction rolls
-    back and the written file is removed: nothing half-done remains.
+    back and the written file is removed: nothing half-done remains. A file left by a hard kill
+    before the commit is adopted or removed by the next prepare of that day (``inkasso.orphans``).
 
 ``deliver_pending``
     Delivers every logged file not yet delivered (of any day): by SFTP (temporary name, size check,
@@ -40,6 +41,7 @@ from inkasso.db.schema import (
 from inkasso.formats import load_layout, load_profile
 from inkasso.formats.writer import unwritable_values
 from inkasso.gates import gates_for, load_settings
+from inkasso.orphans import settle_orphans
 from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
@@ -200,9 +202,16 @@ def prepare_new_cases(
         _replace_holds(conn, agreement.agreement_id, business_date, plan.holds)
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 2, 4)
         summary.update(holds=_hold_summary(plan.holds), held_invoices=len(plan.holds))
+        folder = base / "outbox" / agreement.agreement_id
         if plan.cases.empty:
+            orphans = settle_orphans(conn, agreement, spec, layout, business_date, folder, None)
             log.info("%s: nothing to send (%s held back)", agreement.agreement_id, len(plan.holds))
-            return summary | {"status": "nothing_to_send", "cases": 0, "amount": 0}
+            return summary | {
+                "status": "nothing_to_send",
+                "cases": 0,
+                "amount": 0,
+                "orphans": orphans.notes,
+            }
 
         file_name, path = free_file_name(
             conn,
@@ -210,7 +219,7 @@ def prepare_new_cases(
             agreement.customer_no_at_agency,
             spec,
             now,
-            base / "outbox" / agreement.agreement_id,
+            folder,
         )
         cases = plan.cases
         amount = int(cases["remaining_amount"].sum())
@@ -270,13 +279,24 @@ def prepare_new_cases(
         if not profile.carries_reminder_count:  # the agency runs no reminders: not its business
             frame = frame.drop(columns=["reminder_count"])
         data = layout.write(header, frame)
-        write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
-        written.append(path)
+        # a prepare killed before its commit may have left this day's file: adopt it or remove it
+        orphans = settle_orphans(conn, agreement, spec, layout, business_date, folder, data)
+        if orphans.adopted is not None:
+            file_name, path = orphans.adopted.name, orphans.adopted
+        else:
+            write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
+            written.append(path)
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 3, 4)
         conn.execute(
             update(ink_file_log)
             .where(ink_file_log.c.file_id == file_id)
-            .values(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+            .values(
+                file_name=file_name,
+                path=str(path),
+                sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data),
+                detail="; ".join(orphans.notes) or None,
+            )
         )
         changed = erp.set_invoices_at_collection(conn, file_id)
         if changed != len(cases):
@@ -312,6 +332,7 @@ def prepare_new_cases(
             "path": str(path),
             "cases": len(cases),
             "amount": amount,
+            "orphans": orphans.notes,
         }
 
     try:
