@@ -14,19 +14,27 @@ DOC = """
 Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped task each):
 
 1. **prepare**: reads the invoices marked for collection before the run's logical date, applies
-   the rules (open, undisputed, not at collection, no earlier case of the invoice; valid national
-   id / organisation number; the four address rules with the person register; the client's
-   minimum per customer),
+   the rules (open, undisputed, not at collection, no earlier case of the invoice; the gates
+   before sending from `include/rules/gates.yaml` and the agreement's `gates` JSON:
+   `currency_mismatch`, `time_barred`, `not_due`, `too_few_reminders` (Norway: the
+   inkassovarsel, `reminder_count >= 1`; with the agency's reminder service: the agreement's
+   `reminder_level`), `not_due_long_enough` (Norway: 14 days after the due date); valid
+   national id / organisation number; the four address rules with the person register; values
+   the agency's file cannot carry hold only their own invoice (`unwritable_field`); the
+   client's minimum per customer and currency),
    checks the frame with Great Expectations, writes the new-case file into the outbox with the
-   agency profile's name and layout, and in one transaction opens the cases, puts the invoices
-   *at collection*, writes history events and the file log. Held-back invoices and their reasons
-   land in `ink_dispatch_hold`.
+   agency profile's name and layout (header: the agreement's payback account, else the
+   client's default; details: the reminder count where the profile carries it), and in one
+   transaction opens the cases, puts the invoices *at collection*, writes history events and
+   the file log. Held-back invoices and their reasons land in `ink_dispatch_hold`; the business
+   date is the gates' reference day, so a held invoice goes on the first day it is allowed.
 2. **deliver**: sends every logged, undelivered file of the agreement: SFTP (temporary name, size
    check, rename) or the manual-export outbox. A file that failed to go out is retried as the
    same file.
 
 **Safe to re-run:** a rerun or backfill of a day finds that day's file in the file log and sends
-nothing new. An agreement with nothing to send sends no file.
+nothing new. A file a killed prepare left unlogged in the outbox is adopted (same bytes) or
+removed by the next prepare of that agreement and day, and the file log's `detail` says which. An agreement with nothing to send sends no file.
 
 **Params** (manual runs): `agreement_id`, `client_id` or `agency` narrow the run to one agreement.
 """

@@ -10,6 +10,7 @@ INCLUDE_DIR = Path(os.environ.get("INKASSO_INCLUDE_DIR", PROJECT_ROOT / "include
 FORMATS_DIR = INCLUDE_DIR / "formats"
 SQL_DIR = INCLUDE_DIR / "sql"
 TEMPLATES_DIR = INCLUDE_DIR / "templates"
+RULES_DIR = INCLUDE_DIR / "rules"
 
 
 def base_url() -> str:

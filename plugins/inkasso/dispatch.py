@@ -7,7 +7,8 @@ Two steps per agreement and business day, each safe to run again:
     database transaction - logs the file, opens the cases, puts the invoices at collection, writes
     the history events and the holds. If a file for that agreement and day is already logged, it
     does nothing (a rerun never writes a second file). If anything fails, the transaction rolls
-    back and the written file is removed: nothing half-done remains.
+    back and the written file is removed: nothing half-done remains. A file left by a hard kill
+    before the commit is adopted or removed by the next prepare of that day (``inkasso.orphans``).
 
 ``deliver_pending``
     Delivers every logged file not yet delivered (of any day): by SFTP (temporary name, size check,
@@ -38,6 +39,9 @@ from inkasso.db.schema import (
     ink_file_log,
 )
 from inkasso.formats import load_layout, load_profile
+from inkasso.formats.writer import unwritable_values
+from inkasso.gates import gates_for, load_settings
+from inkasso.orphans import settle_orphans
 from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
@@ -84,6 +88,12 @@ class Agreement:
     mode: str
     sftp_conn_id: str | None
     reminder_service: bool = False
+    # with reminder_service: the reminder level invoices go at (the gates require it)
+    reminder_level: int | None = None
+    # where the agency pays back to; None falls back to the client's default account
+    payback_account: str | None = None
+    # JSON overrides of the country's gates (include/rules/gates.yaml), None for none
+    gates: str | None = None
 
     @classmethod
     def from_row(cls, row) -> Agreement:
@@ -175,6 +185,9 @@ def prepare_new_cases(
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 1, 4)
         log.info("%s: %s marked invoices read", agreement.agreement_id, len(invoices))
         register = TablePersonRegister(conn)
+        profile = load_profile(agreement.agency)
+        spec = profile.files[NEW_CASES]
+        layout = load_layout(spec.layout)
         plan = apply_dispatch_rules(
             invoices,
             erp.ClientSettings(
@@ -183,23 +196,30 @@ def prepare_new_cases(
                 register_lookup=bool(client["register_lookup"]),
             ),
             register.lookup_many if client["register_lookup"] else None,
+            gates=agreement_gates(agreement, business_date, client["currency"]),
+            writable=lambda cases: unwritable_values(layout, detail_values(cases)),
         )
         _replace_holds(conn, agreement.agreement_id, business_date, plan.holds)
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 2, 4)
         summary.update(holds=_hold_summary(plan.holds), held_invoices=len(plan.holds))
+        folder = base / "outbox" / agreement.agreement_id
         if plan.cases.empty:
+            orphans = settle_orphans(conn, agreement, spec, layout, business_date, folder, None)
             log.info("%s: nothing to send (%s held back)", agreement.agreement_id, len(plan.holds))
-            return summary | {"status": "nothing_to_send", "cases": 0, "amount": 0}
+            return summary | {
+                "status": "nothing_to_send",
+                "cases": 0,
+                "amount": 0,
+                "orphans": orphans.notes,
+            }
 
-        profile = load_profile(agreement.agency)
-        spec = profile.files[NEW_CASES]
         file_name, path = free_file_name(
             conn,
             agreement.agreement_id,
             agreement.customer_no_at_agency,
             spec,
             now,
-            base / "outbox" / agreement.agreement_id,
+            folder,
         )
         cases = plan.cases
         amount = int(cases["remaining_amount"].sum())
@@ -253,15 +273,30 @@ def prepare_new_cases(
             "client_org_no": client["org_no"],
             "file_date": business_date,
             "currency": client["currency"],
+            # used where the layout has the field (README, "Setting up a real agency")
+            "payback_account": agreement.payback_account or client["default_bank_account"],
         }
-        data = load_layout(spec.layout).write(header, frame)
-        write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
-        written.append(path)
+        if not profile.carries_reminder_count:  # the agency runs no reminders: not its business
+            frame = frame.drop(columns=["reminder_count"])
+        data = layout.write(header, frame)
+        # a prepare killed before its commit may have left this day's file: adopt it or remove it
+        orphans = settle_orphans(conn, agreement, spec, layout, business_date, folder, data)
+        if orphans.adopted is not None:
+            file_name, path = orphans.adopted.name, orphans.adopted
+        else:
+            write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
+            written.append(path)
         progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 3, 4)
         conn.execute(
             update(ink_file_log)
             .where(ink_file_log.c.file_id == file_id)
-            .values(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+            .values(
+                file_name=file_name,
+                path=str(path),
+                sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data),
+                detail="; ".join(orphans.notes) or None,
+            )
         )
         changed = erp.set_invoices_at_collection(conn, file_id)
         if changed != len(cases):
@@ -297,6 +332,7 @@ def prepare_new_cases(
             "path": str(path),
             "cases": len(cases),
             "amount": amount,
+            "orphans": orphans.notes,
         }
 
     try:
@@ -308,11 +344,35 @@ def prepare_new_cases(
         raise
 
 
+def agreement_gates(agreement: Agreement, business_date: date, currency: str):
+    """The gates in force for the agreement on ``business_date`` (country defaults + its own)."""
+    settings = load_settings(agreement.country, agreement.gates, where=agreement.agreement_id)
+    return gates_for(
+        settings,
+        country=agreement.country,
+        business_date=business_date,
+        currency=currency,
+        reminder_service=bool(agreement.reminder_service),
+        reminder_level=agreement.reminder_level,
+    )
+
+
 def build_detail_frame(cases: pd.DataFrame) -> pd.DataFrame:
     """The new-case records in the format engine's column names, one row per case."""
-    frame = pd.DataFrame(
+    frame = detail_values(cases)
+    return frame.sort_values("case_id").reset_index(drop=True)[DETAIL_COLUMNS]
+
+
+def detail_values(cases: pd.DataFrame) -> pd.DataFrame:
+    """The cases' values under the format engine's column names, indexed like ``cases``.
+
+    Before the cases are opened there is no ``case_id`` yet: it is 0 then (the writability check
+    looks at text fields only).
+    """
+    case_id = cases["case_id"] if "case_id" in cases.columns else pd.Series(0, index=cases.index)
+    return pd.DataFrame(
         {
-            "case_id": cases["case_id"].astype("int64"),
+            "case_id": case_id.astype("int64"),
             "invoice_no": cases["invoice_no"],
             "debtor_no": cases["customer_no"],
             "debtor_name": cases["debtor_name"],
@@ -329,9 +389,9 @@ def build_detail_frame(cases: pd.DataFrame) -> pd.DataFrame:
             "currency": cases["currency"],
             "kid": cases["kid"],
             "reminder_count": cases["reminder_count"].astype("int64"),
-        }
+        },
+        index=cases.index,
     )
-    return frame.sort_values("case_id").reset_index(drop=True)[DETAIL_COLUMNS]
 
 
 def _replace_holds(conn, agreement_id: str, business_date: date, holds: pd.DataFrame) -> None:

@@ -8,10 +8,15 @@ with a reason, and the address updates to write back to the ERP.
 Order of the checks, and why:
 1. eligibility (open, unpaid, undisputed, not at collection, no earlier case) - nothing else
    matters otherwise;
-2. a valid national id / organisation number - the agency cannot sue without one;
-3. the address rules (DESIGN.md, four paths) - an invoice with no address anywhere waits;
-4. the client's minimum, over what is left per customer - so an address or id hold can never
-   leave a customer's remainder below the minimum and still be sent.
+2. the legal and sanity gates (``inkasso.gates``: currency, time-barred, not due, reminders,
+   days after the due date) - before any register lookup is spent on an invoice that waits;
+3. a valid national id / organisation number - the agency cannot sue without one;
+4. the address rules (DESIGN.md, four paths) - an invoice with no address anywhere waits;
+5. every value can be written in the agency's file (``unwritable_field``: the file's encoding,
+   its delimiter, line breaks, widths) - one bad name holds its invoice, never the whole file;
+6. the client's minimum, over what is left per customer and currency - so no other hold can
+   leave a customer's remainder below the minimum and still be sent, and amounts in different
+   currencies are never added.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from inkasso.gates import Gates, apply_gates
 from inkasso.national_ids import valid_ids
 
 ADDRESS_FIELDS = ["street", "postcode", "city"]
@@ -36,6 +42,7 @@ NOTHING_TO_COLLECT = "nothing_to_collect"
 INVALID_ID = "invalid_national_id"
 NO_ADDRESS = "no_valid_address"
 BELOW_MINIMUM = "below_minimum"
+UNWRITABLE = "unwritable_field"
 
 # Which address rule gave the address a case is sent with.
 RULE_MANUAL = "invoice_manual"  # 1: address changed by hand on the invoice
@@ -91,12 +98,17 @@ def apply_dispatch_rules(
     invoices: pd.DataFrame,
     client: ClientSettings,
     lookup: Callable[[list[str]], pd.DataFrame] | None,
+    *,
+    gates: Gates | None = None,
+    writable: Callable[[pd.DataFrame], pd.Series] | None = None,
 ) -> DispatchPlan:
     """Apply DESIGN.md's dispatch rules to the marked invoices of one client.
 
     ``lookup`` takes a list of national ids and returns register rows (national_id, street,
     postcode, city); it is called once, in bulk. ``None`` means the client has no register
-    lookup enabled.
+    lookup enabled. ``gates`` are the agreement's gates for the day (``inkasso.gates``);
+    ``writable`` takes the invoices about to be sent (with their address) and returns, indexed
+    like them, a reason for each one the agency's file cannot carry.
     """
     frame = invoices.copy()
     holds: list[pd.DataFrame] = []
@@ -130,21 +142,33 @@ def apply_dispatch_rules(
     ]
     frame = frame[~(at_collection | not_open | disputed | nothing)]
 
-    # 2. national id / organisation number
+    # 2. the legal and sanity gates
+    if gates is not None:
+        frame, gate_holds = apply_gates(frame, gates)
+        holds.append(gate_holds)
+
+    # 3. national id / organisation number
     bad_id = ~valid_ids(frame) if len(frame) else pd.Series(False, index=frame.index)
     holds.append(
         _hold(frame, bad_id, INVALID_ID, "national id or organisation number fails its check")
     )
     frame = frame[~bad_id]
 
-    # 3. addresses
+    # 4. addresses
     frame, address_holds, invoice_updates, customer_updates = _resolve_addresses(
         frame, client, lookup
     )
     holds.append(address_holds)
 
-    # 4. the client's minimum, per customer, over what is still to be sent
-    totals = frame.groupby("customer_id")["remaining_amount"].transform("sum")
+    # 5. values the agency's file cannot carry hold only their own invoice
+    if writable is not None and len(frame):
+        problems = writable(frame)
+        bad = frame.index.isin(problems.index)
+        holds.append(_hold(frame, bad, UNWRITABLE, problems.reindex(frame.index).fillna("")))
+        frame = frame[~bad]
+
+    # 6. the client's minimum, per customer and currency, over what is still to be sent
+    totals = frame.groupby(["customer_id", "currency"])["remaining_amount"].transform("sum")
     below = totals < client.min_collection_amount
     holds.append(
         _hold(

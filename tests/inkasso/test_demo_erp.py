@@ -340,3 +340,55 @@ def test_demo_tables_are_created_by_the_generator(tmp_path):
     assert set(erp_metadata.tables) | set(demo_metadata.tables) <= names
     with pytest.raises(ValueError, match="at least 16"):
         create_demo_erp(_sqlite_engine(tmp_path / "tiny.sqlite"), customers=5, start_day=START)
+
+
+def test_deliberate_invoices_for_the_gates_before_sending(demo):
+    engine, counts = demo
+    with engine.connect() as conn:
+        nok = {r.client_id for r in conn.execute(sa.select(erp_client)) if r.currency == "NOK"}
+    marked = [
+        i
+        for i in _invoices(engine)
+        if i.marked_for_collection and i.client_id in nok and i.original_amount == 123_400
+    ]  # the shared ERP has had a day played on it already: status may have moved
+    not_due = [i for i in marked if i.due_date > START and i.reminder_count == 0]
+    barred = [i for i in marked if i.due_date.year == 2019]
+    eur = [i for i in marked if i.currency == "EUR"]
+    assert len(not_due) == len(barred) == len(eur) == 1
+    assert (
+        counts["gate_not_due"]
+        == counts["gate_time_barred"]
+        == counts["gate_currency_mismatch"]
+        == 1
+    )
+    for i in not_due + barred + eur:
+        assert not i.disputed and i.customer_id not in {o.customer_id for o in marked if o != i}
+
+
+def test_reminder_service_client_is_marked_at_its_agreements_level(tmp_path):
+    """Svea runs the reminders at level 1: its client's invoices are marked after one reminder
+    and the ERP sends it no more; the other clients' wait for level 2."""
+    copy = _sqlite_engine(tmp_path / "levels.sqlite")
+    create_demo_erp(copy, customers=CUSTOMERS, start_day=START)
+    with copy.begin() as conn:
+        (svea,) = conn.execute(
+            sa.select(ink_agreement.c.client_id).where(ink_agreement.c.reminder_level == 1)
+        ).scalars()
+        # every unmarked open invoice now has exactly one reminder
+        conn.execute(
+            sa.update(erp_invoice)
+            .where(erp_invoice.c.marked_for_collection.is_(False), erp_invoice.c.status == "open")
+            .values(reminder_count=1)
+        )
+    before = {i.invoice_id: i for i in _invoices(copy)}
+    simulate_erp_day(copy, START)
+    after = [i for i in _invoices(copy) if i.invoice_id in before]
+    newly = [
+        i
+        for i in after
+        if i.marked_for_collection and not before[i.invoice_id].marked_for_collection
+    ]
+    assert newly and {i.client_id for i in newly} == {svea}
+    assert {i.reminder_count for i in newly} == {1}
+    raised = [i for i in after if i.reminder_count > before[i.invoice_id].reminder_count]
+    assert raised and svea not in {i.client_id for i in raised}

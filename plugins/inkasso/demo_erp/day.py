@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from inkasso.db.schema import erp_client, erp_customer, erp_invoice
+from inkasso.db.schema import erp_client, erp_customer, erp_invoice, ink_agreement
 from inkasso.demo_erp.clients import CLIENTS
 from inkasso.demo_erp.invoices import invoice_row, marked_at, random_amount
 
@@ -51,7 +51,8 @@ def simulate_erp_day(engine: Engine, day: date, *, seed: int = 42) -> dict:
 
     A few new invoices dated ``day``; payments on open invoices (remaining amount down, status
     ``paid`` at zero); the reminder routine raising reminder levels and marking overdue open
-    invoices at level 2 or more for collection, with ``marked_at`` during ``day`` (UTC).
+    invoices for collection at level 2 or more (where the agency runs the reminder service: at
+    the agreement's ``reminder_level``), with ``marked_at`` during ``day`` (UTC).
     Invoices at collection are left alone: money paid on them is the bank import's business.
     Called again for the same day it changes nothing and returns the recorded counts with
     ``repeated=True``.
@@ -151,6 +152,25 @@ def _payments(conn, rng: random.Random, day: date) -> dict[str, int]:
     return {"payments": len(updates), "paid_in_full": sum(u["b_left"] == 0 for u in updates)}
 
 
+MARK_LEVEL = 2  # reminders the demo ERP sends before it marks an invoice for collection
+
+
+def _mark_levels(conn) -> dict[int, int]:
+    """Per client, the reminder level its invoices are marked at: the agreement's
+    ``reminder_level`` where the agency runs the reminder service, else ``MARK_LEVEL``."""
+    levels = {}
+    for row in conn.execute(
+        select(
+            ink_agreement.c.client_id,
+            ink_agreement.c.reminder_service,
+            ink_agreement.c.reminder_level,
+        ).where(ink_agreement.c.active.is_(True))
+    ):
+        if row.reminder_service and row.reminder_level is not None:
+            levels[row.client_id] = int(row.reminder_level)
+    return levels
+
+
 def _reminder_routine(conn, rng: random.Random, day: date) -> dict[str, int]:
     overdue_open = and_(
         erp_invoice.c.status == "open",
@@ -159,11 +179,19 @@ def _reminder_routine(conn, rng: random.Random, day: date) -> dict[str, int]:
         erp_invoice.c.disputed.is_(False),
     )
     candidates = conn.execute(
-        select(erp_invoice.c.invoice_id, erp_invoice.c.reminder_count)
+        select(erp_invoice.c.invoice_id, erp_invoice.c.client_id, erp_invoice.c.reminder_count)
         .where(overdue_open)
         .order_by(erp_invoice.c.invoice_id)
     ).all()
-    to_remind = [c for c in candidates if c.reminder_count < 3]
+    levels = _mark_levels(conn)
+
+    def level(c) -> int:
+        return levels.get(c.client_id, MARK_LEVEL)
+
+    # where the agency runs the reminders, the ERP stops at the agreement's level and marks
+    to_remind = [
+        c for c in candidates if c.reminder_count < (level(c) if c.client_id in levels else 3)
+    ]
     reminded = sorted(rng.sample(to_remind, min(len(to_remind), len(to_remind) // 30)))
     if reminded:
         conn.execute(
@@ -173,7 +201,9 @@ def _reminder_routine(conn, rng: random.Random, day: date) -> dict[str, int]:
             [{"b_id": c.invoice_id, "b_level": c.reminder_count + 1} for c in reminded],
         )
     reminded_ids = {c.invoice_id for c in reminded}
-    to_mark = [c for c in candidates if c.reminder_count >= 2 and c.invoice_id not in reminded_ids]
+    to_mark = [
+        c for c in candidates if c.reminder_count >= level(c) and c.invoice_id not in reminded_ids
+    ]
     marked = sorted(rng.sample(to_mark, min(len(to_mark), max(2, len(to_mark) // 100))))
     if marked:
         conn.execute(

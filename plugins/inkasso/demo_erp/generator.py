@@ -102,6 +102,7 @@ def create_demo_erp(
                 gen.edge_customer(CLIENTS[index // 2], exact=index % 2 == 0)
             else:
                 gen.random_customer()
+        gen.gate_cases(CLIENTS[0])
         gen.writer.flush()
         _advance_sequences(conn)
     return {key: counts[key] for key in sorted(counts)}
@@ -283,6 +284,38 @@ class _Generator:
                 marked_for_collection=True,
                 marked_at=marked_at(rng, self.start_day - timedelta(days=1)),
             )
+            self._emit(inv)
+
+    def gate_cases(self, client: DemoClient) -> None:
+        """Three marked invoices of a Norwegian client that the gates before sending must hold.
+
+        One not yet due with no reminder (``not_due``), one due in 2019 (``time_barred``) and one in
+        EUR under the client's NOK (``currency_mismatch``), each of its own customer so that no
+        other rule decides first. Drawn last, so that they change nothing else the seed makes.
+        """
+        start = self.start_day
+        cases = [
+            ("not_due", start - timedelta(days=5), 14, 0, None),
+            ("time_barred", date(2019, 5, 2), 14, 3, None),
+            ("currency_mismatch", start - timedelta(days=60), 30, 2, "EUR"),
+        ]
+        for kind, invoice_date, terms, reminders, currency in cases:
+            row = self._new_customer(client, is_org=False, valid=True)
+            addr = names.address(self.rng, client.country)
+            self._set_address(row, "postal", addr)
+            self.writer.add(erp_customer, row)
+            self._register(row, addr)
+            inv = self._base_invoice(client, row, invoice_date, terms)
+            inv.update(
+                original_amount=123_400,
+                remaining_amount=123_400,
+                reminder_count=reminders,
+                marked_for_collection=True,
+                marked_at=marked_at(self.rng, start - timedelta(days=1)),
+            )
+            if currency:
+                inv["currency"] = currency
+            self.counts[f"gate_{kind}"] += 1
             self._emit(inv)
 
     # ------------------------------------------------------------------ invoices

@@ -29,7 +29,7 @@ KIND_COLUMNS: dict[str, dict[str, list[str]]] = {
         "detail": [
             "case_id", "invoice_no", "debtor_no", "debtor_name", "debtor_type", "national_id",
             "street", "postcode", "city", "country", "invoice_date", "due_date",
-            "original_amount", "remaining_amount", "currency", "kid", "reminder_count",
+            "original_amount", "remaining_amount", "currency", "kid",
         ],
         "trailer": ["record_count", "amount_total"],
     },
@@ -140,6 +140,8 @@ class AgencyProfile:
     files: dict[str, FileSpec]
     closure_statuses: dict[str, str]  # agency code -> paid | partly_paid | closed | ...
     description: str = ""
+    # the new-case file carries each invoice's reminder count (the layout's ``reminder_count``)
+    carries_reminder_count: bool = True
 
     def file(self, kind: str) -> FileSpec:
         """The file spec of one kind (new_cases, corrections, receipt, closure)."""
@@ -234,7 +236,15 @@ def profile_from_dict(raw: dict[str, Any], expected_name: str | None = None) -> 
         files=files,
         closure_statuses=statuses,
         description=str(raw.get("description", "")).strip(),
+        carries_reminder_count=_flag(raw, "carries_reminder_count", True, where),
     )
+
+
+def _flag(raw: dict[str, Any], key: str, default: bool, where: str) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise LayoutError(f"{where}: {key} must be true or false, got {value!r}")
+    return value
 
 
 def check_profile_layouts(profile: AgencyProfile) -> None:
@@ -253,6 +263,17 @@ def check_profile_layouts(profile: AgencyProfile) -> None:
             missing = [c for c in columns if c not in rec.field_names]
             if missing:
                 raise LayoutError(f"{where}: {role} lacks {missing}")
+        if kind == "new_cases":
+            detail = {f.name: f for f in layout.records["detail"].fields}
+            count = detail.get("reminder_count")
+            if profile.carries_reminder_count and count is None:
+                raise LayoutError(
+                    f"{where}: carries_reminder_count is true but the detail has no reminder_count"
+                )
+            if not profile.carries_reminder_count and count is not None and count.required:
+                raise LayoutError(
+                    f"{where}: carries_reminder_count is false but reminder_count is required"
+                )
         if kind == "closure":
             status = next(f for f in layout.records["detail"].fields if f.name == "closure_status")
             if status.values is not None and set(status.values) != set(profile.closure_statuses):

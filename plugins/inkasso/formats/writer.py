@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from inkasso.formats.codec import FieldProblem, line_breaks, to_text
+from inkasso.formats.codec import FieldProblem, _strings, line_breaks, to_text
 from inkasso.formats.errors import FormatError
 from inkasso.formats.spec import RecordSpec
 
@@ -248,3 +249,67 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
         if rec.length is not None and rec.length >= at:
             pieces.append(repeat(" " * (rec.length - at + 1), n))
     return ["".join(parts) for parts in zip(*pieces, strict=False)]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _unwritable_text(layout: Layout, f, values: pd.Series) -> pd.Series:
+    """Per value of one text field: why the layout cannot carry it ('' when it can)."""
+    text = _strings(values).str.strip()
+    why = pd.Series("", index=values.index, dtype=object)
+
+    def mark(mask, reasons) -> None:
+        mask = np.asarray(mask, dtype=bool) & (why == "").to_numpy()
+        if mask.any():
+            why[mask] = reasons[mask] if isinstance(reasons, pd.Series) else reasons
+
+    if f.required and f.const is None:
+        mark(text == "", f"{f.name}: missing required value")
+    control = text.str.contains(_CONTROL.pattern, regex=True).to_numpy()
+    if control.any():
+        first = text[control].map(lambda v: repr(_CONTROL.search(v).group()))
+        mark(control, (f.name + ": control character " + first).reindex(text.index))
+    if layout.kind == "delimited":
+        mark(
+            text.str.contains(layout.delimiter, regex=False),
+            f"{f.name}: {layout.delimiter!r} is the file's delimiter",
+        )
+    # characters outside the file's encoding: only the few non-ASCII values are tried one by one
+    candidates = text[text.str.contains(r"[^\x00-\x7f]", regex=True) & (why == "")]
+    for index, value in candidates.items():
+        try:
+            value.encode(layout.encoding)
+        except UnicodeEncodeError as err:
+            why[index] = f"{f.name}: {value[err.start]!r} not in {layout.encoding.upper()}"
+    if f.width is not None:
+        mark(
+            text.str.len() > f.width,
+            f"{f.name}: longer than its {f.width} characters",
+        )
+    if f.values is not None:
+        mark(
+            (text != "") & ~text.isin(f.values),
+            f.name + ": " + text.map(repr) + f" is not one of {sorted(f.values)}",
+        )
+    return why
+
+
+def unwritable_values(
+    layout: Layout, details: pd.DataFrame, detail_type: str = "detail"
+) -> pd.Series:
+    """For each row of ``details`` that the layout cannot write, why: ``"<field>: <problem>"``.
+
+    Checks the text fields the way the writer would refuse them (encoding, delimiter, line
+    breaks and other control characters, width, allowed codes, required), for every row at
+    once, so that a caller can hold those rows back and write the rest. Returns a Series of
+    reasons indexed like ``details`` (rows that can be written are left out).
+    """
+    rec = layout.records[detail_type]
+    reasons = pd.Series("", index=details.index, dtype=object)
+    for f in rec.fields:
+        if f.type != "text" or f.name not in details.columns:
+            continue
+        why = _unwritable_text(layout, f, details[f.name])
+        reasons = reasons.where(reasons != "", why)
+    return reasons[reasons != ""]
