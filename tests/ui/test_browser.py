@@ -166,5 +166,16 @@ def test_a_finance_person_follows_a_case_and_asks_for_a_correction_file(browser_
         # the link leads to the run in Airflow's own UI
         run_link.click()
         expect(page).to_have_url(re.compile(r"/dags/inkasso_corrections/runs/"))
+        expect(page.locator('iframe[title="Inkasso"]')).to_have_count(0)
+        expect(page.get_by_text(action["dag_run_id"]).first).to_be_visible()
         page.screenshot(path=str(shots / "10-run.png"))
+
+        # in the UI's dark mode the view is dark too (it follows the page around it)
+        page.emulate_media(color_scheme="dark")
+        page.goto(w["server"].url + "/plugin/inkasso")
+        view = page.frame_locator('iframe[title="Inkasso"]')
+        expect(view.locator("#cases")).to_be_visible()
+        assert page.evaluate("document.documentElement.classList.contains('dark')")
+        expect(view.locator("html")).to_have_attribute("data-theme", "dark")
+        page.screenshot(path=str(shots / "11-cases-dark.png"))
         browser.close()

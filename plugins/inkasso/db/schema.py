@@ -80,6 +80,8 @@ erp_customer = Table(
     Column("billing_city", String(50)),
     Column("email", String(100)),
     UniqueConstraint("client_id", "customer_no"),
+    # the Inkasso view finds a case by customer number without knowing the client
+    Index("ix_erp_customer_customer_no", "customer_no"),
 )
 
 erp_invoice = Table(
@@ -108,6 +110,8 @@ erp_invoice = Table(
     Column("addr_changed_manually", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("client_id", "invoice_no"),
     Index("ix_erp_invoice_marked", "marked_for_collection", "client_id"),
+    # the Inkasso view finds a case by invoice number without knowing the client
+    Index("ix_erp_invoice_invoice_no", "invoice_no"),
 )
 
 # The mock of the national person register (Folkeregisteret / SPAR): a real one is an API.
@@ -244,6 +248,7 @@ ink_case = Table(
     Index("ix_ink_case_day", "business_date", "case_id"),
     Index("ix_ink_case_agreement_day", "agreement_id", "business_date", "case_id"),
     Index("ix_ink_case_status_day", "status", "business_date", "case_id"),
+    Index("ix_ink_case_agreement_status_day", "agreement_id", "status", "business_date", "case_id"),
     Index("ix_ink_case_agency_case_ref", "agency_case_ref"),
     Index("ix_ink_case_invoice_id", "invoice_id"),
     Index("ix_ink_case_customer_id", "customer_id"),

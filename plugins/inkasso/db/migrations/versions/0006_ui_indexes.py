@@ -18,6 +18,11 @@ INDEXES = [
     ("ix_ink_case_day", "ink_case", ["business_date", "case_id"]),
     ("ix_ink_case_agreement_day", "ink_case", ["agreement_id", "business_date", "case_id"]),
     ("ix_ink_case_status_day", "ink_case", ["status", "business_date", "case_id"]),
+    (
+        "ix_ink_case_agreement_status_day",
+        "ink_case",
+        ["agreement_id", "status", "business_date", "case_id"],
+    ),
     ("ix_ink_case_agency_case_ref", "ink_case", ["agency_case_ref"]),
     ("ix_ink_case_invoice_id", "ink_case", ["invoice_id"]),
     ("ix_ink_case_customer_id", "ink_case", ["customer_id"]),
