@@ -60,7 +60,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("collection_id", name=op.f("pk_ink_collection")),
         sa.UniqueConstraint("file_id", "case_id", name=op.f("uq_ink_collection_file_id_case_id")),
     )
-    op.create_index(op.f("ix_ink_collection_case_id"), "ink_collection", ["case_id"], unique=False)
+    op.create_index(
+        op.f("ix_ink_collection_case_id"), "ink_collection", ["case_id"], unique=False
+    )
     op.create_table(
         "ink_after_closure",
         sa.Column("event_id", sa.Integer(), autoincrement=True, nullable=False),
