@@ -237,8 +237,11 @@ def test_files_download_issues_and_handling(ui_data, client):
     files = client.get("/inkasso/files").text
     with ui_data["engine"].connect() as conn:
         logged = conn.execute(select(ink_file_log)).mappings().all()
+    assert f"{len(logged)} files" in files
     for f in logged:
         assert f'data-file-id="{f["file_id"]}"' in files
+    outgoing = client.get("/inkasso/files", params={"direction": "out"}).text
+    assert f"{sum(f['direction'] == 'out' for f in logged)} files" in outgoing
     for f in logged:
         got = client.get(f"/inkasso/files/{f['file_id']}/download")
         assert got.status_code == 200

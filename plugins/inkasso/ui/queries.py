@@ -149,7 +149,9 @@ def _paged(
     )
     has_next = len(rows) > page_size
     capped_count = select(func.count()).select_from(
-        stmt.with_only_columns(literal(1)).limit(COUNT_CAP + 1).subquery()
+        stmt.with_only_columns(literal(1), maintain_column_froms=True)
+        .limit(COUNT_CAP + 1)
+        .subquery()
     )
     total = conn.execute(capped_count).scalar_one()
     return [dict(r) for r in rows[:page_size]], has_next, min(total, COUNT_CAP), total > COUNT_CAP
