@@ -9,7 +9,7 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 pytestmark = pytest.mark.e2e
 
@@ -60,9 +60,10 @@ def test_a_finance_person_follows_a_case_and_asks_for_a_correction_file(browser_
     from browser import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import expect, sync_playwright
 
-    from inkasso.db.schema import ink_case_event, ink_file_log, ink_ui_action
+    from inkasso.db.schema import ink_case, ink_case_event, ink_file_log, ink_ui_action
 
     w = browser_world
+    expect.set_options(timeout=30_000)  # two cores shared: the UI's first load can be slow
     shots = w["shots"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -88,7 +89,11 @@ def test_a_finance_person_follows_a_case_and_asks_for_a_correction_file(browser_
         # filter by agreement, then by the agency's reference, and open the case
         view.locator("select[name=agreement_id]").select_option(w["agreement_id"])
         view.get_by_role("button", name="Filter").click()
-        expect(view.locator("#cases tbody tr").first).to_be_visible()
+        with w["engine"].connect() as conn:
+            n = conn.execute(
+                select(func.count()).where(ink_case.c.agreement_id == w["agreement_id"])
+            ).scalar_one()
+        expect(view.locator(".pager span").first).to_have_text(f"{n} cases")
         agreements = view.locator("#cases tbody tr td:nth-child(3)").all_inner_texts()
         assert agreements and set(agreements) == {w["agreement_id"]}
         page.screenshot(path=str(shots / "02-cases-filtered.png"))
@@ -141,6 +146,16 @@ def test_a_finance_person_follows_a_case_and_asks_for_a_correction_file(browser_
             expect(view.locator(table)).to_be_visible()
             page.screenshot(path=str(shots / shot))
 
+        # a quarantined file: its issue beside the line, and a person records it as handled
+        view.locator("nav.tabs a", has_text="Files").click()
+        view.locator("#files a", has_text="Kvitt_1_20261103060000.txt").click()
+        expect(view.locator("#issues")).to_contain_text("unknown case 999999")
+        view.locator("select[name=state]").select_option("dismissed")
+        view.locator("input[name=note]").fill("agency confirmed: test file")
+        view.get_by_role("button", name="Record").click()
+        expect(view.locator("body")).to_contain_text("Marked dismissed by admin")
+        page.screenshot(path=str(shots / "09-quarantined-file.png"))
+
         # generate the correction file now: a run of inkasso_corrections appears, as admin
         view.locator("nav.tabs a", has_text="Actions").click()
         form = view.locator("#corrections-now")
@@ -149,9 +164,15 @@ def test_a_finance_person_follows_a_case_and_asks_for_a_correction_file(browser_
         expect(view.locator("#message")).to_contain_text("run ")
         run_link = view.locator("#recent-actions tbody tr").first.locator("a")
         expect(run_link).to_contain_text("inkasso_corrections")
-        page.screenshot(path=str(shots / "09-actions.png"))
+        page.screenshot(path=str(shots / "10-actions.png"))
         with w["engine"].connect() as conn:
-            action = conn.execute(select(ink_ui_action)).mappings().one()
+            action = (
+                conn.execute(
+                    select(ink_ui_action).where(ink_ui_action.c.action == "corrections_now")
+                )
+                .mappings()
+                .one()
+            )
         assert (action["action"], action["username"], action["outcome"]) == (
             "corrections_now",
             "admin",
@@ -168,7 +189,7 @@ def test_a_finance_person_follows_a_case_and_asks_for_a_correction_file(browser_
         expect(page).to_have_url(re.compile(r"/dags/inkasso_corrections/runs/"))
         expect(page.locator('iframe[title="Inkasso"]')).to_have_count(0)
         expect(page.get_by_text(action["dag_run_id"]).first).to_be_visible()
-        page.screenshot(path=str(shots / "10-run.png"))
+        page.screenshot(path=str(shots / "11-run.png"))
 
         # in the UI's dark mode the view is dark too (it follows the page around it)
         page.emulate_media(color_scheme="dark")
@@ -177,5 +198,5 @@ def test_a_finance_person_follows_a_case_and_asks_for_a_correction_file(browser_
         expect(view.locator("#cases")).to_be_visible()
         assert page.evaluate("document.documentElement.classList.contains('dark')")
         expect(view.locator("html")).to_have_attribute("data-theme", "dark")
-        page.screenshot(path=str(shots / "11-cases-dark.png"))
+        page.screenshot(path=str(shots / "12-cases-dark.png"))
         browser.close()
