@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -109,14 +108,24 @@ class ApiServer:
         self._log.close()
 
 
-def airflow_cli(env: dict[str, str], *args: str) -> str:
-    """Run an ``airflow`` command with ``env``; raise with its output when it fails."""
-    airflow = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
-    result = subprocess.run(
-        [airflow, *args], env={**os.environ, **env}, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"airflow {' '.join(args)} failed:\n{result.stdout}{result.stderr}"[-4000:]
+class airflow_cli_background:  # noqa: N801 - used like a function
+    """Start an ``airflow`` command with ``env``; ``wait_ok()`` raises with its output if it failed."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *args: str):
+        airflow = Path(sys.executable).with_name("airflow")
+        self.args, self.log_path = args, log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in wait_ok()
+        self.process = subprocess.Popen(
+            [str(airflow), *args],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
-    return result.stdout
+
+    def wait_ok(self, timeout: float = 300.0) -> None:
+        """Wait for the command; raise with its output when it failed."""
+        code = self.process.wait(timeout)
+        self._log.close()
+        if code != 0:
+            output = self.log_path.read_text()[-4000:]
+            raise RuntimeError(f"airflow {' '.join(self.args)} failed ({code}):\n{output}")

@@ -19,7 +19,7 @@ PASSWORD = "inkasso-browser-test"
 @pytest.fixture
 def browser_world(airflow_db, tmp_path):
     """SQLite ERP with the demo-like data, serialized DAGs and a running API server."""
-    from browser import ApiServer, airflow_cli, ensure_chromium
+    from browser import ApiServer, airflow_cli_background, ensure_chromium
     from ui_dataset import build_dataset
 
     from inkasso.db.engine import engine_for_url
@@ -28,12 +28,7 @@ def browser_world(airflow_db, tmp_path):
 
     ensure_chromium()
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
-    engine = engine_for_url(url)
-    erp_metadata.create_all(engine)
-    upgrade(engine)
     base = tmp_path / "files"
-    base.mkdir()
-    facts = build_dataset(engine, base)
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps({"admin": PASSWORD}))
     env = {
@@ -46,12 +41,22 @@ def browser_world(airflow_db, tmp_path):
         "AIRFLOW__API_AUTH__JWT_SECRET": "inkasso-browser-" + "0123456789abcdef" * 4,
         "AIRFLOW__API__EXPOSE_CONFIG": "False",
     }
-    airflow_cli(env, "dags", "reserialize")  # the API triggers only DAGs it knows
+    # the API triggers only DAGs it knows: serialize them, and start the server, while the
+    # data is made (the server reads the ERP only when a page is asked for)
+    reserialize = airflow_cli_background(env, tmp_path / "reserialize.log", "dags", "reserialize")
     server = ApiServer(env, tmp_path / "api-server.log")
+    engine = engine_for_url(url)
+    erp_metadata.create_all(engine)
+    upgrade(engine)
+    base.mkdir()
     try:
+        facts = build_dataset(engine, base)
+        reserialize.wait_ok()
         server.wait_ready()
         yield facts | {"engine": engine, "server": server, "shots": tmp_path}
     finally:
+        if reserialize.process.poll() is None:
+            reserialize.process.kill()
         server.stop()
         engine.dispose()
 
