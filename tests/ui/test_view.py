@@ -324,3 +324,54 @@ def test_holds_payouts_and_after_closure_match_the_database(ui_data, client):
     assert _cells(payouts, "payouts")[0][3] == "matched"
     after = _cells(client.get("/inkasso/after-closure").text, "after-closure")
     assert after[0][1] == str(ui_data["after_closure_case_id"]) and after[0][7] == "overpayment"
+
+
+def test_a_rerun_is_recorded_even_when_airflow_cannot_be_reached(ui_data, client, monkeypatch):
+    from browser import free_port
+
+    from inkasso.db.schema import ink_ui_action
+
+    monkeypatch.setenv("INKASSO_UI_API_URL", f"http://127.0.0.1:{free_port()}")
+    client.cookies.set("_token", token(username="olav"))
+    unknown = client.post(
+        "/inkasso/actions",
+        data={"action": "rerun_day", "agreement_id": "nope", "dag_id": "inkasso_dispatch"},
+    )
+    assert unknown.status_code == 400
+    page = client.post(
+        "/inkasso/actions",
+        data={
+            "action": "rerun_day",
+            "agreement_id": ui_data["agreement_id"],
+            "dag_id": "inkasso_dispatch",
+            "business_date": "2026-11-05",
+        },
+    )
+    assert page.status_code == 200 and "could not be reached" in page.text
+    with ui_data["engine"].connect() as conn:
+        action = (
+            conn.execute(select(ink_ui_action).where(ink_ui_action.c.username == "olav"))
+            .mappings()
+            .one()
+        )
+    assert (action["action"], action["outcome"], action["dag_id"], action["dag_run_id"]) == (
+        "rerun_day",
+        "failed",
+        "inkasso_dispatch",
+        None,
+    )
+    assert str(action["business_date"]) == "2026-11-05"
+
+
+def test_a_rerun_gets_the_logical_date_of_that_days_scheduled_run():
+    from datetime import UTC, date, datetime
+
+    from inkasso.ui.actions import rerun_logical_date
+
+    # 05:00 in Oslo: CET in November, CEST in June
+    assert rerun_logical_date("inkasso_dispatch", date(2026, 11, 5)) == datetime(
+        2026, 11, 5, 4, 0, tzinfo=UTC
+    )
+    assert rerun_logical_date("inkasso_inbound", date(2026, 6, 1)) == datetime(
+        2026, 6, 1, 4, 0, tzinfo=UTC
+    )
