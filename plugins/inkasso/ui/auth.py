@@ -94,6 +94,8 @@ def require_same_origin(request: Request) -> None:
     """Refuse a form post from another site (the cookie is SameSite=Lax; this checks anyway)."""
     origin = request.headers.get("origin")
     if origin:
-        expected = f"{request.url.scheme}://{request.url.netloc}"
-        if origin.rstrip("/") != expected:
+        # the host only: a TLS-terminating proxy in front makes the schemes differ
+        from urllib.parse import urlsplit
+
+        if urlsplit(origin).netloc != request.url.netloc:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Cross-site request refused")
