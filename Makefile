@@ -45,8 +45,11 @@ format: $(VENV)/.installed
 bench: $(VENV)/.installed
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
-## airflow: the Airflow UI on the demo's Airflow home (http://localhost:8080)
+## airflow: the Airflow UI on the demo's Airflow home (http://localhost:8080), with its Inkasso
+## view reading the demo ERP (an erp_db connection set elsewhere wins)
 airflow: $(AIRFLOW_HOME)/.migrated
+	AIRFLOW_CONN_ERP_DB="$${AIRFLOW_CONN_ERP_DB:-{\"conn_type\": \"generic\", \"extra\": {\"sqlalchemy_url\": \"sqlite:///$(AIRFLOW_HOME)/inkasso-demo/erp.sqlite\"}}}" \
+	INKASSO_BASE="$${INKASSO_BASE:-$(AIRFLOW_HOME)/inkasso-files}" \
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
 
 ## clean-demo: forget the demo's days and start again from the first one

@@ -80,6 +80,8 @@ erp_customer = Table(
     Column("billing_city", String(50)),
     Column("email", String(100)),
     UniqueConstraint("client_id", "customer_no"),
+    # the Inkasso view finds a case by customer number without knowing the client
+    Index("ix_erp_customer_customer_no", "customer_no"),
 )
 
 erp_invoice = Table(
@@ -108,6 +110,8 @@ erp_invoice = Table(
     Column("addr_changed_manually", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("client_id", "invoice_no"),
     Index("ix_erp_invoice_marked", "marked_for_collection", "client_id"),
+    # the Inkasso view finds a case by invoice number without knowing the client
+    Index("ix_erp_invoice_invoice_no", "invoice_no"),
 )
 
 # The mock of the national person register (Folkeregisteret / SPAR): a real one is an API.
@@ -178,6 +182,12 @@ ink_file_log = Table(
     Column("run_id", String(250)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+    # a quarantined file a person has dealt with (Inkasso view): 'resent' by the agency or
+    # 'dismissed', with who, when and a note; the file and its issues stay in the log
+    Column("handled_state", String(20)),
+    Column("handled_note", Text),
+    Column("handled_by", String(100)),
+    Column("handled_at", DateTime(timezone=True)),
     # the same name may arrive again with other bytes: logged (flagged), never applied twice
     UniqueConstraint("client_id", "direction", "file_name", "sha256"),
     # one daily new-case file per agreement and day: a rerun finds it instead of writing another
@@ -199,6 +209,9 @@ ink_file_log = Table(
         sqlite_where=text("direction = 'out'"),
         postgresql_where=text("direction = 'out'"),
     ),
+    # the Inkasso view's file log: newest first, by day and by agreement
+    Index("ix_ink_file_log_day", "business_date", "file_id"),
+    Index("ix_ink_file_log_agreement_day", "agreement_id", "business_date", "file_id"),
 )
 
 ink_case = Table(
@@ -231,6 +244,14 @@ ink_case = Table(
         sqlite_where=text("is_open = 1"),
         postgresql_where=text("is_open"),
     ),
+    # the Inkasso view's case list: newest first, narrowed by agreement, status or reference
+    Index("ix_ink_case_day", "business_date", "case_id"),
+    Index("ix_ink_case_agreement_day", "agreement_id", "business_date", "case_id"),
+    Index("ix_ink_case_status_day", "status", "business_date", "case_id"),
+    Index("ix_ink_case_agreement_status_day", "agreement_id", "status", "business_date", "case_id"),
+    Index("ix_ink_case_agency_case_ref", "agency_case_ref"),
+    Index("ix_ink_case_invoice_id", "invoice_id"),
+    Index("ix_ink_case_customer_id", "customer_id"),
 )
 
 ink_case_event = Table(
@@ -285,6 +306,8 @@ ink_correction = Table(
     Column("file_id", ForeignKey("ink_file_log.file_id"), index=True),  # NULL until reported
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source", "source_id"),
+    # a case's corrections (the Inkasso view's money columns and case page)
+    Index("ix_ink_correction_case_id", "case_id"),
 )
 
 # Agency payouts found in bank files, reconciled against the agency's settlement (closures).
@@ -305,6 +328,7 @@ ink_payout = Table(
     Column("covers_from", Date),
     Column("covers_to", Date),
     Column("detail", Text),
+    Index("ix_ink_payout_agreement_date", "agreement_id", "payment_date"),
 )
 
 # What the agency collected, per closure record: the change in the case's collected amount.
@@ -444,4 +468,25 @@ ink_inbound_fetch = Table(
     Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), primary_key=True),
     Column("business_date", Date, primary_key=True),
     Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+
+# What a person asked for in the Inkasso view (a DAG triggered, a quarantined file handled):
+# who, when, and the Airflow run it started.
+ink_ui_action = Table(
+    "ink_ui_action",
+    pipeline_metadata,
+    Column("action_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("username", String(100), nullable=False),
+    # corrections_now, read_outbox, rerun_day, file_resent, file_dismissed
+    Column("action", String(30), nullable=False),
+    Column("agreement_id", String(40)),
+    Column("business_date", Date),
+    Column("file_id", Integer),
+    Column("dag_id", String(100)),
+    Column("dag_run_id", String(250)),
+    # triggered / refused (Airflow said no) / failed (Airflow not reachable) / recorded
+    Column("outcome", String(20), nullable=False),
+    Column("note", Text),
+    Index("ix_ink_ui_action_at", "at"),
 )

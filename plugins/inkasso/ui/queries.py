@@ -1,0 +1,716 @@
+"""What the Inkasso view shows, read from the ERP database (plain functions on a connection).
+
+Every list is paginated on the server: a page is read with ``LIMIT page_size + 1`` (is there a
+next page?) and the number of matches is counted only up to ``COUNT_CAP`` (an exact count of a
+million cases would cost more than the page). The money columns of a case list are computed for
+the cases of the page only. National ids never leave this module unmasked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import and_, false, func, literal, select, true
+from sqlalchemy.engine import Connection
+
+from inkasso.db.schema import (
+    erp_client,
+    erp_customer,
+    erp_invoice,
+    erp_journal_line,
+    erp_payment,
+    ink_after_closure,
+    ink_agreement,
+    ink_case,
+    ink_case_event,
+    ink_correction,
+    ink_dispatch_hold,
+    ink_file_issue,
+    ink_file_log,
+    ink_payout,
+    ink_ui_action,
+)
+from inkasso.national_ids import mask_id
+from inkasso.report.masking import mask_text
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+# a case still without the agency's receipt after this many days is flagged (the report's default)
+STALE_DAYS = 5
+CASE_STATUSES = (
+    "sent",
+    "registered",
+    "rejected",
+    "paid",
+    "partly_paid",
+    "closed",
+    "recalled",
+    "uncollectible",
+)
+FILE_STATUSES = (
+    "written",
+    "delivered",
+    "exported",
+    "received",
+    "applied",
+    "quarantined",
+    "flagged",
+)
+CORRECTION_COLUMNS = {"DP": "direct_paid", "CN": "credited", "RC": "recalled"}
+
+
+@dataclass
+class Page:
+    """One page of a list: its rows, whether more follow and how many match (up to a cap)."""
+
+    rows: list[dict]
+    page: int
+    page_size: int
+    has_next: bool
+    total: int
+    total_capped: bool
+
+
+@dataclass
+class CaseFilter:
+    """The case list's filters (all optional; empty strings mean 'any')."""
+
+    client_id: int | None = None
+    agency: str | None = None
+    agreement_id: str | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    invoice_no: str | None = None
+    customer_no: str | None = None
+    agency_ref: str | None = None
+    late_receipt: bool = False
+
+
+@dataclass
+class FileFilter:
+    """The file log's filters."""
+
+    agreement_id: str | None = None
+    client_id: int | None = None
+    direction: str | None = None
+    status: str | None = None
+    kind: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    name: str | None = None
+
+
+@dataclass
+class Options:
+    """The choices of the filter forms: clients, agreements, agencies."""
+
+    clients: list[dict] = field(default_factory=list)
+    agreements: list[dict] = field(default_factory=list)
+    agencies: list[str] = field(default_factory=list)
+
+
+def filter_options(conn: Connection) -> Options:
+    """Clients, agreements and agencies for the filter forms (a few rows)."""
+    clients = conn.execute(
+        select(erp_client.c.client_id, erp_client.c.name, erp_client.c.currency).order_by(
+            erp_client.c.client_id
+        )
+    ).mappings()
+    agreements = conn.execute(
+        select(
+            ink_agreement.c.agreement_id,
+            ink_agreement.c.client_id,
+            ink_agreement.c.agency,
+            ink_agreement.c.country,
+            ink_agreement.c.mode,
+            ink_agreement.c.active,
+        ).order_by(ink_agreement.c.agreement_id)
+    ).mappings()
+    agreements = [dict(a) for a in agreements]
+    return Options(
+        clients=[dict(c) for c in clients],
+        agreements=agreements,
+        agencies=sorted({a["agency"] for a in agreements}),
+    )
+
+
+def _paged(
+    conn: Connection, stmt, order_by, page: int, page_size: int
+) -> tuple[list, bool, int, bool]:
+    """Rows of one page of ``stmt`` plus (has_next, total up to the cap, capped)."""
+    page = max(page, 1)
+    rows = list(
+        conn.execute(
+            stmt.order_by(*order_by).limit(page_size + 1).offset((page - 1) * page_size)
+        ).mappings()
+    )
+    has_next = len(rows) > page_size
+    capped_count = select(func.count()).select_from(
+        stmt.with_only_columns(literal(1), maintain_column_froms=True)
+        .limit(COUNT_CAP + 1)
+        .subquery()
+    )
+    total = conn.execute(capped_count).scalar_one()
+    return [dict(r) for r in rows[:page_size]], has_next, min(total, COUNT_CAP), total > COUNT_CAP
+
+
+def _case_where(conn: Connection, f: CaseFilter, today: date) -> list:
+    conds = []
+    if f.client_id is not None or f.agency:
+        # a client or an agency is a few agreements: naming them lets the planner use the
+        # (agreement_id, status, business_date) index instead of filtering a join
+        chosen = select(ink_agreement.c.agreement_id)
+        if f.client_id is not None:
+            chosen = chosen.where(ink_agreement.c.client_id == f.client_id)
+        if f.agency:
+            chosen = chosen.where(ink_agreement.c.agency == f.agency)
+        ids = list(conn.execute(chosen).scalars())
+        conds.append(ink_case.c.agreement_id.in_(ids) if ids else false())
+    if f.agreement_id:
+        conds.append(ink_case.c.agreement_id == f.agreement_id)
+    if f.status:
+        conds.append(ink_case.c.status == f.status)
+    if f.date_from:
+        conds.append(ink_case.c.business_date >= f.date_from)
+    if f.date_to:
+        conds.append(ink_case.c.business_date <= f.date_to)
+    if f.agency_ref:
+        conds.append(ink_case.c.agency_case_ref == f.agency_ref.strip())
+    if f.invoice_no:
+        conds.append(
+            ink_case.c.invoice_id.in_(
+                select(erp_invoice.c.invoice_id).where(
+                    erp_invoice.c.invoice_no == f.invoice_no.strip()
+                )
+            )
+        )
+    if f.customer_no:
+        conds.append(
+            ink_case.c.customer_id.in_(
+                select(erp_customer.c.customer_id).where(
+                    erp_customer.c.customer_no == f.customer_no.strip()
+                )
+            )
+        )
+    if f.late_receipt:
+        conds.append(ink_case.c.status == "sent")
+        conds.append(ink_case.c.business_date < today - timedelta(days=STALE_DAYS))
+    return conds
+
+
+def _correction_sums(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per case: the reported direct payments, credit notes and recalls (øre)."""
+    if not case_ids:
+        return {}
+    rows = conn.execute(
+        select(
+            ink_correction.c.case_id,
+            ink_correction.c.correction_type,
+            func.sum(ink_correction.c.amount).label("amount"),
+        )
+        .where(ink_correction.c.case_id.in_(case_ids))
+        .group_by(ink_correction.c.case_id, ink_correction.c.correction_type)
+    )
+    sums: dict[int, dict[str, int]] = {}
+    for case_id, kind, amount in rows:
+        column = CORRECTION_COLUMNS.get(kind)
+        if column:
+            sums.setdefault(case_id, {})[column] = int(amount or 0)
+    return sums
+
+
+def money_identity(case_row: dict, sums: dict[str, int]) -> dict[str, int]:
+    """sent = collected + directly paid + credited + recalled + open: ``open`` is what is left.
+
+    Amounts are integer øre; the agency's own remaining figure (from its closure) is shown beside
+    it by the case page, so a disagreement is visible.
+    """
+    sent = int(case_row["sent_amount"])
+    collected = int(case_row["collected_amount"] or 0)
+    parts = {k: int(sums.get(k, 0)) for k in ("direct_paid", "credited", "recalled")}
+    still_open = sent - collected - parts["direct_paid"] - parts["credited"] - parts["recalled"]
+    return {"sent": sent, "collected": collected, **parts, "open": still_open}
+
+
+def list_cases(
+    conn: Connection, f: CaseFilter, *, today: date, page: int = 1, page_size: int = PAGE_SIZE
+) -> Page:
+    """One page of cases, newest business day first, with money columns and ages."""
+    stmt = (
+        select(
+            ink_case.c.case_id,
+            ink_case.c.agreement_id,
+            ink_case.c.invoice_id,
+            ink_case.c.customer_id,
+            ink_case.c.status,
+            ink_case.c.is_open,
+            ink_case.c.agency_case_ref,
+            ink_case.c.sent_amount,
+            ink_case.c.collected_amount,
+            ink_case.c.currency,
+            ink_case.c.business_date,
+            ink_agreement.c.client_id,
+            ink_agreement.c.agency,
+        )
+        .select_from(ink_case.join(ink_agreement))
+        .where(and_(true(), *_case_where(conn, f, today)))
+    )
+    rows, has_next, total, capped = _paged(
+        conn,
+        stmt,
+        [ink_case.c.business_date.desc(), ink_case.c.case_id.desc()],
+        page,
+        page_size,
+    )
+    ids = [r["case_id"] for r in rows]
+    sums = _correction_sums(conn, ids)
+    invoices = {
+        r.invoice_id: r
+        for r in conn.execute(
+            select(erp_invoice.c.invoice_id, erp_invoice.c.invoice_no).where(
+                erp_invoice.c.invoice_id.in_([r["invoice_id"] for r in rows])
+            )
+        )
+    }
+    customers = {
+        r.customer_id: r
+        for r in conn.execute(
+            select(
+                erp_customer.c.customer_id, erp_customer.c.customer_no, erp_customer.c.name
+            ).where(erp_customer.c.customer_id.in_([r["customer_id"] for r in rows]))
+        )
+    }
+    for r in rows:
+        r.update(money_identity(r, sums.get(r["case_id"], {})))
+        inv = invoices.get(r["invoice_id"])
+        cust = customers.get(r["customer_id"])
+        r["invoice_no"] = inv.invoice_no if inv else ""
+        r["customer_no"] = cust.customer_no if cust else ""
+        r["customer_name"] = cust.name if cust else ""
+        r["days_since_sent"] = (today - r["business_date"]).days
+        waiting = r["status"] == "sent"
+        r["receipt_age"] = r["days_since_sent"] if waiting else None
+        r["receipt_late"] = waiting and r["days_since_sent"] > STALE_DAYS
+    return Page(rows, max(page, 1), page_size, has_next, total, capped)
+
+
+def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
+    """A case with its invoice, customer (id masked), address as sent, money and timeline."""
+    row = (
+        conn.execute(
+            select(ink_case, ink_agreement.c.client_id, ink_agreement.c.agency)
+            .select_from(ink_case.join(ink_agreement))
+            .where(ink_case.c.case_id == case_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    result = dict(row)
+    invoice = (
+        conn.execute(select(erp_invoice).where(erp_invoice.c.invoice_id == row["invoice_id"]))
+        .mappings()
+        .first()
+    )
+    customer = (
+        conn.execute(select(erp_customer).where(erp_customer.c.customer_id == row["customer_id"]))
+        .mappings()
+        .first()
+    )
+    result["invoice"] = dict(invoice) if invoice else {}
+    cust = dict(customer) if customer else {}
+    if cust:
+        cust["national_id"] = mask_id(cust["national_id"])
+    result["customer"] = cust
+    result["client_name"] = conn.execute(
+        select(erp_client.c.name).where(erp_client.c.client_id == row["client_id"])
+    ).scalar()
+    events = [
+        dict(e)
+        for e in conn.execute(
+            select(
+                ink_case_event.c.event_id,
+                ink_case_event.c.at,
+                ink_case_event.c.kind,
+                ink_case_event.c.detail,
+                ink_case_event.c.file_id,
+                ink_file_log.c.file_name,
+                ink_file_log.c.direction,
+            )
+            .select_from(ink_case_event.outerjoin(ink_file_log))
+            .where(ink_case_event.c.case_id == case_id)
+            .order_by(ink_case_event.c.at, ink_case_event.c.event_id)
+        ).mappings()
+    ]
+    for e in events:
+        e["detail"] = mask_text(e["detail"])
+    result["events"] = events
+    result["address_rule"] = next(
+        (
+            m.group(1)
+            for e in events
+            if e["kind"] == "opened" and (m := re.search(r"address: (\S+)", e["detail"] or ""))
+        ),
+        "",
+    )
+    result["corrections"] = [
+        dict(c)
+        for c in conn.execute(
+            select(
+                ink_correction.c.correction_type,
+                ink_correction.c.amount,
+                ink_correction.c.correction_date,
+                ink_correction.c.file_id,
+                ink_file_log.c.file_name,
+            )
+            .select_from(ink_correction.outerjoin(ink_file_log))
+            .where(ink_correction.c.case_id == case_id)
+            .order_by(ink_correction.c.correction_date, ink_correction.c.correction_id)
+        ).mappings()
+    ]
+    result["after_closure"] = [
+        dict(a)
+        for a in conn.execute(
+            select(ink_after_closure)
+            .where(ink_after_closure.c.case_id == case_id)
+            .order_by(ink_after_closure.c.event_date, ink_after_closure.c.event_id)
+        ).mappings()
+    ]
+    result["money"] = money_identity(result, _correction_sums(conn, [case_id]).get(case_id, {}))
+    result["days_since_sent"] = (today - row["business_date"]).days
+    result["rejection_reason"] = mask_text(row["rejection_reason"])
+    return result
+
+
+def _file_where(f: FileFilter) -> list:
+    conds = []
+    if f.agreement_id:
+        conds.append(ink_file_log.c.agreement_id == f.agreement_id)
+    if f.client_id is not None:
+        conds.append(ink_file_log.c.client_id == f.client_id)
+    if f.direction:
+        conds.append(ink_file_log.c.direction == f.direction)
+    if f.status:
+        conds.append(ink_file_log.c.status == f.status)
+    if f.kind:
+        conds.append(ink_file_log.c.kind == f.kind)
+    if f.date_from:
+        conds.append(ink_file_log.c.business_date >= f.date_from)
+    if f.date_to:
+        conds.append(ink_file_log.c.business_date <= f.date_to)
+    if f.name:
+        conds.append(ink_file_log.c.file_name.contains(f.name.strip(), autoescape=True))
+    return conds
+
+
+FILE_LIST_COLUMNS = (
+    "file_id",
+    "client_id",
+    "agreement_id",
+    "direction",
+    "kind",
+    "file_name",
+    "business_date",
+    "status",
+    "sha256",
+    "size_bytes",
+    "record_count",
+    "amount_total",
+    "run_id",
+    "created_at",
+    "delivered_at",
+    "handled_state",
+    "handled_by",
+    "handled_at",
+)
+
+
+def list_files(
+    conn: Connection, f: FileFilter, *, page: int = 1, page_size: int = PAGE_SIZE
+) -> Page:
+    """One page of the file log, newest business day first, with each file's issue count."""
+    issues = (
+        select(func.count())
+        .where(ink_file_issue.c.file_id == ink_file_log.c.file_id)
+        .scalar_subquery()
+        .label("issue_count")
+    )
+    stmt = select(*[ink_file_log.c[c] for c in FILE_LIST_COLUMNS], issues).where(
+        and_(true(), *_file_where(f))
+    )
+    rows, has_next, total, capped = _paged(
+        conn,
+        stmt,
+        [ink_file_log.c.business_date.desc(), ink_file_log.c.file_id.desc()],
+        page,
+        page_size,
+    )
+    return Page(rows, max(page, 1), page_size, has_next, total, capped)
+
+
+def file_detail(conn: Connection, file_id: int) -> dict | None:
+    """A file log row with its issues (reasons masked) and its cases' count."""
+    row = (
+        conn.execute(select(ink_file_log).where(ink_file_log.c.file_id == file_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    result = dict(row)
+    result["detail"] = mask_text(row["detail"])
+    result["handled_note"] = mask_text(row["handled_note"])
+    result["issues"] = [
+        dict(i) | {"reason": mask_text(i["reason"])}
+        for i in conn.execute(
+            select(ink_file_issue)
+            .where(ink_file_issue.c.file_id == file_id)
+            .order_by(ink_file_issue.c.line, ink_file_issue.c.issue_id)
+        ).mappings()
+    ]
+    result["event_count"] = conn.execute(
+        select(func.count()).where(ink_case_event.c.file_id == file_id)
+    ).scalar_one()
+    return result
+
+
+def decode_file(data: bytes) -> list[str]:
+    """The lines of an agency or bank file (UTF-8, else Latin-1 as the Nordic formats use)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return text.splitlines()
+
+
+def issue_lines(lines: list[str], issues: list[dict]) -> list[dict]:
+    """Each issue beside the offending line's text (national ids masked)."""
+    shown = []
+    for issue in issues:
+        number = issue.get("line")
+        text = lines[number - 1] if number and 0 < number <= len(lines) else ""
+        shown.append(issue | {"text": mask_text(text)})
+    return shown
+
+
+def holds_summary(conn: Connection, *, client_id: int | None, business_date: date | None) -> dict:
+    """Invoices held back by client, agreement and reason, with counts and amounts per currency.
+
+    Holds are replaced by each dispatch run of an agreement and day, so "waiting now" is each
+    agreement's latest day with holds; ``business_date`` shows one day instead.
+    """
+    latest = (
+        select(
+            ink_dispatch_hold.c.agreement_id,
+            func.max(ink_dispatch_hold.c.business_date).label("day"),
+        )
+        .group_by(ink_dispatch_hold.c.agreement_id)
+        .subquery()
+    )
+    h = ink_dispatch_hold
+    base = h.join(ink_agreement, ink_agreement.c.agreement_id == h.c.agreement_id).outerjoin(
+        erp_invoice, erp_invoice.c.invoice_id == h.c.invoice_id
+    )
+    if business_date is None:
+        base = base.join(
+            latest,
+            and_(latest.c.agreement_id == h.c.agreement_id, latest.c.day == h.c.business_date),
+        )
+        day_cond = true()
+    else:
+        day_cond = h.c.business_date == business_date
+    client_cond = true() if client_id is None else ink_agreement.c.client_id == client_id
+    groups = conn.execute(
+        select(
+            ink_agreement.c.client_id,
+            h.c.agreement_id,
+            h.c.business_date,
+            h.c.reason,
+            erp_invoice.c.currency,
+            func.count().label("invoices"),
+            func.coalesce(func.sum(erp_invoice.c.remaining_amount), 0).label("amount"),
+        )
+        .select_from(base)
+        .where(day_cond, client_cond)
+        .group_by(
+            ink_agreement.c.client_id,
+            h.c.agreement_id,
+            h.c.business_date,
+            h.c.reason,
+            erp_invoice.c.currency,
+        )
+        .order_by(ink_agreement.c.client_id, h.c.agreement_id, h.c.reason)
+    ).mappings()
+    return {"groups": [dict(g) for g in groups], "base": base, "where": [day_cond, client_cond]}
+
+
+def list_holds(
+    conn: Connection,
+    *,
+    client_id: int | None,
+    business_date: date | None,
+    reason: str | None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> tuple[list[dict], Page]:
+    """The summary groups and one page of the held invoices (details masked)."""
+    summary = holds_summary(conn, client_id=client_id, business_date=business_date)
+    h = ink_dispatch_hold
+    stmt = (
+        select(
+            ink_agreement.c.client_id,
+            h.c.agreement_id,
+            h.c.business_date,
+            h.c.invoice_id,
+            h.c.reason,
+            h.c.detail,
+            erp_invoice.c.invoice_no,
+            erp_invoice.c.remaining_amount,
+            erp_invoice.c.currency,
+            erp_invoice.c.due_date,
+            erp_customer.c.customer_no,
+            erp_customer.c.name.label("customer_name"),
+        )
+        .select_from(
+            summary["base"].outerjoin(erp_customer, erp_customer.c.customer_id == h.c.customer_id)
+        )
+        .where(*summary["where"])
+    )
+    if reason:
+        stmt = stmt.where(h.c.reason == reason)
+    rows, has_next, total, capped = _paged(
+        conn, stmt, [h.c.agreement_id, h.c.reason, h.c.invoice_id], page, page_size
+    )
+    for r in rows:
+        r["detail"] = mask_text(r["detail"])
+    return summary["groups"], Page(rows, max(page, 1), page_size, has_next, total, capped)
+
+
+def list_payouts(
+    conn: Connection,
+    *,
+    agreement_id: str | None,
+    reconciliation: str | None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """One page of agency payouts with their reconciliation against the settlement."""
+    stmt = select(
+        ink_payout,
+        ink_agreement.c.client_id,
+        ink_agreement.c.agency,
+        erp_payment.c.bank_file,
+        erp_payment.c.reference,
+        erp_client.c.currency,
+    ).select_from(
+        ink_payout.join(ink_agreement)
+        .outerjoin(erp_payment, erp_payment.c.payment_id == ink_payout.c.payment_id)
+        .outerjoin(erp_client, erp_client.c.client_id == ink_agreement.c.client_id)
+    )
+    if agreement_id:
+        stmt = stmt.where(ink_payout.c.agreement_id == agreement_id)
+    if reconciliation:
+        stmt = stmt.where(ink_payout.c.reconciliation == reconciliation)
+    rows, has_next, total, capped = _paged(
+        conn,
+        stmt,
+        [ink_payout.c.payment_date.desc(), ink_payout.c.payout_id.desc()],
+        page,
+        page_size,
+    )
+    for r in rows:
+        r["detail"] = mask_text(r["detail"])
+        settled = r["settled_amount"]
+        r["difference"] = None if settled is None else int(r["amount"]) - int(settled)
+    return Page(rows, max(page, 1), page_size, has_next, total, capped)
+
+
+def interim_balances(conn: Connection) -> list[dict]:
+    """Per agreement: the balance (debit - credit) of its client's interim account in the ledger.
+
+    Settlement mode debits it when a closure is booked and credits it when the payout arrives;
+    a balance is money the agency collected and has not paid out yet. Agreements of one client
+    sharing an interim account share its balance (``shared_with`` says with whom).
+    """
+    agreements = [
+        dict(a)
+        for a in conn.execute(
+            select(
+                ink_agreement.c.agreement_id,
+                ink_agreement.c.client_id,
+                ink_agreement.c.agency,
+                ink_agreement.c.interim_account,
+                ink_agreement.c.booking_mode,
+                erp_client.c.currency,
+            )
+            .select_from(
+                ink_agreement.outerjoin(
+                    erp_client, erp_client.c.client_id == ink_agreement.c.client_id
+                )
+            )
+            .order_by(ink_agreement.c.agreement_id)
+        ).mappings()
+    ]
+    balances = {
+        (r.client_id, r.account): (int(r.debit or 0), int(r.credit or 0))
+        for r in conn.execute(
+            select(
+                erp_journal_line.c.client_id,
+                erp_journal_line.c.account,
+                func.sum(erp_journal_line.c.debit).label("debit"),
+                func.sum(erp_journal_line.c.credit).label("credit"),
+            )
+            .where(
+                erp_journal_line.c.account.in_({a["interim_account"] for a in agreements} or {""})
+            )
+            .group_by(erp_journal_line.c.client_id, erp_journal_line.c.account)
+        )
+    }
+    for a in agreements:
+        debit, credit = balances.get((a["client_id"], a["interim_account"]), (0, 0))
+        a.update(debit=debit, credit=credit, balance=debit - credit)
+        a["shared_with"] = [
+            o["agreement_id"]
+            for o in agreements
+            if o is not a
+            and o["client_id"] == a["client_id"]
+            and o["interim_account"] == a["interim_account"]
+        ]
+    return agreements
+
+
+def list_after_closure(
+    conn: Connection, *, agreement_id: str | None, page: int = 1, page_size: int = PAGE_SIZE
+) -> Page:
+    """One page of money that moved after a case ended (refunds and over-payments)."""
+    stmt = select(ink_after_closure, ink_case.c.currency, erp_invoice.c.invoice_no).select_from(
+        ink_after_closure.join(ink_case).outerjoin(
+            erp_invoice, erp_invoice.c.invoice_id == ink_after_closure.c.invoice_id
+        )
+    )
+    if agreement_id:
+        stmt = stmt.where(ink_after_closure.c.agreement_id == agreement_id)
+    rows, has_next, total, capped = _paged(
+        conn,
+        stmt,
+        [ink_after_closure.c.business_date.desc(), ink_after_closure.c.event_id.desc()],
+        page,
+        page_size,
+    )
+    return Page(rows, max(page, 1), page_size, has_next, total, capped)
+
+
+def recent_actions(conn: Connection, limit: int = 20) -> list[dict]:
+    """The latest actions people asked for in the view (who, when, which run)."""
+    return [
+        dict(a)
+        for a in conn.execute(
+            select(ink_ui_action)
+            .order_by(ink_ui_action.c.at.desc(), ink_ui_action.c.action_id.desc())
+            .limit(limit)
+        ).mappings()
+    ]
