@@ -51,6 +51,7 @@ def build_dataset(engine, base: Path) -> dict:
 
     from inkasso.db.schema import (
         erp_client,
+        erp_invoice,
         erp_journal_line,
         erp_payment,
         ink_after_closure,
@@ -141,12 +142,28 @@ def build_dataset(engine, base: Path) -> dict:
         rd = log_file(
             "corrections", "out", "RD1_20261103043000.txt", ["H", "D", "T"], "delivered", 1, 10000
         )
+        # the debtor's payment as the bank import booked it in the ERP (what the books read)
+        invoice_id = conn.execute(
+            select(ink_case.c.invoice_id).where(ink_case.c.case_id == first["case_id"])
+        ).scalar_one()
+        direct_id = conn.execute(
+            insert(erp_payment).values(
+                client_id=client_id, invoice_id=invoice_id, bank_file="OCR.20261103.txt",
+                payment_ref="7", payer_account="12345678901", reference="", amount=10000,
+                payment_date=DAY, kind="direct", method="bank", booked_at=later,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            update(erp_invoice)
+            .where(erp_invoice.c.invoice_id == invoice_id)
+            .values(remaining_amount=erp_invoice.c.remaining_amount - 10000)
+        )
         conn.execute(
             insert(ink_correction).values(
                 case_id=first["case_id"],
                 agreement_id=agreement_id,
                 source="payment",
-                source_id=990001,
+                source_id=direct_id,
                 correction_type="DP",
                 amount=10000,
                 correction_date=DAY + timedelta(days=1),

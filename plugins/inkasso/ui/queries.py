@@ -58,7 +58,6 @@ FILE_STATUSES = (
     "quarantined",
     "flagged",
 )
-CORRECTION_COLUMNS = {"DP": "direct_paid", "CN": "credited", "RC": "recalled"}
 
 
 @dataclass
@@ -201,38 +200,21 @@ def _case_where(conn: Connection, f: CaseFilter, today: date) -> list:
     return conds
 
 
-def _correction_sums(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per case: the reported direct payments, credit notes and recalls (øre)."""
+def _books(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per case: its money identity from ``inkasso.money.books`` (the same figures the daily
+    check proves): sent, collected, paid directly, credited, recalled, written off, open,
+    refund due and what the agency collected but has not paid out yet (øre)."""
     if not case_ids:
         return {}
-    rows = conn.execute(
-        select(
-            ink_correction.c.case_id,
-            ink_correction.c.correction_type,
-            func.sum(ink_correction.c.amount).label("amount"),
-        )
-        .where(ink_correction.c.case_id.in_(case_ids))
-        .group_by(ink_correction.c.case_id, ink_correction.c.correction_type)
-    )
-    sums: dict[int, dict[str, int]] = {}
-    for case_id, kind, amount in rows:
-        column = CORRECTION_COLUMNS.get(kind)
-        if column:
-            sums.setdefault(case_id, {})[column] = int(amount or 0)
-    return sums
+    from inkasso.money.books import case_books
 
-
-def money_identity(case_row: dict, sums: dict[str, int]) -> dict[str, int]:
-    """sent = collected + directly paid + credited + recalled + open: ``open`` is what is left.
-
-    Amounts are integer øre; the agency's own remaining figure (from its closure) is shown beside
-    it by the case page, so a disagreement is visible.
-    """
-    sent = int(case_row["sent_amount"])
-    collected = int(case_row["collected_amount"] or 0)
-    parts = {k: int(sums.get(k, 0)) for k in ("direct_paid", "credited", "recalled")}
-    still_open = sent - collected - parts["direct_paid"] - parts["credited"] - parts["recalled"]
-    return {"sent": sent, "collected": collected, **parts, "open": still_open}
+    books = case_books(conn, case_ids=case_ids)
+    terms = ["sent", "collected", "direct", "credited", "recalled", "written_off", "open",
+             "refund_due", "in_transit"]  # fmt: skip
+    return {
+        int(r["case_id"]): {t: int(r[t]) for t in terms} | {"direct_paid": int(r["direct"])}
+        for r in books.to_dict("records")
+    }
 
 
 def list_cases(
@@ -266,7 +248,7 @@ def list_cases(
         page_size,
     )
     ids = [r["case_id"] for r in rows]
-    sums = _correction_sums(conn, ids)
+    money = _books(conn, ids)
     invoices = {
         r.invoice_id: r
         for r in conn.execute(
@@ -284,7 +266,7 @@ def list_cases(
         )
     }
     for r in rows:
-        r.update(money_identity(r, sums.get(r["case_id"], {})))
+        r.update(money.get(r["case_id"], {}))
         inv = invoices.get(r["invoice_id"])
         cust = customers.get(r["customer_id"])
         r["invoice_no"] = inv.invoice_no if inv else ""
@@ -380,7 +362,7 @@ def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
             .order_by(ink_after_closure.c.event_date, ink_after_closure.c.event_id)
         ).mappings()
     ]
-    result["money"] = money_identity(result, _correction_sums(conn, [case_id]).get(case_id, {}))
+    result["money"] = _books(conn, [case_id]).get(case_id, {})
     result["days_since_sent"] = (today - row["business_date"]).days
     result["rejection_reason"] = mask_text(row["rejection_reason"])
     return result
