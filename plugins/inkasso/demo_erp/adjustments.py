@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, case, func, insert, select, update
 
 from inkasso.db.schema import erp_invoice, erp_invoice_adjustment, ink_case
 
@@ -85,14 +85,10 @@ def simulate_collection_adjustments(engine: Engine, day: date, *, seed: int = 42
                 )
             )
             remaining = erp_invoice.c.remaining_amount
-            conn.execute(
+            conn.execute(  # the ERP never takes an invoice below zero
                 update(erp_invoice)
                 .where(erp_invoice.c.invoice_id == invoice_id)
-                .values(remaining_amount=func.max(remaining - amount, 0))
-                if conn.dialect.name == "sqlite"
-                else update(erp_invoice)
-                .where(erp_invoice.c.invoice_id == invoice_id)
-                .values(remaining_amount=func.greatest(remaining - amount, 0))
+                .values(remaining_amount=case((remaining > amount, remaining - amount), else_=0))
             )
     kinds = [kind for _, kind, _, _, _ in rows]
     return {

@@ -260,3 +260,17 @@ def test_airflow_dates_reach_the_ledger_on_every_database(world):
         outcome = reconcile_payouts(conn, [AGREEMENT], pendulum.date(D2.year, D2.month, D2.day))
     assert outcome["matched"] == 1
     assert_books_close(world, pendulum.date(D2.year, D2.month, D2.day))
+
+
+def test_the_demo_erps_credit_notes_and_recalls_are_registered_and_never_below_zero(world):
+    from inkasso.demo_erp.adjustments import simulate_collection_adjustments
+
+    open_cases(world.engine, {A: 100_000, B: 50_000, C: 80_000})
+    done = simulate_collection_adjustments(world.engine, D1, seed=1)
+    assert done["credit_notes"] + done["recalls"] == 3 and not done["repeated"]
+    assert simulate_collection_adjustments(world.engine, D1, seed=1)["repeated"]
+    assert world.scalar("SELECT COUNT(*) FROM erp_invoice_adjustment WHERE booked_at IS NULL") == 0
+    assert world.scalar("SELECT MIN(remaining_amount) FROM erp_invoice") >= 0
+    out = world.corrections(D1)  # everything the ERP registered reaches the agency once
+    assert out["corrections"] == 3
+    assert_books_close(world, D1)
