@@ -135,6 +135,10 @@ def read_ocr_giro(data: bytes, file_name: str) -> BankFile:
     The whole file is rejected when a record is malformed, out of place, or an end record's
     number of transactions, number of records or total amount disagrees with the body.
     """
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise BankFileError(
+            file_name, 1, None, f"starts with a UTF-8 byte order mark: OCR giro is {ENCODING}"
+        )
     # split on LF only: str.splitlines() would also break at \x1c-\x1e and \x85 (NEL), which
     # are single bytes in ISO-8859-1, and shift every line number after them
     lines = [line.removesuffix("\r") for line in data.decode(ENCODING).split("\n")]
