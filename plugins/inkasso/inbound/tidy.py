@@ -30,7 +30,7 @@ def move_applied(
 
     Returns the names moved. The file log's ``remote_path`` follows the file.
     """
-    from inkasso.transport import _sftp, _stat_or_none
+    from inkasso.transport import _rename, _sftp, _stat_or_none
 
     remote = load_profile(agreement.agency).remote
     if not remote.processed_dir:
@@ -60,7 +60,7 @@ def move_applied(
             dst = posixpath.join(remote.processed_dir, name)
             session.step = f"moving {src} to {dst}"
             if _stat_or_none(client, src) is not None:
-                client.posix_rename(src, dst)
+                _rename(client, src, dst)  # posix-rename, or a plain rename without it
                 moved.append(name)
     if rows:
         with engine.begin() as conn:
