@@ -62,7 +62,12 @@ class _MaskingHandler(logging.Handler):
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Nothing to write: masking happens in the filter."""
+        """Write nothing, except where Python's last resort would have: no handler configured."""
+        # being a handler, this one stops logging.lastResort (warnings to stderr in a plain
+        # script); do its job when nothing else would show the record
+        last = logging.lastResort
+        if last is not None and not logging.getLogger().handlers and record.levelno >= last.level:
+            last.handle(record)
 
 
 def install_log_masking(logger_name: str = "inkasso") -> None:

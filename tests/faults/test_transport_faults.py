@@ -204,3 +204,28 @@ def test_manual_export_compares_bytes_not_size(tmp_path, delivery):
         deliver_manual(delivery.source, outbox)
 
     assert (outbox / delivery.remote_name).read_bytes() == other
+
+
+def test_a_host_key_mismatch_fetches_nothing_and_sends_nothing(
+    server, client_key, delivery, inbox, tmp_path, monkeypatch
+):
+    from inkasso.transport import list_remote
+
+    impostor = ensure_keypair(tmp_path / "impostor")  # the key pinned is not the server's
+    value = sftp_connection_uri_json(
+        "127.0.0.1", server.port, "lowell", client_key.private_path, impostor.public_line
+    )
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
+    outbox = server.home_of("lowell") / "outbox"
+    (outbox / "Kvitt_40012_20261110053000.txt").write_bytes(b"receipt")
+
+    for attempt in (
+        lambda: list_remote(CONN_ID, "outbox", **FAST),
+        lambda: download(CONN_ID, "outbox", ["Kvitt_40012_20261110053000.txt"], **FAST),
+        lambda: deliver_sftp(CONN_ID, [delivery], **FAST),
+    ):
+        with pytest.raises(TransportError, match="BadHostKey"):
+            attempt()
+
+    assert list(inbox.iterdir()) == []
+    assert (outbox / "Kvitt_40012_20261110053000.txt").read_bytes() == b"receipt"
