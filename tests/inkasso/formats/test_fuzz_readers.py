@@ -35,9 +35,8 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-if PROFILE in ("ci", "long"):
-    settings.load_profile(PROFILE)
+# applied to the fuzz test only (not loaded globally: other Hypothesis tests keep theirs)
+PROFILE = settings.get_profile("long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "ci")
 
 REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference"
 
@@ -155,6 +154,7 @@ def test_reader_raises_only_format_errors(name):
     files = seeds(name)
     encoding = _encoding(name)
 
+    @settings(PROFILE)
     @given(st.sampled_from(files), mutations(encoding))
     def check(seed, ops):
         data = _mutate(seed, ops, encoding)
