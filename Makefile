@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: demo test lint format bench airflow clean-demo venv
+.PHONY: demo test lint format bench airflow clean-demo venv fuzz
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,10 @@ demo: $(AIRFLOW_HOME)/.migrated
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+## fuzz: every reader against long Hypothesis runs of mutated files (FUZZ_EXAMPLES per format)
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=long $(VENV)/bin/pytest -q -m fuzz -p no:cacheprovider tests/inkasso/formats/test_fuzz_readers.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

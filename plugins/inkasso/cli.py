@@ -148,6 +148,12 @@ def _read(format_name: str, path: Path) -> int:
         out.flush()
         print(f"inkasso read: {exc}", file=sys.stderr)
         return EXIT_BROKEN
+    except Exception as exc:  # a reader bug: still one line for the operator, not a traceback
+        out.flush()
+        print(
+            f"inkasso read: {path}: cannot be read ({type(exc).__name__}: {exc})", file=sys.stderr
+        )
+        return EXIT_BROKEN
     return 0
 
 

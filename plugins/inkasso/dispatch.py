@@ -454,6 +454,7 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
                     remote_name=r["file_name"],
                     size=r["size_bytes"],
                     sha256=r["sha256"],
+                    agreement_id=agreement.agreement_id,
                 )
                 for r in pending
             ],

@@ -8,6 +8,8 @@ from stdnum.no import orgnr as no_orgnr
 from stdnum.se import orgnr as se_orgnr
 from stdnum.se import personnummer
 
+from inkasso.masking import mask_id  # noqa: F401  (the one masking, re-exported)
+
 _VALIDATORS = {
     ("NO", False): fodselsnummer.is_valid,
     ("NO", True): no_orgnr.is_valid,
@@ -30,10 +32,3 @@ def valid_ids(frame: pd.DataFrame) -> pd.Series:
         keys, on=["national_id", "country", "is_organisation"], how="left"
     )
     return pd.Series(merged["valid"].to_numpy(dtype=bool), index=frame.index)
-
-
-def mask_id(national_id: str | None) -> str:
-    """Mask a national id for mails and logs: only the first six characters (birth date) stay."""
-    if not national_id:
-        return ""
-    return national_id[:6] + "*" * max(len(national_id) - 6, 0)

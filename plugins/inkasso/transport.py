@@ -1,10 +1,12 @@
 """Delivery of files at rest to an agency (SFTP or the manual-export outbox), and fetching back.
 
-Exactly once: a file is uploaded under a hidden temporary name (``.<name>.part``), its size is
-checked on the server, then it is renamed into place. A file already present under its final
-name with the expected size counts as delivered and is never uploaded again, so a retry after a
-broken attempt finishes the job without a duplicate. Every failure raises ``TransportError``
-naming the connection, the host and the file.
+Exactly once: a file is uploaded under a hidden temporary name (``.<name>.part``), read back
+and its sha256 compared with the file log, then it is renamed into place. A file already present
+under its final name is read back too: with the same sha256 it counts as delivered and is never
+uploaded again, so a retry after a broken attempt finishes the job without a duplicate; with
+other bytes (even of the same size) it is never overwritten and never called delivered
+(``RemoteMismatchError``, naming agreement, file and both checksums). Every failure raises
+``TransportError`` naming the connection, the host and the file.
 
 SFTP goes through Airflow's ``SFTPHook`` (one SSH connection per call); files at rest are
 ``airflow.sdk.ObjectStoragePath`` objects, read and written through the path object.
@@ -12,6 +14,7 @@ SFTP goes through Airflow's ``SFTPHook`` (one SSH connection per call); files at
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -38,6 +41,13 @@ class TransportError(RuntimeError):
     """A delivery or fetch failed; the message names connection, host and file."""
 
 
+class RemoteMismatchError(TransportError):
+    """The agency holds other bytes under the file's final name: not delivered, not overwritten."""
+
+
+_READ_CHUNK = 1 << 20
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One file at rest to put on the agency's server as ``remote_dir/remote_name``."""
@@ -47,6 +57,7 @@ class Delivery:
     remote_name: str
     size: int
     sha256: str
+    agreement_id: str = ""  # named in errors
 
     @property
     def remote_path(self) -> str:
@@ -86,9 +97,9 @@ class _Session:
         self.host = "host unknown"
         self.step = step
 
-    def error(self, message: str) -> TransportError:
-        """A TransportError prefixed with the connection and host."""
-        return TransportError(f"SFTP connection {self.conn_id!r} ({self.host}): {message}")
+    def error(self, message: str, kind: type[TransportError] = TransportError) -> TransportError:
+        """A TransportError (or subclass ``kind``) prefixed with the connection and host."""
+        return kind(f"SFTP connection {self.conn_id!r} ({self.host}): {message}")
 
 
 @contextmanager
@@ -117,6 +128,35 @@ def _stat_or_none(client: SFTPClient, path: str) -> SFTPAttributes | None:
         return None
 
 
+def _remote_sha256(client: SFTPClient, path: str) -> str:
+    """The sha256 of a remote file, read back in chunks (SFTP servers rarely offer a checksum)."""
+    digest = hashlib.sha256()
+    with client.open(path, "rb") as remote:
+        remote.prefetch()
+        while chunk := remote.read(_READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _rename(client: SFTPClient, src: str, dst: str) -> None:
+    """Rename on the server: the OpenSSH ``posix-rename`` extension, else a plain SFTP rename.
+
+    A server without the extension answers "operation unsupported" (an OSError without an
+    errno); the plain rename then does the same job (it refuses an existing target, which is
+    what delivery wants anyway). Any other failure is re-raised as it is.
+    """
+    try:
+        client.posix_rename(src, dst)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.EACCES):
+            raise
+        log.info("posix_rename %s -> %s failed (%s); trying a plain rename", src, dst, exc)
+        try:
+            client.rename(src, dst)
+        except OSError:
+            raise exc from None
+
+
 def _read_checked(session: _Session, delivery: Delivery) -> bytes:
     """The source bytes, checked against the size and sha256 recorded when it was written."""
     session.step = f"reading {delivery.source}"
@@ -140,12 +180,19 @@ def _deliver_one(client: SFTPClient, session: _Session, delivery: Delivery) -> D
     session.step = f"checking {final} for {delivery.source}"
     existing = _stat_or_none(client, final)
     if existing is not None:
-        if existing.st_size == delivery.size:
-            log.info("%s already delivered as %s (%s bytes)", delivery.source, final, delivery.size)
+        # by content, not size: another file of the same size is not this delivery
+        session.step = f"reading back {final} for {delivery.source}"
+        remote_sha = _remote_sha256(client, final)
+        if remote_sha == delivery.sha256.lower():
+            log.info("%s already delivered as %s (sha256 %s)", delivery.source, final, remote_sha)
             return result(ALREADY_DELIVERED)
+        who = f"agreement {delivery.agreement_id}: " if delivery.agreement_id else ""
         raise session.error(
-            f"{final} already exists with {existing.st_size} bytes but {delivery.source} has "
-            f"{delivery.size} bytes; refusing to overwrite a file the agency may have read"
+            f"{who}{final} already exists on the agency's server with other bytes "
+            f"({existing.st_size} bytes, sha256 {remote_sha}) than {delivery.source} "
+            f"({delivery.size} bytes, sha256 {delivery.sha256} in the file log); "
+            "refusing to overwrite a file the agency may have read, not delivered",
+            RemoteMismatchError,
         )
     folder = _stat_or_none(client, delivery.remote_dir or ".")
     if folder is None or not stat.S_ISDIR(folder.st_mode or 0):
@@ -155,14 +202,15 @@ def _deliver_one(client: SFTPClient, session: _Session, delivery: Delivery) -> D
     data = _read_checked(session, delivery)
     session.step = f"uploading {delivery.source} to {part}"
     client.putfo(io.BytesIO(data), part, file_size=len(data), confirm=False)
-    uploaded = client.stat(part).st_size
-    if uploaded != delivery.size:
+    session.step = f"reading back {part}"
+    uploaded = _remote_sha256(client, part)
+    if uploaded != delivery.sha256.lower():
         raise session.error(
-            f"size check failed for {delivery.source}: {part} has {uploaded} bytes on the server, "
-            f"expected {delivery.size}; left under the temporary name"
+            f"checksum failed for {delivery.source}: {part} on the server has sha256 {uploaded}, "
+            f"expected {delivery.sha256}; left under the temporary name"
         )
     session.step = f"renaming {part} to {final}"
-    client.posix_rename(part, final)
+    _rename(client, part, final)
     log.info("delivered %s as %s (%s bytes)", delivery.source, final, delivery.size)
     return result(DELIVERED)
 
@@ -175,8 +223,9 @@ def deliver_sftp(
 ) -> list[DeliveryResult]:
     """Deliver files to the agency over one SFTP connection, each exactly once.
 
-    Per file: already there with the same size → ``already_delivered``; else upload to
-    ``.<name>.part`` (replacing a stale one), check its size, rename into place → ``delivered``.
+    Per file: already there with the same sha256 → ``already_delivered``; there with other bytes
+    → ``RemoteMismatchError``; else upload to ``.<name>.part`` (replacing a stale one), read it
+    back and check its sha256, rename into place → ``delivered``.
     Stops at the first failure with a TransportError; files before it stay delivered.
     """
     files = list(files)
@@ -192,19 +241,21 @@ def deliver_manual(
 ) -> ObjectStoragePath:
     """Copy a file into the manual-export outbox (for a person to send); returns the copy.
 
-    Exactly once: a file of the same name and size already there is left as it is.
+    Exactly once: a file of the same name and bytes (sha256) already there is left as it is;
+    other bytes under that name are never overwritten (``RemoteMismatchError``).
     """
     dest = outbox_dir / (name or source.name)
     try:
         data = source.read_bytes()
         if dest.exists():
-            size = dest.stat().st_size
-            if size == len(data):
+            there = hashlib.sha256(dest.read_bytes()).hexdigest()
+            ours = hashlib.sha256(data).hexdigest()
+            if there == ours:
                 log.info("%s already in the manual-export outbox as %s", source, dest)
                 return dest
-            raise TransportError(
-                f"manual export of {source}: {dest} already exists with {size} bytes, "
-                f"the file has {len(data)}; refusing to overwrite"
+            raise RemoteMismatchError(
+                f"manual export of {source}: {dest} already exists with other bytes "
+                f"(sha256 {there}, the file has sha256 {ours}); refusing to overwrite"
             )
         outbox_dir.mkdir(parents=True, exist_ok=True)
         part = outbox_dir / f".{dest.name}.part"
@@ -282,5 +333,5 @@ def move_remote(
             if _stat_or_none(client, dst) is not None:
                 return False
             raise session.error(f"cannot move {src} to {dst}: {src} does not exist")
-        client.posix_rename(src, dst)
+        _rename(client, src, dst)
     return True

@@ -6,6 +6,8 @@ from datetime import date
 
 from sqlalchemy import Engine, text
 
+from inkasso.masking import mask_text
+
 
 def _money(ore) -> str:
     ore = int(ore or 0)
@@ -82,7 +84,9 @@ def print_bank_day(engine: Engine, day: date) -> None:
                 print(f"      {k['kind']:<14} {k['n']:>5}  {_money(k['amount']):>14}{where}")
         for issue in issues:
             if issue["file_id"] == f["file_id"]:
-                print(f"      line {issue['line']} field {issue['field']}: {issue['reason']}")
+                print(
+                    f"      line {issue['line']} field {issue['field']}: {mask_text(issue['reason'])}"
+                )
     if payouts:
         print("  Agency payouts:")
     for p in payouts:

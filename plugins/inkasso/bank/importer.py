@@ -111,6 +111,10 @@ def import_bank_file(
         bank_file = read_bank_file(data, file_name)
     except BankFileError as error:
         return summary | _quarantine(engine, row, base, data, error)
+    except Exception as exc:  # a reader bug must not stop the drop: this file waits for a person
+        error = BankFileError(file_name, None, None, f"the reader failed: {type(exc).__name__}")
+        log.exception("client %s: reading %s failed", client_id, file_name)
+        return summary | _quarantine(engine, row, base, data, error)
     if not bank_file.is_payments:
         with engine.begin() as conn:
             conn.execute(

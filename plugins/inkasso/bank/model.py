@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from inkasso.masking import mask_text
+
 PAYMENTS = "payments"
 """The kind of a file whose transactions are money received; every other kind is never booked."""
 
@@ -42,7 +44,9 @@ class BankFileError(ValueError):
         self.file_name = file_name
         self.line = line
         self.field = field
-        self.reason = reason
+        # a reason quotes the file's own text, which may hold a national id: masked here, so it
+        # is masked alike in the file issue, the log, the CLI and the report
+        self.reason = mask_text(reason)
         super().__init__(str(self))
 
     def __str__(self) -> str:

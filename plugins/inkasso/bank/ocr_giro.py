@@ -24,6 +24,7 @@ import netsgiro
 from netsgiro import records as nr
 
 from inkasso.bank.model import PAYMENTS, BankFile, BankFileError, payments_frame
+from inkasso.formats.codec import ascii_digits, control_character
 
 FORMAT = "ocr_giro"
 AGREEMENTS = "avtalegiro_agreements"
@@ -125,7 +126,7 @@ _FIELDS: dict[tuple[str, int], tuple[_FieldSpec, ...]] = {
         ("kid", 16, 41, "kid"),
     ),
 }
-_KID = re.compile(r" *\d*")
+_KID = re.compile(" *[0-9]*")
 
 
 def read_ocr_giro(data: bytes, file_name: str) -> BankFile:
@@ -134,7 +135,13 @@ def read_ocr_giro(data: bytes, file_name: str) -> BankFile:
     The whole file is rejected when a record is malformed, out of place, or an end record's
     number of transactions, number of records or total amount disagrees with the body.
     """
-    lines = data.decode(ENCODING).splitlines()
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise BankFileError(
+            file_name, 1, None, f"starts with a UTF-8 byte order mark: OCR giro is {ENCODING}"
+        )
+    # split on LF only: str.splitlines() would also break at \x1c-\x1e and \x85 (NEL), which
+    # are single bytes in ISO-8859-1, and shift every line number after them
+    lines = [line.removesuffix("\r") for line in data.decode(ENCODING).split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
@@ -164,17 +171,40 @@ def _parse_line(file_name: str, number: int, text: str) -> tuple[int, nr.Record]
     service = text[2:4]
     if service not in _SERVICE_CODES:
         raise BankFileError(file_name, number, "service_code", f"unknown service code {service!r}")
-    record_type = int(text[6:8]) if text[6:8].isdigit() else None
+    # ASCII digits only: '²'.isdigit() is True but int('²') raises
+    record_type = int(text[6:8]) if ascii_digits(text[6:8]) else None
     record_class = _RECORD_CLASSES.get(record_type)
     if record_class is None:
         raise BankFileError(file_name, number, "record_type", f"unknown record type {text[6:8]!r}")
+    char = control_character(text)
+    if char is not None:
+        column = _control_column(text)
+        raise BankFileError(
+            file_name,
+            number,
+            _field_at(service, record_type, column - 1),
+            f"control character {char} at column {column}",
+        )
     try:
         return number, record_class.from_string(text)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # netsgiro is third-party: whatever it raises, the file is broken
         field_name, reason = _diagnose(service, record_type, text)
         if field_name is None:
             reason = f"not a valid {record_class.__name__} record ({exc})"
         raise BankFileError(file_name, number, field_name, reason) from exc
+
+
+def _control_column(text: str) -> int:
+    """1-based column of the first control character of ``text``."""
+    return next(i for i, c in enumerate(text, start=1) if control_character(c))
+
+
+def _field_at(service: str, record_type: int, position: int) -> str | None:
+    """The name of the field at 0-based ``position`` of a record, when the table knows it."""
+    for name, start, end, _ in _FIELDS.get((service, record_type), ()):
+        if start <= position < end:
+            return name
+    return None
 
 
 def _diagnose(service: str, record_type: int, text: str) -> tuple[str | None, str]:
@@ -187,7 +217,7 @@ def _diagnose(service: str, record_type: int, text: str) -> tuple[str | None, st
         elif kind == "zeros":
             if value.strip("0"):
                 return name, f"must be zeros: {value!r}"
-        elif not value.isdigit() or not value.isascii():
+        elif not ascii_digits(value):
             return name, f"not a number: {value!r}"
         elif kind == "date" and value != "000000":
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
 
 ERP_CONN_ID = "erp_db"
 
@@ -41,13 +42,19 @@ def url_from_connection(conn) -> str:
     if extra.get("sqlalchemy_url"):
         return extra["sqlalchemy_url"]
     if conn.conn_type in ("postgres", "postgresql"):
-        auth = conn.login or ""
-        if conn.password:
-            auth += f":{conn.password}"
-        auth = f"{auth}@" if auth else ""
-        return f"postgresql+psycopg2://{auth}{conn.host}:{conn.port or 5432}/{conn.schema or ''}"
+        # URL.create quotes what a password may hold ('@', '/', ':', '%', '#'); string
+        # concatenation would cut the URL at the first of them
+        url = URL.create(
+            "postgresql+psycopg2",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=int(conn.port or 5432),
+            database=conn.schema or None,
+        )
+        return url.render_as_string(hide_password=False)
     if conn.conn_type == "sqlite":
-        return f"sqlite:///{conn.host}"
+        return URL.create("sqlite", database=conn.host).render_as_string()
     raise ValueError(
         f"connection {conn.conn_id!r}: type {conn.conn_type!r} is not supported; "
         "use postgres, sqlite or an extra 'sqlalchemy_url'"

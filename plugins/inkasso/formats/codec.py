@@ -34,6 +34,27 @@ class FieldProblem(Exception):
         self.reason = reason
 
 
+# C0 control characters and DEL: no layout has a use for them in a field's text. A NUL in
+# particular cannot be stored by PostgreSQL at all, so it must stop at the reader, on every
+# database alike. A layout that really carries one would need its own field type.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def ascii_digits(text: str) -> bool:
+    """True when ``text`` is one or more ASCII digits 0-9.
+
+    ``str.isdigit()`` also accepts '²' (which ``int()`` refuses) and ``str.isdecimal()`` accepts
+    Arabic-Indic or fullwidth digits (which ``int()`` takes): a file's numbers are ASCII only.
+    """
+    return text.isascii() and text.isdigit()
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` (as ``repr``, e.g. ``'\\x00'``), or None."""
+    found = CONTROL_CHARACTERS.search(text)
+    return repr(found.group())[1:-1] if found else None
+
+
 def _first(mask: pd.Series | np.ndarray) -> int:
     """Position of the first True in a boolean mask."""
     return int(np.flatnonzero(np.asarray(mask, dtype=bool))[0])
@@ -216,6 +237,9 @@ def _plain_number_in(field: Field, raw: pd.Series) -> pd.Series:
     negative = np.strings.startswith(arr, "-") if field.signed else np.zeros(len(arr), bool)
     body = np.where(negative, np.strings.slice(arr, 1, None), arr) if negative.any() else arr
     ok = empty | np.strings.isdecimal(body)
+    if ok.all() and not "".join(body.tolist()).isascii():
+        # isdecimal takes Arabic-Indic and fullwidth digits; a file's numbers are ASCII only
+        ok = empty | np.array([ascii_digits(v) for v in body.tolist()], dtype=bool)
     if not ok.all():
         pos = _first(~ok)
         raise FieldProblem(pos, f"not {what}: {raw.iloc[pos].strip()!r}")
@@ -253,9 +277,11 @@ def _number_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
     what = "an amount" if field.type == "amount" else "an integer"
     sign = "-?" if field.signed else ""
     if field.decimals:
-        pattern = sign + r"\d+" + re.escape(field.decimal_separator) + rf"\d{{{field.decimals}}}"
+        pattern = (
+            sign + "[0-9]+" + re.escape(field.decimal_separator) + f"[0-9]{{{field.decimals}}}"
+        )
     else:
-        pattern = sign + r"\d+"
+        pattern = sign + "[0-9]+"
     ok = empty | text.str.fullmatch(pattern)
     if not ok.all():
         pos = _first(~ok)
@@ -283,7 +309,7 @@ def _date_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
     if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):
         # exact digit counts: strptime alone would take '2026111' for %Y%m%d
         shape = "".join(
-            rf"\d{{{_DIRECTIVES[p][1]}}}" if p in _DIRECTIVES else re.escape(p) for p in parts
+            f"[0-9]{{{_DIRECTIVES[p][1]}}}" if p in _DIRECTIVES else re.escape(p) for p in parts
         )
         wrong_shape = ~text.str.fullmatch(shape)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from inkasso.masking import mask_text
+
 
 class FormatError(ValueError):
     """A file does not follow its layout; names the file, the 1-based line and the field.
@@ -23,7 +25,9 @@ class FormatError(ValueError):
         self.file_name = file_name
         self.line = line
         self.field = field
-        self.reason = reason
+        # a reason quotes the file's own text, which may hold a national id: masked here, so it
+        # is masked alike in the file issue, the log, the CLI and the report
+        self.reason = mask_text(reason)
         self.row = row
         super().__init__(str(self))
 

@@ -56,8 +56,9 @@ KIND_COLUMNS: dict[str, dict[str, list[str]]] = {
     },
 }  # fmt: skip
 
-_DIRECTIVE_RE = {"%Y": r"\d{4}", "%y": r"\d{2}", "%m": r"\d{2}", "%d": r"\d{2}",
-                 "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}"}  # fmt: skip
+# [0-9], not \d: \d also matches Arabic-Indic and other Unicode digits
+_DIRECTIVE_RE = {"%Y": "[0-9]{4}", "%y": "[0-9]{2}", "%m": "[0-9]{2}", "%d": "[0-9]{2}",
+                 "%H": "[0-9]{2}", "%M": "[0-9]{2}", "%S": "[0-9]{2}"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from inkasso.formats.codec import FieldProblem, from_text
+from inkasso.formats.codec import CONTROL_CHARACTERS, FieldProblem, control_character, from_text
 from inkasso.formats.errors import FormatError
 from inkasso.formats.parsed import ParsedFile
 
@@ -116,6 +116,7 @@ def read_file(layout: Layout, data: bytes, file_name: str) -> ParsedFile:
             cells[rec.type] = _cut_fixed(layout, rec, sub, line_no[idx], problems)
         else:
             cells[rec.type] = _cut_delimited(layout, rec, sub, line_no[idx], problems)
+        _find_controls(rec, sub, cells[rec.type], line_no[idx], problems)
     problems.raise_first()
 
     # stage 2: structure
@@ -147,6 +148,26 @@ def read_file(layout: Layout, data: bytes, file_name: str) -> ParsedFile:
     )
     _check_controls(layout, parsed)
     return parsed
+
+
+def _find_controls(rec, sub: pd.Series, cut: pd.DataFrame, lines: np.ndarray, problems) -> None:
+    """Name the first line and field holding a control character (NUL, ESC, ...), if any.
+
+    Checked on the raw text, before ``strip()`` (which takes \\x1c-\\x1f and tabs for blanks),
+    and on every database alike: PostgreSQL cannot store a NUL, SQLite would keep it.
+    """
+    bad = sub.str.contains(CONTROL_CHARACTERS, regex=True).to_numpy()
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad)[0])
+    for f in rec.fields:
+        value = cut[f.name].iloc[first]
+        char = control_character(value)
+        if char is not None:
+            problems.add(lines[first], f.name, f"control character {char} in {value!r}")
+            return
+    char = control_character(sub.iloc[first])
+    problems.add(lines[first], None, f"control character {char} outside the fields")
 
 
 def _cut_fixed(layout, rec, sub: pd.Series, lines: np.ndarray, problems: _Problems) -> pd.DataFrame:

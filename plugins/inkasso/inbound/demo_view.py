@@ -6,6 +6,8 @@ from datetime import date
 
 from sqlalchemy import Engine, text
 
+from inkasso.masking import mask_text
+
 FILES_SQL = """
 SELECT f.file_id, f.agreement_id, f.kind, f.file_name, f.status, f.record_count,
        f.amount_total, f.detail
@@ -69,7 +71,7 @@ def print_inbound_day(engine: Engine, day: date, *, max_lines: int = 10) -> None
         for i in issues[:max_lines]:
             where = f"line {i['line']} " if i["line"] else ""
             where += f"field {i['field']} " if i["field"] else ""
-            print(f"    {i['file_name']}: {where}{i['reason']}")
+            print(f"    {i['file_name']}: {where}{mask_text(i['reason'])}")
         if len(issues) > max_lines:
             print(f"    ... and {len(issues) - max_lines} more")
     if rejected:
@@ -77,7 +79,7 @@ def print_inbound_day(engine: Engine, day: date, *, max_lines: int = 10) -> None
         for r in rejected[:max_lines]:
             print(
                 f"    {r['agreement_id']:<17} invoice {r['invoice_no']:<10} "
-                f"{_money(r['sent_amount']):>12}  {r['rejection_reason']}"
+                f"{_money(r['sent_amount']):>12}  {mask_text(r['rejection_reason'])}"
             )
         if len(rejected) > max_lines:
             print(f"    ... and {len(rejected) - max_lines} more")

@@ -28,6 +28,7 @@ from inkasso.inbound.validate import (
     parse_file,
     read_cases,
 )
+from inkasso.masking import mask_text
 from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def quarantine(engine: Engine, row: dict, data: bytes, issues: list[Issue], base
         row["agreement_id"],
         row["file_name"],
         where,
-        first.reason,
+        mask_text(first.reason),
         len(issues),
     )
     return str(path)

@@ -74,7 +74,7 @@ class SftpSource:
 
     def move(self, names: list[str]) -> list[str]:
         """One SFTP connection: rename each file still in the outbox into the processed folder."""
-        from inkasso.transport import _sftp, _stat_or_none
+        from inkasso.transport import _rename, _sftp, _stat_or_none
 
         if not self.processed_dir or not names:
             return []
@@ -85,7 +85,7 @@ class SftpSource:
                 dst = posixpath.join(self.processed_dir, name)
                 session.step = f"moving {src} to {dst}"
                 if _stat_or_none(client, src) is not None:
-                    client.posix_rename(src, dst)
+                    _rename(client, src, dst)  # posix-rename, or a plain rename without it
                     moved.append(name)
         return moved
 

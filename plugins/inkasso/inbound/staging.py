@@ -4,6 +4,7 @@ elsewhere."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -74,5 +75,11 @@ def staged(
         if len(frame):
             bulk_insert(conn, table, records(frame[list(types)]))
         yield table
-    finally:
-        table.drop(conn)
+    except BaseException:
+        # On PostgreSQL a failed statement aborts the transaction, so this drop fails too
+        # (InFailedSqlTransaction) and would replace the real error; the caller's rollback
+        # removes the table anyway. The real error is what must surface.
+        with contextlib.suppress(Exception):
+            table.drop(conn)
+        raise
+    table.drop(conn)

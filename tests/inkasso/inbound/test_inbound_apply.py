@@ -227,6 +227,16 @@ MALFORMED = {
         LOWELL, "closure", [closure(101, collected=AMOUNT + 1)], lambda d: d, 2,
         "collected_amount", "more than",
     ),
+    # a NUL reached PostgreSQL's COPY (and blocked the agreement) and was applied on SQLite
+    "NUL in a text field": (
+        LOWELL, "receipt", [receipt(101, status="R", code="X1", reason="Bad address")],
+        lambda d: d.replace(b"Bad address", b"Bad\x00address"), 2, "reason_text",
+        "control character \\x00",
+    ),
+    "escape character in a reference": (
+        SVEA, "closure", [closure(201, ref="S201")], lambda d: d.replace(b"S201", b"S\x1b01"), 2,
+        "agency_case_ref", "control character \\x1b",
+    ),
     "another client's customer number": (
         LOWELL, "receipt", [receipt(101)], lambda d: d.replace(b"40012", b"40013", 1), 1,
         "customer_no", "not this agreement",
