@@ -167,6 +167,10 @@ def apply_closure(
     now: datetime,
 ) -> dict:
     """Apply a checked closure file (``d`` from ``check_details``); returns counts for the summary."""
+    # money as nullable integers: a blank amount or a case never closed before is <NA>, so no
+    # column of øre ever turns into float64 on its way to the database
+    money = ["collected_amount", "remaining_amount", "case_collected", "sent_amount"]
+    d = d.astype({c: "Int64" for c in money if c in d})
     live = d["case_status"].isin(OPEN_STATUSES)
     before_receipt = live & (d["case_status"] == "sent")
     todo = d[live]
