@@ -7,8 +7,8 @@ from airflow.models.connection import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import PG_ADMIN_URL
 from inkasso.db.engine import url_from_connection
+from tests.pg import PG_ADMIN_URL
 
 HOSTILE = "p@ss/w:rd%40#?x"
 

@@ -6,43 +6,16 @@ quarantined receipt file with its issues, an agency payout, money after a closur
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy import func, insert, select, update
+
+from tests.pg import drop_postgres, new_postgres_url  # noqa: F401 (ui/conftest.py imports them here)
 
 DAY = date(2026, 11, 2)
 # a Norwegian fødselsnummer shape in a file line and an issue: the view must mask it
 NATIONAL_ID_IN_FILE = "01017012345"
-
-
-PG_ADMIN_URL = os.environ.get(
-    "INKASSO_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def new_postgres_url() -> str:
-    """A fresh PostgreSQL database (a missing server fails the test, never skips it)."""
-    name = f"inkasso_ui_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_postgres(url: str) -> None:
-    """Drop a database made by ``new_postgres_url``."""
-    from inkasso.db.engine import engine_for_url
-
-    engine_for_url(url).dispose()
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def build_dataset(engine, base: Path) -> dict:
