@@ -80,10 +80,12 @@ def inkasso_dispatch():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="SFTP upload (temp name, size check, rename) or manual outbox.",
+        pool="sftp",
     )
     def deliver(prepared: dict) -> dict:
         import pendulum as pm
 
+        from inkasso.connections import require_agreement_connection
         from inkasso.db.engine import erp_engine
         from inkasso.dispatch import deliver_pending, load_agreements
         from inkasso.runs import files_base, label
@@ -91,6 +93,7 @@ def inkasso_dispatch():
         label(get_current_context(), prepared["agreement_id"])
         engine = erp_engine()
         (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
+        require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
         return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {
             "prepared": prepared
         }

@@ -94,16 +94,19 @@ def inkasso_inbound():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="List the agency's outbox or the manual inbox, read new files, archive, log them.",
+        pool="sftp",
     )
     def fetch(agreement: dict) -> dict:
         import pendulum as pm
 
+        from inkasso.connections import require_agreement_connection
         from inkasso.db.engine import erp_engine
         from inkasso.inbound import fetch_new_files
         from inkasso.runs import files_base, label, run_day
 
         context = get_current_context()
         label(context, agreement["agreement_id"])
+        require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
         return fetch_new_files(
             erp_engine(),
             _agreement(agreement),
@@ -140,6 +143,7 @@ def inkasso_inbound():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="Move applied files to the processed folder (agency's server or manual inbox).",
+        pool="sftp",
     )
     def tidy(applied: dict) -> dict:
         from inkasso.db.engine import erp_engine

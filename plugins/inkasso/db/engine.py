@@ -55,7 +55,10 @@ def url_from_connection(conn) -> str:
 
 
 def erp_engine(conn_id: str = ERP_CONN_ID) -> Engine:
-    """Engine for the ERP database behind the Airflow connection ``conn_id`` (inside a task)."""
-    from airflow.sdk import BaseHook
+    """Engine for the ERP database behind the Airflow connection ``conn_id`` (inside a task).
 
-    return engine_for_url(url_from_connection(BaseHook.get_connection(conn_id)))
+    A missing connection fails the task at once (``AirflowFailException``), never retried.
+    """
+    from inkasso.connections import require_connection
+
+    return engine_for_url(url_from_connection(require_connection(conn_id, "the ERP database")))
