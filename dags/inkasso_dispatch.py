@@ -55,6 +55,7 @@ def inkasso_dispatch():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="Rules, data check, file into the outbox, cases opened.",
+        pool="erp_writer",  # one writer at a time on an SQLite ERP (make airflow: 1 slot)
     )
     def prepare(agreement: dict) -> dict:
         import pendulum as pm

@@ -4,7 +4,8 @@ Brings up, on ``$AIRFLOW_HOME``, with nothing done by hand:
 
 * the demo world's services (``python -m inkasso.simulator.serve``: agency SFTP simulator and
   SMTP sink on fixed ports; the demo ERP on first start; the connections file);
-* Airflow's metadata database (``airflow db migrate``) and the ``sftp`` pool;
+* Airflow's metadata database (``airflow db migrate``), the ``sftp`` pool (SFTP sessions) and
+  the ``erp_writer`` pool (dispatch's writers; one slot on the SQLite demo ERP);
 * api-server, scheduler, dag-processor and triggerer as separate processes, with the
   LocalExecutor, ``parallelism`` 8, the connections read through the local-filesystem secrets
   backend by every component, and the demo DAG ``inkasso_demo_day`` (``INKASSO_DEMO_WORLD=1``);
@@ -75,6 +76,12 @@ def stack_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def erp_writer_slots(env: dict[str, str]) -> int:
+    """Slots of the ``erp_writer`` pool: 1 on the SQLite demo ERP (one writer), else 4."""
+    url = env.get("INKASSO_DEMO_ERP_URL") or "sqlite"
+    return 1 if url.startswith("sqlite") else 4
+
+
 def _wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,6 +139,13 @@ class Stack:
             self._run("db", "migrate")
             self._run(
                 "pools", "set", "sftp", str(SFTP_POOL_SLOTS), "concurrent SFTP sessions to agencies"
+            )
+            self._run(
+                "pools",
+                "set",
+                "erp_writer",
+                str(erp_writer_slots(self.env)),
+                "concurrent dispatch writers on the ERP database (1 on SQLite)",
             )
             services = self._spawn("services", [sys.executable, "-m", "inkasso.simulator.serve"])
             _wait_port(int(self.env["INKASSO_DEMO_SFTP_PORT"]), timeout, services)
