@@ -109,8 +109,14 @@ def stack(tmp_path_factory):
 
 def test_a_demo_day_triggered_through_the_rest_api_runs_every_flow(stack):
     api = Api(stack.api_url, stack.password())
-    dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
+    deadline = time.monotonic() + 180  # the dag-processor's first parse
+    while True:
+        dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
+        if set(FLOWS) | {"inkasso_demo_day"} <= set(dags) or time.monotonic() > deadline:
+            break
+        time.sleep(3)
     assert set(FLOWS) | {"inkasso_demo_day"} <= set(dags), sorted(dags)
+    assert not any(d["is_paused"] for d in dags.values())
     assert "demo" in [t["name"] for t in dags["inkasso_demo_day"]["tags"]]
 
     api.call(
