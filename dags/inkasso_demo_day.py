@@ -34,7 +34,7 @@ a day again (clear, or `airflow backfill create ... --reprocess-behavior complet
 same runs, which send nothing twice. A backfill over a week of demo days, one day at a time:
 
 ```sh
-airflow backfill create --dag-id inkasso_demo_day --from-date 2026-11-02 --to-date 2026-11-08 \\
+airflow backfill create --dag-id inkasso_demo_day --from-date 2026-11-02 --to-date 2026-11-08T23:59 \\
     --max-active-runs 1
 ```
 

@@ -13,7 +13,7 @@ DOC = """
 
 Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped task each):
 
-1. **prepare**: reads the invoices marked for collection before the run's logical date, applies
+1. **prepare** (pool `erp_writer`): reads the invoices marked for collection before the run's logical date, applies
    the rules (open, undisputed, not at collection, no earlier case of the invoice; valid national
    id / organisation number; the four address rules with the person register; the client's
    minimum per customer),
@@ -21,7 +21,7 @@ Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped t
    agency profile's name and layout, and in one transaction opens the cases, puts the invoices
    *at collection*, writes history events and the file log. Held-back invoices and their reasons
    land in `ink_dispatch_hold`.
-2. **deliver**: sends every logged, undelivered file of the agreement: SFTP (temporary name, size
+2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP (temporary name, size
    check, rename) or the manual-export outbox. A file that failed to go out is retried as the
    same file.
 

@@ -14,7 +14,7 @@ DOC = """
 Every day at 06:00 (Europe/Oslo), for each active agreement (mapped), automated (SFTP) and
 manual export alike:
 
-1. **fetch**: reads the agreement's *source*: for an automated agreement the agency's outbox
+1. **fetch** (pool `sftp`): reads the agreement's *source*: for an automated agreement the agency's outbox
    (one SFTP connection to list, a second to download); for a manual-export agreement (Intrum,
    Credicare manual) the manual inbox `<base>/manual_inbox/<agreement>/`, where a person drops
    the receipt and closure files the agency sent back. It picks the files the profile names for
@@ -36,7 +36,7 @@ manual export alike:
    case that ended moves its invoice out of `at_collection`: `paid` (`credited` after a
    recall), `payout_pending` until the agency's payout arrives, or `collection_ended` with
    money still owed, for a person to decide.
-3. **tidy**: applied files move to the profile's processed folder on the agency's server (one
+3. **tidy** (pool `sftp`): applied files move to the profile's processed folder on the agency's server (one
    connection; profiles without one, where the agency cleans up, leave them), or from the manual
    inbox into `manual_inbox/<agreement>/processed/`. Quarantined and flagged files stay where
    they arrived, so what is left in a manual inbox is what a person still has to look at.
