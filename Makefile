@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: demo test lint format bench airflow clean-demo venv fuzz
+.PHONY: demo test lint format bench airflow services clean-demo venv fuzz
 
 venv: $(VENV)/.installed
 
@@ -49,12 +49,15 @@ format: $(VENV)/.installed
 bench: $(VENV)/.installed
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
-## airflow: the Airflow UI on the demo's Airflow home (http://localhost:8080), with its Inkasso
-## view reading the demo ERP (an erp_db connection set elsewhere wins)
+## airflow: the embedded default under a real Airflow on the demo's Airflow home: services (agency
+## SFTP simulator, SMTP sink), connections file, api-server (http://127.0.0.1:8080), scheduler,
+## dag-processor, triggerer with the LocalExecutor, the five DAGs and inkasso_demo_day. Ctrl-C stops.
 airflow: $(AIRFLOW_HOME)/.migrated
-	AIRFLOW_CONN_ERP_DB="$${AIRFLOW_CONN_ERP_DB:-{\"conn_type\": \"generic\", \"extra\": {\"sqlalchemy_url\": \"sqlite:///$(AIRFLOW_HOME)/inkasso-demo/erp.sqlite\"}}}" \
-	INKASSO_BASE="$${INKASSO_BASE:-$(AIRFLOW_HOME)/inkasso-files}" \
-	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/airflow standalone
+	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso.simulator.stack
+
+## services: only the demo world's services (agency SFTP simulator, SMTP sink) and the connections file
+services: $(AIRFLOW_HOME)/.migrated
+	$(PY) -m inkasso.simulator.serve
 
 ## clean-demo: forget the demo's days and start again from the first one
 clean-demo:

@@ -27,7 +27,7 @@ for each active agency agreement (one mapped task each):
    name (Lowell/Lindorff: `RD` + customer number + date + time) in the outbox, the file log
    (kind `corrections`) and a history event per correction on its case. A recall closes nothing
    here; the agency's closure does.
-2. **deliver**: sends every logged, undelivered file of the agreement: SFTP (temporary name,
+2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP (temporary name,
    size check, rename) or the manual-export outbox. A file that could not go out (SFTP down) is
    delivered by the retry as the same file.
 
@@ -88,10 +88,12 @@ def inkasso_corrections():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="SFTP upload (temp name, size check, rename) or manual outbox.",
+        pool="sftp",
     )
     def deliver(prepared: dict) -> dict:
         import pendulum as pm
 
+        from inkasso.connections import require_agreement_connection
         from inkasso.db.engine import erp_engine
         from inkasso.dispatch import deliver_pending, load_agreements
         from inkasso.runs import files_base, label
@@ -99,6 +101,7 @@ def inkasso_corrections():
         label(get_current_context(), prepared["agreement_id"])
         engine = erp_engine()
         (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
+        require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
         return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {
             "prepared": prepared
         }

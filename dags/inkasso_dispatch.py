@@ -13,7 +13,7 @@ DOC = """
 
 Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped task each):
 
-1. **prepare**: reads the invoices marked for collection before the run's logical date, applies
+1. **prepare** (pool `erp_writer`): reads the invoices marked for collection before the run's logical date, applies
    the rules (open, undisputed, not at collection, no earlier case of the invoice; the gates
    before sending from `include/rules/gates.yaml` and the agreement's `gates` JSON:
    `currency_mismatch`, `time_barred`, `not_due`, `too_few_reminders` (Norway: the
@@ -28,7 +28,7 @@ Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped t
    transaction opens the cases, puts the invoices *at collection*, writes history events and
    the file log. Held-back invoices and their reasons land in `ink_dispatch_hold`; the business
    date is the gates' reference day, so a held invoice goes on the first day it is allowed.
-2. **deliver**: sends every logged, undelivered file of the agreement: SFTP (temporary name, size
+2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP (temporary name, size
    check, rename) or the manual-export outbox. A file that failed to go out is retried as the
    same file.
 
@@ -63,6 +63,7 @@ def inkasso_dispatch():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="Rules, data check, file into the outbox, cases opened.",
+        pool="erp_writer",  # one writer at a time on an SQLite ERP (make airflow: 1 slot)
     )
     def prepare(agreement: dict) -> dict:
         import pendulum as pm
@@ -88,10 +89,12 @@ def inkasso_dispatch():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="SFTP upload (temp name, size check, rename) or manual outbox.",
+        pool="sftp",
     )
     def deliver(prepared: dict) -> dict:
         import pendulum as pm
 
+        from inkasso.connections import require_agreement_connection
         from inkasso.db.engine import erp_engine
         from inkasso.dispatch import deliver_pending, load_agreements
         from inkasso.runs import files_base, label
@@ -99,6 +102,7 @@ def inkasso_dispatch():
         label(get_current_context(), prepared["agreement_id"])
         engine = erp_engine()
         (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
+        require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
         return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {
             "prepared": prepared
         }

@@ -14,7 +14,7 @@ DOC = """
 Every day at 06:00 (Europe/Oslo), for each active agreement (mapped), automated (SFTP) and
 manual export alike:
 
-1. **fetch**: reads the agreement's *source*: for an automated agreement the agency's outbox
+1. **fetch** (pool `sftp`): reads the agreement's *source*: for an automated agreement the agency's outbox
    (one SFTP connection to list, a second to download); for a manual-export agreement (Intrum,
    Credicare manual) the manual inbox `<base>/manual_inbox/<agreement>/`, where a person drops
    the receipt and closure files the agency sent back. It picks the files the profile names for
@@ -36,7 +36,7 @@ manual export alike:
    case that ended moves its invoice out of `at_collection`: `paid` (`credited` after a
    recall), `payout_pending` until the agency's payout arrives, or `collection_ended` with
    money still owed, for a person to decide.
-3. **tidy**: applied files move to the profile's processed folder on the agency's server (one
+3. **tidy** (pool `sftp`): applied files move to the profile's processed folder on the agency's server (one
    connection; profiles without one, where the agency cleans up, leave them), or from the manual
    inbox into `manual_inbox/<agreement>/processed/`. Quarantined and flagged files stay where
    they arrived, so what is left in a manual inbox is what a person still has to look at.
@@ -94,16 +94,19 @@ def inkasso_inbound():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="List the agency's outbox or the manual inbox, read new files, archive, log them.",
+        pool="sftp",
     )
     def fetch(agreement: dict) -> dict:
         import pendulum as pm
 
+        from inkasso.connections import require_agreement_connection
         from inkasso.db.engine import erp_engine
         from inkasso.inbound import fetch_new_files
         from inkasso.runs import files_base, label, run_day
 
         context = get_current_context()
         label(context, agreement["agreement_id"])
+        require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
         return fetch_new_files(
             erp_engine(),
             _agreement(agreement),
@@ -140,6 +143,7 @@ def inkasso_inbound():
         multiple_outputs=False,
         map_index_template="{{ label }}",
         doc_md="Move applied files to the processed folder (agency's server or manual inbox).",
+        pool="sftp",
     )
     def tidy(applied: dict) -> dict:
         from inkasso.db.engine import erp_engine

@@ -77,8 +77,11 @@ def inkasso_report():
         doc_md="Gather the client's day (SQL), render HTML + text, keep the files, send once.",
     )
     def mail(client: dict, params: dict | None = None) -> dict:
+        from inkasso.connections import require_connection
         from inkasso.report.task import report_one_client
 
+        conn_id = (params or {}).get("smtp_conn_id") or "smtp_default"
+        require_connection(conn_id, "the report mail")  # missing: fail now, no retries
         return report_one_client(get_current_context(), client, params)
 
     @task(multiple_outputs=False, inlets=[BANK_PAYMENTS, CASES, AGENCY_ANSWERS], outlets=[REPORTS])

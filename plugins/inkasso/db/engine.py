@@ -10,11 +10,28 @@ from sqlalchemy.engine import URL
 ERP_CONN_ID = "erp_db"
 
 
+def _register_sqlite_adapters() -> None:
+    """Let sqlite3 bind pendulum DateTimes (``pendulum.now()``, Airflow's dates) as ISO text.
+
+    Airflow registers this adapter itself only when its own metadata database is SQLite; with
+    PostgreSQL metadata an SQLite ERP would refuse them (``type 'DateTime' is not supported``).
+    The same format as Airflow's, so both set-ups store the same text.
+    """
+    import sqlite3
+
+    try:
+        from pendulum import DateTime
+    except ImportError:  # pragma: no cover - pendulum comes with Airflow
+        return
+    sqlite3.register_adapter(DateTime, lambda val: val.isoformat(" "))
+
+
 @cache
 def engine_for_url(url: str) -> Engine:
     """Return a (cached) engine for a SQLAlchemy URL; SQLite gets foreign keys, WAL and a busy
     timeout."""
     if url.startswith("sqlite"):
+        _register_sqlite_adapters()
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -62,7 +79,10 @@ def url_from_connection(conn) -> str:
 
 
 def erp_engine(conn_id: str = ERP_CONN_ID) -> Engine:
-    """Engine for the ERP database behind the Airflow connection ``conn_id`` (inside a task)."""
-    from airflow.sdk import BaseHook
+    """Engine for the ERP database behind the Airflow connection ``conn_id`` (inside a task).
 
-    return engine_for_url(url_from_connection(BaseHook.get_connection(conn_id)))
+    A missing connection fails the task at once (``AirflowFailException``), never retried.
+    """
+    from inkasso.connections import require_connection
+
+    return engine_for_url(url_from_connection(require_connection(conn_id, "the ERP database")))

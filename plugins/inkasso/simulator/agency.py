@@ -35,15 +35,18 @@ def profile_folders(agency: str) -> list[str]:
     return [d.strip("/") for d in (remote.upload_dir, remote.outbox_dir, remote.processed_dir) if d]
 
 
-def start_agency(root: Path, keys_dir: Path, agreements: Iterable) -> RunningAgency:
+def start_agency(
+    root: Path, keys_dir: Path, agreements: Iterable, port: int = 0, host: str = "127.0.0.1"
+) -> RunningAgency:
     """Start the simulator for the automated (``sftp``) agreements; returns it with connections.
 
     Keys are made once under ``keys_dir`` and reused, so pinned host keys stay valid across days.
+    ``port`` 0 picks a free port (the demo); a fixed port serves a long-running Airflow.
     """
     host_key = ensure_keypair(keys_dir / "agency_host_ed25519")
     client_key = ensure_keypair(keys_dir / "client_ed25519")
     automated = [a for a in agreements if a.mode == "sftp"]
-    server = AgencySftpServer(root, host_key.private_path, {}, folders=())
+    server = AgencySftpServer(root, host_key.private_path, {}, host=host, port=port, folders=())
     for a in automated:
         home = server.add_account(a.agreement_id, client_key.public_line)
         for folder in profile_folders(a.agency):
@@ -52,6 +55,6 @@ def start_agency(root: Path, keys_dir: Path, agreements: Iterable) -> RunningAge
     running = RunningAgency(server=server, root=root)
     for a in automated:
         running.connections[f"AIRFLOW_CONN_{a.sftp_conn_id.upper()}"] = sftp_connection_uri_json(
-            "127.0.0.1", port, a.agreement_id, str(client_key.private_path), host_key.public_line
+            host, port, a.agreement_id, str(client_key.private_path), host_key.public_line
         )
     return running
