@@ -49,7 +49,8 @@ def _age_seconds(path) -> float | None:
         return None
     if mtime is None:
         return None
-    stamp = mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime)
+    # a file's modification time (a datetime, or epoch seconds from some filesystems): not money
+    stamp = mtime.timestamp() if hasattr(mtime, "timestamp") else mtime
     return time.time() - stamp
 
 
