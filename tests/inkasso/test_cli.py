@@ -168,13 +168,16 @@ def test_missing_file_exits_2_naming_it(tmp_path):
 
 def test_migrate_creates_and_upgrades_the_pipeline_tables_twice_safely(erp_url, capsys):
     import sqlalchemy as sa
+    from alembic.script import ScriptDirectory
 
     from inkasso.cli import main
     from inkasso.db.engine import engine_for_url
+    from inkasso.db.migrate import MIGRATIONS_DIR
     from inkasso.db.schema import pipeline_metadata
 
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert main(["migrate", "--url", erp_url]) == 0
     assert main(["migrate", "--url", erp_url]) == 0  # again: nothing to do, no error
-    assert capsys.readouterr().out.count("at revision 0005_money") == 2
+    assert capsys.readouterr().out.count(f"at revision {head}") == 2
     tables = set(sa.inspect(engine_for_url(erp_url)).get_table_names())
     assert set(pipeline_metadata.tables) <= tables
