@@ -252,6 +252,8 @@ ink_case = Table(
     Index("ix_ink_case_agency_case_ref", "agency_case_ref"),
     Index("ix_ink_case_invoice_id", "invoice_id"),
     Index("ix_ink_case_customer_id", "customer_id"),
+    # dispatch: the cases of the file just logged (migration 0007)
+    Index("ix_ink_case_file_id", "file_id"),
 )
 
 ink_case_event = Table(
