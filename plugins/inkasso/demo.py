@@ -16,6 +16,7 @@ import os
 import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
 
 from inkasso.runs import BUSINESS_TZ
 
@@ -102,6 +103,27 @@ def load_dags() -> dict:
     return bag.dags
 
 
+class Stopwatch:
+    """Where a demo day's seconds go: named laps, printed as one table at the end."""
+
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float]] = []
+        self._start = self._last = perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Close the lap that ran since the previous one under ``name``."""
+        now = perf_counter()
+        self.laps.append((name, now - self._last))
+        self._last = now
+
+    def lines(self) -> list[str]:
+        """The laps and the total, one line each, seconds with one decimal."""
+        total = perf_counter() - self._start
+        width = max(len(name) for name, _ in self.laps) if self.laps else 5
+        rows = [f"  {name:<{width}}  {sec:6.1f} s" for name, sec in self.laps]
+        return [*rows, f"  {'total':<{width}}  {total:6.1f} s"]
+
+
 def run_dag(dags: dict, dag_id: str, day: date, at: time) -> str:
     """Run one DAG through Airflow (``dag.test``) for the day's logical date; returns its state."""
     logical = datetime.combine(day, at, tzinfo=BUSINESS_TZ)
@@ -131,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault(
         "AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("INKASSO_DEMO_LOG", "WARNING")
     )
+    watch = Stopwatch()
     home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
     env = DemoEnvironment(home)
     env.dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     from inkasso.simulator.agency_robot import answer_day
     from inkasso.simulator.bank import write_bank_files
 
+    watch.lap("imports")
     engine = engine_for_url(env.erp_url)
     base = files_base()
     yesterday = day - timedelta(days=1)
@@ -167,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     written = write_bank_files(engine, base, day, seed=SEED)
     print(f"bank files in the drop for {day}: {len(written)}")
+    watch.lap("the ERP's day and the bank's files")
 
     dags = load_dags()
+    watch.lap("parse the DAGs")
     agency = start_agency_simulator(env)
     sink = MailSink(env.dir / "mail").start()
     os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = sink.connection_json()
@@ -178,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             if dag_id == "inkasso_inbound":  # the agency answers what it has received so far
                 # (manual agreements: the robot also plays the person carrying files both ways)
                 answer_day(env.sftp_root, load_agreements(engine), day, seed=SEED, base=base)
+                watch.lap("the agency robot answers")
             states[dag_id] = run_dag(dags, dag_id, day, at)
+            watch.lap(dag_id)
     finally:
         agency.stop()
         sink.stop()
@@ -191,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = verify_delivered(engine, day, env.sftp_root)
     problems += verify_corrections_day(engine, day, env.sftp_root)
     problems += print_books(engine, day)
+    watch.lap("printouts, delivery check and the books")
+    print("\n== Where the day's seconds went ==", *watch.lines(), sep="\n")
     failed = {dag_id: state for dag_id, state in states.items() if state != "success"}
     if failed or problems:
         print(f"\nDay {day}:", *[f"{d}: {s}" for d, s in failed.items()], *problems, sep="\n  ")
