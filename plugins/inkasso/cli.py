@@ -185,16 +185,16 @@ def _check(day: dt.date, url: str | None, *, as_json: bool) -> int:
 
 def format_books(report) -> str:
     """The check's outcome as text: totals per currency, violations, items for a person."""
-    from inkasso.money.amounts import format_ore
+    from inkasso.money.amounts import format_money
 
     lines = [f"books through {report.through}: {report.cases} cases"]
     for currency, t in sorted(report.totals.items()):
         lines.append(
-            f"  {currency}: sent {format_ore(t['sent'])} = collected {format_ore(t['collected'])}"
-            f" + direct {format_ore(t['direct'])} + credited {format_ore(t['credited'])}"
-            f" + recalled {format_ore(t['recalled'])} + written off {format_ore(t['written_off'])}"
-            f" + open {format_ore(t['open'])}"
-            f" (refunds due {format_ore(t['refund_due'])}, in transit {format_ore(t['in_transit'])})"
+            f"  {currency}: sent {format_money(t['sent'])} = collected {format_money(t['collected'])}"
+            f" + direct {format_money(t['direct'])} + credited {format_money(t['credited'])}"
+            f" + recalled {format_money(t['recalled'])} + written off {format_money(t['written_off'])}"
+            f" + open {format_money(t['open'])}"
+            f" (refunds due {format_money(t['refund_due'])}, in transit {format_money(t['in_transit'])})"
         )
     lines.append(f"violations: {len(report.violations)}")
     lines += [f"  ! {v}" for v in report.violations]

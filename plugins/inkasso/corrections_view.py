@@ -11,14 +11,9 @@ from sqlalchemy import Engine, and_, select
 from inkasso.db.schema import ink_agreement, ink_case, ink_correction, ink_file_log
 from inkasso.demo_report import delivered_bytes
 from inkasso.formats import load_layout, load_profile
+from inkasso.money.amounts import format_money
 
 TYPE_NAMES = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
-
-
-def _money(ore: int) -> str:
-    """Øre as '12 345.67' (integer arithmetic, no float)."""
-    sign, ore = ("-", -ore) if ore < 0 else ("", ore)
-    return f"{sign}{ore // 100:,}".replace(",", " ") + f".{ore % 100:02d}"
 
 
 def corrections_files(engine: Engine, day: date) -> pd.DataFrame:
@@ -72,17 +67,17 @@ def print_corrections_day(engine: Engine, day: date, *, limit: int = 5) -> None:
     for f in files.itertuples():
         print(
             f"{f.agreement_id:18} {f.status:9} {f.record_count:5} corrections "
-            f"{_money(int(f.amount_total)):>14}  {f.file_name} -> {f.remote_path or f.path}"
+            f"{format_money(int(f.amount_total)):>14}  {f.file_name} -> {f.remote_path or f.path}"
         )
         rows = _corrections_of(engine, int(f.file_id))
         for code, group in rows.groupby("correction_type"):
             print(
-                f"  {TYPE_NAMES.get(code, code):15} {len(group):5} {_money(int(group['amount'].sum())):>14}"
+                f"  {TYPE_NAMES.get(code, code):15} {len(group):5} {format_money(int(group['amount'].sum())):>14}"
             )
         for r in rows.head(limit).itertuples():
             print(
                 f"    case {r.case_id} invoice {r.invoice_id}: {TYPE_NAMES.get(r.correction_type)} "
-                f"{_money(int(r.amount))} dated {r.correction_date}"
+                f"{format_money(int(r.amount))} dated {r.correction_date}"
             )
 
 

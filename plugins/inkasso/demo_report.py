@@ -10,12 +10,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from inkasso.db.schema import ink_agreement, ink_case, ink_dispatch_hold, ink_file_log
 from inkasso.formats import load_layout, load_profile
-
-
-def _money(ore: int) -> str:
-    """Øre as '12 345.67' (integer arithmetic, no float)."""
-    sign, ore = ("-", -ore) if ore < 0 else ("", ore)
-    return f"{sign}{ore // 100:,}".replace(",", " ") + f".{ore % 100:02d}"
+from inkasso.money.amounts import format_money
 
 
 def day_files(engine: Engine, day: date, kind: str = "new_cases") -> pd.DataFrame:
@@ -45,7 +40,7 @@ def print_day(engine: Engine, day: date, sftp_root: Path) -> None:
     for f in files.itertuples():
         where = _delivered_path(f, sftp_root) or f.remote_path or f.path
         print(
-            f"{f.agreement_id:18} {f.status:9} {f.record_count:5} cases {_money(f.amount_total):>14}  {where}"
+            f"{f.agreement_id:18} {f.status:9} {f.record_count:5} cases {format_money(f.amount_total):>14}  {where}"
         )
     with engine.connect() as conn:
         holds = pd.DataFrame(

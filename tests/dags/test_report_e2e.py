@@ -255,7 +255,7 @@ def _national_ids(engine) -> set[str]:
 def test_known_day_mail_figures_once_then_resend(
     airflow_db, demo_erp, agency, files_base, mail_sink, dispatch_dag, report_dag, capfd, caplog
 ):
-    from inkasso.report.render import format_amount
+    from inkasso.money.amounts import format_money as format_amount
 
     assert run(dispatch_dag, hour=5).state == "success"
     known = build_known_day(demo_erp)
@@ -359,7 +359,7 @@ def test_known_day_mail_figures_once_then_resend(
 def test_cases_without_receipt_after_n_days_and_a_report_day_param(
     airflow_db, demo_erp, agency, files_base, mail_sink, dispatch_dag, report_dag
 ):
-    from inkasso.report.render import format_amount
+    from inkasso.money.amounts import format_money as format_amount
 
     assert run(dispatch_dag, hour=5).state == "success"
     later = DAY + timedelta(days=6)

@@ -194,7 +194,7 @@ def test_cases_filter_and_show_the_databases_figures(ui_data, client):
         sent = conn.execute(
             select(ink_case.c.sent_amount).where(ink_case.c.case_id == ui_data["case_id"])
         ).scalar_one()
-    from inkasso.report.render import format_amount
+    from inkasso.money.amounts import format_money as format_amount
 
     assert row[7] == format_amount(sent, ui_data["currency"])
     assert row[9] == format_amount(10000)
@@ -296,7 +296,7 @@ def test_files_download_issues_and_handling(ui_data, client):
 
 def test_holds_payouts_and_after_closure_match_the_database(ui_data, client):
     from inkasso.db.schema import erp_invoice, ink_dispatch_hold
-    from inkasso.report.render import format_amount
+    from inkasso.money.amounts import format_money as format_amount
 
     client.cookies.set("_token", token())
     with ui_data["engine"].connect() as conn:

@@ -7,12 +7,7 @@ from datetime import date
 from sqlalchemy import Engine, text
 
 from inkasso.masking import mask_text
-
-
-def _money(ore) -> str:
-    ore = int(ore or 0)
-    sign = "-" if ore < 0 else ""
-    return f"{sign}{abs(ore) // 100:,}.{abs(ore) % 100:02d}".replace(",", " ")
+from inkasso.money.amounts import format_money
 
 
 def print_bank_day(engine: Engine, day: date) -> None:
@@ -75,13 +70,13 @@ def print_bank_day(engine: Engine, day: date) -> None:
     for f in files:
         print(f"  client {f['client_id']}  {f['file_name']}  {f['kind']}  {f['status']}", end="")
         if f["status"] == "applied":
-            print(f"  {f['record_count']} payments, {_money(f['amount_total'])}")
+            print(f"  {f['record_count']} payments, {format_money(f['amount_total'])}")
         else:
             print(f"  ({f['detail'] or ''})")
         for k in kinds:
             if k["client_id"] == f["client_id"] and k["bank_file"] == f["file_name"]:
                 where = f" on invoices now {k['st']}" if k["st"] else ""
-                print(f"      {k['kind']:<14} {k['n']:>5}  {_money(k['amount']):>14}{where}")
+                print(f"      {k['kind']:<14} {k['n']:>5}  {format_money(k['amount']):>14}{where}")
         for issue in issues:
             if issue["file_id"] == f["file_id"]:
                 print(
@@ -91,6 +86,6 @@ def print_bank_day(engine: Engine, day: date) -> None:
         print("  Agency payouts:")
     for p in payouts:
         print(
-            f"    {p['agreement_id']:<18} {p['payment_date']}  {_money(p['amount']):>14}  "
+            f"    {p['agreement_id']:<18} {p['payment_date']}  {format_money(p['amount']):>14}  "
             f"{p['reconciliation']}: {p['detail'] or ''}"
         )

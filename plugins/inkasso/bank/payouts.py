@@ -29,7 +29,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from inkasso.bank.record import account_key
 from inkasso.db.schema import ink_agreement, ink_case, ink_collection, ink_payout
-from inkasso.money.amounts import format_ore, plain_date
+from inkasso.money.amounts import format_money, plain_date
 from inkasso.sql import query
 
 BANK_ACCOUNT = "1920"
@@ -206,13 +206,13 @@ def _verdict(row) -> tuple[str, str]:
     paid, settled = int(row.paid), int(row.settled)
     what = f"case {row.key}" if row.key != LUMP else f"{int(row.cases)} cases"
     if pd.isna(row.covers_from):
-        return "missing", f"paid {format_ore(paid)}: no collection by the agency to pay"
+        return "missing", f"paid {format_money(paid)}: no collection by the agency to pay"
     span = f"closures {row.covers_from.date()}..{row.covers_to.date()}, {what}"
     if paid == settled:
-        return "matched", f"paid {format_ore(paid)} = collected {format_ore(settled)} ({span})"
+        return "matched", f"paid {format_money(paid)} = collected {format_money(settled)} ({span})"
     return "differs", (
-        f"paid {format_ore(paid)}, collected {format_ore(settled)} ({span}): "
-        f"difference {format_ore(paid - settled)}"
+        f"paid {format_money(paid)}, collected {format_money(settled)} ({span}): "
+        f"difference {format_money(paid - settled)}"
     )
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import Engine, text
 
 from inkasso.masking import mask_text
+from inkasso.money.amounts import format_money
 
 FILES_SQL = """
 SELECT f.file_id, f.agreement_id, f.kind, f.file_name, f.status, f.record_count,
@@ -41,10 +42,6 @@ ORDER BY k.agreement_id, k.case_id
 """
 
 
-def _money(ore: int) -> str:
-    return f"{ore // 100:,}.{ore % 100:02d}".replace(",", " ")
-
-
 def print_inbound_day(engine: Engine, day: date, *, max_lines: int = 10) -> None:
     """Print the day's inbound files, the case changes they made, quarantine and rejections."""
     with engine.connect() as conn:
@@ -54,7 +51,7 @@ def print_inbound_day(engine: Engine, day: date, *, max_lines: int = 10) -> None
         rejected = conn.execute(text(REJECTED_SQL), {"day": day}).mappings().all()
     print(f"== inkasso_inbound {day}: {len(files)} file(s) from the agencies")
     for f in files:
-        amount = f" collected {_money(f['amount_total'])}" if f["kind"] == "closure" else ""
+        amount = f" collected {format_money(f['amount_total'])}" if f["kind"] == "closure" else ""
         print(
             f"  {f['agreement_id']:<17} {f['kind']:<8} {f['file_name']:<44} "
             f"{f['status']:<11} {f['record_count']:>5} records{amount}"
@@ -79,7 +76,7 @@ def print_inbound_day(engine: Engine, day: date, *, max_lines: int = 10) -> None
         for r in rejected[:max_lines]:
             print(
                 f"    {r['agreement_id']:<17} invoice {r['invoice_no']:<10} "
-                f"{_money(r['sent_amount']):>12}  {mask_text(r['rejection_reason'])}"
+                f"{format_money(r['sent_amount']):>12}  {mask_text(r['rejection_reason'])}"
             )
         if len(rejected) > max_lines:
             print(f"    ... and {len(rejected) - max_lines} more")

@@ -35,7 +35,7 @@ from inkasso.db.schema import (
     ink_collection,
     ink_payout,
 )
-from inkasso.money.amounts import format_ore, plain_date
+from inkasso.money.amounts import format_money, plain_date
 from inkasso.money.books import TERMS, case_books, expected_invoice_status
 
 SHOWN_PER_KIND = 20
@@ -75,19 +75,19 @@ def _case_violations(books: pd.DataFrame) -> list[str]:
     wrong = live[live["erp_remaining"] != live["expected_remaining"]]
     for r in wrong.head(SHOWN_PER_KIND).itertuples(index=False):
         out.append(
-            f"case {r.case_id} invoice {r.invoice_no}: ERP remaining {format_ore(r.erp_remaining)}"
-            f" but sent {format_ore(r.sent)} - collected {format_ore(r.collected)}"
-            f" (in transit {format_ore(r.in_transit)}) - direct {format_ore(r.direct)}"
-            f" - credited {format_ore(r.credited)} - recalled {format_ore(r.recalled)}"
-            f" - written off {format_ore(r.written_off)} leaves {format_ore(r.expected_remaining)}"
+            f"case {r.case_id} invoice {r.invoice_no}: ERP remaining {format_money(r.erp_remaining)}"
+            f" but sent {format_money(r.sent)} - collected {format_money(r.collected)}"
+            f" (in transit {format_money(r.in_transit)}) - direct {format_money(r.direct)}"
+            f" - credited {format_money(r.credited)} - recalled {format_money(r.recalled)}"
+            f" - written off {format_money(r.written_off)} leaves {format_money(r.expected_remaining)}"
         )
     if len(wrong) > SHOWN_PER_KIND:
         out.append(f"... and {len(wrong) - SHOWN_PER_KIND} more cases whose remaining disagrees")
     over = live[live["in_transit"] < 0]
     for r in over.head(SHOWN_PER_KIND).itertuples(index=False):
         out.append(
-            f"case {r.case_id} invoice {r.invoice_no}: {format_ore(r.collected_booked)} booked "
-            f"from the agency, more than the {format_ore(r.collected)} it reports collected"
+            f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.collected_booked)} booked "
+            f"from the agency, more than the {format_money(r.collected)} it reports collected"
         )
     expected = live.apply(expected_invoice_status, axis=1) if len(live) else pd.Series([])
     bad = live[live["invoice_status"] != expected]
@@ -112,8 +112,8 @@ def _collection_violations(conn, books: pd.DataFrame) -> list[str]:
     recorded = books["case_id"].map(lambda c: int(sums.get(c, 0)))
     wrong = books[recorded != books["collected"]]
     return [
-        f"case {r.case_id}: collected {format_ore(r.collected)} but its closure records add up "
-        f"to {format_ore(sums.get(r.case_id, 0))}"
+        f"case {r.case_id}: collected {format_money(r.collected)} but its closure records add up "
+        f"to {format_money(sums.get(r.case_id, 0))}"
         for r in wrong.head(SHOWN_PER_KIND).itertuples(index=False)
     ]
 
@@ -144,13 +144,13 @@ def _interim(conn, agreements: list) -> tuple[list[str], list[str]]:
         if balance != explained:
             violations.append(
                 f"{a.agreement_id}: interim account {a.interim_account} stands at "
-                f"{format_ore(balance)}; collections booked {format_ore(booked)} - payouts "
-                f"{format_ore(paid)} explain {format_ore(explained)}"
+                f"{format_money(balance)}; collections booked {format_money(booked)} - payouts "
+                f"{format_money(paid)} explain {format_money(explained)}"
             )
         elif balance:
             listed.append(
-                f"{a.agreement_id}: interim account {a.interim_account} at {format_ore(balance)}"
-                f" = collected and booked {format_ore(booked)} - paid out {format_ore(paid)}"
+                f"{a.agreement_id}: interim account {a.interim_account} at {format_money(balance)}"
+                f" = collected and booked {format_money(booked)} - paid out {format_money(paid)}"
             )
     return violations, listed
 
@@ -167,7 +167,7 @@ def _payout_items(conn, agreements: list, through: date) -> tuple[list[str], lis
         .order_by(p.agreement_id, p.payment_date, p.payout_id)
     ).all()
     violations = [
-        f"{r.agreement_id}: payout {format_ore(r.amount)} of {r.payment_date} not reconciled"
+        f"{r.agreement_id}: payout {format_money(r.amount)} of {r.payment_date} not reconciled"
         for r in rows
         if r.reconciliation not in ("differs", "missing")
     ]
@@ -177,7 +177,7 @@ def _payout_items(conn, agreements: list, through: date) -> tuple[list[str], lis
         if r.reconciliation in ("differs", "missing")
     ]
     listed += [
-        f"{m['agreement_id']}: collected {format_ore(m['amount'])} "
+        f"{m['agreement_id']}: collected {format_money(m['amount'])} "
         f"({'case ' + str(m['case_id']) if m['case_id'] else 'lump'}, closures "
         f"{m['from']}..{m['to']}) still waiting for the agency's payout"
         for m in outcome["missing_payouts"]
@@ -210,14 +210,14 @@ def check_books(engine: Engine, through: date) -> BooksReport:
     report.listed += interim_listed + payout_listed
     refunds = books[books["refund_due"] > 0]
     report.listed += [
-        f"case {r.case_id} invoice {r.invoice_no}: {format_ore(r.refund_due)} {r.currency} "
+        f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.refund_due, r.currency)} "
         "received beyond the claim: a refund to handle"
         for r in refunds.itertuples(index=False)
     ]
     ended = books[books["is_latest"] & (books["invoice_status"] == "collection_ended")]
     report.listed += [
         f"case {r.case_id} invoice {r.invoice_no}: collection ended ({r.status}) with "
-        f"{format_ore(r.erp_remaining)} {r.currency} still owed: a person decides"
+        f"{format_money(r.erp_remaining, r.currency)} still owed: a person decides"
         for r in ended.head(SHOWN_PER_KIND).itertuples(index=False)
     ]
     if len(ended) > SHOWN_PER_KIND:

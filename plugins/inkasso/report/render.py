@@ -7,18 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from inkasso.config import TEMPLATES_DIR
+from inkasso.money.amounts import format_money
 from inkasso.report.gather import ClientReport
-
-
-def format_amount(ore: int | None, currency: str = "") -> str:
-    """Øre/öre as ``'12 345,67 NOK'`` (space thousands, comma decimals), integer arithmetic only."""
-    if ore is None:
-        return ""
-    ore = int(ore)
-    sign, ore = ("-", -ore) if ore < 0 else ("", ore)
-    whole = f"{ore // 100:,}".replace(",", " ")
-    text = f"{sign}{whole},{ore % 100:02d}"
-    return f"{text} {currency}" if currency else text
 
 
 @dataclass(frozen=True)
@@ -42,7 +32,7 @@ def _environment():
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["money"] = format_amount
+    env.filters["money"] = format_money
     return env
 
 

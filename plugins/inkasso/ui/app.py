@@ -19,8 +19,8 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from inkasso.config import TEMPLATES_DIR
+from inkasso.money.amounts import format_money
 from inkasso.report.masking import mask_text
-from inkasso.report.render import format_amount
 from inkasso.ui import actions, queries
 from inkasso.ui.auth import (
     ViewUser,
@@ -107,7 +107,7 @@ def _templates():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = format_amount  # the one money formatter (mails use it too)
+    env.filters["money"] = format_money  # the one money formatter (mails, CLI and demo use it too)
     env.filters["mask"] = mask_text
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
     env.filters["dt"] = lambda v: (

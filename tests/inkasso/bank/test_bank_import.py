@@ -200,7 +200,7 @@ def test_agency_payout_is_not_a_direct_payment_and_is_booked_and_reconciled(demo
                          "FROM ink_payout ORDER BY payment_date DESC")  # fmt: skip
     assert payouts["reconciliation"].tolist() == ["matched", "differs", "missing"]
     assert payouts["settled_amount"].tolist()[:2] == [50_000, 25_000]
-    assert "difference -50.00" in payouts["detail"][1]
+    assert "difference -50,00" in payouts["detail"][1]
     journal = rows(demo, "SELECT account, SUM(debit) AS d, SUM(credit) AS c FROM erp_journal_line "
                          "GROUP BY account ORDER BY account")  # fmt: skip
     assert journal.to_dict("records") == [

@@ -147,7 +147,7 @@ def test_collected_money_reaches_the_invoices_and_the_books_close(world):
         "sent": 230_000, "collected": 110_000, "direct": 0, "credited": 0, "recalled": 80_000,
         "written_off": 0, "open": 40_000, "refund_due": 0, "in_transit": 0,
     }  # fmt: skip
-    assert any("collection ended" in item and "400.00" in item for item in report.listed)
+    assert any("collection ended" in item and "400,00 SEK" in item for item in report.listed)
 
 
 def test_a_payout_short_of_the_collection_differs_and_a_late_one_is_listed(world):
@@ -219,7 +219,7 @@ def test_money_after_a_closure_is_detected_once_and_classified(world):
     assert world.corrections(D3)["after_closure"] == 0  # recorded once
     report = assert_books_close(world, D3)
     refund = [item for item in report.listed if "refund to handle" in item]
-    assert len(refund) == 1 and "250.00" in refund[0]
+    assert len(refund) == 1 and "250,00" in refund[0]
     assert world.invoice(B) == {"status": "collection_ended", "remaining": 40_000}
 
 
@@ -243,7 +243,7 @@ def test_the_check_finds_wrong_money_and_the_cli_fails(world, capsys, erp_url):
                           "'at_collection' WHERE invoice_id = :i"), {"i": A})  # fmt: skip
     assert cli(["check", "--date", D1.isoformat(), "--url", erp_url]) == 1
     printed = capsys.readouterr().out
-    assert "ERP remaining 123.45" in printed
+    assert "ERP remaining 123,45" in printed
     assert "status 'at_collection'" in printed
 
 

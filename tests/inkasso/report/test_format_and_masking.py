@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from inkasso.money.amounts import format_money as format_amount
 from inkasso.report.masking import mask_text
-from inkasso.report.render import format_amount
 
 
 @pytest.mark.parametrize(

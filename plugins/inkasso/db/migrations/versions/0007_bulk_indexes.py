@@ -24,5 +24,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name, table, columns in reversed(INDEXES):
+    for name, table, _columns in reversed(INDEXES):
         op.drop_index(name, table_name=table)
