@@ -45,9 +45,12 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## bench: the benchmarks under bench/ (print figures)
+## bench: every benchmark under bench/, then one table of them all (flow, scale, seconds, floor, ratio)
+BENCH_TABLE := $(AIRFLOW_HOME)/bench-table.jsonl
 bench: $(VENV)/.installed
-	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+	mkdir -p $(AIRFLOW_HOME) && rm -f $(BENCH_TABLE)
+	for b in bench/bench_*.py; do BENCH_TABLE=$(BENCH_TABLE) $(PY) $$b || exit 1; done
+	$(PY) bench/table.py $(BENCH_TABLE)
 
 ## airflow: the embedded default under a real Airflow on the demo's Airflow home: services (agency
 ## SFTP simulator, SMTP sink), connections file, api-server (http://127.0.0.1:8080), scheduler,
