@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: demo test lint format bench airflow services clean-demo venv fuzz
+.PHONY: demo test lint format bench airflow airflow-celery compose-config services clean-demo venv fuzz
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,24 @@ bench: $(VENV)/.installed
 ## dag-processor, triggerer with the LocalExecutor, the five DAGs and inkasso_demo_day. Ctrl-C stops.
 airflow: $(AIRFLOW_HOME)/.migrated
 	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso.simulator.stack
+
+## airflow-celery: the same with the CeleryExecutor and a separate `airflow celery worker`: Redis
+## broker on 127.0.0.1:6379, Airflow's metadata (and Celery's results) in the PostgreSQL database
+## $(CELERY_META_DB) on 127.0.0.1:5432, created when missing
+CELERY_META_DB ?= inkasso_airflow
+PG ?= postgresql+psycopg2://postgres@127.0.0.1:5432
+airflow-celery: $(VENV)/.installed
+	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(CELERY_META_DB)'" | grep -q 1 \
+	  || createdb -h 127.0.0.1 -U postgres $(CELERY_META_DB)
+	AIRFLOW__CORE__EXECUTOR=CeleryExecutor \
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$(PG)/$(CELERY_META_DB) \
+	AIRFLOW__CELERY__RESULT_BACKEND=db+postgresql://postgres@127.0.0.1:5432/$(CELERY_META_DB) \
+	AIRFLOW__CELERY__BROKER_URL=redis://127.0.0.1:6379/0 \
+	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso.simulator.stack
+
+## compose-config: validate docker-compose.yaml (needs docker-compose)
+compose-config:
+	docker-compose -f docker-compose.yaml config -q
 
 ## services: only the demo world's services (agency SFTP simulator, SMTP sink) and the connections file
 services: $(AIRFLOW_HOME)/.migrated

@@ -47,6 +47,10 @@ task each):
    as missing payouts. Recomputed every run, so a payout that arrived before its closure file
    turns `matched` on a later run.
 
+**Day finished:** `summarize` emits an event on the asset `inkasso://erp/payments` with
+`extra={"business_date": "<day>"}`; `inkasso_corrections` waits for it, and `inkasso_report`
+says "bank import for <day> did not run" when it is missing.
+
 **Safe to re-run / backfill:** a file already logged (same name and bytes) is skipped; the same
 bytes under another name are logged `duplicate` and not booked. To backfill a day, run the DAG
 for that logical date: files still in the drop that were never imported are imported then, and
@@ -117,9 +121,13 @@ def inkasso_bank_import():
 
     @task(multiple_outputs=False, outlets=[BANK_PAYMENTS])
     def summarize(results: list[dict]) -> dict:
-        """One line per client in the log; totals for XCom."""
+        """One line per client in the log; totals for XCom; the day marked finished."""
+        from inkasso.assets import mark_day_finished
         from inkasso.bank.importer import log_summary
+        from inkasso.runs import run_day
 
+        context = get_current_context()
+        mark_day_finished(context, run_day(context).business_date, BANK_PAYMENTS)
         return log_summary(list(results[:]))  # one slice request, no probing past the end
 
     summarize(import_client.expand(drop=drops()))

@@ -7,13 +7,20 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from inkasso.assets import BANK_PAYMENTS, OUTGOING_FILES
-from inkasso.runs import agreement_params, daily_default_args
+from inkasso.runs import UPSTREAM_WAIT, agreement_params, daily_default_args
 
 DOC = """
 ### inkasso_corrections
 
 Every day at 04:30 (Europe/Oslo), after `inkasso_bank_import` has booked the night's bank files,
 for each active agency agreement (one mapped task each):
+
+0. **wait_for_bank_import**: a correction file presumes the day's bank files have been read, so
+   a run the clock or a backfill started waits (sensor, `reschedule` mode: no worker slot held
+   while waiting; every 2 minutes, at most 3 hours) for the bank import's event of the same
+   business day on the asset `inkasso://erp/payments`. A run that never sees it fails naming
+   the day: run `inkasso_bank_import` for it, or trigger corrections by hand. A manual run
+   (the UI's "generate the correction file now") goes at once.
 
 1. **prepare**: collects every *direct payment* (money the debtor paid the creditor, booked by
    the bank import after the case was sent; reversals negative), *credit note* and *recall*
@@ -53,6 +60,15 @@ everything not yet reported up to today.
     params=agreement_params(),
 )
 def inkasso_corrections():
+    @task.sensor(inlets=[BANK_PAYMENTS], **UPSTREAM_WAIT)
+    def wait_for_bank_import():
+        """Done when the day's bank import has finished (its asset event names the day)."""
+        from inkasso.assets import upstream_ready
+        from inkasso.runs import run_day
+
+        context = get_current_context()
+        return upstream_ready(context, run_day(context).business_date, ["inkasso_bank_import"])
+
     @task(multiple_outputs=False)
     def agreements(params: dict | None = None) -> list[dict]:
         """The active agreements this run covers."""
@@ -108,12 +124,18 @@ def inkasso_corrections():
 
     @task(multiple_outputs=False, inlets=[BANK_PAYMENTS], outlets=[OUTGOING_FILES])
     def summarize(results: list[dict]) -> dict:
-        """One line per agreement in the log; totals for XCom."""
+        """One line per agreement in the log; totals for XCom; the day marked finished."""
+        from inkasso.assets import mark_day_finished
         from inkasso.corrections import log_summary
+        from inkasso.runs import run_day
 
+        context = get_current_context()
+        mark_day_finished(context, run_day(context).business_date, OUTGOING_FILES)
         return log_summary(list(results[:]))  # one slice request, no probing past the end
 
-    summarize(deliver.expand(prepared=prepare.expand(agreement=agreements())))
+    found = agreements()
+    wait_for_bank_import() >> found
+    summarize(deliver.expand(prepared=prepare.expand(agreement=found)))
 
 
 inkasso_corrections()

@@ -32,6 +32,10 @@ Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped t
    check, rename) or the manual-export outbox. A file that failed to go out is retried as the
    same file.
 
+**Day finished:** `summarize` emits events on `inkasso://pipeline/cases` and
+`inkasso://files/outgoing` with `extra={"business_date": "<day>"}`; `inkasso_report` waits for
+them and says "dispatch for <day> did not run" when they are missing.
+
 **Safe to re-run:** a rerun or backfill of a day finds that day's file in the file log and sends
 nothing new. A file a killed prepare left unlogged in the outbox is adopted (same bytes) or
 removed by the next prepare of that agreement and day, and the file log's `detail` says which. An agreement with nothing to send sends no file.
@@ -109,9 +113,13 @@ def inkasso_dispatch():
 
     @task(multiple_outputs=False, outlets=[CASES, OUTGOING_FILES])
     def summarize(results: list[dict]) -> dict:
-        """One line per agreement in the log; totals for XCom."""
+        """One line per agreement in the log; totals for XCom; the day marked finished."""
+        from inkasso.assets import mark_day_finished
         from inkasso.dispatch import log_summary
+        from inkasso.runs import run_day
 
+        context = get_current_context()
+        mark_day_finished(context, run_day(context).business_date, CASES, OUTGOING_FILES)
         return log_summary(list(results[:]))  # one slice request, no probing past the end
 
     summarize(deliver.expand(prepared=prepare.expand(agreement=agreements())))

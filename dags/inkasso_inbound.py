@@ -11,8 +11,11 @@ from inkasso.runs import agreement_params, daily_default_args
 DOC = """
 ### inkasso_inbound
 
-Every day at 06:00 (Europe/Oslo), for each active agreement (mapped), automated (SFTP) and
-manual export alike:
+Every hour from 06:00 to 18:00 (Europe/Oslo), so that a file the agency puts in its outbox at
+06:05 is read at 07:00, not the next day; for each active agreement (mapped), automated (SFTP)
+and manual export alike. The runs of one day share its business day; two runs that overlap
+(a backfill, a slow run) are safe: the fetch decides which day owns a newly listed file under a
+lock, and a file is applied once.
 
 1. **fetch** (pool `sftp`): reads the agreement's *source*: for an automated agreement the agency's outbox
    (one SFTP connection to list, a second to download); for a manual-export agreement (Intrum,
@@ -53,6 +56,11 @@ of an earlier day (`airflow backfill create --dag-id inkasso_inbound --from-date
 ...` or `dag.test(logical_date=...)`) works from the archive only, so it never attributes today's
 files to an old day. Files are logged under the business day of the run that first saw them.
 
+**Day finished:** `summarize` emits an event on `inkasso://files/incoming` with
+`extra={"business_date": "<day>"}`; `inkasso_report` waits for the day's first one and says
+"inbound for <day> did not run" when there is none. A backfill creates one run per hour of each
+day (13 a day); the day's later runs read the archive and find nothing new.
+
 **Params** (manual runs): `agreement_id`, `client_id` or `agency` narrow the run.
 """
 
@@ -65,7 +73,7 @@ def _agreement(payload: dict):
 
 @dag(
     dag_id="inkasso_inbound",
-    schedule=CronTriggerTimetable("0 6 * * *", timezone="Europe/Oslo"),
+    schedule=CronTriggerTimetable("0 6-18 * * *", timezone="Europe/Oslo"),  # hourly, 06-18
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
     catchup=False,
     max_active_runs=1,
@@ -165,9 +173,13 @@ def inkasso_inbound():
 
     @task(multiple_outputs=False, inlets=[CASES], outlets=[AGENCY_ANSWERS])
     def summarize(results: list[dict]) -> dict:
-        """One line per agreement in the log; totals for XCom."""
+        """One line per agreement in the log; totals for XCom; the day marked finished."""
+        from inkasso.assets import mark_day_finished
         from inkasso.inbound import log_summary
+        from inkasso.runs import run_day
 
+        context = get_current_context()
+        mark_day_finished(context, run_day(context).business_date, AGENCY_ANSWERS)
         return log_summary(list(results[:]))  # one slice request, no probing past the end
 
     summarize(tidy.expand(applied=apply.expand(fetched=fetch.expand(agreement=agreements()))))

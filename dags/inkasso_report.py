@@ -5,14 +5,16 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
-from inkasso.assets import AGENCY_ANSWERS, BANK_PAYMENTS, CASES, REPORTS
-from inkasso.runs import daily_default_args
+from inkasso.assets import AGENCY_ANSWERS, BANK_PAYMENTS, CASES, OUTGOING_FILES, REPORTS
+from inkasso.runs import UPSTREAM_WAIT, daily_default_args
+
+UPSTREAM = [BANK_PAYMENTS, OUTGOING_FILES, CASES, AGENCY_ANSWERS]
 
 DOC = """
 ### inkasso_report
 
-Every day at 07:00 (Europe/Oslo), after bank import, corrections, dispatch and inbound: one mail
-per client (one mapped task each, labelled `client <id>: <name>`) to the addresses in the ERP's
+Every day at 07:00 (Europe/Oslo), after bank import, corrections, dispatch and inbound of the
+same business day: one mail per client (one mapped task each, labelled `client <id>: <name>`) to the addresses in the ERP's
 `erp_client.report_recipients` (comma separated), through the `smtp` connection
 (`smtp_default`; the `smtp_conn_id` Param picks another one).
 
@@ -22,6 +24,14 @@ reason), closures by status with amounts, agency payouts reconciled or not, file
 cases sent more than `stale_days` days ago still without a receipt, invoices held back by reason
 and the day's task failures of every inkasso DAG (`ink_run_issue`, written by their failure
 callback). Bank files read, per client. National ids are masked before rendering.
+
+**After the day's flows, by data:** `wait_for_day` (sensor, `reschedule` mode, every 2 minutes,
+at most 3 hours) waits until each upstream flow has emitted its finished-day event for the
+business day (asset event `extra={"business_date": "<day>"}` on `inkasso://erp/payments`,
+`inkasso://files/outgoing`, `inkasso://pipeline/cases`, `inkasso://files/incoming`). When one
+never comes the sensor gives up (skipped) and the mail goes anyway, saying at its top, for
+example, "bank import for 2026-11-03 did not run", instead of reporting zero. A manual run (or
+`business_date` Param) does not wait, but its mail names the missing flows the same way.
 
 The mail is also kept as `<files base>/reports/<YYYY-MM-DD>/<client_id>.html` and `.txt`.
 
@@ -63,7 +73,25 @@ logical date), `stale_days`, `resend` (send a new attempt even if the day's mail
     },
 )
 def inkasso_report():
-    @task(multiple_outputs=False)
+    @task.sensor(inlets=UPSTREAM, soft_fail=True, **UPSTREAM_WAIT)
+    def wait_for_day(params: dict | None = None):
+        """Done when every upstream flow finished the day; skipped (not failed) on timeout."""
+        from inkasso.assets import UPSTREAM_FLOWS, upstream_ready
+        from inkasso.report.task import report_day
+
+        day = report_day(get_current_context(), params or {})
+        return upstream_ready(get_current_context(), day, UPSTREAM_FLOWS)
+
+    @task(multiple_outputs=False, inlets=UPSTREAM, trigger_rule="none_failed")
+    def day_status(params: dict | None = None) -> list[str]:
+        """The upstream flows that did not finish the day, as sentences for the mail."""
+        from inkasso.assets import UPSTREAM_FLOWS, flows_missing
+        from inkasso.report.task import report_day
+
+        day = report_day(get_current_context(), params or {})
+        return flows_missing(get_current_context(), day, UPSTREAM_FLOWS)
+
+    @task(multiple_outputs=False, trigger_rule="none_failed")
     def clients(params: dict | None = None) -> list[dict]:
         """The clients with an agency agreement (or the one in the Param)."""
         from inkasso.db.engine import erp_engine
@@ -76,13 +104,13 @@ def inkasso_report():
         map_index_template="{{ label }}",
         doc_md="Gather the client's day (SQL), render HTML + text, keep the files, send once.",
     )
-    def mail(client: dict, params: dict | None = None) -> dict:
+    def mail(client: dict, missing: list[str], params: dict | None = None) -> dict:
         from inkasso.connections import require_connection
         from inkasso.report.task import report_one_client
 
         conn_id = (params or {}).get("smtp_conn_id") or "smtp_default"
         require_connection(conn_id, "the report mail")  # missing: fail now, no retries
-        return report_one_client(get_current_context(), client, params)
+        return report_one_client(get_current_context(), client, params, missing=missing)
 
     @task(multiple_outputs=False, inlets=[BANK_PAYMENTS, CASES, AGENCY_ANSWERS], outlets=[REPORTS])
     def summarize(outcomes: list[dict]) -> dict:
@@ -91,7 +119,10 @@ def inkasso_report():
 
         return log_outcomes(list(outcomes[:]))  # one slice request, no probing past the end
 
-    summarize(mail.expand(client=clients()))
+    waited = wait_for_day()
+    status, found = day_status(), clients()
+    waited >> [status, found]
+    summarize(mail.partial(missing=status).expand(client=found))
 
 
 inkasso_report()

@@ -5,6 +5,7 @@ Kept out of the DAG files so they stay a few lines of wiring.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -118,3 +119,12 @@ def agreement_params() -> dict:
             None, type=["null", "string"], description="Only this agency (profile name)"
         ),
     }
+
+
+# how a daily flow waits for its upstream flows' day (``@task.sensor(**UPSTREAM_WAIT)``):
+# reschedule mode frees the worker slot between pokes; a backfill's runs wait like the clock's
+UPSTREAM_WAIT = {
+    "mode": "reschedule",
+    "poke_interval": int(os.environ.get("INKASSO_UPSTREAM_POKE_SECONDS", "120")),
+    "timeout": 3 * 60 * 60,
+}

@@ -128,11 +128,14 @@ class ClientReport:
     bank_files: list[dict] = field(default_factory=list)  # file_name, kind, status, n, amount
     quarantined_other: list[dict] = field(default_factory=list)  # files without an agreement
     run_issues: list[dict] = field(default_factory=list)  # failures not tied to an agreement
+    # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
+    # finished-day asset event, so that a zero below is not mistaken for a quiet day
+    flows_missing: list[str] = field(default_factory=list)
 
     @property
     def attention(self) -> list[str]:
         """Short sentences of what needs a person today (the mail's first lines)."""
-        out = []
+        out = list(self.flows_missing)
         for a in self.agencies:
             if a.quarantined:
                 out.append(f"{a.agency}: {len(a.quarantined)} file(s) quarantined")

@@ -17,8 +17,12 @@ def report_day(context, params: dict) -> date:
     return date.fromisoformat(value) if value else run_day(context).business_date
 
 
-def report_one_client(context, client: dict, params: dict) -> dict:
-    """Gather, render, keep and send one client's mail of the day; returns the outcome."""
+def report_one_client(
+    context, client: dict, params: dict, missing: list[str] | None = None
+) -> dict:
+    """Gather, render, keep and send one client's mail of the day; returns the outcome.
+
+    ``missing``: sentences naming the day's upstream flows that did not run (the mail's top)."""
     import pendulum
 
     from inkasso.db.engine import erp_engine
@@ -31,6 +35,7 @@ def report_one_client(context, client: dict, params: dict) -> dict:
     day = report_day(context, params)
     engine = erp_engine()
     report = gather_client_day(engine, client["client_id"], day, int(params.get("stale_days", 5)))
+    report.flows_missing = list(missing or [])
     progress(log, f"client {client['client_id']} {day}: steps (gather, render, send)", 1, 3)
     rendered = render_report(report)
     progress(log, f"client {client['client_id']} {day}: steps (gather, render, send)", 2, 3)

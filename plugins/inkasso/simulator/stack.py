@@ -17,6 +17,11 @@ Logs go to ``$AIRFLOW_HOME/logs/stack/<process>.log``. Ctrl-C (or SIGTERM) stops
 started. Ports: ``AIRFLOW__API__PORT`` (default 8080), ``INKASSO_DEMO_SFTP_PORT`` (2222),
 ``INKASSO_DEMO_SMTP_PORT`` (2525). A metadata database other than the SQLite default:
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` (PostgreSQL for backfills with reprocessing).
+
+With ``AIRFLOW__CORE__EXECUTOR=CeleryExecutor`` (the ``apache-airflow-providers-celery``
+provider, a Redis broker in ``AIRFLOW__CELERY__BROKER_URL`` and PostgreSQL metadata) it also
+starts an ``airflow celery worker`` (``INKASSO_CELERY_CONCURRENCY``, default 4), which runs every
+task instead of the scheduler's local processes.
 """
 
 from __future__ import annotations
@@ -74,6 +79,18 @@ def stack_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join((bindir, env.get("PATH", "")))
     return env
+
+
+def components(env: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """The Airflow processes to start: name and ``airflow`` arguments (a Celery worker too)."""
+    out = [(name, [name]) for name in COMPONENTS]
+    if env.get("AIRFLOW__CORE__EXECUTOR", "").endswith("CeleryExecutor"):
+        worker = ["celery", "worker", "--concurrency", env.get("INKASSO_CELERY_CONCURRENCY", "4")]
+        queue = env.get("AIRFLOW__OPERATORS__DEFAULT_QUEUE")
+        if queue:
+            worker += ["--queues", queue]
+        out.append(("celery-worker", worker))
+    return out
 
 
 def erp_writer_slots(env: dict[str, str]) -> int:
@@ -151,8 +168,8 @@ class Stack:
             _wait_port(int(self.env["INKASSO_DEMO_SFTP_PORT"]), timeout, services)
             _wait_port(int(self.env["INKASSO_DEMO_SMTP_PORT"]), 10, services)
             airflow = str(Path(sys.executable).parent / "airflow")
-            for name in COMPONENTS:
-                self._spawn(name, [airflow, name])
+            for name, args in components(self.env):
+                self._spawn(name, [airflow, *args])
             self.wait_healthy(timeout)
         except BaseException:
             self.stop()
