@@ -46,7 +46,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 
 from inkasso.inbound.agreements import RECEIVABLES_ACCOUNT, InboundAgreement
-from inkasso.inbound.staging import analyze, bulk_session, load, stage_table
+from inkasso.inbound.staging import bulk_session, load, stage_table
 from inkasso.inbound.validate import FINAL_STATUSES
 from inkasso.sql import query
 
@@ -178,7 +178,6 @@ def apply_receipt(
         counts.update(chunk_counts)
         rejected += chunk_rejected[: 100 - len(rejected)]
         seq += len(d)
-    analyze(conn, table)
     conn.execute(_sql(RECEIPT_UPDATE_CASES))
     conn.execute(query("erp/reopen_rejected_invoices"))
     conn.execute(_sql(RECEIPT_EVENTS), {"now": now, "file_id": file_id})
@@ -279,7 +278,6 @@ def apply_closure(
         load(conn, table, stage, CLOSURE_COLUMNS)
         counts.update(chunk_counts)
         seq += len(d)
-    analyze(conn, table)
     params = {
         "client_id": agreement.client_id,
         "agreement_id": agreement.agreement_id,
