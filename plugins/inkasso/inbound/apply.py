@@ -29,7 +29,7 @@ Closures (amounts are the case's totals to date)
     (``include/sql/erp/update_ended_invoice_status.sql``).
 
 Set-based, in bounded memory: the checked records arrive as one frame or chunk by chunk; each
-chunk is reduced to one staging row per record (new status, amounts, the event's text) and
+chunk is reduced to one staging row per record (new status, amounts, event kind) and
 appended to a temporary table (COPY on PostgreSQL, one executemany on SQLite). Once the whole
 file is staged, a fixed handful of ``UPDATE ... FROM`` and ``INSERT ... SELECT`` statements write
 cases, events, collections and the ERP's settlement bookings, all in the caller's transaction.
@@ -80,7 +80,7 @@ CLOSURE_COLUMNS = {
     "delta": "int",
     "settled": "int",
     "kind": "str",
-    "detail": "text",
+    "case_status": "str",
 }
 
 
@@ -197,9 +197,7 @@ SELECT s.case_id, :now, s.kind, s.detail, :file_id
 FROM {RECEIPT_STAGE} s WHERE s.kind IS NOT NULL ORDER BY s.seq"""
 
 
-def _closure_stage(
-    d: pd.DataFrame, seq0: int, settle: bool, file_name: str
-) -> tuple[pd.DataFrame, Counter]:
+def _closure_stage(d: pd.DataFrame, seq0: int, settle: bool) -> tuple[pd.DataFrame, Counter]:
     """One staging row per closure record and the chunk's counts (money in integer øre)."""
     # money as nullable integers: a blank amount or a case never closed before is <NA>, so no
     # column of øre ever turns into float64 on its way to the database
@@ -210,22 +208,8 @@ def _closure_stage(
     # what the agency collected since the case's previous closure record
     delta = (d["collected_amount"] - d["case_collected"].fillna(0)).where(live)
     # settlement mode books the whole amount on the invoice (the agency holds it)
-    settled = delta.clip(lower=0).fillna(0).astype("int64") if settle else delta.fillna(0) * 0
+    settled = delta.clip(lower=0).fillna(0) if settle else pd.Series(0, index=d.index)
     settled = settled.astype("int64")
-    detail = (
-        "collected "
-        + d["collected_amount"].astype(str)
-        + ", remaining "
-        + d["remaining_amount"].astype(str)
-        + ", closed "
-        + d["closure_date"].astype(str)
-        + f" ({file_name})"
-    )
-    detail = detail.where(~before_receipt, detail + "; closure arrived before the receipt")
-    detail = detail.where(settled == 0, detail + "; settled " + settled.astype(str) + " on invoice")
-    detail = detail.where(
-        live, "closure ignored, the case is already " + d["case_status"].astype(str)
-    )
     stage = pd.DataFrame(
         {
             "seq": np.arange(seq0, seq0 + len(d), dtype="int64"),
@@ -241,7 +225,7 @@ def _closure_stage(
             "delta": delta,
             "settled": settled,
             "kind": d["status"].where(live, "closure_ignored"),
-            "detail": detail,
+            "case_status": d["case_status"].astype(str),
         }
     )
     final = live & (d["status"] != "partly_paid")
@@ -274,7 +258,7 @@ def apply_closure(
     for d in _frames(chunks):
         if d.empty:
             continue
-        stage, chunk_counts = _closure_stage(d, seq, settle, file_name)
+        stage, chunk_counts = _closure_stage(d, seq, settle)
         load(conn, table, stage, CLOSURE_COLUMNS)
         counts.update(chunk_counts)
         seq += len(d)
@@ -316,7 +300,20 @@ INSERT INTO ink_collection (agreement_id, case_id, invoice_id, file_id, closure_
                             booked_amount, created_at)
 SELECT :agreement_id, s.case_id, s.invoice_id, :file_id, s.closure_date, s.delta, s.settled, :now
 FROM {CLOSURE_STAGE} s WHERE s.live AND s.delta <> 0 ORDER BY s.seq"""
+# the event's text is written by the database, not built per row in Python: an amount the
+# file left blank reads <NA>, as pandas writes it
 CLOSURE_EVENTS = f"""
 INSERT INTO ink_case_event (case_id, at, kind, detail, file_id)
-SELECT s.case_id, :now, s.kind, s.detail, :file_id
+SELECT s.case_id, :now, s.kind,
+       CASE WHEN NOT s.live THEN 'closure ignored, the case is already ' || s.case_status
+       ELSE 'collected ' || COALESCE(CAST(s.collected AS VARCHAR(20)), '<NA>')
+            || ', remaining ' || COALESCE(CAST(s.remaining AS VARCHAR(20)), '<NA>')
+            || ', closed ' || CAST(s.closure_date AS VARCHAR(10)) || ' (' || :file_name || ')'
+            || CASE WHEN s.case_status = 'sent'
+                    THEN '; closure arrived before the receipt' ELSE '' END
+            || CASE WHEN s.settled <> 0
+                    THEN '; settled ' || CAST(s.settled AS VARCHAR(20)) || ' on invoice'
+                    ELSE '' END
+       END,
+       :file_id
 FROM {CLOSURE_STAGE} s ORDER BY s.seq"""

@@ -8,7 +8,7 @@ import contextlib
 import io
 from collections.abc import Generator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import (
@@ -37,7 +37,9 @@ _TYPES = {
 
 def _plain(value):
     """A value the DB-API driver takes as it is (numpy scalars and NA gone)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
         return None
     if isinstance(value, pd.Timestamp):
         return value.date() if value == value.normalize() else value.to_pydatetime()
@@ -46,18 +48,30 @@ def _plain(value):
     return value
 
 
-def _sqlite_value(value, kind: str):
-    """SQLite stores dates as SQLAlchemy does ('YYYY-MM-DD'), booleans as 0/1."""
+def _iso_date(value) -> str | None:
+    """A date as SQLAlchemy stores it on SQLite ('YYYY-MM-DD')."""
     value = _plain(value)
     if value is None:
         return None
-    if kind == "date":
-        if isinstance(value, datetime):
-            value = value.date()
-        return value.isoformat() if isinstance(value, date) else str(value)[:10]
-    if kind == "bool":
-        return int(bool(value))
-    return value
+    return value.isoformat()[:10] if isinstance(value, date) else str(value)[:10]
+
+
+def _sqlite_column(column: pd.Series, kind: str) -> list:
+    """One column as plain Python values for sqlite3, converted column-wise (no per-row code
+    beyond what dates need): integers and booleans as int, NA as None."""
+    if kind == "date":  # a file has few distinct dates: each converted once
+        values = column.tolist()
+        try:
+            iso = {v: _iso_date(v) for v in set(values)}
+        except TypeError:  # unhashable
+            return [_iso_date(v) for v in values]
+        return [iso[v] for v in values]
+    if kind in ("int", "id", "bool") and not column.isna().any():
+        return column.astype("int64").tolist()
+    values = column.astype(object).where(column.notna(), None).tolist()
+    if kind in ("int", "id", "bool"):
+        return [None if v is None else int(v) for v in values]
+    return [None if v is None else str(v) for v in values]
 
 
 def _copy(conn, table: Table, frame: pd.DataFrame) -> None:
@@ -81,12 +95,7 @@ def load(conn, table: Table, frame: pd.DataFrame, types: dict[str, str]) -> None
         _copy(conn, table, frame)
         return
     if conn.dialect.name == "sqlite":
-        columns = [frame[c].tolist() for c in types]
-        kinds = list(types.values())
-        rows = [
-            tuple(_sqlite_value(v, k) for v, k in zip(row, kinds, strict=True))
-            for row in zip(*columns, strict=True)
-        ]
+        rows = list(zip(*(_sqlite_column(frame[c], k) for c, k in types.items()), strict=True))
         marks = ", ".join("?" for _ in types)
         quoted = ", ".join(f'"{c}"' for c in types)
         conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
