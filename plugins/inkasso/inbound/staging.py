@@ -149,10 +149,10 @@ def staged(
 
 
 def bulk_session(conn) -> None:
-    """Settings for the bulk statements of this transaction only.
+    """Settings for the bulk statements of this transaction only (PostgreSQL; SET LOCAL).
 
-    PostgreSQL's JIT compiles every statement whose estimated cost is high: for the short
-    ``INSERT ... SELECT`` of a file that compilation alone takes about 0.4 s, more than the work.
+    JIT compiles every statement whose estimated cost is high: for the short ``INSERT ... SELECT``
+    of a file that compilation alone takes about 0.4 s, more than the work.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SET LOCAL jit = off"))
