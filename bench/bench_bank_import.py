@@ -4,11 +4,17 @@ Prints the time to read the BgMax file, to book it (stage, match by KID, record,
 invoices, payouts) and, beside it, the time PostgreSQL's COPY alone takes to load the same rows
 into a plain table: the floor any import into PostgreSQL stands on.
 
-Run: ``.venv/bin/python bench/bench_bank_import.py [payments] [postgres admin url]``.
+Prints one table row per database: flow, scale, seconds (read and book), floor, ratio, peak RSS.
+Floors: PostgreSQL's COPY of the payments into a plain table; SQLite: reading the file's lines
+plus one ``executemany`` of the payments in one transaction.
+
+Run: ``.venv/bin/python bench/bench_bank_import.py [--payments N | --large | --huge]
+[--pg ADMIN_URL]`` (default 50,000 payments; ``--large`` 300,000; ``--huge`` 1,000,000).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import io
 import os
@@ -23,9 +29,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peak_rss
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-bank-"))
 
-from inkasso.bank.bgmax import read_bgmax, write_bgmax  # noqa: E402
+from peak_rss import PeakRss  # noqa: E402
+
+from inkasso.bank.bgmax import write_bgmax  # noqa: E402
 from inkasso.bank.importer import import_bank_file  # noqa: E402
 from inkasso.bank.model import PAYMENT_COLUMNS  # noqa: E402
 from inkasso.db.engine import engine_for_url  # noqa: E402
@@ -106,7 +115,7 @@ def setup(url: str, inv: pd.DataFrame) -> sa.Engine:
 
 
 def copy_or_insert(conn, table: str, frame: pd.DataFrame) -> None:
-    """COPY on PostgreSQL, executemany on SQLite."""
+    """COPY on PostgreSQL, one executemany of tuples on SQLite (dates as ISO text)."""
     if conn.dialect.name == "postgresql":
         buffer = io.StringIO()
         frame.to_csv(buffer, header=False, index=False)
@@ -115,75 +124,87 @@ def copy_or_insert(conn, table: str, frame: pd.DataFrame) -> None:
         cursor.copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH CSV", buffer)
         cursor.close()
     else:
-        cols = ", ".join(frame.columns)
-        values = ", ".join(f":{c}" for c in frame.columns)
-        conn.execute(sa.text(f"INSERT INTO {table} ({cols}) VALUES ({values})"),
-                     frame.to_dict("records"))  # fmt: skip
+        rows = list(
+            frame.astype(object).map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
+            .itertuples(index=False, name=None)
+        )  # fmt: skip
+        marks = ", ".join("?" for _ in frame.columns)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(frame.columns)}) VALUES ({marks})", rows
+        )
 
 
-def copy_floor(engine: sa.Engine, pay: pd.DataFrame) -> float:
-    """Seconds PostgreSQL's COPY takes to load the payments into a plain table."""
+def floor(engine: sa.Engine, pay: pd.DataFrame, data: bytes) -> float:
+    """PostgreSQL: COPY of the payments into a plain table. SQLite: read the file's lines plus
+    one executemany of the payments, in one transaction."""
     with engine.begin() as conn:
         conn.execute(sa.text(
             "CREATE TEMPORARY TABLE copy_floor (payment_ref text, payer_account text, "
             "reference text, amount bigint, payment_date date, payee_account text, "
             "currency text, payer_name text, line int)"))  # fmt: skip
         started = time.perf_counter()
+        if engine.dialect.name == "sqlite":
+            assert len(data.decode("latin-1").splitlines()) >= len(pay)
         copy_or_insert(conn, "copy_floor", pay)
         return time.perf_counter() - started
 
 
-def bench(label: str, url: str, n: int, data: bytes, inv: pd.DataFrame) -> None:
-    """Set up, read, book; print the figures."""
+def bench(url: str, n: int, data: bytes, pay: pd.DataFrame, inv: pd.DataFrame) -> dict:
+    """Set up, then read and book the file; seconds, floor, peak RSS and the booked counts."""
     from airflow.sdk import ObjectStoragePath
 
     engine = setup(url, inv)
-    started = time.perf_counter()
-    bank_file = read_bgmax(data, "BGMAX.bench.txt")
-    read_s = time.perf_counter() - started
     base = ObjectStoragePath("file://" + tempfile.mkdtemp(prefix="bench-bank-files-"))
-    started = time.perf_counter()
-    result = import_bank_file(engine, 1, "BGMAX.bench.txt", data, business_date=DAY, base=base,
-                              now=dt.datetime.now(dt.UTC))  # fmt: skip
-    book_s = time.perf_counter() - started
-    line = (
-        f"{label:<10} {n:>8,} payments  read {read_s:6.2f} s  import {book_s:6.2f} s "
-        f"({n / book_s:>9,.0f}/s)  direct {result['direct']:,} unmatched {result['unmatched']:,} "
-        f"payouts {result['agency_payout']}"
-    )
-    if engine.dialect.name == "postgresql":
-        floor = copy_floor(engine, bank_file.payments)
-        line += f"  | COPY alone {floor:5.2f} s"
-    print(line, flush=True)
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        result = import_bank_file(engine, 1, "BGMAX.bench.txt", data, business_date=DAY,
+                                  base=base, now=dt.datetime.now(dt.UTC))  # fmt: skip
+        seconds = time.perf_counter() - started
+    assert result["status"] == "applied", result
+    low = floor(engine, pay, data)
     engine.dispose()
+    return {"seconds": seconds, "floor": low, "peak": rss.peak, "result": result}
 
 
 def main() -> None:
-    """Run the benchmark on SQLite and on PostgreSQL."""
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
-    admin_url = (
-        sys.argv[2]
-        if len(sys.argv) > 2
-        else "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-    )
+    """Run the benchmark on SQLite and on PostgreSQL; print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--payments", type=int, default=50_000)
+    parser.add_argument("--large", action="store_const", dest="payments", const=300_000)
+    parser.add_argument("--huge", action="store_const", dest="payments", const=1_000_000)
+    parser.add_argument("--pg", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
+    n = args.payments
     inv = invoices(n * 2)
     pay = payments(n, inv)
-    started = time.perf_counter()
     data = write_bgmax(pay, payee_bankgiro="9912346", written_at=dt.datetime(2026, 11, 2, 3))
-    print(f"BgMax file of {n:,} payments written in {time.perf_counter() - started:.2f} s, "
-          f"{len(data) / 1e6:.1f} MB")  # fmt: skip
-    with tempfile.TemporaryDirectory() as folder:
-        bench("SQLite", f"sqlite:///{folder}/bench.sqlite", n, data, inv)
-    name = f"bench_bank_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        bench("PostgreSQL", admin_url.rsplit("/", 1)[0] + f"/{name}", n, data, inv)
-    finally:
+    results = {}
+    if args.db in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as folder:
+            results["SQLite"] = bench(f"sqlite:///{folder}/bench.sqlite", n, data, pay, inv)
+    if args.db in ("postgres", "both"):
+        name = f"bench_bank_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = args.pg.rsplit("/", 1)[0] + f"/{name}"
+            results["PostgreSQL"] = bench(url, n, data, pay, inv)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    print(f"BgMax file of {n:,} payments, {len(data) / 1e6:.1f} MB")
+    print("| flow | db | scale | seconds | floor | ratio | peak RSS | booked |")
+    print("|---|---|---|---|---|---|---|---|")
+    for db, r in results.items():
+        res = r["result"]
+        booked = f"direct {res['direct']:,}, unmatched {res['unmatched']:,}, payouts {res['agency_payout']}"
+        print(
+            f"| bank import (BgMax) | {db} | {n:,} | {r['seconds']:.2f} s | {r['floor']:.2f} s | "
+            f"{r['seconds'] / r['floor']:.1f}x | {r['peak'] / 2**20:.0f} MB | {booked} |"
+        )
 
 
 if __name__ == "__main__":

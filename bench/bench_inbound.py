@@ -1,13 +1,19 @@
-"""Parse, validate and apply one closure file of 200,000 records (settlement on) and print the
-timings beside PostgreSQL's own COPY of the same rows into a temporary table.
+"""Inbound: read, check and apply one closure file (Lowell layout, settlement on) and print one
+table row per database beside the floor of the same rows.
 
-Run: ``.venv/bin/python bench/bench_inbound.py [rows] [sqlite|postgres|both]``.
-PostgreSQL: ``INKASSO_BENCH_PG`` (default ``postgresql+psycopg2://postgres@127.0.0.1:5432/postgres``);
-a database of its own is created and dropped.
+Floors: PostgreSQL's ``COPY`` of the file's records into a temporary table; SQLite: reading the
+same rows from the file (decode and split) plus writing them with one ``executemany`` in one
+transaction. Peak RSS is sampled during the flow only (the seed is not counted).
+
+Run: ``.venv/bin/python bench/bench_inbound.py [--rows N | --large | --huge] [--db sqlite|postgres|both]``
+(default 50,000 records; ``--large`` 200,000; ``--huge`` 1,000,000). PostgreSQL:
+``INKASSO_BENCH_PG`` (default ``postgresql+psycopg2://postgres@127.0.0.1:5432/postgres``); a
+database of its own is created and dropped.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import io
 import os
@@ -22,17 +28,18 @@ import pandas as pd
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peak_rss
+
+from peak_rss import PeakRss  # noqa: E402
 
 from inkasso.db.engine import engine_for_url  # noqa: E402
 from inkasso.db.migrate import upgrade  # noqa: E402
 from inkasso.db.schema import (  # noqa: E402
     erp_client,
     erp_customer,
-    erp_invoice,
     erp_metadata,
     ink_agreement,
-    ink_case,
-    ink_file_log,
+    ink_file_log,  # noqa: E402
 )
 from inkasso.formats import load_layout, load_profile  # noqa: E402
 from inkasso.inbound import InboundAgreement  # noqa: E402
@@ -54,12 +61,32 @@ DAY = dt.date(2026, 11, 10)
 NOW = dt.datetime(2026, 11, 10, 5, tzinfo=dt.UTC)
 
 
+def bulk_write(conn, table: str, frame: pd.DataFrame) -> None:
+    """COPY on PostgreSQL, one executemany of tuples on SQLite (dates as ISO text)."""
+    if conn.dialect.name == "postgresql":
+        buffer = io.StringIO()
+        frame.to_csv(buffer, header=False, index=False)
+        buffer.seek(0)
+        with conn.connection.dbapi_connection.cursor() as cur:
+            cur.copy_expert(
+                f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH CSV", buffer
+            )
+        return
+    rows = list(
+        frame.astype(object).map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
+        .itertuples(index=False, name=None)
+    )  # fmt: skip
+    marks = ", ".join("?" for _ in frame.columns)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(frame.columns)}) VALUES ({marks})", rows)
+
+
 def seed(engine, rows: int) -> np.ndarray:
     """One client, agreement and customer; ``rows`` invoices at collection with registered cases."""
     rng = np.random.default_rng(7)
     amounts = rng.integers(5_000, 5_000_000, rows)
     erp_metadata.create_all(engine)
     upgrade(engine)
+    ids = np.arange(1, rows + 1)
     with engine.begin() as conn:
         conn.execute(sa.insert(erp_client).values(
             client_id=1, name="Bench AS", org_no="999", country="NO", currency="NOK",
@@ -75,18 +102,21 @@ def seed(engine, rows: int) -> np.ndarray:
             file_id=1, client_id=1, agreement_id=AG.agreement_id, direction="out",
             kind="new_cases", file_name="LS", business_date=SENT, status="delivered", path="x",
             sha256="x", size_bytes=1, record_count=rows, amount_total=0, created_at=NOW))  # fmt: skip
-        ids = np.arange(1, rows + 1)
-        conn.execute(sa.insert(erp_invoice), [
-            {"invoice_id": int(i), "client_id": 1, "customer_id": 1, "invoice_no": str(i),
-             "invoice_date": SENT, "due_date": SENT, "currency": "NOK",
-             "original_amount": int(a), "remaining_amount": int(a), "kid": "1",
-             "status": "at_collection"} for i, a in zip(ids, amounts, strict=True)])  # fmt: skip
-        conn.execute(sa.insert(ink_case), [
-            {"case_id": int(i), "agreement_id": AG.agreement_id, "invoice_id": int(i),
-             "customer_id": 1, "file_id": 1, "status": "registered",
-             "agency_case_ref": f"L{i}", "original_amount": int(a), "sent_amount": int(a),
-             "currency": "NOK", "business_date": SENT, "opened_at": NOW}
-            for i, a in zip(ids, amounts, strict=True)])  # fmt: skip
+        bulk_write(conn, "erp_invoice", pd.DataFrame({
+            "invoice_id": ids, "client_id": 1, "customer_id": 1, "invoice_no": ids.astype(str),
+            "invoice_date": SENT, "due_date": SENT, "currency": "NOK", "original_amount": amounts,
+            "remaining_amount": amounts, "kid": "1", "reminder_count": 0,
+            "status": "at_collection", "disputed": False, "marked_for_collection": False,
+            "addr_changed_manually": False}))  # fmt: skip
+        bulk_write(conn, "ink_case", pd.DataFrame({
+            "case_id": ids, "agreement_id": AG.agreement_id, "invoice_id": ids,
+            "customer_id": 1, "file_id": 1, "status": "registered", "is_open": True,
+            "agency_case_ref": "L" + pd.Series(ids).astype(str), "original_amount": amounts,
+            "sent_amount": amounts, "currency": "NOK", "business_date": SENT,
+            "opened_at": NOW.isoformat(" "), "collected_amount": 0}))  # fmt: skip
+    with engine.begin() as conn:  # a live ERP's tables have planner statistics
+        for table in ("erp_invoice", "ink_case"):
+            conn.execute(sa.text(f"ANALYZE {table}"))
     return amounts
 
 
@@ -98,103 +128,101 @@ def closure_frame(amounts: np.ndarray) -> pd.DataFrame:
     share = np.select([codes == "BET", codes == "DEL"], [100, 40], 0)
     collected = amounts * share // 100
     return pd.DataFrame({
-        "case_id": ids, "agency_case_ref": [f"L{i}" for i in ids], "closure_status": codes,
-        "collected_amount": collected.astype("int64"),
-        "remaining_amount": (amounts - collected).astype("int64"),
-        "closure_date": DAY})  # fmt: skip
+        "case_id": ids, "agency_case_ref": "L" + pd.Series(ids).astype(str),
+        "closure_status": codes, "collected_amount": collected.astype("int64"),
+        "remaining_amount": (amounts - collected).astype("int64"), "closure_date": DAY})  # fmt: skip
 
 
-def timed(label: str, fn, timings: dict):
-    start = time.perf_counter()
-    out = fn()
-    timings[label] = time.perf_counter() - start
-    return out
-
-
-def bench(url: str, rows: int) -> dict:
-    engine = engine_for_url(url)
-    timings: dict[str, float] = {}
-    amounts = timed("seed (not counted)", lambda: seed(engine, rows), timings)
+def run_flow(engine, data: bytes, name: str, rows: int) -> dict:
+    """Parse, data checks, domain checks and apply in one transaction; seconds per step."""
     profile = load_profile("lowell")
-    spec = profile.files["closure"]
+    steps: dict[str, float] = {}
+    start = time.perf_counter()
+    parsed = parse_file(profile, "closure", data, name, DAY)
+    assert not parsed.issues and not check_header(parsed, AG, DAY)
+    steps["parse"] = time.perf_counter() - start
+    assert not check_suite(parsed)
+    steps["data checks"] = time.perf_counter() - start - sum(steps.values())
+    with engine.begin() as conn:
+        cases = read_cases(conn, AG.agreement_id, parsed.details["case_id"])
+        issues, merged = check_details(parsed, cases, AG, profile, DAY)
+        assert not issues, issues[:3]
+        steps["domain checks"] = time.perf_counter() - start - sum(steps.values())
+        out = apply_closure(conn, [merged], AG, 1, name, NOW)
+    steps["apply"] = time.perf_counter() - start - sum(steps.values())
+    assert sum(out["closures"].values()) == rows
+    return steps
+
+
+def floor(engine, frame: pd.DataFrame, data: bytes) -> float:
+    """PostgreSQL: COPY of the records. SQLite: read the lines plus one executemany of them."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TEMPORARY TABLE closure_copy (case_id bigint, agency_case_ref text, "
+            "closure_status text, collected_amount bigint, remaining_amount bigint, "
+            "closure_date date)"))  # fmt: skip
+        start = time.perf_counter()
+        if engine.dialect.name == "sqlite":
+            lines = data.decode("latin-1").splitlines()
+            assert len(lines) >= len(frame)
+        bulk_write(conn, "closure_copy", frame)
+        return time.perf_counter() - start
+
+
+def bench(url: str, rows: int) -> tuple[dict, float, int]:
+    """Seed, write the file, run the flow; (steps, floor seconds, peak RSS bytes)."""
+    engine = engine_for_url(url)
+    amounts = seed(engine, rows)
+    spec = load_profile("lowell").files["closure"]
     name = spec.file_name(AG.customer_no_at_agency, dt.datetime(2026, 11, 10, 5, 50))
     frame = closure_frame(amounts)
     data = load_layout(spec.layout).write({"customer_no": "40012", "file_date": DAY}, frame)
-    parsed = timed("parse", lambda: parse_file(profile, "closure", data, name, DAY), timings)
-    assert not parsed.issues and not check_header(parsed, AG, DAY)
-    timings["gx suite"] = 0.0
-    suite = timed("gx suite", lambda: check_suite(parsed), timings)
-    assert not suite, suite
-    with engine.begin() as conn:
-
-        def checks():
-            cases = read_cases(conn, AG.agreement_id, parsed.details["case_id"])
-            return check_details(parsed, cases, AG, profile, DAY)
-
-        issues, merged = timed("domain checks", checks, timings)
-        assert not issues, issues[:3]
-        out = timed(
-            "apply (cases, events, settlement)",
-            lambda: apply_closure(conn, merged, AG, 1, name, NOW),
-            timings,
-        )
-    assert sum(out["closures"].values()) == rows
-    timings["total parse+validate+apply"] = sum(
-        v for k, v in timings.items() if not k.startswith("seed")
-    )
-    if url.startswith("postgresql"):
-        timings["PostgreSQL COPY of the same rows"] = copy_time(engine, frame)
+    with PeakRss() as rss:
+        steps = run_flow(engine, data, name, rows)
+    low = floor(engine, frame, data)
     engine.dispose()
-    return timings
+    return steps, low, rss.peak
 
 
-def copy_time(engine, frame: pd.DataFrame) -> float:
-    """psycopg2 copy_expert of the closure rows (as CSV) into a temporary table."""
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, header=False)
-    raw = engine.raw_connection()
+def with_postgres(fn):
+    """Run ``fn(url)`` on a new PostgreSQL database, dropped after."""
+    name = f"inkasso_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        cur = raw.cursor()
-        cur.execute(
-            "CREATE TEMP TABLE closure_copy (case_id bigint, agency_case_ref text, "
-            "closure_status text, collected_amount bigint, remaining_amount bigint, "
-            "closure_date date)"
-        )
-        buf.seek(0)
-        start = time.perf_counter()
-        cur.copy_expert("COPY closure_copy FROM STDIN WITH (FORMAT csv)", buf)
-        raw.commit()
-        return time.perf_counter() - start
+        return fn(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
     finally:
-        raw.close()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def main() -> None:
+    """Print one table: flow, database, scale, seconds, floor, ratio, peak RSS."""
     import great_expectations  # noqa: F401  (imported once per worker; not part of the timings)
 
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    which = sys.argv[2] if len(sys.argv) > 2 else "both"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--large", action="store_const", dest="rows", const=200_000)
+    parser.add_argument("--huge", action="store_const", dest="rows", const=1_000_000)
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args()
     results = {}
-    if which in ("sqlite", "both"):
+    if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            results["SQLite"] = bench(f"sqlite:///{tmp}/bench.sqlite", rows)
-    if which in ("postgres", "both"):
-        name = f"inkasso_bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            results["PostgreSQL"] = bench(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", rows)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    print(f"closure file of {rows:,} records (Lowell layout, settlement on)")
-    for db, timings in results.items():
-        print(f"\n{db}")
-        for label, secs in timings.items():
-            rate = f"{rows / secs:>12,.0f} rows/s" if secs and not label.startswith("seed") else ""
-            print(f"  {label:<36} {secs:8.2f} s {rate}")
+            results["SQLite"] = bench(f"sqlite:///{tmp}/bench.sqlite", args.rows)
+    if args.db in ("postgres", "both"):
+        results["PostgreSQL"] = with_postgres(lambda url: bench(url, args.rows))
+    print("| flow | db | scale | seconds | floor | ratio | peak RSS | steps |")
+    print("|---|---|---|---|---|---|---|---|")
+    for db, (steps, low, peak) in results.items():
+        total = sum(steps.values())
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
+        print(
+            f"| inbound closures | {db} | {args.rows:,} | {total:.2f} s | {low:.2f} s | "
+            f"{total / low:.1f}x | {peak / 2**20:.0f} MB | {parts} |"
+        )
 
 
 if __name__ == "__main__":

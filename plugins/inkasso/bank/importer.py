@@ -26,6 +26,7 @@ from inkasso.bank.model import BankFileError
 from inkasso.bank.payouts import agency_accounts, log_payouts, reconcile_payouts
 from inkasso.bank.record import record_payments
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
+from inkasso.inbound.staging import bulk_session
 from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ def import_bank_file(
         return summary | {"status": "ignored", "file_kind": bank_file.kind}
     payments = bank_file.payments
     with engine.begin() as conn:
+        bulk_session(conn)
         conn.execute(
             insert(ink_file_log).values(
                 row

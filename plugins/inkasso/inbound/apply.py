@@ -27,81 +27,89 @@ Closures (amounts are the case's totals to date)
     with nothing left, ``payout_pending`` while the agency's payout is on its way,
     ``collection_ended`` with money still owed, for a person to decide
     (``include/sql/erp/update_ended_invoice_status.sql``).
+
+Set-based, in bounded memory: the checked records arrive as one frame or chunk by chunk; each
+chunk is reduced to one staging row per record (new status, amounts, event kind) and
+appended to a temporary table (COPY on PostgreSQL, one executemany on SQLite). Once the whole
+file is staged, a fixed handful of ``UPDATE ... FROM`` and ``INSERT ... SELECT`` statements write
+cases, events, collections and the ERP's settlement bookings, all in the caller's transaction.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import DateTime, bindparam, text
 
-from inkasso.db.schema import (
-    erp_invoice,
-    erp_journal_line,
-    erp_payment,
-    ink_case,
-    ink_case_event,
-    ink_collection,
-)
 from inkasso.inbound.agreements import RECEIVABLES_ACCOUNT, InboundAgreement
-from inkasso.inbound.staging import bulk_insert, records, staged
+from inkasso.inbound.staging import bulk_session, load, stage_table
 from inkasso.inbound.validate import FINAL_STATUSES
 from inkasso.sql import query
 
 OPEN_STATUSES = ("sent", "registered", "partly_paid")
-CASE_STAGE = {
+RECEIPT_STAGE = "tmp_inbound_receipt"
+CLOSURE_STAGE = "tmp_inbound_closure"
+RECEIPT_COLUMNS = {
+    "seq": "int",
     "case_id": "id",
-    "status": "str",
-    "agency_case_ref": "str",
-    "rejection_reason": "str",
+    "invoice_id": "id",
+    "changed": "bool",
+    "new_status": "str",
+    "ref": "str",
+    "reason": "text",
     "is_open": "bool",
-    "collected_amount": "int",
-    "closed_remaining_amount": "int",
-    "closed_date": "date",
-    "reopen_invoice": "bool",
+    "reopen": "bool",
+    "kind": "str",
+    "detail": "text",
+}
+CLOSURE_COLUMNS = {
+    "seq": "int",
+    "case_id": "id",
+    "invoice_id": "id",
+    "live": "bool",
+    "new_status": "str",
+    "ref": "str",
+    "is_open": "bool",
+    "collected": "int",
+    "remaining": "int",
+    "closure_date": "date",
+    "delta": "int",
+    "settled": "int",
+    "kind": "str",
+    "case_status": "str",
 }
 
 
-def _events(d: pd.DataFrame, kind, detail: pd.Series, file_id: int, now: datetime) -> list[dict]:
-    kinds = kind if isinstance(kind, pd.Series) else pd.Series(kind, index=d.index)
-    return [
-        {"case_id": int(c), "at": now, "kind": k, "detail": t, "file_id": file_id}
-        for c, k, t in zip(d["case_id"], kinds[d.index], detail[d.index], strict=True)
-    ]
+def _frames(chunks: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
+    """One frame, or an iterable of frames (chunks of one file), as an iterable of frames."""
+    return [chunks] if isinstance(chunks, pd.DataFrame) else chunks
 
 
-def _update_cases(conn, changes: pd.DataFrame, columns: list[str]) -> None:
-    """One UPDATE ... FROM a staging table for every changed case."""
-    if changes.empty:
-        return
-    for col in CASE_STAGE:
-        if col not in changes:
-            changes[col] = None
-    with staged(conn, "tmp_inbound_case", changes, CASE_STAGE) as s:
-        conn.execute(
-            update(ink_case)
-            .where(ink_case.c.case_id == s.c.case_id)
-            .values({c: s.c[c] for c in columns})
-        )
-        if changes["reopen_invoice"].fillna(False).astype(bool).any():
-            ids = select(ink_case.c.invoice_id).where(
-                ink_case.c.case_id.in_(select(s.c.case_id).where(s.c.reopen_invoice.is_(True)))
-            )
-            conn.execute(
-                update(erp_invoice)
-                .where(
-                    and_(
-                        erp_invoice.c.invoice_id.in_(ids),
-                        erp_invoice.c.status == "at_collection",
-                    )
-                )
-                .values(status="open", marked_for_collection=False)
-            )
+def _typed(clause):
+    """The clause with ``:now`` bound like the tables' timestamp columns (SQLite stores text)."""
+    if ":now" in clause.text:
+        clause = clause.bindparams(bindparam("now", type_=DateTime(timezone=True)))
+    return clause
 
 
-def apply_receipt(conn, d: pd.DataFrame, file_id: int, file_name: str, now: datetime) -> dict:
-    """Apply a checked receipt (``d`` from ``check_details``); returns counts for the summary."""
+def _sql(statement: str):
+    """A text statement of the pipeline tables, ``:now`` typed."""
+    return _typed(text(statement))
+
+
+def _ref(d: pd.DataFrame) -> pd.Series:
+    """The agency's reference to keep on the case: the one from its receipt, else the file's."""
+    return d["case_ref"].where(d["case_ref"].notna(), d["agency_case_ref"])
+
+
+def _receipt_stage(
+    d: pd.DataFrame, seq0: int, file_name: str
+) -> tuple[pd.DataFrame, Counter, list[int]]:
+    """One staging row per receipt record, the chunk's counts and its rejected case ids."""
     accepted = d["receipt_status"] == "A"
     status = d["case_status"]
     register = accepted & (status == "sent")
@@ -113,22 +121,6 @@ def apply_receipt(conn, d: pd.DataFrame, file_id: int, file_name: str, now: date
         + ": "
         + d["reason_text"].fillna("").astype(str).str.strip()
     ).str.strip(": ")
-    changes = pd.DataFrame(
-        {
-            "case_id": d["case_id"],
-            "status": status.where(~register, "registered").where(~reject, "rejected"),
-            "agency_case_ref": d["case_ref"].where(d["case_ref"].notna(), d["agency_case_ref"]),
-            "rejection_reason": reason.where(reject, None),
-            "is_open": ~reject & ~status.isin(FINAL_STATUSES),
-            "reopen_invoice": reject,
-        }
-    )
-    changed = register | reject | (late & d["case_ref"].isna())
-    _update_cases(
-        conn,
-        changes[changed].copy(),
-        ["status", "agency_case_ref", "rejection_reason", "is_open"],
-    )
     detail = pd.Series("", index=d.index, dtype=object)
     detail[register] = "agency reference " + d["agency_case_ref"] + f" ({file_name})"
     detail[late] = (
@@ -145,208 +137,183 @@ def apply_receipt(conn, d: pd.DataFrame, file_id: int, file_name: str, now: date
     kinds = pd.Series(None, index=d.index, dtype=object)
     kinds[register], kinds[late] = "registered", "receipt_after_closure"
     kinds[reject], kinds[reject_late] = "rejected", "rejection_ignored"
-    events = d[kinds.notna()]
-    if len(events):
-        bulk_insert(conn, ink_case_event, _events(events, kinds, detail, file_id, now))
-    return {
-        "registered": int(register.sum()),
-        "rejected": int(reject.sum()),
-        "already_registered": int((accepted & (status == "registered")).sum()),
-        "receipt_after_closure": int(late.sum()),
-        "rejection_ignored": int(reject_late.sum()),
-        "rejected_cases": [int(c) for c in d.loc[reject, "case_id"].head(100)],
-    }
+    stage = pd.DataFrame(
+        {
+            "seq": np.arange(seq0, seq0 + len(d), dtype="int64"),
+            "case_id": d["case_id"].astype("int64"),
+            "invoice_id": d["invoice_id"].astype("Int64"),
+            "changed": register | reject | (late & d["case_ref"].isna()),
+            "new_status": status.where(~register, "registered").where(~reject, "rejected"),
+            "ref": _ref(d),
+            "reason": reason.where(reject, None),
+            "is_open": ~reject & ~status.isin(FINAL_STATUSES),
+            "reopen": reject,
+            "kind": kinds,
+            "detail": detail,
+        }
+    )
+    counts = Counter(
+        registered=int(register.sum()),
+        rejected=int(reject.sum()),
+        already_registered=int((accepted & (status == "registered")).sum()),
+        receipt_after_closure=int(late.sum()),
+        rejection_ignored=int(reject_late.sum()),
+    )
+    return stage, counts, [int(c) for c in d.loc[reject, "case_id"].head(100)]
 
 
-def apply_closure(
-    conn,
-    d: pd.DataFrame,
-    agreement: InboundAgreement,
-    file_id: int,
-    file_name: str,
-    now: datetime,
+def apply_receipt(
+    conn, chunks: pd.DataFrame | Iterable[pd.DataFrame], file_id: int, file_name: str, now
 ) -> dict:
-    """Apply a checked closure file (``d`` from ``check_details``); returns counts for the summary."""
+    """Apply a checked receipt (frames from ``check_details``, one or chunk by chunk) set-based;
+    returns counts for the summary."""
+    bulk_session(conn)
+    table = stage_table(conn, RECEIPT_STAGE, RECEIPT_COLUMNS)
+    counts, rejected, seq = Counter(), [], 0
+    for d in _frames(chunks):
+        if d.empty:
+            continue
+        stage, chunk_counts, chunk_rejected = _receipt_stage(d, seq, file_name)
+        load(conn, table, stage, RECEIPT_COLUMNS)
+        counts.update(chunk_counts)
+        rejected += chunk_rejected[: 100 - len(rejected)]
+        seq += len(d)
+    conn.execute(_sql(RECEIPT_UPDATE_CASES))
+    conn.execute(query("erp/reopen_rejected_invoices"))
+    conn.execute(_sql(RECEIPT_EVENTS), {"now": now, "file_id": file_id})
+    table.drop(conn)
+    keys = ("registered", "rejected", "already_registered", "receipt_after_closure")
+    return {k: counts[k] for k in (*keys, "rejection_ignored")} | {"rejected_cases": rejected}
+
+
+RECEIPT_UPDATE_CASES = f"""
+UPDATE ink_case SET status = s.new_status, agency_case_ref = s.ref,
+       rejection_reason = s.reason, is_open = s.is_open
+FROM {RECEIPT_STAGE} s
+WHERE ink_case.case_id = s.case_id AND s.changed"""
+RECEIPT_EVENTS = f"""
+INSERT INTO ink_case_event (case_id, at, kind, detail, file_id)
+SELECT s.case_id, :now, s.kind, s.detail, :file_id
+FROM {RECEIPT_STAGE} s WHERE s.kind IS NOT NULL ORDER BY s.seq"""
+
+
+def _closure_stage(d: pd.DataFrame, seq0: int, settle: bool) -> tuple[pd.DataFrame, Counter]:
+    """One staging row per closure record and the chunk's counts (money in integer øre)."""
     # money as nullable integers: a blank amount or a case never closed before is <NA>, so no
     # column of øre ever turns into float64 on its way to the database
     money = ["collected_amount", "remaining_amount", "case_collected", "sent_amount"]
     d = d.astype({c: "Int64" for c in money if c in d})
     live = d["case_status"].isin(OPEN_STATUSES)
     before_receipt = live & (d["case_status"] == "sent")
-    todo = d[live]
-    changes = pd.DataFrame(
+    # what the agency collected since the case's previous closure record
+    delta = (d["collected_amount"] - d["case_collected"].fillna(0)).where(live)
+    # settlement mode books the whole amount on the invoice (the agency holds it)
+    settled = delta.clip(lower=0).fillna(0) if settle else pd.Series(0, index=d.index)
+    settled = settled.astype("int64")
+    stage = pd.DataFrame(
         {
-            "case_id": todo["case_id"],
-            "status": todo["status"],
-            "agency_case_ref": todo["case_ref"].where(
-                todo["case_ref"].notna(), todo["agency_case_ref"]
-            ),
-            "is_open": todo["status"] == "partly_paid",
-            "collected_amount": todo["collected_amount"],
-            "closed_remaining_amount": todo["remaining_amount"],
-            "closed_date": todo["closure_date"],
+            "seq": np.arange(seq0, seq0 + len(d), dtype="int64"),
+            "case_id": d["case_id"].astype("int64"),
+            "invoice_id": d["invoice_id"].astype("Int64"),
+            "live": live,
+            "new_status": d["status"],
+            "ref": _ref(d),
+            "is_open": d["status"] == "partly_paid",
+            "collected": d["collected_amount"],
+            "remaining": d["remaining_amount"],
+            "closure_date": d["closure_date"],
+            "delta": delta,
+            "settled": settled,
+            "kind": d["status"].where(live, "closure_ignored"),
+            "case_status": d["case_status"].astype(str),
         }
     )
-    _update_cases(
-        conn,
-        changes,
-        [
-            "status",
-            "agency_case_ref",
-            "is_open",
-            "collected_amount",
-            "closed_remaining_amount",
-            "closed_date",
-        ],
-    )
-    settled = pd.Series(0, index=d.index, dtype="int64")
-    if agreement.booking_mode == "settlement" and len(todo):
-        settled[todo.index] = _settle(conn, todo, agreement, file_id, file_name, now)
-    _record_collections(conn, todo, settled, agreement, file_id, now)
-    conn.execute(
-        query("erp/update_ended_invoice_status"), {"client_id": agreement.client_id, "no": False}
-    )
-    detail = (
-        "collected "
-        + d["collected_amount"].astype(str)
-        + ", remaining "
-        + d["remaining_amount"].astype(str)
-        + ", closed "
-        + d["closure_date"].astype(str)
-        + f" ({file_name})"
-    )
-    detail = detail.where(~before_receipt, detail + "; closure arrived before the receipt")
-    detail = detail.where(settled == 0, detail + "; settled " + settled.astype(str) + " on invoice")
-    detail = detail.where(
-        live, "closure ignored, the case is already " + d["case_status"].astype(str)
-    )
-    kinds = d["status"].where(live, "closure_ignored")
-    bulk_insert(conn, ink_case_event, _events(d, kinds, detail, file_id, now))
     final = live & (d["status"] != "partly_paid")
-    counts = todo["status"].value_counts()
-    return {
-        "closures": {str(k): int(v) for k, v in counts.sort_index().items()},
-        "closure_before_receipt": int(before_receipt.sum()),
-        "closure_ignored": int((~live).sum()),
-        "left_unpaid": int((final & (d["remaining_amount"] > 0)).sum()),
-        "collected": int(todo["collected_amount"].sum()),
-        "settled": int(settled.sum()),
-    }
-
-
-def _collected_delta(todo: pd.DataFrame) -> pd.Series:
-    """What the agency collected since the case's previous closure record, per row (øre)."""
-    before = todo["case_collected"].astype("Int64").fillna(0)
-    return (todo["collected_amount"].astype("Int64") - before).astype("int64")
-
-
-def _record_collections(conn, todo, settled, agreement, file_id: int, now: datetime) -> None:
-    """One ``ink_collection`` row per case whose collected amount changed in this file."""
-    delta = _collected_delta(todo)
-    rows = todo[delta != 0]
-    if rows.empty:
-        return
-    frame = pd.DataFrame(
-        {
-            "agreement_id": agreement.agreement_id,
-            "case_id": rows["case_id"].astype("int64"),
-            "invoice_id": rows["invoice_id"].astype("int64"),
-            "file_id": file_id,
-            "closure_date": rows["closure_date"],
-            "amount": delta[rows.index],
-            "booked_amount": settled[rows.index].astype("int64"),
-            "created_at": now,
-        }
+    todo = d[live]
+    counts = Counter({f"closure:{k}": int(v) for k, v in todo["status"].value_counts().items()})
+    counts.update(
+        closure_before_receipt=int(before_receipt.sum()),
+        closure_ignored=int((~live).sum()),
+        left_unpaid=int((final & (d["remaining_amount"] > 0)).sum()),
+        collected=int(todo["collected_amount"].sum()),
+        settled=int(settled.sum()),
     )
-    bulk_insert(conn, ink_collection, records(frame))
+    return stage, counts
 
 
-def _settle(
+def apply_closure(
     conn,
-    todo: pd.DataFrame,
+    chunks: pd.DataFrame | Iterable[pd.DataFrame],
     agreement: InboundAgreement,
     file_id: int,
     file_name: str,
     now: datetime,
-) -> pd.Series:
-    """Book what was collected since the last closure on each invoice; returns øre per row.
+) -> dict:
+    """Apply a checked closure file (frames from ``check_details``, one or chunk by chunk)
+    set-based; returns counts for the summary."""
+    bulk_session(conn)
+    table = stage_table(conn, CLOSURE_STAGE, CLOSURE_COLUMNS)
+    settle = agreement.booking_mode == "settlement"
+    counts, seq = Counter(), 0
+    for d in _frames(chunks):
+        if d.empty:
+            continue
+        stage, chunk_counts = _closure_stage(d, seq, settle)
+        load(conn, table, stage, CLOSURE_COLUMNS)
+        counts.update(chunk_counts)
+        seq += len(d)
+    params = {
+        "client_id": agreement.client_id,
+        "agreement_id": agreement.agreement_id,
+        "agency": agreement.agency,
+        "interim_account": agreement.interim_account,
+        "receivables_account": RECEIVABLES_ACCOUNT,
+        "file_id": file_id,
+        "file_name": file_name,
+        "now": now,
+    }
+    conn.execute(_sql(CLOSURE_UPDATE_CASES))
+    if settle and counts["settled"]:
+        for name in ("settle_closures", "insert_settlement_lines", "insert_settlement_payments"):
+            conn.execute(_typed(query(f"erp/{name}")), params)
+    conn.execute(_sql(CLOSURE_COLLECTIONS), params)
+    conn.execute(query("erp/update_ended_invoice_status"), params | {"no": False})
+    conn.execute(_sql(CLOSURE_EVENTS), params)
+    table.drop(conn)
+    statuses = sorted(k for k in counts if k.startswith("closure:"))
+    keys = ("closure_before_receipt", "closure_ignored", "left_unpaid", "collected", "settled")
+    return {"closures": {k.split(":", 1)[1]: counts[k] for k in statuses}} | {
+        k: counts[k] for k in keys
+    }
 
-    The whole amount is booked (the agency holds it): where it is more than the invoice still
-    had open, the remaining amount stops at zero and the rest is an over-payment to refund.
-    """
-    delta = _collected_delta(todo)
-    work = pd.DataFrame({"invoice_id": todo["invoice_id"].astype("int64"), "delta": delta})
-    work = work[work["delta"] > 0]
-    if work.empty:
-        return pd.Series(0, index=todo.index, dtype="int64")
-    with staged(conn, "tmp_inbound_settle", work, {"invoice_id": "id", "delta": "int"}) as s:
-        current = pd.DataFrame(
-            conn.execute(
-                select(erp_invoice.c.invoice_id, erp_invoice.c.remaining_amount).join(
-                    s, s.c.invoice_id == erp_invoice.c.invoice_id
-                )
-            ).all(),
-            columns=["invoice_id", "remaining"],
-        )
-    work = work.reset_index().merge(current, on="invoice_id", how="left").set_index("index")
-    work["amount"] = work["delta"].astype("int64")
-    work["new_remaining"] = (work["remaining"] - work["amount"]).clip(lower=0).astype("int64")
-    work = work[work["amount"] > 0]
-    if work.empty:
-        return pd.Series(0, index=todo.index, dtype="int64")
-    stage = {"invoice_id": "id", "new_remaining": "int"}
-    with staged(conn, "tmp_inbound_settle", work, stage) as s:
-        conn.execute(
-            update(erp_invoice)
-            .where(erp_invoice.c.invoice_id == s.c.invoice_id)
-            .values(
-                remaining_amount=s.c.new_remaining,
-                status=case((s.c.new_remaining == 0, "paid"), else_=erp_invoice.c.status),
-            )
-        )
-    rows = todo.loc[work.index]
-    books = pd.DataFrame(
-        {
-            "invoice_id": work["invoice_id"],
-            "amount": work["amount"],
-            "case_id": rows["case_id"],
-            "ref": rows["case_ref"].where(rows["case_ref"].notna(), rows["agency_case_ref"]),
-            "date": rows["closure_date"],
-            "status": rows["status"],
-        }
-    )
-    lines, payments = [], []
-    for b in records(books):
-        source = f"closure:{file_id}:{b['case_id']}"
-        text = f"{agreement.agency} {b['status']} case {b['case_id']} ({file_name})"[:200]
-        common = {
-            "client_id": agreement.client_id,
-            "journal_date": b["date"],
-            "text": text,
-            "invoice_id": b["invoice_id"],
-            "source_ref": source,
-        }
-        lines.append(common | {"account": agreement.interim_account, "debit": b["amount"]})
-        lines.append(common | {"account": RECEIVABLES_ACCOUNT, "credit": b["amount"]})
-        payments.append(
-            {
-                "client_id": agreement.client_id,
-                "invoice_id": b["invoice_id"],
-                "bank_file": file_name,
-                "payment_ref": f"case:{b['case_id']}",
-                "reference": str(b["ref"] or "")[:30],
-                "amount": b["amount"],
-                "payment_date": b["date"],
-                "kind": "agency_settlement",
-                "method": "collection",
-                "booked_at": now,
-            }
-        )
-    for line in lines:
-        line.setdefault("debit", 0)
-        line.setdefault("credit", 0)
-    bulk_insert(conn, erp_journal_line, lines)
-    bulk_insert(conn, erp_payment, payments)
-    out = pd.Series(0, index=todo.index, dtype="int64")
-    out[work.index] = work["amount"]
-    return out
+
+CLOSURE_UPDATE_CASES = f"""
+UPDATE ink_case SET status = s.new_status, agency_case_ref = s.ref, is_open = s.is_open,
+       collected_amount = s.collected, closed_remaining_amount = s.remaining,
+       closed_date = s.closure_date
+FROM {CLOSURE_STAGE} s
+WHERE ink_case.case_id = s.case_id AND s.live"""
+# one ``ink_collection`` row per case whose collected amount changed in this file: the
+# settlement a payout must match
+CLOSURE_COLLECTIONS = f"""
+INSERT INTO ink_collection (agreement_id, case_id, invoice_id, file_id, closure_date, amount,
+                            booked_amount, created_at)
+SELECT :agreement_id, s.case_id, s.invoice_id, :file_id, s.closure_date, s.delta, s.settled, :now
+FROM {CLOSURE_STAGE} s WHERE s.live AND s.delta <> 0 ORDER BY s.seq"""
+# the event's text is written by the database, not built per row in Python: an amount the
+# file left blank reads <NA>, as pandas writes it
+CLOSURE_EVENTS = f"""
+INSERT INTO ink_case_event (case_id, at, kind, detail, file_id)
+SELECT s.case_id, :now, s.kind,
+       CASE WHEN NOT s.live THEN 'closure ignored, the case is already ' || s.case_status
+       ELSE 'collected ' || COALESCE(CAST(s.collected AS VARCHAR(20)), '<NA>')
+            || ', remaining ' || COALESCE(CAST(s.remaining AS VARCHAR(20)), '<NA>')
+            || ', closed ' || CAST(s.closure_date AS VARCHAR(10)) || ' (' || :file_name || ')'
+            || CASE WHEN s.case_status = 'sent'
+                    THEN '; closure arrived before the receipt' ELSE '' END
+            || CASE WHEN s.settled <> 0
+                    THEN '; settled ' || CAST(s.settled AS VARCHAR(20)) || ' on invoice'
+                    ELSE '' END
+       END,
+       :file_id
+FROM {CLOSURE_STAGE} s ORDER BY s.seq"""

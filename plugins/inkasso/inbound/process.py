@@ -162,11 +162,13 @@ def _apply_file(engine, agreement, profile, parsed, row, suite_issues, now) -> d
         issues += suite_issues
         if issues:
             raise _Quarantine(issues)
+        # apply takes the checked records chunk by chunk (here: the one frame of the file)
+        chunks = [merged]
         if row["kind"] == "receipt":
-            outcome = apply_receipt(conn, merged, row["file_id"], row["file_name"], now)
+            outcome = apply_receipt(conn, chunks, row["file_id"], row["file_name"], now)
             amount = 0
         else:
-            outcome = apply_closure(conn, merged, agreement, row["file_id"], row["file_name"], now)
+            outcome = apply_closure(conn, chunks, agreement, row["file_id"], row["file_name"], now)
             amount = outcome["collected"]
         conn.execute(
             update(ink_file_log)

@@ -1,6 +1,6 @@
-"""Bulk SQL helpers: a temporary staging table so updates run set-based (UPDATE ... FROM), and
-bulk inserts that use PostgreSQL's COPY (inside the caller's transaction) and a multi-row INSERT
-elsewhere."""
+"""Bulk SQL helpers: temporary staging tables loaded in bulk, chunk by chunk, inside the caller's
+transaction (PostgreSQL with psycopg2: ``COPY``; otherwise one ``executemany`` per chunk), so the
+writes that follow run set-based (``INSERT ... SELECT``, ``UPDATE ... FROM``)."""
 
 from __future__ import annotations
 
@@ -8,52 +8,122 @@ import contextlib
 import io
 from collections.abc import Generator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 
 import pandas as pd
-from sqlalchemy import BigInteger, Boolean, Column, Date, Integer, MetaData, String, Table, insert
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    text,
+)
 
-_TYPES = {"int": BigInteger, "id": Integer, "str": String(200), "date": Date, "bool": Boolean}
+_TYPES = {
+    "int": BigInteger,
+    "id": Integer,
+    "str": String(200),
+    "text": Text,
+    "date": Date,
+    "bool": Boolean,
+}
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    """Frame rows as plain-Python dicts (numpy ints -> int, NaN/NA -> None)."""
-    out = frame.astype(object).where(frame.notna(), None)
-    return out.to_dict("records")
+def _plain(value):
+    """A value the DB-API driver takes as it is (numpy scalars and NA gone)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date() if value == value.normalize() else value.to_pydatetime()
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
 
 
-def _copy_value(value) -> str:
+def _iso_date(value) -> str | None:
+    """A date as SQLAlchemy stores it on SQLite ('YYYY-MM-DD')."""
+    value = _plain(value)
     if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    text = str(value)
-    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        text = text.replace(char, escaped)
-    return text
+        return None
+    return value.isoformat()[:10] if isinstance(value, date) else str(value)[:10]
 
 
-def bulk_insert(conn, table: Table, rows: list[dict]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in the caller's transaction.
+def _sqlite_column(column: pd.Series, kind: str) -> list:
+    """One column as plain Python values for sqlite3, converted column-wise (no per-row code
+    beyond what dates need): integers and booleans as int, NA as None."""
+    if kind == "date":  # a file has few distinct dates: each converted once
+        values = column.tolist()
+        try:
+            iso = {v: _iso_date(v) for v in set(values)}
+        except TypeError:  # unhashable
+            return [_iso_date(v) for v in values]
+        return [iso[v] for v in values]
+    if kind in ("int", "id", "bool") and not column.isna().any():
+        return column.astype("int64").tolist()
+    values = column.astype(object).where(column.notna(), None).tolist()
+    if kind in ("int", "id", "bool"):
+        return [None if v is None else int(v) for v in values]
+    return [None if v is None else str(v) for v in values]
 
-    PostgreSQL with psycopg2: one ``COPY ... FROM STDIN``; otherwise a batched multi-row INSERT.
-    """
-    if not rows:
-        return
-    columns = list(rows[0])
-    if conn.dialect.driver != "psycopg2":
-        conn.execute(insert(table), rows)
-        return
+
+def _copy(conn, table: Table, frame: pd.DataFrame) -> None:
+    """One ``COPY ... FROM STDIN`` (CSV) of the frame; ``\\N`` is NULL, an empty string stays ''."""
     buf = io.StringIO()
-    for row in rows:
-        buf.write("\t".join(_copy_value(row[c]) for c in columns))
-        buf.write("\n")
+    frame.to_csv(buf, header=False, index=False, na_rep="\\N")
     buf.seek(0)
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    quoted = ", ".join(f'"{c}"' for c in frame.columns)
     with conn.connection.dbapi_connection.cursor() as cur:
-        cur.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', buf)
+        cur.copy_expert(
+            f"COPY \"{table.name}\" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf
+        )
+
+
+def load(conn, table: Table, frame: pd.DataFrame, types: dict[str, str]) -> None:
+    """Append ``frame``'s columns ``types`` to ``table`` in one bulk statement."""
+    if frame.empty:
+        return
+    frame = frame[list(types)]
+    if conn.dialect.driver == "psycopg2":
+        _copy(conn, table, frame)
+        return
+    if conn.dialect.name == "sqlite":
+        rows = list(zip(*(_sqlite_column(frame[c], k) for c, k in types.items()), strict=True))
+        marks = ", ".join("?" for _ in types)
+        quoted = ", ".join(f'"{c}"' for c in types)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
+        return
+    rows = [
+        {c: _plain(v) for c, v in zip(types, row, strict=True)}
+        for row in frame.itertuples(index=False)
+    ]
+    conn.execute(insert(table), rows)
+
+
+def stage_table(conn, name: str, types: dict[str, str]) -> Table:
+    """Create an empty temporary table ``name`` (columns and types from ``types``) on ``conn``."""
+    table = Table(
+        name,
+        MetaData(),
+        *[Column(col, _TYPES[kind]) for col, kind in types.items()],
+        prefixes=["TEMPORARY"],
+    )
+    conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+    table.create(conn)
+    return table
+
+
+def analyze(conn, table: Table) -> None:
+    """Planner statistics for a freshly loaded staging table (PostgreSQL has none for it)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f'ANALYZE "{table.name}"'))
 
 
 @contextmanager
@@ -64,16 +134,9 @@ def staged(
 
     The table lives on this connection, inside the caller's transaction, and is dropped after.
     """
-    table = Table(
-        name,
-        MetaData(),
-        *[Column(col, _TYPES[kind]) for col, kind in types.items()],
-        prefixes=["TEMPORARY"],
-    )
-    table.create(conn)
+    table = stage_table(conn, name, types)
     try:
-        if len(frame):
-            bulk_insert(conn, table, records(frame[list(types)]))
+        load(conn, table, frame, types)
         yield table
     except BaseException:
         # On PostgreSQL a failed statement aborts the transaction, so this drop fails too
@@ -83,3 +146,13 @@ def staged(
             table.drop(conn)
         raise
     table.drop(conn)
+
+
+def bulk_session(conn) -> None:
+    """Settings for the bulk statements of this transaction only (PostgreSQL; SET LOCAL).
+
+    JIT compiles every statement whose estimated cost is high: for the short ``INSERT ... SELECT``
+    of a file that compilation alone takes about 0.4 s, more than the work.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL jit = off"))

@@ -125,7 +125,8 @@ def read_cases(conn, agreement_id: str, case_ids: pd.Series) -> pd.DataFrame:
             ink_case.c.case_id.between(int(ids.min()), int(ids.max())),
         )
     ).all()
-    return pd.DataFrame(rows, columns=CASE_COLUMNS)
+    # plain tuples: a DataFrame built from Row objects looks up every row's keys (seconds)
+    return pd.DataFrame([tuple(r) for r in rows], columns=CASE_COLUMNS)
 
 
 def _flag(issues: list[Issue], frame: pd.DataFrame, mask, column: str, reason) -> None:
