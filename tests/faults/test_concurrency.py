@@ -315,3 +315,27 @@ def test_two_correction_runs_write_one_file_and_report_each_event_once(demo_erp,
     assert sorted(p.name for p in (base / "outbox" / AGREEMENT).iterdir()) == every_logged
     (reported,) = rows(demo_erp, "SELECT COUNT(*), COUNT(DISTINCT source_id) FROM ink_correction")
     assert tuple(reported) == (3, 3)
+
+
+def test_an_answer_moved_by_another_run_meanwhile_is_not_an_error(agency, demo_erp, monkeypatch):
+    """Two tidy steps at once: the file one of them is about to move is gone, moved by the
+    other, between its check and its rename. That is the other run's success, not a failure."""
+    import inkasso.transport as transport
+    from inkasso.dispatch import load_agreements
+    from inkasso.inbound.sources import SftpSource
+
+    (agreement,) = load_agreements(demo_erp, agreement_id=AGREEMENT)
+    outbox, processed = agency_folder(agency, "outbox_dir"), agency_folder(agency, "processed_dir")
+    processed.mkdir(parents=True, exist_ok=True)
+    for name in ("a.txt", "b.txt"):
+        (outbox / name).write_bytes(name.encode())
+    real = transport._rename
+
+    def other_run_first(client, src, dst):
+        if src.endswith("/a.txt"):  # the other run moves it just before this one does
+            (outbox / "a.txt").rename(processed / "a.txt")
+        return real(client, src, dst)
+
+    monkeypatch.setattr(transport, "_rename", other_run_first)
+    assert SftpSource(agreement).move(["a.txt", "b.txt"]) == ["b.txt"]
+    assert files_in(outbox) == [] and files_in(processed) == ["a.txt", "b.txt"]
