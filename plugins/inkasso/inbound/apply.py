@@ -47,6 +47,7 @@ from inkasso.db.schema import (
 from inkasso.inbound.agreements import RECEIVABLES_ACCOUNT, InboundAgreement
 from inkasso.inbound.staging import bulk_insert, records, staged
 from inkasso.inbound.validate import FINAL_STATUSES
+from inkasso.masking import mask_series
 from inkasso.sql import query
 
 OPEN_STATUSES = ("sent", "registered", "partly_paid")
@@ -65,6 +66,7 @@ CASE_STAGE = {
 
 def _events(d: pd.DataFrame, kind, detail: pd.Series, file_id: int, now: datetime) -> list[dict]:
     kinds = kind if isinstance(kind, pd.Series) else pd.Series(kind, index=d.index)
+    detail = mask_series(detail.astype(object))  # it quotes the agency's text: ids masked
     return [
         {"case_id": int(c), "at": now, "kind": k, "detail": t, "file_id": file_id}
         for c, k, t in zip(d["case_id"], kinds[d.index], detail[d.index], strict=True)
@@ -113,6 +115,7 @@ def apply_receipt(conn, d: pd.DataFrame, file_id: int, file_name: str, now: date
         + ": "
         + d["reason_text"].fillna("").astype(str).str.strip()
     ).str.strip(": ")
+    reason = mask_series(reason)  # the agency's free text: kept with national ids masked
     changes = pd.DataFrame(
         {
             "case_id": d["case_id"],
