@@ -449,11 +449,12 @@ def _claim_pending(engine: Engine, agreement_id: str, claim) -> tuple[list, list
     Returns (the claimed file log rows in file order, names another live deliverer holds).
     Each claim is one conditional UPDATE: of two deliverers, one gets a row, never both.
     """
-    from inkasso.locks import claim_abandoned
+    from inkasso.locks import claim_abandoned, sqlite_write_lock
 
     t = ink_file_log
     mine, busy = [], []
     with engine.begin() as conn:
+        sqlite_write_lock(conn)  # reads, then claims: one writer from the start on SQLite
         candidates = conn.execute(
             select(t.c.file_id, t.c.file_name, t.c.status, t.c.claimed_by, t.c.claimed_at)
             .where(

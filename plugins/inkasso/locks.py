@@ -51,10 +51,17 @@ def lock_outgoing(conn: Connection, agreement_id: str) -> None:
             {"ns": OUTGOING_NAMESPACE, "agreement": agreement_id},
         )
         return
-    if conn.dialect.name == "sqlite":
-        dbapi = conn.connection.dbapi_connection
-        if not dbapi.in_transaction:  # pysqlite begins only before DML: begin as a writer now
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    sqlite_write_lock(conn)
+
+
+def sqlite_write_lock(conn: Connection) -> None:
+    """SQLite: begin ``conn``'s transaction as the writer now (``BEGIN IMMEDIATE``); elsewhere
+    nothing. A transaction that reads first and writes later would otherwise fail at once with
+    "database is locked" when another writer committed in between (no busy wait for that)."""
+    if conn.dialect.name != "sqlite":
+        return
+    if not conn.connection.dbapi_connection.in_transaction:  # pysqlite begins only before DML
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _key(token: str) -> int:
