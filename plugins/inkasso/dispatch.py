@@ -17,8 +17,9 @@ Two steps per agreement and business day, each safe to run again:
     read back, rename; a file already on the server under its final name with the same sha256 is
     not sent again) or into the manual-export outbox. Each file is claimed (``delivering``, who
     and when, committed) before it is uploaded, so a second deliverer skips it; the claim of a
-    killed deliverer is resumed by the next run. A file that could not be delivered yesterday goes out with today's retry:
-    the same bytes (its checksum is checked against the file log first), never a new file.
+    killed deliverer is resumed by the next run. A file that could not be delivered yesterday
+    goes out with today's retry: the same bytes (its checksum is checked against the file log
+    first), never a new file.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from inkasso.db.schema import (
 from inkasso.formats import load_layout, load_profile
 from inkasso.formats.writer import unwritable_values
 from inkasso.gates import gates_for, load_settings
-from inkasso.locks import lock_outgoing
+from inkasso.locks import DeliveryClaim, claim_abandoned, lock_outgoing, sqlite_write_lock
 from inkasso.orphans import settle_orphans
 from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.register import TablePersonRegister
@@ -424,8 +425,6 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
     deliverer is gone (killed) is resumed, the agency's copy being checked by sha256. A failure
     hands the claims back (``written``) for the next run.
     """
-    from inkasso.locks import DeliveryClaim
-
     summary = {"agreement_id": agreement.agreement_id, "mode": agreement.mode, "files": []}
     with DeliveryClaim(engine) as claim:
         pending, busy = _claim_pending(engine, agreement.agreement_id, claim)
@@ -438,7 +437,10 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
             outcomes = _deliver_claimed(agreement, base, pending)
             _record_delivered(engine, agreement, claim, outcomes, now, summary)
         except BaseException:
-            _release_claims(engine, claim, [r["file_id"] for r in pending])
+            try:
+                _release_claims(engine, claim, [r["file_id"] for r in pending])
+            except Exception:  # the database is gone too: the claims die with this deliverer
+                log.exception("%s: claims not handed back", agreement.agreement_id)
             raise
     return summary
 
@@ -449,8 +451,6 @@ def _claim_pending(engine: Engine, agreement_id: str, claim) -> tuple[list, list
     Returns (the claimed file log rows in file order, names another live deliverer holds).
     Each claim is one conditional UPDATE: of two deliverers, one gets a row, never both.
     """
-    from inkasso.locks import claim_abandoned, sqlite_write_lock
-
     t = ink_file_log
     mine, busy = [], []
     with engine.begin() as conn:
