@@ -38,7 +38,8 @@ def mask_text(text: object) -> str:
 
 def mask_series(texts):
     """``mask_text`` over a pandas Series of text (vectorised; missing values stay missing)."""
-    return texts.str.replace(_ID_SHAPE, lambda m: mask_id(m.group(0)), regex=True)
+    masked = texts.str.replace(_ID_SHAPE, lambda m: mask_id(m.group(0)), regex=True)
+    return masked.where(texts.notna(), texts)  # None stays None (not NaN) for the database
 
 
 class MaskingFilter(logging.Filter):

@@ -157,3 +157,14 @@ def test_a_rejection_reason_with_an_id_is_shown_masked_on_the_case_page(
     shown = _ui_views(db) + _mail(db)
     assert form not in shown
     assert form[:6] + "*" * (len(form) - 6) in shown
+
+
+def test_a_column_of_texts_is_masked_like_each_text_and_missing_values_stay_missing():
+    import pandas as pd
+
+    from inkasso.masking import mask_series, mask_text
+
+    texts = pd.Series([f"pnr {form}" for form in FORMS] + [None, "", "L101"], dtype=object)
+    masked = mask_series(texts)
+    assert masked[: len(FORMS)].tolist() == [mask_text(t) for t in texts[: len(FORMS)]]
+    assert masked[len(FORMS) :].tolist() == [None, "", "L101"]
