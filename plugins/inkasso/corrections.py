@@ -17,8 +17,10 @@ Before that, money that moved on the agreement's cases after they ended (direct 
 credit notes, recalls the agency will not hear of) is recorded for a person
 (``inkasso.money.after_closure``): over-payments and refunds due appear in the day's mail.
 
-If anything fails, the transaction rolls back and the file is removed: the events are collected
-again by the next run. Delivery is ``inkasso.dispatch.deliver_pending`` (SFTP or the manual outbox),
+Two runs of one agreement at once (overlapping runs, a backfill) take turns on the agreement's
+outgoing-file lock (``inkasso.locks``): the second finds the events reported by the first and
+ends with ``nothing_to_report``. If anything fails, the transaction rolls back and the file is
+removed: the events are collected again by the next run. Delivery is ``inkasso.dispatch.deliver_pending`` (SFTP or the manual outbox),
 which sends every written, undelivered file of the agreement, so a file that could not go out is
 delivered by the retry as the same file. A recall closes nothing here: the agency's closure does.
 """
@@ -52,6 +54,7 @@ from sqlalchemy import (
 from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
 from inkasso.dispatch import Agreement
 from inkasso.formats import load_layout, load_profile
+from inkasso.locks import lock_outgoing
 from inkasso.money.after_closure import detect_after_closure
 from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.sql import query
@@ -200,6 +203,7 @@ def prepare_corrections(
     written = []  # the file this run put into the outbox, removed again if the run fails
     try:
         with engine.connect() as conn, conn.begin():
+            lock_outgoing(conn, agreement.agreement_id)  # a concurrent run waits, then sees ours
             # money on cases that already ended is not for the agency: recorded for a person
             summary |= detect_after_closure(
                 conn, agreement.agreement_id, agreement.client_id, business_date, now=now

@@ -6,15 +6,20 @@ Two steps per agreement and business day, each safe to run again:
     Selects, applies the rules, checks the frame, writes the file into the outbox and - in one
     database transaction - logs the file, opens the cases, puts the invoices at collection, writes
     the history events and the holds. If a file for that agreement and day is already logged, it
-    does nothing (a rerun never writes a second file). If anything fails, the transaction rolls
+    does nothing (a rerun never writes a second file). A prepare running beside it waits on the
+    agreement's outgoing-file lock (``inkasso.locks``) and then finds the file, so it ends as
+    ``exists`` naming the run that prepared the day. If anything fails, the transaction rolls
     back and the written file is removed: nothing half-done remains. A file left by a hard kill
     before the commit is adopted or removed by the next prepare of that day (``inkasso.orphans``).
 
 ``deliver_pending``
-    Delivers every logged file not yet delivered (of any day): by SFTP (temporary name, size check,
-    rename; a file already on the server under its final name is not sent again) or into the
-    manual-export outbox. A file that could not be delivered yesterday goes out with today's retry:
-    the same bytes (its checksum is checked against the file log first), never a new file.
+    Delivers every logged file not yet delivered (of any day): by SFTP (temporary name, sha256
+    read back, rename; a file already on the server under its final name with the same sha256 is
+    not sent again) or into the manual-export outbox. Each file is claimed (``delivering``, who
+    and when, committed) before it is uploaded, so a second deliverer skips it; the claim of a
+    killed deliverer is resumed by the next run. A file that could not be delivered yesterday
+    goes out with today's retry: the same bytes (its checksum is checked against the file log
+    first), never a new file.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -41,6 +46,7 @@ from inkasso.db.schema import (
 from inkasso.formats import load_layout, load_profile
 from inkasso.formats.writer import unwritable_values
 from inkasso.gates import gates_for, load_settings
+from inkasso.locks import DeliveryClaim, claim_abandoned, lock_outgoing, sqlite_write_lock
 from inkasso.orphans import settle_orphans
 from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.register import TablePersonRegister
@@ -165,16 +171,19 @@ def prepare_new_cases(
     written: list = []  # files this run put into the outbox, removed again if it fails
 
     def in_transaction(conn) -> dict:
+        lock_outgoing(conn, agreement.agreement_id)  # a concurrent prepare waits, then sees ours
         existing = _existing_file(conn, agreement.agreement_id, business_date)
         if existing is not None:
             log.info(
-                "%s: %s already written for %s; nothing new is sent",
+                "%s: %s already written for %s by run %s; nothing new is sent",
                 agreement.agreement_id,
                 existing["file_name"],
                 business_date,
+                existing["run_id"],
             )
             return summary | {
                 "status": "exists",
+                "prepared_by": existing["run_id"],
                 "file_name": existing["file_name"],
                 "cases": existing["record_count"],
                 "amount": existing["amount_total"],
@@ -409,30 +418,99 @@ def _replace_holds(conn, agreement_id: str, business_date: date, holds: pd.DataF
 
 
 def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime) -> dict:
-    """Deliver every logged, undelivered outgoing file of the agreement (see module doc)."""
+    """Deliver every logged, undelivered outgoing file of the agreement (see module doc).
+
+    Each file is claimed first (``delivering``, committed with who and when): a deliverer
+    running beside this one skips it (listed under ``claimed_elsewhere``); a claim whose
+    deliverer is gone (killed) is resumed, the agency's copy being checked by sha256. A failure
+    hands the claims back (``written``) for the next run.
+    """
+    summary = {"agreement_id": agreement.agreement_id, "mode": agreement.mode, "files": []}
+    with DeliveryClaim(engine) as claim:
+        pending, busy = _claim_pending(engine, agreement.agreement_id, claim)
+        if busy:
+            summary["claimed_elsewhere"] = busy
+            log.info("%s: %s being delivered by another run", agreement.agreement_id, busy)
+        if not pending:
+            return summary
+        try:
+            outcomes = _deliver_claimed(agreement, base, pending)
+            _record_delivered(engine, agreement, claim, outcomes, now, summary)
+        except BaseException:
+            try:
+                _release_claims(engine, claim, [r["file_id"] for r in pending])
+            except Exception:  # the database is gone too: the claims die with this deliverer
+                log.exception("%s: claims not handed back", agreement.agreement_id)
+            raise
+    return summary
+
+
+def _claim_pending(engine: Engine, agreement_id: str, claim) -> tuple[list, list[str]]:
+    """Claim the agreement's undelivered files (and those of a gone deliverer) for ``claim``.
+
+    Returns (the claimed file log rows in file order, names another live deliverer holds).
+    Each claim is one conditional UPDATE: of two deliverers, one gets a row, never both.
+    """
+    t = ink_file_log
+    mine, busy = [], []
+    with engine.begin() as conn:
+        sqlite_write_lock(conn)  # reads, then claims: one writer from the start on SQLite
+        candidates = conn.execute(
+            select(t.c.file_id, t.c.file_name, t.c.status, t.c.claimed_by, t.c.claimed_at)
+            .where(
+                t.c.agreement_id == agreement_id,
+                t.c.direction == "out",
+                t.c.status.in_(["written", "delivering"]),
+            )
+            .order_by(t.c.file_id)
+        ).all()
+        for row in candidates:
+            if row.status == "delivering":
+                if not claim_abandoned(conn, row.claimed_by, row.claimed_at):
+                    busy.append(row.file_name)
+                    continue
+                log.warning(
+                    "%s: %s was claimed by %s at %s, which is gone; resuming its delivery",
+                    agreement_id,
+                    row.file_name,
+                    row.claimed_by,
+                    row.claimed_at,
+                )
+            got = conn.execute(
+                update(t)
+                .where(
+                    t.c.file_id == row.file_id,
+                    t.c.status == row.status,
+                    t.c.claimed_by.is_not_distinct_from(row.claimed_by),
+                )
+                .values(status="delivering", claimed_by=claim.who, claimed_at=datetime.now(UTC))
+            ).rowcount
+            (mine if got else busy).append(row.file_id if got else row.file_name)
+    if not mine:
+        return [], busy
+    with engine.connect() as conn:
+        rows = conn.execute(select(t).where(t.c.file_id.in_(mine)).order_by(t.c.file_id))
+        return list(rows.mappings()), busy
+
+
+def _release_claims(engine: Engine, claim, file_ids: list[int]) -> None:
+    """Hand this deliverer's unfinished claims back (``written``) for the next run."""
+    t = ink_file_log
+    with engine.begin() as conn:
+        conn.execute(
+            update(t)
+            .where(t.c.file_id.in_(file_ids), t.c.status == "delivering")
+            .where(t.c.claimed_by == claim.who)
+            .values(status="written", claimed_by=None, claimed_at=None)
+        )
+
+
+def _deliver_claimed(agreement: Agreement, base, pending: list) -> list[tuple]:
+    """Check the claimed files at rest and deliver them; (row, outcome, remote, status) each."""
     from airflow.sdk import ObjectStoragePath
 
     from inkasso.transport import Delivery, deliver_manual, deliver_sftp
 
-    with engine.connect() as conn:
-        pending = (
-            conn.execute(
-                select(ink_file_log)
-                .where(
-                    and_(
-                        ink_file_log.c.agreement_id == agreement.agreement_id,
-                        ink_file_log.c.direction == "out",
-                        ink_file_log.c.status == "written",
-                    )
-                )
-                .order_by(ink_file_log.c.file_id)
-            )
-            .mappings()
-            .all()
-        )
-    summary = {"agreement_id": agreement.agreement_id, "mode": agreement.mode, "files": []}
-    if not pending:
-        return summary
     for done, row in enumerate(pending):
         progress(
             log, f"{agreement.agreement_id}: files checked before delivery", done, len(pending)
@@ -442,72 +520,85 @@ def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime
             raise FileIntegrityError(
                 f"{row['path']}: checksum differs from the file log ({row['sha256']}); not delivered"
             )
-    profile = load_profile(agreement.agency)
-    if agreement.mode == "sftp":
-        remote_dir = profile.remote.upload_dir
-        results = deliver_sftp(
-            agreement.sftp_conn_id,
-            [
-                Delivery(
-                    source=ObjectStoragePath(r["path"]),
-                    remote_dir=remote_dir,
-                    remote_name=r["file_name"],
-                    size=r["size_bytes"],
-                    sha256=r["sha256"],
-                    agreement_id=agreement.agreement_id,
-                )
-                for r in pending
-            ],
-        )
-        outcomes = [
-            (r, res.outcome, f"{remote_dir.rstrip('/')}/{r['file_name']}", "delivered")
-            for r, res in zip(pending, results, strict=True)
-        ]
-    else:
+    if agreement.mode != "sftp":
         outbox = base / "manual_outbox" / agreement.agreement_id
-        outcomes = [
+        return [
             (r, "exported", str(deliver_manual(ObjectStoragePath(r["path"]), outbox)), "exported")
             for r in pending
         ]
+    remote_dir = load_profile(agreement.agency).remote.upload_dir
+    results = deliver_sftp(
+        agreement.sftp_conn_id,
+        [
+            Delivery(
+                source=ObjectStoragePath(r["path"]),
+                remote_dir=remote_dir,
+                remote_name=r["file_name"],
+                size=r["size_bytes"],
+                sha256=r["sha256"],
+                agreement_id=agreement.agreement_id,
+            )
+            for r in pending
+        ],
+    )
+    return [
+        (r, res.outcome, f"{remote_dir.rstrip('/')}/{r['file_name']}", "delivered")
+        for r, res in zip(pending, results, strict=True)
+    ]
+
+
+def _record_delivered(engine, agreement, claim, outcomes, now, summary) -> None:
+    """Log each delivered file and its cases' events, once: only while this claim holds it."""
     with engine.begin() as conn:
         for row, outcome, remote, status in outcomes:
-            conn.execute(
+            held = conn.execute(
                 update(ink_file_log)
-                .where(ink_file_log.c.file_id == row["file_id"])
+                .where(
+                    ink_file_log.c.file_id == row["file_id"],
+                    ink_file_log.c.status == "delivering",
+                    ink_file_log.c.claimed_by == claim.who,
+                )
                 .values(status=status, remote_path=remote, delivered_at=now)
-            )
-            conn.execute(
-                insert(ink_case_event).from_select(
-                    ["case_id", "at", "kind", "detail", "file_id"],
-                    select(
-                        ink_case.c.case_id,
-                        literal(now),
-                        literal(status),
-                        literal(f"{row['file_name']} -> {remote}"),
-                        ink_case.c.file_id,
-                    ).where(ink_case.c.file_id == row["file_id"]),
-                )
-            )
-            if row["kind"] == "corrections":  # its cases are those of its corrections
-                conn.execute(
-                    insert(ink_case_event).from_select(
-                        ["case_id", "at", "kind", "detail", "file_id"],
-                        select(
-                            ink_correction.c.case_id,
-                            literal(now),
-                            literal(status),
-                            literal(f"{row['file_name']} -> {remote}"),
-                            ink_correction.c.file_id,
-                        )
-                        .where(ink_correction.c.file_id == row["file_id"])
-                        .distinct(),
-                    )
-                )
+            ).rowcount
+            if not held:  # another deliverer took the claim over and records it itself
+                log.warning("%s: %s recorded by another run", agreement.agreement_id, remote)
+                continue
+            _delivery_events(conn, row, status, f"{row['file_name']} -> {remote}", now)
             summary["files"].append(
                 {"file_name": row["file_name"], "outcome": outcome, "to": remote}
             )
             log.info("%s: %s %s -> %s", agreement.agreement_id, row["file_name"], outcome, remote)
-    return summary
+
+
+def _delivery_events(conn, row, status: str, detail: str, now: datetime) -> None:
+    """One history event per case of the file (a correction file: the cases it corrects)."""
+    conn.execute(
+        insert(ink_case_event).from_select(
+            ["case_id", "at", "kind", "detail", "file_id"],
+            select(
+                ink_case.c.case_id,
+                literal(now),
+                literal(status),
+                literal(detail),
+                ink_case.c.file_id,
+            ).where(ink_case.c.file_id == row["file_id"]),
+        )
+    )
+    if row["kind"] == "corrections":  # its cases are those of its corrections
+        conn.execute(
+            insert(ink_case_event).from_select(
+                ["case_id", "at", "kind", "detail", "file_id"],
+                select(
+                    ink_correction.c.case_id,
+                    literal(now),
+                    literal(status),
+                    literal(detail),
+                    ink_correction.c.file_id,
+                )
+                .where(ink_correction.c.file_id == row["file_id"])
+                .distinct(),
+            )
+        )
 
 
 def log_summary(results: list[dict]) -> dict:

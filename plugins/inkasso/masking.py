@@ -36,6 +36,12 @@ def mask_text(text: object) -> str:
     return _ID_SHAPE.sub(lambda m: mask_id(m.group(0)), str(text))
 
 
+def mask_series(texts):
+    """``mask_text`` over a pandas Series of text (vectorised; missing values stay missing)."""
+    masked = texts.str.replace(_ID_SHAPE, lambda m: mask_id(m.group(0)), regex=True)
+    return masked.where(texts.notna(), texts)  # None stays None (not NaN) for the database
+
+
 class MaskingFilter(logging.Filter):
     """Masks national ids in a record's message, arguments and exception text, in place."""
 

@@ -157,6 +157,19 @@ def _rename(client: SFTPClient, src: str, dst: str) -> None:
             raise exc from None
 
 
+def _rename_unless_moved(client: SFTPClient, src: str, dst: str) -> bool:
+    """Rename ``src`` to ``dst``; False when another run moved it first (``src`` gone, ``dst``
+    there), which is what two overlapping inbound runs tidying the same outbox see."""
+    try:
+        _rename(client, src, dst)
+    except OSError:
+        if _stat_or_none(client, src) is None and _stat_or_none(client, dst) is not None:
+            log.info("%s was moved to %s by another run meanwhile", src, dst)
+            return False
+        raise
+    return True
+
+
 def _read_checked(session: _Session, delivery: Delivery) -> bytes:
     """The source bytes, checked against the size and sha256 recorded when it was written."""
     session.step = f"reading {delivery.source}"
@@ -333,5 +346,4 @@ def move_remote(
             if _stat_or_none(client, dst) is not None:
                 return False
             raise session.error(f"cannot move {src} to {dst}: {src} does not exist")
-        _rename(client, src, dst)
-    return True
+        return _rename_unless_moved(client, src, dst)

@@ -179,8 +179,11 @@ def test_deliver_killed_at_each_step_then_rerun_delivers_once(
 
     kill_at(step, erp_url, base)
 
-    (status,) = rows(demo_erp, "SELECT status FROM ink_file_log WHERE direction = 'out'")[0]
-    assert status == "written"  # never called delivered by a run that died
+    (status, claimed_by) = rows(
+        demo_erp, "SELECT status, claimed_by FROM ink_file_log WHERE direction = 'out'"
+    )[0]
+    # never called delivered by a run that died: its claim is left, for the rerun to resume
+    assert status == "delivering" and claimed_by
     (agreement,) = load_agreements(demo_erp, agreement_id=AGREEMENT)
     again = deliver_pending(demo_erp, agreement, base, now=NOW)
     expected = "already_delivered" if step.endswith(("after_rename", "db_update")) else "delivered"

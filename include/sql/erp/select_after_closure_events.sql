@@ -10,7 +10,8 @@ JOIN ink_case k ON k.invoice_id = p.invoice_id
 WHERE k.agreement_id = :agreement_id
   AND k.is_open = :no
   AND k.status IN ('paid', 'closed', 'recalled', 'uncollectible')
-  AND k.case_id = (SELECT MAX(k2.case_id) FROM ink_case k2 WHERE k2.invoice_id = k.invoice_id)
+  AND NOT EXISTS (  -- the invoice's latest case (an anti-join, not a MAX() per row)
+      SELECT 1 FROM ink_case k2 WHERE k2.invoice_id = k.invoice_id AND k2.case_id > k.case_id)
   AND p.kind = 'direct'
   AND p.booked_at >= k.opened_at
   AND p.payment_date <= :through
@@ -27,7 +28,8 @@ JOIN ink_case k ON k.invoice_id = a.invoice_id
 WHERE k.agreement_id = :agreement_id
   AND k.is_open = :no
   AND k.status IN ('paid', 'closed', 'recalled', 'uncollectible')
-  AND k.case_id = (SELECT MAX(k2.case_id) FROM ink_case k2 WHERE k2.invoice_id = k.invoice_id)
+  AND NOT EXISTS (  -- the invoice's latest case (an anti-join, not a MAX() per row)
+      SELECT 1 FROM ink_case k2 WHERE k2.invoice_id = k.invoice_id AND k2.case_id > k.case_id)
   AND a.kind IN ('credit_note', 'recall', 'write_off')
   AND COALESCE(a.booked_at >= k.opened_at, a.adjustment_date >= k.business_date)
   AND a.adjustment_date <= :through

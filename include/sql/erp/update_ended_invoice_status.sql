@@ -20,4 +20,7 @@ WHERE k.invoice_id = erp_invoice.invoice_id
   AND erp_invoice.status IN ('at_collection', 'payout_pending', 'collection_ended')
   AND k.is_open = :no
   AND k.status IN ('paid', 'closed', 'recalled', 'uncollectible')
-  AND k.case_id = (SELECT MAX(k2.case_id) FROM ink_case k2 WHERE k2.invoice_id = k.invoice_id)
+  -- the latest case: none later for the invoice (an anti-join the planner can hash; a correlated
+  -- MAX() ran once per row and went quadratic on tables without statistics)
+  AND NOT EXISTS (
+      SELECT 1 FROM ink_case k2 WHERE k2.invoice_id = k.invoice_id AND k2.case_id > k.case_id)

@@ -169,7 +169,7 @@ ink_file_log = Table(
     Column("kind", String(20), nullable=False),
     Column("file_name", String(200), nullable=False),
     Column("business_date", Date, nullable=False),
-    # written -> delivered / exported (out);
+    # written -> delivering -> delivered / exported (out);
     # received -> applied / quarantined / flagged (a changed file under a name already applied) (in)
     Column("status", String(20), nullable=False),
     Column("path", Text, nullable=False),
@@ -182,6 +182,9 @@ ink_file_log = Table(
     Column("run_id", String(250)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+    # written -> delivering (claimed: host:pid:token, when) -> delivered; see inkasso.locks
+    Column("claimed_by", String(200)),
+    Column("claimed_at", DateTime(timezone=True)),
     # a quarantined file a person has dealt with (Inkasso view): 'resent' by the agency or
     # 'dismissed', with who, when and a note; the file and its issues stay in the log
     Column("handled_state", String(20)),

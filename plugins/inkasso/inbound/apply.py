@@ -48,6 +48,7 @@ from sqlalchemy import DateTime, bindparam, text
 from inkasso.inbound.agreements import RECEIVABLES_ACCOUNT, InboundAgreement
 from inkasso.inbound.staging import bulk_session, load, stage_table
 from inkasso.inbound.validate import FINAL_STATUSES
+from inkasso.masking import mask_series
 from inkasso.sql import query
 
 OPEN_STATUSES = ("sent", "registered", "partly_paid")
@@ -121,6 +122,7 @@ def _receipt_stage(
         + ": "
         + d["reason_text"].fillna("").astype(str).str.strip()
     ).str.strip(": ")
+    reason = mask_series(reason)  # the agency's free text: kept with national ids masked
     detail = pd.Series("", index=d.index, dtype=object)
     detail[register] = "agency reference " + d["agency_case_ref"] + f" ({file_name})"
     detail[late] = (
@@ -149,7 +151,7 @@ def _receipt_stage(
             "is_open": ~reject & ~status.isin(FINAL_STATUSES),
             "reopen": reject,
             "kind": kinds,
-            "detail": detail,
+            "detail": mask_series(detail),  # it quotes the agency's text: ids masked
         }
     )
     counts = Counter(

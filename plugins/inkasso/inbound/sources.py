@@ -74,7 +74,7 @@ class SftpSource:
 
     def move(self, names: list[str]) -> list[str]:
         """One SFTP connection: rename each file still in the outbox into the processed folder."""
-        from inkasso.transport import _rename, _sftp, _stat_or_none
+        from inkasso.transport import _rename_unless_moved, _sftp, _stat_or_none
 
         if not self.processed_dir or not names:
             return []
@@ -84,8 +84,10 @@ class SftpSource:
                 src = posixpath.join(self.outbox, name)
                 dst = posixpath.join(self.processed_dir, name)
                 session.step = f"moving {src} to {dst}"
-                if _stat_or_none(client, src) is not None:
-                    _rename(client, src, dst)  # posix-rename, or a plain rename without it
+                # posix-rename, or a plain rename without it; a run beside this one may move it
+                if _stat_or_none(client, src) is not None and _rename_unless_moved(
+                    client, src, dst
+                ):
                     moved.append(name)
         return moved
 

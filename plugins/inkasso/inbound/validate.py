@@ -26,6 +26,7 @@ from inkasso.db.schema import ink_case
 from inkasso.formats import FormatError, load_layout
 from inkasso.formats.profile import AgencyProfile
 from inkasso.inbound.agreements import InboundAgreement
+from inkasso.masking import mask_text
 
 MAX_PER_CHECK = 50  # issue rows per check and file; the rest is counted in one more row
 FINAL_STATUSES = ("paid", "closed", "recalled", "uncollectible", "rejected")
@@ -54,6 +55,11 @@ class Issue:
     line: int | None
     field: str | None
     reason: str
+
+    def __post_init__(self) -> None:
+        # reasons quote the file's values (an agency may put an id anywhere): masked once, here,
+        # so the issue rows, the quarantine detail, the task log and XCom all carry it masked
+        object.__setattr__(self, "reason", mask_text(self.reason))
 
     def as_row(self, file_id: int) -> dict:
         """The ``ink_file_issue`` row."""

@@ -51,6 +51,7 @@ CASE_STATUSES = (
 )
 FILE_STATUSES = (
     "written",
+    "delivering",
     "delivered",
     "exported",
     "received",
@@ -269,6 +270,8 @@ def list_cases(
         r.update(money.get(r["case_id"], {}))
         inv = invoices.get(r["invoice_id"])
         cust = customers.get(r["customer_id"])
+        # the agency's own text: an id-shaped reference is shown masked like any other id
+        r["agency_case_ref"] = mask_text(r["agency_case_ref"])
         r["invoice_no"] = inv.invoice_no if inv else ""
         r["customer_no"] = cust.customer_no if cust else ""
         r["customer_name"] = cust.name if cust else ""
@@ -365,6 +368,7 @@ def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
     result["money"] = _books(conn, [case_id]).get(case_id, {})
     result["days_since_sent"] = (today - row["business_date"]).days
     result["rejection_reason"] = mask_text(row["rejection_reason"])
+    result["agency_case_ref"] = mask_text(row["agency_case_ref"])
     return result
 
 

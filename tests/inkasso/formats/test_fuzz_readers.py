@@ -153,10 +153,12 @@ def test_reader_raises_only_format_errors(name):
     """Whatever mutated bytes a reader gets, only FormatError / BankFileError may escape it."""
     files = seeds(name)
     encoding = _encoding(name)
+    ran = []
 
     @settings(PROFILE)
     @given(st.sampled_from(files), mutations(encoding))
     def check(seed, ops):
+        ran.append(1)
         data = _mutate(seed, ops, encoding)
         try:
             for _ in read_records(name, data, "fuzzed.txt"):
@@ -166,3 +168,11 @@ def test_reader_raises_only_format_errors(name):
             assert str(error).startswith("fuzzed.txt")
 
     check()
+    _report(name, len(ran))
+
+
+def _report(name: str, mutations_run: int) -> None:
+    """Append the format's count of mutated files read to ``$FUZZ_REPORT`` (``make fuzz``)."""
+    if path := os.environ.get("FUZZ_REPORT"):
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{name}\t{mutations_run}\n")

@@ -1,0 +1,147 @@
+"""Locks that keep concurrent runs of one agreement from doing the same work twice.
+
+Airflow may run the same step twice at once (overlapping runs, a backfill that ignores
+``max_active_runs``, a retry beside a zombie). Two kinds of lock stop that:
+
+``lock_outgoing``
+    Inside the transaction that writes an agreement's outgoing file (new cases, corrections):
+    the second writer waits until the first has committed, then sees its file log row and ends
+    cleanly (``exists`` / nothing to report) instead of failing on a unique index or writing a
+    second file. PostgreSQL: a transaction-level advisory lock keyed on the agreement (it does
+    not touch the agreement row, so inserts referencing it and the inbound fetch lock are not
+    blocked). SQLite: ``BEGIN IMMEDIATE``, the database's single write lock.
+
+``DeliveryClaim``
+    A deliverer's identity (host, process, token) written into the file log rows it claims
+    (``status = 'delivering'``) before it uploads them, and proof that it is still alive: on
+    PostgreSQL it holds a session advisory lock keyed on its token for as long as it delivers (a
+    killed process loses its session and so the lock); on the same host a dead process id says
+    the same; otherwise a claim older than ``CLAIM_LEASE`` counts as abandoned.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, text
+
+# advisory lock namespaces (first key of pg_advisory_xact_lock(int, int))
+OUTGOING_NAMESPACE = 7301
+# a claim nobody can prove alive (SQLite, another host) is taken over after this long
+CLAIM_LEASE = timedelta(hours=2)
+
+_LIVE_TOKENS: set[str] = set()  # claims of deliverers running in this process (threads)
+_LIVE_LOCK = threading.Lock()
+
+
+def lock_outgoing(conn: Connection, agreement_id: str) -> None:
+    """Hold the agreement's outgoing-file lock until ``conn``'s transaction ends.
+
+    Call it first in the transaction, before anything is read: a waiter then reads what the
+    winner committed. SQLite: takes the write lock now (``BEGIN IMMEDIATE``; other writers wait
+    up to the busy timeout); a transaction that has already written holds it already.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:agreement))"),
+            {"ns": OUTGOING_NAMESPACE, "agreement": agreement_id},
+        )
+        return
+    sqlite_write_lock(conn)
+
+
+def sqlite_write_lock(conn: Connection) -> None:
+    """SQLite: begin ``conn``'s transaction as the writer now (``BEGIN IMMEDIATE``); elsewhere
+    nothing. A transaction that reads first and writes later would otherwise fail at once with
+    "database is locked" when another writer committed in between (no busy wait for that)."""
+    if conn.dialect.name != "sqlite":
+        return
+    if not conn.connection.dbapi_connection.in_transaction:  # pysqlite begins only before DML
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _key(token: str) -> int:
+    """A signed 64-bit advisory lock key from a claim token (hex)."""
+    return int.from_bytes(bytes.fromhex(token)[:8], "big", signed=True)
+
+
+class DeliveryClaim:
+    """This deliverer's claim on files (see module doc); use as a context manager."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.token = uuid.uuid4().hex[:16]
+        self.who = f"{socket.gethostname()}:{os.getpid()}:{self.token}"
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> DeliveryClaim:
+        with _LIVE_LOCK:
+            _LIVE_TOKENS.add(self.token)
+        if self.engine.dialect.name == "postgresql":
+            # autocommit: a session lock held by an idle connection, never "idle in transaction"
+            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(self.token)})
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with _LIVE_LOCK:
+            _LIVE_TOKENS.discard(self.token)
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(self.token)})
+            finally:
+                self._conn.close()
+                self._conn = None
+
+
+def claim_abandoned(conn: Connection, claimed_by: str | None, claimed_at: datetime | None) -> bool:
+    """True when the deliverer that claimed a file is gone, so another may resume it."""
+    host, pid, token = _parse(claimed_by)
+    if token is None:
+        return True  # no readable claim: nobody can be delivering it
+    if host == socket.gethostname():
+        if int(pid) == os.getpid():
+            with _LIVE_LOCK:
+                return token not in _LIVE_TOKENS
+        if not _pid_alive(int(pid)):
+            return True
+    if conn.dialect.name == "postgresql":
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(token)}).scalar()
+        if got:  # nobody holds it: the claimer's session is gone
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(token)})
+        return bool(got)
+    if claimed_at is None:
+        return True
+    if claimed_at.tzinfo is None:
+        claimed_at = claimed_at.replace(tzinfo=UTC)
+    return datetime.now(UTC) - claimed_at > CLAIM_LEASE
+
+
+def _parse(claimed_by: str | None) -> tuple[str | None, str | None, str | None]:
+    parts = (claimed_by or "").rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isascii() or not parts[1].isdigit():
+        return None, None, None
+    try:
+        bytes.fromhex(parts[2])
+    except ValueError:
+        return None, None, None
+    return parts[0], parts[1], parts[2]
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, dead but not yet reaped, is not alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (not Linux): os.kill's answer stands
+        return True
