@@ -212,65 +212,90 @@ def format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
 # --------------------------------------------------------------------------------------- reading
 
 
-def from_text(field: Field, raw: pd.Series) -> pd.Series:
-    """The values of a column of raw field texts (already cut out of their lines)."""
+def _cells(raw: pd.Series | np.ndarray) -> np.ndarray:
+    """Raw field texts as a fixed-width numpy unicode array (``<U``), whatever they came in."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind == "U":
+        return raw
+    values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
+    return np.asarray(values, dtype=str) if len(values) else np.array([], dtype="<U1")
+
+
+def _str_series(values: np.ndarray) -> pd.Series:
+    """A numpy unicode array as the pandas string column the reader hands out."""
+    return pd.Series(values.astype(object), dtype="str")
+
+
+def _ascii(values: np.ndarray) -> np.ndarray:
+    """Per value: only ASCII characters (checked on the code points of a ``<U`` array)."""
+    if values.dtype.itemsize == 0 or len(values) == 0:
+        return np.ones(len(values), dtype=bool)
+    points = values.view(np.uint32).reshape(len(values), -1)
+    return (points < 128).all(axis=1)
+
+
+def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
+    """The values of a column of raw field texts (already cut out of their lines).
+
+    ``raw`` is a numpy ``<U`` array (the fixed-width reader cuts those straight from the file's
+    bytes) or any Series of strings; the whole column is checked and converted at once.
+    """
+    cells = _cells(raw)
     if field.type == "integer" or (field.type == "amount" and not field.decimals):
-        return _plain_number_in(field, raw)
-    text = raw.str.strip()
+        return _plain_number_in(field, cells)
+    text = np.strings.strip(cells)
     empty = text == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
     if field.type == "text":
         return _text_in(field, text, empty)
     if field.type == "amount":
-        return _number_in(field, text, empty)
+        series = _str_series(text)
+        return _number_in(field, series, pd.Series(empty))
     return _date_in(field, text, empty)
 
 
-def _plain_number_in(field: Field, raw: pd.Series) -> pd.Series:
+def _plain_number_in(field: Field, cells: np.ndarray) -> pd.Series:
     """Integers and whole-øre amounts, checked and converted with numpy string ufuncs."""
     what = "an amount" if field.type == "amount" else "an integer"
-    arr = np.strings.strip(np.asarray(raw.to_numpy(dtype=object), dtype=StringDType()))
+    arr = np.strings.strip(cells)
     empty = arr == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
     negative = np.strings.startswith(arr, "-") if field.signed else np.zeros(len(arr), bool)
     body = np.where(negative, np.strings.slice(arr, 1, None), arr) if negative.any() else arr
-    ok = empty | np.strings.isdecimal(body)
-    if ok.all() and not "".join(body.tolist()).isascii():
-        # isdecimal takes Arabic-Indic and fullwidth digits; a file's numbers are ASCII only
-        ok = empty | np.array([ascii_digits(v) for v in body.tolist()], dtype=bool)
+    # isdecimal takes Arabic-Indic and fullwidth digits; a file's numbers are ASCII only
+    ok = empty | (np.strings.isdecimal(body) & _ascii(body))
     if not ok.all():
         pos = _first(~ok)
-        raise FieldProblem(pos, f"not {what}: {raw.iloc[pos].strip()!r}")
+        raise FieldProblem(pos, f"not {what}: {str(arr[pos])!r}")
     too_long = np.strings.str_len(np.strings.lstrip(body, "0")) > 18
     if too_long.any():
         pos = _first(too_long)
-        raise FieldProblem(pos, f"{field.type} too large: {raw.iloc[pos].strip()!r}")
+        raise FieldProblem(pos, f"{field.type} too large: {str(arr[pos])!r}")
     values = np.where(empty, "0", arr).astype(np.int64)
     if field.const is not None:
         wrong = empty | (values != int(field.const))
         if wrong.any():
             pos = _first(wrong)
-            raise FieldProblem(pos, f"expected {field.const!r}, got {raw.iloc[pos].strip()!r}")
-    out = pd.Series(values, index=raw.index)
+            raise FieldProblem(pos, f"expected {field.const!r}, got {str(arr[pos])!r}")
+    out = pd.Series(values)
     if empty.any():
-        return out.astype("Int64").mask(pd.Series(empty, index=raw.index))
+        return out.astype("Int64").mask(pd.Series(empty))
     return out
 
 
-def _text_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
+def _text_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
     if field.const is not None:
         wrong = text != field.const
         if wrong.any():
             pos = _first(wrong)
-            raise FieldProblem(pos, f"expected {field.const!r}, got {text.iloc[pos]!r}")
+            raise FieldProblem(pos, f"expected {field.const!r}, got {str(text[pos])!r}")
     if field.values is not None:
-        bad = ~empty & ~text.isin(field.values)
+        bad = ~empty & ~np.isin(text, np.array(field.values, dtype=str))
         if bad.any():
             pos = _first(bad)
-            raise FieldProblem(pos, f"{text.iloc[pos]!r} is not one of {sorted(field.values)}")
-    return text
+            raise FieldProblem(pos, f"{str(text[pos])!r} is not one of {sorted(field.values)}")
+    return _str_series(text)
 
 
 def _number_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
@@ -303,17 +328,69 @@ def _number_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
     return values
 
 
-def _date_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(text.where(~empty, None), format=field.format, errors="coerce")
-    parts = [p for p in re.split(r"(%.)", field.format) if p]
+def _date_parts(fmt: str) -> list[str] | None:
+    """The parts of a date format made only of fixed-width directives and literals, else None."""
+    parts = [p for p in re.split(r"(%.)", fmt) if p]
     if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):
-        # exact digit counts: strptime alone would take '2026111' for %Y%m%d
-        shape = "".join(
-            f"[0-9]{{{_DIRECTIVES[p][1]}}}" if p in _DIRECTIVES else re.escape(p) for p in parts
-        )
-        wrong_shape = ~text.str.fullmatch(shape)
-    else:
-        wrong_shape = format_dates(stamps, field.format) != text
+        return parts
+    return None
+
+
+def _date_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
+    parts = _date_parts(field.format)
+    if parts is None:
+        return _date_in_pandas(field, _str_series(text), pd.Series(empty))
+    dates, ok = _fixed_dates(parts, text)
+    bad = ~empty & ~ok
+    if bad.any():
+        pos = _first(bad)
+        raise FieldProblem(pos, f"not a date ({field.format}): {str(text[pos])!r}")
+    out = dates.astype("datetime64[D]").astype(object)
+    if empty.any():
+        out[empty] = None
+    return pd.Series(out, dtype=object)
+
+
+def _fixed_dates(parts: list[str], text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dates of a fixed-width format, cut digit by digit: (datetime64[s] values, valid mask).
+
+    Exact digit counts (strptime alone would take '2026111' for %Y%m%d) and real calendar
+    dates (no 30 February, no year 0), as ``pd.to_datetime`` with the format would judge them.
+    """
+    width = sum(_DIRECTIVES[p][1] if p in _DIRECTIVES else len(p) for p in parts)
+    n = len(text)
+    ok = np.strings.str_len(text) == width
+    fixed = np.where(ok, text, " " * width).astype(f"<U{width}")
+    points = fixed.view(np.uint32).reshape(n, width).astype(np.int64)
+    got = {"year": 1970, "month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0}
+    at = 0
+    for part in parts:
+        if part in _DIRECTIVES:
+            name, size = _DIRECTIVES[part]
+            digits = points[:, at : at + size] - 48
+            ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+            got[name] = (digits * 10 ** np.arange(size - 1, -1, -1)).sum(axis=1)
+        else:
+            size = len(part)
+            literal = np.array([ord(c) for c in part])
+            ok &= (points[:, at : at + size] == literal).all(axis=1)
+        at += size
+    year, month, day = (np.broadcast_to(got[k], (n,)) for k in ("year", "month", "day"))
+    hour, minute, second = (np.broadcast_to(got[k], (n,)) for k in ("hour", "minute", "second"))
+    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + np.where(ok, day - 1, 0).astype("timedelta64[D]")
+    ok &= days.astype("datetime64[M]") == months
+    stamps = days.astype("datetime64[s]") + (hour * 3600 + minute * 60 + second).astype(
+        "timedelta64[s]"
+    )
+    return stamps, ok
+
+
+def _date_in_pandas(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(text.where(~empty, None), format=field.format, errors="coerce")
+    wrong_shape = format_dates(stamps, field.format) != text
     bad = ~empty & (stamps.isna() | wrong_shape)
     if bad.any():
         pos = _first(bad)
