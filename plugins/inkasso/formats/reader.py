@@ -348,6 +348,7 @@ class _FixedBlock:
             for i in np.flatnonzero(missing)[:1]:
                 raise FormatError(name, first + i, None, "line ends without CR (expected CR LF)")
         self.starts, self.ends = starts, ends - has_cr
+        self.terminators = len(breaks) + int(np.count_nonzero(has_cr))
         n = len(starts)
         if last:
             while n and self.text(n - 1).strip() == "":
@@ -440,9 +441,11 @@ class _FixedBlock:
         blanks), on every database alike: PostgreSQL cannot store a NUL, SQLite would keep it.
         """
         chars = self.chars
-        where = np.flatnonzero((chars < _SPACE) | (chars == 127))
-        if not len(where):
+        low = chars < _SPACE
+        # the usual case, told by counting alone: the only C0 characters are the line endings
+        if not (chars == 127).any() and np.count_nonzero(low) == self.terminators:
             return
+        where = np.flatnonzero(low | (chars == 127))
         line = np.searchsorted(self.starts, where, side="right") - 1
         keep = (line >= 0) & (line < self.n)
         where, line = where[keep], line[keep]
