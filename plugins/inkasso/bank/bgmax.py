@@ -68,21 +68,23 @@ def iter_bgmax(
     """
     try:
         layout = load_layout(LAYOUT)
+        if chunk_rows is None:
+            # one chunk: what the first pass would note is in the parsed file itself
+            (whole,) = layout.iter_chunks(source, file_name, _WHOLE)
+            yield _Walk(file_name, _Survey.of_parsed(layout, whole)).chunk(whole)
+            return
         start = source.tell() if _is_stream(source) else None
-        survey = _Survey(layout, source)
+        survey = _Survey.of_bytes(layout, source)
         if start is not None:
             source.seek(start)  # the second pass reads the stream again from where it stood
-        if chunk_rows is None:
-            chunk_rows = max(survey.lines, 1)
         walk = _Walk(file_name, survey)
         for chunk in layout.iter_chunks(source, file_name, chunk_rows):
-            if not chunk.header:
-                raise BankFileError(
-                    file_name, 1, "record_type", "a BgMax file starts with a record 01"
-                )
             yield walk.chunk(chunk)
     except FormatError as exc:
         raise BankFileError(exc.file_name, exc.line, exc.field, exc.reason) from exc
+
+
+_WHOLE = 1 << 62  # chunk_rows for "the whole file as one chunk"
 
 
 def _is_stream(source) -> bool:
@@ -97,20 +99,38 @@ class _Survey:
     them in full.
     """
 
-    def __init__(self, layout, source) -> None:
+    def __init__(self, layout) -> None:
         self.layout = layout
-        self.lines = 0
         self.opening_lines: list[int] = []
         self.currencies: list[str] = []
         self.deposit_lines: list[int] = []
         self.deposit_raw: list[str] = []
-        hashes: list[np.ndarray] = []
         self.blank_serial = False
-        for block, first, _last in _survey_blocks(source):
-            hashes.append(self._block(block, first))
+        self.unique_serials = False
+        self.deposits = pd.DataFrame(columns=["payee_account", "payment_date"])
+
+    @classmethod
+    def of_bytes(cls, layout, source) -> _Survey:
+        """The first pass over the source's raw bytes."""
+        survey = cls(layout)
+        hashes = [survey._block(block, first) for block, first, _ in _survey_blocks(source)]
         every = np.concatenate(hashes) if hashes else np.array([], dtype=np.uint64)
-        self.unique_serials = not self.blank_serial and len(np.unique(every)) == len(every)
-        self.deposits = self._deposits()
+        survey.unique_serials = not survey.blank_serial and len(np.unique(every)) == len(every)
+        survey.deposits = survey._deposits()
+        return survey
+
+    @classmethod
+    def of_parsed(cls, layout, parsed) -> _Survey:
+        """The same notes taken from a whole file already parsed (and checked)."""
+        survey = cls(layout)
+        survey.opening_lines = parsed.lines_of("deposit_opening").tolist()
+        survey.currencies = parsed.frame("deposit_opening")["currency"].astype(str).tolist()
+        survey.deposit_lines = parsed.lines_of("deposit").tolist()
+        survey.deposits = parsed.frame("deposit")[["payee_account", "payment_date"]]
+        serials = pd.concat([parsed.frame(t)["bgc_serial"] for t in _MONEY if parsed.count(t)])
+        serials = serials.fillna("").astype(str)
+        survey.unique_serials = bool((serials != "").all() and serials.is_unique)
+        return survey
 
     def _block(self, block: bytes, first: int) -> np.ndarray:
         """Note one block's deposits and return the hashes of its payments' serials."""
@@ -120,7 +140,6 @@ class _Survey:
         ends = np.concatenate((breaks, [len(chars)]))
         if ends[-1] == starts[-1]:
             starts, ends = starts[:-1], ends[:-1]
-        self.lines += len(starts)
         padded = np.concatenate((chars, np.full(80, 32, dtype=np.uint8)))
         windows = np.lib.stride_tricks.sliding_window_view(padded, 72)
         heads = windows[starts]
@@ -284,42 +303,57 @@ class _Walk:
             )
 
     def payments(self, money: pd.DataFrame) -> pd.DataFrame:
-        """The payments frame of completed money records, dated and placed by their deposit."""
+        """The payments frame of completed money records, dated and placed by their deposit.
+
+        Built on plain arrays: pandas' string methods go through Python one value at a time
+        with more overhead than a list comprehension.
+        """
         if not len(money):
             return payments_frame([])
         survey = self.survey
         lines = money["line"].to_numpy(dtype="int64")
-        deposit_at = np.searchsorted(np.array(survey.deposit_lines, dtype="int64"), lines)
         deposits = survey.deposits
+        deposit_at = np.searchsorted(np.array(survey.deposit_lines, dtype="int64"), lines)
         inside = deposit_at < len(deposits)
         deposit_at = np.minimum(deposit_at, max(len(deposits) - 1, 0))
         opening_at = np.searchsorted(np.array(survey.opening_lines, dtype="int64"), lines) - 1
-        currencies = np.array(survey.currencies + [""], dtype=object)
+        currencies = np.array([*survey.currencies, ""], dtype=object)
         if len(deposits):
             dates = np.where(inside, deposits["payment_date"].to_numpy()[deposit_at], None)
-            accounts = np.where(
-                inside, deposits["payee_account"].fillna("").to_numpy()[deposit_at], ""
-            )
+            accounts = deposits["payee_account"].fillna("").to_numpy(dtype=object)[deposit_at]
+            accounts = np.where(inside, accounts, "")
         else:
-            dates, accounts = np.full(len(money), None), np.full(len(money), "")
-        reference = money["reference"].fillna("").astype(str)
+            dates, accounts = np.full(len(money), None), np.full(len(money), "", dtype=object)
+        reference = _texts(money["reference"])
         for extra in ("extra_reference", "extra_reference_negative"):
-            reference = reference.where(reference != "", money[extra].fillna(""))
-        serial = money["bgc_serial"].fillna("").astype(str)
+            reference = np.where(reference == "", _texts(money[extra]), reference)
+        if survey.unique_serials:
+            refs = _texts(money["bgc_serial"])
+        else:
+            refs = np.array([f"L{line}" for line in lines.tolist()], dtype=object)
+        payer = np.strings.lstrip(_texts(money["payer_bankgiro"]).astype(str), "0")
         frame = pd.DataFrame(
             {
-                "payment_ref": serial if survey.unique_serials else "L" + money["line"].astype(str),
-                "payer_account": money["payer_bankgiro"].fillna("").astype(str).str.lstrip("0"),
-                "reference": reference,
-                "amount": money["signed"].astype("int64"),
+                "payment_ref": pd.Series(refs, dtype="str"),
+                "payer_account": pd.Series(payer, dtype="str"),
+                "reference": pd.Series(reference, dtype="str"),
+                "amount": money["signed"].to_numpy(dtype="int64"),
                 "payment_date": dates,
-                "payee_account": accounts,
-                "currency": currencies[opening_at],
-                "payer_name": money["name"].fillna("").astype(str),
-                "line": money["line"].astype("int64"),
+                "payee_account": pd.Series(accounts, dtype="str"),
+                "currency": pd.Series(currencies[opening_at], dtype="str"),
+                "payer_name": pd.Series(_texts(money["name"]), dtype="str"),
+                "line": lines,
             }
         )
         return payments_frame(frame)
+
+
+def _texts(column: pd.Series) -> np.ndarray:
+    """A text column as an object array of str, blanks as ''."""
+    values = column.to_numpy(dtype=object)
+    if column.dtype == object or column.hasnans:
+        values = np.where(pd.isna(values), "", values)
+    return values
 
 
 def _written_date(value: str) -> datetime.date | None:
@@ -337,25 +371,29 @@ _ATTACHED = ("extra_reference", "extra_reference_negative", "name")
 def _money_records(parsed) -> pd.DataFrame:
     """Payments (20) and deductions (21) in file order: line, signed amount, record type, and
     (empty) columns for what later records attach to them."""
-    parts = []
-    if parsed is not None:
-        for record_type in _MONEY:
-            part = parsed.details(record_type, with_line=True)
-            if len(part):
-                parts.append(part.assign(record_type=record_type)[_MONEY_COLUMNS])
-    if not parts:
-        money = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("amount", "line") else "object")
-                              for c in _MONEY_COLUMNS})  # fmt: skip
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in _MONEY_COLUMNS}
+    for record_type in _MONEY if parsed is not None else ():
+        if not parsed.count(record_type):
+            continue
+        frame = parsed.frame(record_type)
+        for column in ("payer_bankgiro", "reference", "bgc_serial"):
+            parts[column].append(frame[column].to_numpy(dtype=object))
+        parts["amount"].append(frame["amount"].to_numpy(dtype="int64"))
+        parts["line"].append(parsed.lines_of(record_type).astype("int64"))
+        parts["record_type"].append(np.full(len(frame), record_type, dtype=object))
+    if parts["line"]:
+        columns = {c: np.concatenate(v) for c, v in parts.items()}
     else:
-        money = pd.concat(parts, ignore_index=True)
-    money["amount"] = money["amount"].astype("int64")
-    money["line"] = money["line"].astype("int64")
-    money["signed"] = np.where(
-        money["record_type"] == "deduction", -money["amount"], money["amount"]
-    ).astype("int64")
+        columns = {c: np.array([], dtype="int64" if c in ("amount", "line") else object)
+                   for c in _MONEY_COLUMNS}  # fmt: skip
+    if len(parts["line"]) > 1:  # both types: back into file order
+        order = np.argsort(columns["line"], kind="stable")
+        columns = {c: v[order] for c, v in columns.items()}
+    deduction = columns["record_type"] == "deduction"
+    columns["signed"] = np.where(deduction, -columns["amount"], columns["amount"])
     for column in _ATTACHED:
-        money[column] = pd.Series([""] * len(money), dtype=object)
-    return money.sort_values("line", ignore_index=True)
+        columns[column] = np.full(len(columns["line"]), "", dtype=object)
+    return pd.DataFrame(columns)
 
 
 def _attach(parsed, money: pd.DataFrame) -> pd.DataFrame:

@@ -117,32 +117,33 @@ def _line_blocks(stream: IO[bytes], rows: int) -> Iterator[tuple[bytes, int, boo
     A block ends after a LF (a UTF-8 LF byte is never part of another character). Lines that
     are only blank at the very end of the file go with the last block, which drops them.
     """
-    read_size = max(rows * 64, 1 << 16)
+    read_size = min(max(rows * 64, 1 << 16), 1 << 26)
     carry, line, eof = b"", 1, False
     while True:
-        cut = None
-        while cut is None:
-            cut = _nth_lf(carry, rows)
-            if cut is not None and (not eof and not carry[cut:].strip()):
-                cut = None  # what follows may be blank to the end: read on to know
-            if cut is None:
-                if eof:
-                    break
-                more = stream.read(read_size)
-                eof = not more
-                carry += more
+        pieces, breaks = [carry], carry.count(b"\n")
+        while not eof and breaks <= rows:  # a line beyond the block: to know what follows
+            more = stream.read(read_size)
+            eof = not more
+            pieces.append(more)
+            breaks += more.count(b"\n")
+        carry = b"".join(pieces)
+        cut = _nth_lf(carry, rows, breaks) if breaks >= rows else None
+        while cut is not None and not eof and not carry[cut:].strip():
+            more = stream.read(read_size)  # what follows is blank so far: read on to know
+            eof = not more
+            carry += more
         if cut is None or (eof and not carry[cut:].strip()):
             yield carry, line, True
             return
-        block, carry = carry[:cut], carry[cut:]
-        yield block, line, False
+        yield carry[:cut], line, False
+        carry = carry[cut:]
         line += rows
 
 
-def _nth_lf(data: bytes, n: int) -> int | None:
-    """The offset just after the ``n``-th LF of ``data``, None when it has fewer."""
-    if data.count(b"\n") < n:
-        return None
+def _nth_lf(data: bytes, n: int, count: int) -> int:
+    """The offset just after the ``n``-th LF of ``data``, which holds ``count`` >= n of them."""
+    if count == n and data.endswith(b"\n"):
+        return len(data)
     where = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _LF)
     return int(where[n - 1]) + 1
 
@@ -155,7 +156,6 @@ class _FileState:
 
     def __init__(self, layout: Layout, file_name: str) -> None:
         self.layout, self.file_name = layout, file_name
-        self.by_code = {rec.code: rec for rec in layout.records.values()}
         self.records = 0
         self.header: dict[str, Any] = {}
         self.trailer: dict[str, Any] = {}
@@ -249,8 +249,10 @@ def _read_block(state: _FileState, data: bytes, first: int, last: bool) -> Parse
         # stage 1: record types and line shapes
         problems = _Problems(name)
         kinds = block.classify(problems)
-        for code, rec in state.by_code.items():
-            idx = np.flatnonzero(kinds == code)
+        order = np.argsort(kinds, kind="stable")  # lines grouped by type, in file order within
+        bounds = np.searchsorted(kinds[order], np.arange(len(state.layout.records) + 1))
+        for index, rec in enumerate(state.layout.records.values()):
+            idx = order[bounds[index] : bounds[index + 1]]
             if len(idx):
                 positions[rec.type] = idx
                 types[idx] = rec.type
@@ -366,21 +368,27 @@ class _FixedBlock:
         return part.astype("<u4").tobytes().decode("utf-32-le")
 
     def classify(self, problems: _Problems) -> np.ndarray:
-        """Each line's record code ('' when unknown), in one pass over the code columns."""
+        """Each line's record type as its index in the layout (-1 when unknown), in one pass.
+
+        The code's characters are folded into one integer per line, so telling the types apart
+        is one integer comparison per type.
+        """
         layout, chars = self.layout, self.chars
+        width = layout.code_width
         at = self.starts + layout.code_start - 1
-        inside = (at[:, None] + np.arange(layout.code_width)) < self.ends[:, None]
-        codes = np.full(self.n, "", dtype=object)
-        window = _windows(chars, layout.code_width)
-        found = np.zeros(self.n, dtype=bool)
-        picked = window[np.minimum(at, len(window) - 1)] if len(window) else None
-        for rec in layout.records.values():
-            want = np.array([ord(c) for c in rec.code], dtype=chars.dtype)
-            match = inside.all(axis=1) & (picked == want).all(axis=1)
-            codes[match] = rec.code
-            found |= match
-        self._report_unknown(np.flatnonzero(~found), problems)
-        return codes
+        window = _windows(chars, width)[np.minimum(at, len(chars))].astype(np.int64)
+        folded = np.zeros(self.n, dtype=np.int64)
+        for j in range(width):
+            folded = folded * 0x110000 + window[:, j]
+        folded[at + width > self.ends] = -1  # the line ends before its code does
+        kinds = np.full(self.n, -1, dtype=np.int64)
+        for index, rec in enumerate(layout.records.values()):
+            value = 0
+            for c in rec.code:
+                value = value * 0x110000 + ord(c)
+            kinds[folded == value] = index
+        self._report_unknown(np.flatnonzero(kinds < 0), problems)
+        return kinds
 
     def _report_unknown(self, unknown: np.ndarray, problems: _Problems) -> None:
         """The first empty line and the first line of an unknown type, as the checks name them."""
@@ -535,7 +543,8 @@ class _DelimitedBlock:
             problems.add(self.line_no[i], None, "empty line")
         for i in np.flatnonzero(~known & ~blank)[:1]:
             problems.add(self.line_no[i], "record_type", f"unknown record type {codes.iloc[i]!r}")
-        return np.where(known, codes.to_numpy(dtype=object), "")
+        index = {code: i for i, code in enumerate(known_codes)}
+        return codes.map(index).fillna(-1).to_numpy(dtype=np.int64)
 
     def cut(self, rec, idx: np.ndarray, problems: _Problems) -> dict[str, np.ndarray]:
         """The fields of the lines ``idx`` (all of type ``rec``), one array per field."""
