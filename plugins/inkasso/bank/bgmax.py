@@ -330,18 +330,18 @@ class _Walk:
         if survey.unique_serials:
             refs = _texts(money["bgc_serial"])
         else:
-            refs = np.array([f"L{line}" for line in lines.tolist()], dtype=object)
+            refs = np.strings.add("L", lines.astype(str)).astype(object)
         payer = np.strings.lstrip(_texts(money["payer_bankgiro"]).astype(str), "0")
         frame = pd.DataFrame(
             {
-                "payment_ref": pd.Series(refs, dtype="str"),
-                "payer_account": pd.Series(payer, dtype="str"),
-                "reference": pd.Series(reference, dtype="str"),
+                "payment_ref": refs,
+                "payer_account": payer.astype(object),
+                "reference": reference,
                 "amount": money["signed"].to_numpy(dtype="int64"),
                 "payment_date": dates,
-                "payee_account": pd.Series(accounts, dtype="str"),
-                "currency": pd.Series(currencies[opening_at], dtype="str"),
-                "payer_name": pd.Series(_texts(money["name"]), dtype="str"),
+                "payee_account": accounts,
+                "currency": currencies[opening_at],
+                "payer_name": _texts(money["name"]),
                 "line": lines,
             }
         )
@@ -351,7 +351,7 @@ class _Walk:
 def _texts(column: pd.Series) -> np.ndarray:
     """A text column as an object array of str, blanks as ''."""
     values = column.to_numpy(dtype=object)
-    if column.dtype == object or column.hasnans:
+    if column.dtype == object:  # the engine's text columns ("str") are never blank as NaN
         values = np.where(pd.isna(values), "", values)
     return values
 

@@ -213,7 +213,16 @@ def format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
 
 
 def _cells(raw: pd.Series | np.ndarray) -> np.ndarray:
-    """Raw field texts as a fixed-width numpy unicode array (``<U``), whatever they came in."""
+    """Raw field texts as a fixed-width numpy unicode array (``<U``), whatever they came in.
+
+    A 2-D array is a matrix of code points, one row per value (as the fixed-width reader cuts
+    them out of a file's characters).
+    """
+    if isinstance(raw, np.ndarray) and raw.ndim == 2:
+        width = max(raw.shape[1], 1)
+        if raw.shape[1] == 0:
+            return np.full(raw.shape[0], "", dtype="<U1")
+        return np.ascontiguousarray(raw, dtype="<u4").view(f"<U{width}")[:, 0]
     if isinstance(raw, np.ndarray) and raw.dtype.kind == "U":
         return raw
     values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
@@ -239,9 +248,10 @@ def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
     ``raw`` is a numpy ``<U`` array (the fixed-width reader cuts those straight from the file's
     bytes) or any Series of strings; the whole column is checked and converted at once.
     """
-    cells = _cells(raw)
     if field.type == "integer" or (field.type == "amount" and not field.decimals):
-        return _plain_number_in(field, cells)
+        quick = _all_digits(field, raw)
+        return quick if quick is not None else _plain_number_in(field, _cells(raw))
+    cells = _cells(raw)
     text = np.strings.strip(cells)
     empty = text == ""
     if field.required and empty.any():
@@ -252,6 +262,24 @@ def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
         series = _str_series(text)
         return _number_in(field, series, pd.Series(empty))
     return _date_in(field, text, empty)
+
+
+def _all_digits(field: Field, raw) -> pd.Series | None:
+    """The values of a column whose every cell is all ASCII digits (zero-padded numbers, the
+    usual case), read straight from its matrix of code points; None for any other column."""
+    if not isinstance(raw, np.ndarray) or raw.ndim != 2 or not 0 < raw.shape[1] <= 18:
+        return None
+    digits = raw.astype(np.int64) - 48
+    if len(digits) and not ((digits >= 0) & (digits <= 9)).all():
+        return None
+    values = digits @ (10 ** np.arange(raw.shape[1] - 1, -1, -1, dtype=np.int64))
+    if field.const is not None:
+        wrong = values != int(field.const)
+        if wrong.any():
+            pos = _first(wrong)
+            text = "".join(chr(c) for c in raw[pos]).strip()
+            raise FieldProblem(pos, f"expected {field.const!r}, got {text!r}")
+    return pd.Series(values)
 
 
 def _plain_number_in(field: Field, cells: np.ndarray) -> pd.Series:

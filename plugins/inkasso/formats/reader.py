@@ -329,6 +329,7 @@ class _FixedBlock:
     def __init__(self, layout: Layout, data: bytes, first: int, last: bool, name: str) -> None:
         self.layout, self.name = layout, name
         self.chars = _characters(layout, data, first, name)
+        self.padded = self.chars[:0]  # the characters and blanks after them, made once
         chars = self.chars
         breaks = np.flatnonzero(chars == _LF)
         starts = np.concatenate(([0], breaks + 1))
@@ -360,6 +361,15 @@ class _FixedBlock:
         self.lens = self.ends - self.starts
         self.line_no = np.arange(n) + first
 
+    def windows(self, width: int) -> np.ndarray:
+        """Every run of ``width`` characters as a row (a view), blank-padded past the end."""
+        if len(self.padded) < len(self.chars) + width:
+            pad = np.full(width + 128, _SPACE, dtype=self.chars.dtype)
+            self.padded = np.concatenate((self.chars, pad))
+        return np.lib.stride_tricks.sliding_window_view(
+            self.padded[: len(self.chars) + width], width
+        )
+
     def text(self, i: int) -> str:
         """Line ``i`` of the block as a Python string (for messages and odd lines only)."""
         part = self.chars[self.starts[i] : self.ends[i]]
@@ -376,7 +386,7 @@ class _FixedBlock:
         layout, chars = self.layout, self.chars
         width = layout.code_width
         at = self.starts + layout.code_start - 1
-        window = _windows(chars, width)[np.minimum(at, len(chars))].astype(np.int64)
+        window = self.windows(width)[np.minimum(at, len(chars))].astype(np.int64)
         folded = np.zeros(self.n, dtype=np.int64)
         for j in range(width):
             folded = folded * 0x110000 + window[:, j]
@@ -428,19 +438,14 @@ class _FixedBlock:
                 problems.add(
                     lines[i], None, f"wrong line length: {lens[i]} characters, expected {length}"
                 )
-        matrix = _windows(self.chars, length)[self.starts[idx]]
+        # the lines as one (records x length) matrix: one gather, then each field is a view
+        matrix = self.windows(length)[np.minimum(self.starts[idx], len(self.chars))]
         short = lens < length
         if short.any():
-            # short lines are padded with blanks, as ljust would (only lenient layouts get past)
-            fill = np.arange(length)[None, :] >= lens[short][:, None]
-            rows = matrix[short]
-            rows[fill] = _SPACE
-            matrix[short] = rows
-        out = {}
-        for f in rec.fields:
-            columns = np.ascontiguousarray(matrix[:, f.start - 1 : f.start - 1 + f.width])
-            out[f.name] = columns.astype("<u4").view(f"<U{f.width}")[:, 0]
-        return out
+            # past a short line's end: blanks, as ljust would (only lenient layouts get on)
+            beyond = np.arange(length)[None, :] >= lens[short][:, None]
+            matrix[short] = np.where(beyond, _SPACE, matrix[short])
+        return {f.name: matrix[:, f.start - 1 : f.start - 1 + f.width] for f in rec.fields}
 
     def find_controls(self, positions: dict, cells: dict, problems: _Problems) -> None:
         """Name the first line and field holding a control character (NUL, ESC, ...), if any.
@@ -486,12 +491,6 @@ def _characters(layout: Layout, data: bytes, first: int, name: str) -> np.ndarra
         return np.frombuffer(data, dtype=np.uint8)
     text = _decode(layout, data, first, name)
     return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
-
-
-def _windows(chars: np.ndarray, width: int) -> np.ndarray:
-    """Every run of ``width`` characters as a row (a view), blank-padded past the block's end."""
-    padded = np.concatenate((chars, np.full(width, _SPACE, dtype=chars.dtype)))
-    return np.lib.stride_tricks.sliding_window_view(padded, width)
 
 
 def _decode(layout: Layout, data: bytes, first: int, file_name: str) -> str:
