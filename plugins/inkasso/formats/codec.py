@@ -105,7 +105,15 @@ def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
 
 
 def _text_out(field: Field, series: pd.Series) -> pd.Series:
-    out = _strings(series).str.strip()
+    strings = _strings(series)
+    values = strings.tolist()
+    if values and "\x00" not in "\x01".join(values):
+        # numpy strips the whole column at once; a NUL (which a numpy unicode array cannot
+        # keep at a value's end) leaves it to Python's str.strip
+        stripped = np.strings.strip(np.array(values, dtype=str)).astype(object)
+        out = pd.Series(stripped, index=series.index, dtype="str")
+    else:
+        out = strings.str.strip()
     return _check_common_out(field, out)
 
 

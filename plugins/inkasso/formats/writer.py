@@ -209,16 +209,14 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
             column = pd.Series([None] * n, dtype=object)
         try:
             out = to_text(f, column)
+            values = _Texts(out)
             if f.width is not None:
-                too_long = (out.str.len() > f.width).to_numpy()
+                too_long = values.lengths() > f.width
                 if too_long.any():
                     pos = int(np.flatnonzero(too_long)[0])
                     raise FieldProblem(pos, f"{out.iloc[pos]!r} does not fit width {f.width}")
             if layout.kind == "fixed":
-                if f.align == "left":
-                    out = out.str.ljust(f.width)
-                else:
-                    out = out.str.rjust(f.width)
+                out = values.padded(f.width, f.align)
             else:
                 bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
                 if bad.any():
@@ -234,10 +232,12 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
         pieces: list[Any] = [repeat(rec.code, n)]
         for _f, out in texts:
             pieces.append(repeat(layout.delimiter, n))
-            pieces.append(out.tolist())
+            pieces.append(_as_list(out))
+    elif all(isinstance(out, np.ndarray) for _f, out in texts):
+        return _fixed_lines(layout, rec, texts, n)
     else:
         slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
-        slots += [(f.start, f.width, out.tolist()) for f, out in texts]
+        slots += [(f.start, f.width, _as_list(out)) for f, out in texts]
         slots.sort(key=lambda s: s[0])
         pieces = []
         at = 1
@@ -249,6 +249,61 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
         if rec.length is not None and rec.length >= at:
             pieces.append(repeat(" " * (rec.length - at + 1), n))
     return ["".join(parts) for parts in zip(*pieces, strict=False)]
+
+
+class _Texts:
+    """One field's texts, measured and padded with numpy's string functions.
+
+    A value holding a NUL keeps to Python's own ``str`` methods: a numpy unicode array cannot
+    tell a trailing NUL from its padding.
+    """
+
+    def __init__(self, out: pd.Series) -> None:
+        self.out = out
+        self.values = out.tolist()
+        self.plain = "\x00" not in "\x01".join(self.values)
+        self.array = np.array(self.values, dtype=str) if self.plain and self.values else None
+
+    def lengths(self) -> np.ndarray:
+        """The length of each value, in characters."""
+        if self.array is None:
+            return np.array([len(v) for v in self.values], dtype=np.int64)
+        return np.strings.str_len(self.array)
+
+    def padded(self, width: int, align: str) -> np.ndarray | list[str]:
+        """Each value padded with blanks to ``width`` (a ``<U{width}`` array when it can be)."""
+        if self.array is None:
+            if align == "left":
+                return [v.ljust(width) for v in self.values]
+            return [v.rjust(width) for v in self.values]
+        pad = np.strings.ljust if align == "left" else np.strings.rjust
+        return pad(self.array, width).astype(f"<U{width}")
+
+
+def _as_list(out) -> list[str]:
+    return out.tolist() if hasattr(out, "tolist") else list(out)
+
+
+def _fixed_lines(layout: Layout, rec: RecordSpec, texts, n: int) -> list[str]:
+    """The lines of a fixed-width block laid out as one matrix of characters, then cut to str.
+
+    One byte a character when every character is below 256 (always so for ISO-8859-1 files
+    that can be written at all), else four.
+    """
+    length = rec.length
+    fields = [
+        (f, np.ascontiguousarray(out).view(np.uint32).reshape(n, f.width)) for f, out in texts
+    ]
+    wide = any(points.size and int(points.max()) > 255 for _f, points in fields)
+    matrix = np.full((n, length), ord(" "), dtype=np.uint32 if wide else np.uint8)
+    code = np.array([ord(c) for c in rec.code], dtype=matrix.dtype)
+    matrix[:, layout.code_start - 1 : layout.code_start - 1 + layout.code_width] = code
+    for f, points in fields:
+        matrix[:, f.start - 1 : f.start - 1 + f.width] = points
+    if wide:
+        return matrix.view(f"<U{length}")[:, 0].tolist()
+    text = matrix.tobytes().decode("iso-8859-1")
+    return [text[i : i + length] for i in range(0, n * length, length)]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
