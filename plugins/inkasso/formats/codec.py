@@ -76,13 +76,17 @@ def _strings(series: pd.Series) -> pd.Series:
 
 def to_text(field: Field, series: pd.Series) -> pd.Series:
     """The text of each value of ``series`` for ``field``, before padding (fixed) or joining."""
+    return to_cells(field, series)[0]
+
+
+def to_cells(field: Field, series: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
+    """``to_text``, and the same texts as a numpy unicode array when one was made on the way
+    (None otherwise), so that the writer need not convert them again."""
     if field.type == "text":
-        out = _text_out(field, series)
-    elif field.type in ("integer", "amount"):
-        out = _number_out(field, series)
-    else:
-        out = _date_out(field, series)
-    return out
+        return _text_out(field, series)
+    if field.type in ("integer", "amount"):
+        return _number_out(field, series), None
+    return _date_out(field, series), None
 
 
 def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
@@ -104,17 +108,17 @@ def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
     return out
 
 
-def _text_out(field: Field, series: pd.Series) -> pd.Series:
+def _text_out(field: Field, series: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
     strings = _strings(series)
     values = strings.tolist()
-    if values and "\x00" not in "\x01".join(values):
-        # numpy strips the whole column at once; a NUL (which a numpy unicode array cannot
-        # keep at a value's end) leaves it to Python's str.strip
-        stripped = np.strings.strip(np.array(values, dtype=str)).astype(object)
-        out = pd.Series(stripped, index=series.index, dtype="str")
-    else:
-        out = strings.str.strip()
-    return _check_common_out(field, out)
+    if not values or "\x00" in "\x01".join(values):
+        # a NUL (which a numpy unicode array cannot keep at a value's end): Python's strip
+        return _check_common_out(field, strings.str.strip()), None
+    # numpy strips the whole column at once
+    stripped = np.strings.strip(np.array(values, dtype=str))
+    out = pd.Series(stripped.astype(object), index=series.index, dtype="str")
+    checked = _check_common_out(field, out)
+    return checked, stripped if checked is out else None
 
 
 def line_breaks(series: pd.Series) -> int | None:

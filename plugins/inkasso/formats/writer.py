@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from inkasso.formats.codec import FieldProblem, _strings, line_breaks, to_text
+from inkasso.formats.codec import FieldProblem, _strings, line_breaks, to_cells
 from inkasso.formats.errors import FormatError
 from inkasso.formats.spec import RecordSpec
 
@@ -208,8 +208,8 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
         else:
             column = pd.Series([None] * n, dtype=object)
         try:
-            out = to_text(f, column)
-            values = _Texts(out)
+            out, cells = to_cells(f, column)
+            values = _Texts(out, cells)
             if f.width is not None:
                 too_long = values.lengths() > f.width
                 if too_long.any():
@@ -258,11 +258,14 @@ class _Texts:
     tell a trailing NUL from its padding.
     """
 
-    def __init__(self, out: pd.Series) -> None:
+    def __init__(self, out: pd.Series, cells: np.ndarray | None = None) -> None:
         self.out = out
-        self.values = out.tolist()
-        self.plain = "\x00" not in "\x01".join(self.values)
-        self.array = np.array(self.values, dtype=str) if self.plain and self.values else None
+        self.array = cells
+        if cells is None:
+            values = out.tolist()
+            plain = "\x00" not in "\x01".join(values)
+            self.array = np.array(values, dtype=str) if plain and values else None
+            self.values = values
 
     def lengths(self) -> np.ndarray:
         """The length of each value, in characters."""
