@@ -544,10 +544,11 @@ def iter_ocr_giro(
             parsed = [_parse_line(file_name, first + i, text) for i, text in enumerate(lines)]
             if parsed and count == 0:
                 check.begin(*parsed[0])
+            final = parsed[-1] if parsed else held  # the last record so far
             if last:
-                if not parsed and held is None:
+                if final is None:
                     raise BankFileError(file_name, None, None, "the file is empty")
-                check.ends_with(*(parsed[-1] if parsed else held))
+                check.ends_with(*final)
             body = ([held] if held is not None else []) + parsed
             if count == 0 and body:
                 body = body[1:]  # the start record, checked above
@@ -560,14 +561,11 @@ def iter_ocr_giro(
                 check.record(line, record)
             count += len(parsed)
             if last:
-                end_line, end = parsed[-1] if parsed else (first - 1, None)
-                if end is None:
-                    raise BankFileError(file_name, None, None, "the file is empty")
-                check.finish(end_line, end, count)
+                check.finish(*final, count)
             rows, check.rows = check.rows, []
             for closed in check.assignments:
                 closed.first_lines = {}  # counted; only the open assignment's are still needed
-            yield _chunk(file_name, check, rows, index, last, end if last else None)
+            yield _chunk(file_name, check, rows, index, last, final[1] if last else None)
             index += 1
 
 

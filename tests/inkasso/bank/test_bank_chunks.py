@@ -146,3 +146,10 @@ def test_a_bank_file_is_read_in_chunks_from_its_path(tmp_path, reference_dir):
         _same_as_whole(read_bank_file(copy.read_bytes(), "P.txt"), iter_bank_file(copy, "P.txt", 3))
     with pytest.raises(BankFileError, match="neither OCR giro"):
         iter_bank_file(b"HELLO\r\n", "x.txt")
+
+
+def test_blank_lines_after_the_end_record_may_fill_a_chunk_of_their_own(reference_dir):
+    data = (reference_dir / "ocr-giro" / "ocr_giro_transactions.txt").read_bytes()
+    lines = data.rstrip(b"\r\n").count(b"\n") + 1
+    padded = data.rstrip(b"\r\n") + b"\r\n" + b"\x1c\r\n" * 3  # blank to str.strip(), not bytes
+    _same_as_whole(read_ocr_giro(data, "O.txt"), iter_ocr_giro(padded, "O.txt", lines))
