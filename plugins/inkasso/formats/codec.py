@@ -7,6 +7,7 @@ the first bad row; the reader and writer turn that into a ``FormatError`` naming
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import numpy as np
@@ -76,12 +77,15 @@ def _strings(series: pd.Series) -> pd.Series:
 
 def to_text(field: Field, series: pd.Series) -> pd.Series:
     """The text of each value of ``series`` for ``field``, before padding (fixed) or joining."""
-    return to_cells(field, series)[0]
+    out, cells = to_cells(field, series)
+    if out is None:
+        return pd.Series(cells.astype(object), index=series.index, dtype="str")
+    return out
 
 
-def to_cells(field: Field, series: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
-    """``to_text``, and the same texts as a numpy unicode array when one was made on the way
-    (None otherwise), so that the writer need not convert them again."""
+def to_cells(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndarray | None]:
+    """``to_text``'s texts, as a Series or (text fields numpy can hold) a numpy unicode array:
+    one of the pair is None. The writer pads and lays out the arrays without Python strings."""
     if field.type == "text":
         return _text_out(field, series)
     if field.type in ("integer", "amount"):
@@ -108,17 +112,31 @@ def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
     return out
 
 
-def _text_out(field: Field, series: pd.Series) -> tuple[pd.Series, np.ndarray | None]:
+def _text_out(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndarray | None]:
+    """(texts as a Series, None) or, when numpy can hold them, (None, a ``<U`` array)."""
     strings = _strings(series)
     values = strings.tolist()
     if not values or "\x00" in "\x01".join(values):
         # a NUL (which a numpy unicode array cannot keep at a value's end): Python's strip
         return _check_common_out(field, strings.str.strip()), None
-    # numpy strips the whole column at once
-    stripped = np.strings.strip(np.array(values, dtype=str))
-    out = pd.Series(stripped.astype(object), index=series.index, dtype="str")
-    checked = _check_common_out(field, out)
-    return checked, stripped if checked is out else None
+    # numpy strips and checks the whole column at once
+    text = np.strings.strip(np.array(values, dtype=str))
+    empty = text == ""
+    if field.const is not None:
+        wrong = ~empty & (text != field.const)
+        if wrong.any():
+            pos = _first(wrong)
+            raise FieldProblem(pos, f"must be {field.const!r}, got {str(text[pos])!r}")
+        text = np.where(empty, field.const, text)
+        empty = text == ""
+    if field.required and empty.any():
+        raise FieldProblem(_first(empty), "missing required value")
+    if field.values is not None:
+        bad = ~empty & ~np.isin(text, np.array(field.values, dtype=str))
+        if bad.any():
+            pos = _first(bad)
+            raise FieldProblem(pos, f"{str(text[pos])!r} is not one of {sorted(field.values)}")
+    return None, text
 
 
 def line_breaks(series: pd.Series) -> int | None:
@@ -187,6 +205,9 @@ def _date_out(field: Field, series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         stamps = series
         bad = pd.Series(False, index=series.index)
+    elif (days := _plain_dates(series)) is not None:
+        stamps = pd.Series(days, index=series.index)
+        bad = pd.Series(False, index=series.index)
     else:
         obj = series.astype(object)
         given = obj.notna() & (obj.astype(str).str.strip() != "")
@@ -199,8 +220,33 @@ def _date_out(field: Field, series: pd.Series) -> pd.Series:
     return _check_common_out(field, out)
 
 
+def _plain_dates(series: pd.Series) -> np.ndarray | None:
+    """A column of ``datetime.date`` values (None for blanks) as datetime64[D], converted by
+    numpy in one call; None when any value is something else (strings, datetimes, ...)."""
+    if series.dtype != object:
+        return None
+    codes, uniques = pd.factorize(series)  # a column holds few distinct dates: convert those
+    values = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
+    if not all(type(v) is datetime.date for v in values):
+        return None
+    days = np.array([*values, None], dtype="datetime64[D]")  # the last: blanks (code -1)
+    return days[codes]
+
+
 def format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
-    """``strftime`` for a datetime column, fast for formats made of %Y %m %d %H %M %S."""
+    """``strftime`` for a datetime column, fast for formats made of %Y %m %d %H %M %S.
+
+    Each distinct date is formatted once: a column of invoices holds few distinct dates.
+    """
+    codes, uniques = pd.factorize(stamps)
+    if len(uniques) * 4 < len(stamps):
+        text = _format_dates(pd.Series(uniques), fmt).tolist()
+        values = np.array([*text, ""], dtype=object)[codes]  # code -1 (a blank): the last
+        return pd.Series(values, index=stamps.index, dtype="str")
+    return _format_dates(stamps, fmt)
+
+
+def _format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
     missing = stamps.isna()
     parts = re.split(r"(%.)", fmt)
     if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):

@@ -124,12 +124,19 @@ def _write_blocks(layout: Layout, blocks: list[_Block], name: str) -> bytes:
     first_line = 2 if layout.column_names else 1
     # the trailer last: its controls are computed from the blocks already checked
     ordered = sorted(blocks, key=lambda b: b.rec.role == "trailer")
+    results: list[tuple[_Block, Any]] = []
     for block in ordered:
         if block.rec.role == "trailer":
             _compute_controls(layout, blocks)
         if len(block.frame) == 0:
             continue
-        formatted = _format_block(layout, block, name, first_line)
+        results.append((block, _format_block(layout, block, name, first_line)))
+    fast = _fast_bytes(layout, results, total)
+    if fast is not None:
+        return fast
+    for block, formatted in results:
+        if isinstance(formatted, np.ndarray):
+            formatted = _matrix_lines(formatted)
         for pos, text in zip(block.positions.tolist(), formatted, strict=False):
             lines[pos] = text
     if layout.column_names:
@@ -214,10 +221,11 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
                 too_long = values.lengths() > f.width
                 if too_long.any():
                     pos = int(np.flatnonzero(too_long)[0])
-                    raise FieldProblem(pos, f"{out.iloc[pos]!r} does not fit width {f.width}")
+                    raise FieldProblem(pos, f"{values.at(pos)!r} does not fit width {f.width}")
             if layout.kind == "fixed":
                 out = values.padded(f.width, f.align)
             else:
+                out = values.series()
                 bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
                 if bad.any():
                     pos = int(np.flatnonzero(bad)[0])
@@ -234,7 +242,7 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
             pieces.append(repeat(layout.delimiter, n))
             pieces.append(_as_list(out))
     elif all(isinstance(out, np.ndarray) for _f, out in texts):
-        return _fixed_lines(layout, rec, texts, n)
+        return _fixed_matrix(layout, rec, texts, n)
     else:
         slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
         slots += [(f.start, f.width, _as_list(out)) for f, out in texts]
@@ -258,7 +266,7 @@ class _Texts:
     tell a trailing NUL from its padding.
     """
 
-    def __init__(self, out: pd.Series, cells: np.ndarray | None = None) -> None:
+    def __init__(self, out: pd.Series | None, cells: np.ndarray | None = None) -> None:
         self.out = out
         self.array = cells
         if cells is None:
@@ -266,6 +274,16 @@ class _Texts:
             plain = "\x00" not in "\x01".join(values)
             self.array = np.array(values, dtype=str) if plain and values else None
             self.values = values
+
+    def at(self, pos: int) -> str:
+        """The value at 0-based ``pos``."""
+        return str(self.array[pos]) if self.out is None else self.out.iloc[pos]
+
+    def series(self) -> pd.Series:
+        """The values as a Series of str."""
+        if self.out is None:
+            self.out = pd.Series(self.array.astype(object), dtype="str")
+        return self.out
 
     def lengths(self) -> np.ndarray:
         """The length of each value, in characters."""
@@ -287,8 +305,8 @@ def _as_list(out) -> list[str]:
     return out.tolist() if hasattr(out, "tolist") else list(out)
 
 
-def _fixed_lines(layout: Layout, rec: RecordSpec, texts, n: int) -> list[str]:
-    """The lines of a fixed-width block laid out as one matrix of characters, then cut to str.
+def _fixed_matrix(layout: Layout, rec: RecordSpec, texts, n: int) -> np.ndarray:
+    """The lines of a fixed-width block as one matrix of characters (records x line length).
 
     One byte a character when every character is below 256 (always so for ISO-8859-1 files
     that can be written at all), else four.
@@ -303,10 +321,49 @@ def _fixed_lines(layout: Layout, rec: RecordSpec, texts, n: int) -> list[str]:
     matrix[:, layout.code_start - 1 : layout.code_start - 1 + layout.code_width] = code
     for f, points in fields:
         matrix[:, f.start - 1 : f.start - 1 + f.width] = points
-    if wide:
-        return matrix.view(f"<U{length}")[:, 0].tolist()
+    return matrix
+
+
+def _matrix_lines(matrix: np.ndarray) -> list[str]:
+    """The lines of a block's matrix of characters as strings."""
+    n, length = matrix.shape
+    if matrix.dtype != np.uint8:
+        return np.ascontiguousarray(matrix).view(f"<U{length}")[:, 0].tolist()
     text = matrix.tobytes().decode("iso-8859-1")
     return [text[i : i + length] for i in range(0, n * length, length)]
+
+
+def _fast_bytes(layout: Layout, results: list, total: int) -> bytes | None:
+    """The file's bytes straight from the blocks' byte matrices, when that is the same file.
+
+    So when every block is a byte matrix standing on consecutive lines, no value holds a
+    line break (the slow path names it), and every byte is the character itself (ISO-8859-1,
+    or only ASCII). Otherwise None: the lines are joined and encoded as strings.
+    """
+    parts = sorted(results, key=lambda r: int(r[0].positions[0]))
+    at = 0
+    for block, matrix in parts:
+        if not isinstance(matrix, np.ndarray) or matrix.dtype != np.uint8:
+            return None
+        expected = np.arange(at, at + len(matrix))
+        if not np.array_equal(block.positions, expected):
+            return None
+        at += len(matrix)
+    if at != total:
+        return None
+    ending = np.frombuffer(layout.line_ending.encode("ascii"), dtype=np.uint8)
+    pieces = []
+    for _block, matrix in parts:
+        if ((matrix == 10) | (matrix == 13)).any():
+            return None
+        if layout.encoding != "iso-8859-1" and (matrix >= 128).any():
+            return None
+        width = matrix.shape[1]
+        lines = np.empty((len(matrix), width + len(ending)), dtype=np.uint8)
+        lines[:, :width] = matrix
+        lines[:, width:] = ending
+        pieces.append(lines.tobytes())
+    return b"".join(pieces)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
