@@ -89,7 +89,7 @@ def to_cells(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndar
     if field.type == "text":
         return _text_out(field, series)
     if field.type in ("integer", "amount"):
-        return _number_out(field, series), None
+        return _number_out(field, series)
     return _date_out(field, series), None
 
 
@@ -145,7 +145,7 @@ def line_breaks(series: pd.Series) -> int | None:
     return _first(breaks) if breaks.any() else None
 
 
-def _number_out(field: Field, series: pd.Series) -> pd.Series:
+def _number_out(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndarray | None]:
     what = "amount" if field.type == "amount" else "integer"
     dtype = series.dtype
     if pd.api.types.is_float_dtype(dtype):
@@ -186,6 +186,9 @@ def _number_out(field: Field, series: pd.Series) -> pd.Series:
         body = np.where(negative, np.strings.add("-", digits), digits)
     else:
         body = digits
+    if not missing.any():  # every value given: the texts stay a numpy array
+        width = int(np.strings.str_len(body).max()) if len(body) else 1
+        return None, body.astype(f"<U{max(width, 1)}")
     out = pd.Series(body.astype(object), index=series.index, dtype="str")
     if missing.any():
         out = out.where(~missing, "")
@@ -194,7 +197,7 @@ def _number_out(field: Field, series: pd.Series) -> pd.Series:
         out = out.where(~missing, const_text)
     if field.required and (out == "").any():
         raise FieldProblem(_first(out == ""), "missing required value")
-    return out
+    return out, None
 
 
 def _is_int(value: object) -> bool:

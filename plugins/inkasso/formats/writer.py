@@ -297,8 +297,10 @@ class _Texts:
             if align == "left":
                 return [v.ljust(width) for v in self.values]
             return [v.rjust(width) for v in self.values]
-        pad = np.strings.ljust if align == "left" else np.strings.rjust
-        return pad(self.array, width).astype(f"<U{width}")
+        if align == "left":  # a unicode array pads with NULs: blanks in place of them
+            points = self.array.astype(f"<U{width}").view(np.uint32).reshape(-1, width)
+            return np.where(points == 0, ord(" "), points).view(f"<U{width}")[:, 0]
+        return np.strings.rjust(self.array, width).astype(f"<U{width}")
 
 
 def _as_list(out) -> list[str]:
