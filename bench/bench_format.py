@@ -1,12 +1,20 @@
-"""Write and read back 300,000 Lowell new-case records and print rows per second.
+"""Write and read back 300,000 Lowell new-case records beside their floors.
 
-Run: ``.venv/bin/python bench/bench_format.py [rows] [layout]``.
+Prints table rows (flow, scale, seconds, floor, ratio, peak RSS). The write's floor joins the
+same lines and writes them; the read's floor reads the file and splits it into lines. Each
+figure comes from its own child process, so each peak RSS is that flow's own (imports included).
+
+Run: ``.venv/bin/python bench/bench_format.py [rows] [layout] [--whole-only]``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,30 +54,91 @@ def frame(rows: int) -> pd.DataFrame:
     )
 
 
+HEADER = {
+    "customer_no": "400123",
+    "client_name": "Fjordkraft Åsane AS",
+    "client_org_no": "912345678",
+    "file_date": dt.date(2026, 11, 22),
+    "currency": "NOK",
+}
+
+
+def child(flow: str, rows: int, layout_name: str, path: str) -> None:
+    """One flow in this (fresh) process; prints seconds and peak RSS as JSON."""
+    layout = load_layout(layout_name)
+    if flow == "write":
+        data_frame = frame(rows)
+        start = time.perf_counter()
+        Path(path).write_bytes(layout.write(HEADER, data_frame))
+    elif flow == "write_floor":  # the same lines, already text: join and write
+        lines = Path(path).read_bytes().split(b"\r\n")
+        start = time.perf_counter()
+        Path(path + ".floor").write_bytes(b"\r\n".join(lines))
+    elif flow == "read":
+        start = time.perf_counter()
+        parsed = layout.read(Path(path).read_bytes(), "bench.txt")
+        assert parsed.count("detail") == rows
+    elif flow == "read_chunks":
+        start = time.perf_counter()
+        count = sum(c.count("detail") for c in layout.iter_chunks(path, chunk_rows=100_000))
+        assert count == rows
+    else:  # read_floor: read the bytes and split them into lines
+        start = time.perf_counter()
+        Path(path).read_bytes().split(b"\n")
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "peak": peak}))
+
+
+def run(flow: str, rows: int, layout_name: str, path: Path) -> dict:
+    """``child`` in a new process: its figures."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", flow, str(rows), layout_name, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
-    """Time the write and the read and check the read-back values."""
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
-    layout = load_layout(sys.argv[2] if len(sys.argv) > 2 else "lowell.new_cases")
-    header = {
-        "customer_no": "400123",
-        "client_name": "Fjordkraft Åsane AS",
-        "client_org_no": "912345678",
-        "file_date": dt.date(2026, 11, 22),
-        "currency": "NOK",
-    }
-    data_frame = frame(rows)
-    start = time.perf_counter()
-    data = layout.write(header, data_frame)
-    wrote = time.perf_counter() - start
-    start = time.perf_counter()
-    parsed = layout.read(data, "bench.txt")
-    read = time.perf_counter() - start
-    back = parsed.details()
-    assert back["remaining_amount"].tolist() == data_frame["remaining_amount"].tolist()
-    assert parsed.trailer["amount_total"] == int(data_frame["remaining_amount"].sum())
-    print(f"{layout.name}: {rows} rows, {len(data) / 1e6:.1f} MB")
-    print(f"write {wrote:6.2f} s  {rows / wrote:10,.0f} rows/s")
-    print(f"read  {read:6.2f} s  {rows / read:10,.0f} rows/s")
+    """Time the write and the read beside their floors; print one table row each."""
+    args = sys.argv[1:]
+    if args[:1] == ["--child"]:
+        child(args[1], int(args[2]), args[3], args[4])
+        return
+    whole_only = "--whole-only" in args  # (a tree from before the chunked reader has none)
+    args = [a for a in args if a != "--whole-only"]
+    rows = int(args[0]) if args else 300_000
+    layout_name = args[1] if len(args) > 1 else "lowell.new_cases"
+    folder = Path(tempfile.mkdtemp(prefix="bench-format-"))
+    path = folder / "file.txt"
+    # a check of the values first (in this process): what is written reads back the same
+    small = frame(1000)
+    back = load_layout(layout_name).read(load_layout(layout_name).write(HEADER, small), "b.txt")
+    assert back.details()["remaining_amount"].tolist() == small["remaining_amount"].tolist()
+    write = run("write", rows, layout_name, path)
+    size = f"{rows:,} records, {path.stat().st_size / 1e6:.0f} MB"
+    print("| flow | scale | seconds | floor | ratio | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for flow, got, floor in (
+        ("format write", write, run("write_floor", rows, layout_name, path)),
+        ("format read", run("read", rows, layout_name, path), None),
+        *(
+            []
+            if whole_only
+            else [("format read (chunks)", run("read_chunks", rows, layout_name, path), None)]
+        ),
+    ):
+        floor = floor or run("read_floor", rows, layout_name, path)
+        print(
+            f"| {flow} ({layout_name}) | {size} | {got['seconds']:.2f} | {floor['seconds']:.3f} "
+            f"| {got['seconds'] / floor['seconds']:.1f}x | {got['peak'] / 1e6:.0f} MB |",
+            flush=True,
+        )
+    for leftover in folder.iterdir():
+        leftover.unlink()
+    folder.rmdir()
 
 
 if __name__ == "__main__":

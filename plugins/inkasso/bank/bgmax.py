@@ -13,12 +13,17 @@ its own, its first extra reference is used for matching. A name record (26) give
 from __future__ import annotations
 
 import datetime
+import os
+from collections.abc import Iterator
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
-from inkasso.bank.model import PAYMENTS, BankFile, BankFileError, payments_frame
+from inkasso.bank.model import PAYMENTS, BankChunk, BankFile, BankFileError, payments_frame
 from inkasso.formats import FormatError, load_layout
+from inkasso.formats.codec import FieldProblem, from_text
+from inkasso.formats.reader import DEFAULT_CHUNK_ROWS
 
 FORMAT = "bgmax"
 LAYOUT = "bgmax"
@@ -26,28 +31,329 @@ _MONEY = ("payment", "deduction")
 
 
 def read_bgmax(data: bytes, file_name: str) -> BankFile:
-    """Read a BgMax file into a `BankFile`; raise `BankFileError` (line, field) if it is broken."""
-    try:
-        parsed = load_layout(LAYOUT).read(data, file_name)
-    except FormatError as exc:
-        raise BankFileError(exc.file_name, exc.line, exc.field, exc.reason) from exc
-    header = parsed.header
-    if not header:
-        raise BankFileError(file_name, 1, "record_type", "a BgMax file starts with a record 01")
-    money = _money_records(parsed)
-    openings = parsed.details("deposit_opening", with_line=True)
-    deposits = parsed.details("deposit", with_line=True)
-    _check_sections(file_name, money, openings, deposits)
-    frame = _payments(parsed, money, openings, deposits)
+    """Read a BgMax file into a `BankFile`; raise `BankFileError` (line, field) if it is broken.
+
+    The whole file as one chunk of ``iter_bgmax``: every check is made before anything is
+    returned.
+    """
+    chunks = list(iter_bgmax(data, file_name, chunk_rows=None))
+    last = chunks[-1]
+    payments = pd.concat([c.payments for c in chunks], ignore_index=True)
     return BankFile(
         file_name=file_name,
         format=FORMAT,
         kind=PAYMENTS,
-        payments=frame,
-        control_count=int(parsed.trailer["payment_count"] + parsed.trailer["deduction_count"]),
-        control_amount=int(deposits["amount"].astype("int64").sum()) if len(deposits) else 0,
-        created=_written_date(header.get("written_at") or ""),
+        payments=payments_frame(payments),
+        control_count=int(last.control_count),
+        control_amount=int(last.control_amount),
+        created=last.created,
     )
+
+
+def iter_bgmax(
+    source: bytes | str | os.PathLike | IO[bytes],
+    file_name: str,
+    chunk_rows: int | None = DEFAULT_CHUNK_ROWS,
+) -> Iterator[BankChunk]:
+    """Read a BgMax file in chunks of at most ``chunk_rows`` lines; yield a `BankChunk` each.
+
+    ``source`` is the file's bytes, a path or a seekable binary stream. The file is read twice:
+    a first pass over the raw bytes notes the deposits (05, 15: a payment's date and account
+    stand in the deposit record after it) and whether the BGC serial numbers are unique (8 bytes
+    per payment); the second parses and checks chunk by chunk. Memory is bounded by a chunk.
+    The last chunk carries the end record's controls; the whole-file checks (end record counts,
+    every deposit's count and net amount) raise `BankFileError` before it is yielded, so nothing
+    read is valid until the iterator is exhausted without an error. ``chunk_rows=None`` reads
+    the file as one chunk.
+    """
+    try:
+        layout = load_layout(LAYOUT)
+        if chunk_rows is None:
+            # one chunk: what the first pass would note is in the parsed file itself
+            (whole,) = layout.iter_chunks(source, file_name, _WHOLE)
+            yield _Walk(file_name, _Survey.of_parsed(layout, whole)).chunk(whole)
+            return
+        start = source.tell() if _is_stream(source) else None
+        survey = _Survey.of_bytes(layout, source)
+        if start is not None:
+            source.seek(start)  # the second pass reads the stream again from where it stood
+        walk = _Walk(file_name, survey)
+        for chunk in layout.iter_chunks(source, file_name, chunk_rows):
+            yield walk.chunk(chunk)
+    except FormatError as exc:
+        raise BankFileError(exc.file_name, exc.line, exc.field, exc.reason) from exc
+
+
+_WHOLE = 1 << 62  # chunk_rows for "the whole file as one chunk"
+
+
+def _is_stream(source) -> bool:
+    return hasattr(source, "read") and hasattr(source, "seek")
+
+
+class _Survey:
+    """The first pass over a BgMax file's bytes: its deposits and whether serials are unique.
+
+    Only the record codes of every line are looked at, the BGC serial of every payment, and the
+    few deposit opening (05) and deposit (15) records, parsed leniently: the second pass checks
+    them in full.
+    """
+
+    def __init__(self, layout) -> None:
+        self.layout = layout
+        self.opening_lines: list[int] = []
+        self.currencies: list[str] = []
+        self.deposit_lines: list[int] = []
+        self.deposit_raw: list[str] = []
+        self.blank_serial = False
+        self.unique_serials = False
+        self.deposits = pd.DataFrame(columns=["payee_account", "payment_date"])
+
+    @classmethod
+    def of_bytes(cls, layout, source) -> _Survey:
+        """The first pass over the source's raw bytes."""
+        survey = cls(layout)
+        hashes = [survey._block(block, first) for block, first, _ in _survey_blocks(source)]
+        every = np.concatenate(hashes) if hashes else np.array([], dtype=np.uint64)
+        survey.unique_serials = not survey.blank_serial and len(np.unique(every)) == len(every)
+        survey.deposits = survey._deposits()
+        return survey
+
+    @classmethod
+    def of_parsed(cls, layout, parsed) -> _Survey:
+        """The same notes taken from a whole file already parsed (and checked)."""
+        survey = cls(layout)
+        survey.opening_lines = parsed.lines_of("deposit_opening").tolist()
+        survey.currencies = parsed.frame("deposit_opening")["currency"].astype(str).tolist()
+        survey.deposit_lines = parsed.lines_of("deposit").tolist()
+        survey.deposits = parsed.frame("deposit")[["payee_account", "payment_date"]]
+        serials = pd.concat([parsed.frame(t)["bgc_serial"] for t in _MONEY if parsed.count(t)])
+        serials = serials.fillna("").astype(str)
+        survey.unique_serials = bool((serials != "").all() and serials.is_unique)
+        return survey
+
+    def _block(self, block: bytes, first: int) -> np.ndarray:
+        """Note one block's deposits and return the hashes of its payments' serials."""
+        chars = np.frombuffer(block, dtype=np.uint8)
+        breaks = np.flatnonzero(chars == 10)
+        starts = np.concatenate(([0], breaks + 1))
+        ends = np.concatenate((breaks, [len(chars)]))
+        if ends[-1] == starts[-1]:
+            starts, ends = starts[:-1], ends[:-1]
+        padded = np.concatenate((chars, np.full(80, 32, dtype=np.uint8)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 72)
+        heads = windows[starts]
+        code = heads[:, 0].astype(np.int32) * 256 + heads[:, 1]
+        for wanted, lines, texts in (
+            (b"05", self.opening_lines, None),
+            (b"15", self.deposit_lines, self.deposit_raw),
+        ):
+            for i in np.flatnonzero(code == wanted[0] * 256 + wanted[1]).tolist():
+                text = block[starts[i] : ends[i]].decode("iso-8859-1").rstrip("\r")
+                lines.append(first + i)
+                if texts is None:
+                    self.currencies.append(text[22:25].strip())
+                else:
+                    texts.append(text)
+        money = np.flatnonzero((code == 0x3230) | (code == 0x3231))  # "20", "21"
+        serial = heads[money, 57:69].copy()
+        beyond = (starts[money, None] + 57 + np.arange(12)) >= ends[money, None]
+        serial[beyond | (serial == 13)] = 32
+        text = np.strings.strip(serial.astype("<u4").view("<U12")[:, 0])
+        self.blank_serial |= bool((text == "").any())
+        points = np.ascontiguousarray(text.astype("<U12")).view(np.uint32).reshape(-1, 12)
+        hashed = np.zeros(len(money), dtype=np.uint64)
+        for j in range(12):
+            hashed = hashed * np.uint64(1_000_003) + points[:, j].astype(np.uint64)
+        return hashed
+
+    def _deposits(self) -> pd.DataFrame:
+        """The deposits as far as they can be read (the second pass rejects a broken one)."""
+        rec = self.layout.records["deposit"]
+        fields = {f.name: f for f in rec.fields}
+        rows = []
+        for text in self.deposit_raw:
+            row = {}
+            for name in ("payee_account", "payment_date"):
+                f = fields[name]
+                try:
+                    row[name] = from_text(f, np.array([text[f.start - 1 : f.start - 1 + f.width]]))[
+                        0
+                    ]
+                except FieldProblem:
+                    row[name] = None
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["payee_account", "payment_date"])
+
+
+def _survey_blocks(source):
+    """The source's bytes in large blocks of whole lines (for the first pass)."""
+    from inkasso.formats.reader import _line_blocks, _open
+
+    with _open(source) as stream:
+        yield from _line_blocks(stream, 200_000)
+
+
+class _Walk:
+    """The second pass: chunk by chunk, the deposit sections checked and the payments built.
+
+    Carried from chunk to chunk: the last payment (its name and extra references may be in the
+    next chunk), the open section's count, net amount and openings, and the deposits' sum.
+    """
+
+    def __init__(self, file_name: str, survey: _Survey) -> None:
+        self.file_name, self.survey = file_name, survey
+        self.pending = _money_records(None)
+        self.previous_deposit = 0
+        self.section_count = 0
+        self.section_net = 0
+        self.section_first = None  # first payment line of the open section
+        self.openings = 0
+        self.opening_first = None  # first opening line of the open section
+        self.deposit_amount = 0
+        self.index = 0
+
+    def fail(self, line, field_name, reason) -> BankFileError:
+        return BankFileError(self.file_name, int(line), field_name, reason)
+
+    def chunk(self, parsed) -> BankChunk:
+        """Check one chunk's sections and build the payments it completes."""
+        money = pd.concat([self.pending, _money_records(parsed)], ignore_index=True)
+        money = _attach(parsed, money)
+        deposits = parsed.details("deposit", with_line=True)
+        openings = parsed.details("deposit_opening", with_line=True)
+        self.sections(money.iloc[len(self.pending) :], openings, deposits, parsed.last)
+        if len(deposits):
+            self.deposit_amount += int(deposits["amount"].astype("int64").sum())
+        keep = 0 if parsed.last or not len(money) else 1
+        ready, self.pending = money.iloc[: len(money) - keep], money.iloc[len(money) - keep :]
+        trailer = parsed.trailer
+        chunk = BankChunk(
+            file_name=self.file_name,
+            format=FORMAT,
+            kind=PAYMENTS,
+            payments=self.payments(ready),
+            index=self.index,
+            last=parsed.last,
+            created=_written_date(parsed.header.get("written_at") or ""),
+            control_count=(
+                int(trailer["payment_count"] + trailer["deduction_count"]) if parsed.last else None
+            ),
+            control_amount=self.deposit_amount if parsed.last else None,
+        )
+        self.index += 1
+        return chunk
+
+    def sections(self, money, openings, deposits, last: bool) -> None:
+        """Each deposit closes an opened section and states its count and net amount truly."""
+        money_lines = money["line"].to_numpy(dtype="int64")
+        signed = money["signed"].to_numpy(dtype="int64")
+        opening_lines = openings["line"].to_numpy(dtype="int64")
+        deposit_lines = deposits["line"].to_numpy(dtype="int64")
+        if last:
+            after = deposit_lines[-1] if len(deposit_lines) else self.previous_deposit
+            loose = money_lines[money_lines > after]
+            first_loose = self.section_first if not len(deposit_lines) else None
+            if first_loose is None and len(loose):
+                first_loose = loose[0]
+            if first_loose is not None:
+                raise self.fail(
+                    first_loose, "record_type", "payment not closed by a deposit record (15)"
+                )
+        at = 0
+        for deposit in deposits.itertuples(index=False):
+            line = int(deposit.line)
+            opened = self.openings + int(
+                ((opening_lines > self.previous_deposit) & (opening_lines < line)).sum()
+            )
+            if opened != 1:
+                reason = "no opening record (05) before it" if not opened else "two openings (05)"
+                raise self.fail(line, "record_type", f"deposit record: {reason}")
+            upto = int(np.searchsorted(money_lines, line))
+            count = self.section_count + upto - at
+            net = self.section_net + int(signed[at:upto].sum())
+            if int(deposit.payment_count) != count:
+                raise self.fail(
+                    line,
+                    "payment_count",
+                    f"deposit states {int(deposit.payment_count)} payments, its section holds "
+                    f"{count}",
+                )
+            if int(deposit.amount) != net:
+                raise self.fail(
+                    line,
+                    "amount",
+                    f"deposit states {int(deposit.amount)} öre, its payments sum to {net}",
+                )
+            self.previous_deposit, at = line, upto
+            self.section_count = self.section_net = self.openings = 0
+            self.section_first = self.opening_first = None
+        rest = money_lines[at:]
+        if len(rest) and self.section_first is None:
+            self.section_first = int(rest[0])
+        self.section_count += len(rest)
+        self.section_net += int(signed[at:].sum())
+        stray = opening_lines[opening_lines > self.previous_deposit]
+        if len(stray) and self.opening_first is None:
+            self.opening_first = int(stray[0])
+        self.openings += len(stray)
+        if last and self.openings:
+            raise self.fail(
+                self.opening_first, "record_type", "opening record (05) without a deposit (15)"
+            )
+
+    def payments(self, money: pd.DataFrame) -> pd.DataFrame:
+        """The payments frame of completed money records, dated and placed by their deposit.
+
+        Built on plain arrays: pandas' string methods go through Python one value at a time
+        with more overhead than a list comprehension.
+        """
+        if not len(money):
+            return payments_frame([])
+        survey = self.survey
+        lines = money["line"].to_numpy(dtype="int64")
+        deposits = survey.deposits
+        deposit_at = np.searchsorted(np.array(survey.deposit_lines, dtype="int64"), lines)
+        inside = deposit_at < len(deposits)
+        deposit_at = np.minimum(deposit_at, max(len(deposits) - 1, 0))
+        opening_at = np.searchsorted(np.array(survey.opening_lines, dtype="int64"), lines) - 1
+        currencies = np.array([*survey.currencies, ""], dtype=object)
+        if len(deposits):
+            dates = np.where(inside, deposits["payment_date"].to_numpy()[deposit_at], None)
+            accounts = deposits["payee_account"].fillna("").to_numpy(dtype=object)[deposit_at]
+            accounts = np.where(inside, accounts, "")
+        else:
+            dates, accounts = np.full(len(money), None), np.full(len(money), "", dtype=object)
+        reference = _texts(money["reference"])
+        for extra in ("extra_reference", "extra_reference_negative"):
+            reference = np.where(reference == "", _texts(money[extra]), reference)
+        if survey.unique_serials:
+            refs = _texts(money["bgc_serial"])
+        else:
+            refs = np.strings.add("L", lines.astype(str)).astype(object)
+        payer = np.strings.lstrip(_texts(money["payer_bankgiro"]).astype(str), "0")
+        frame = pd.DataFrame(
+            {
+                "payment_ref": refs,
+                "payer_account": payer.astype(object),
+                "reference": reference,
+                "amount": money["signed"].to_numpy(dtype="int64"),
+                "payment_date": dates,
+                "payee_account": accounts,
+                "currency": currencies[opening_at],
+                "payer_name": _texts(money["name"]),
+                "line": lines,
+            }
+        )
+        return payments_frame(frame)
+
+
+def _texts(column: pd.Series) -> np.ndarray:
+    """A text column as an object array of str, blanks as ''."""
+    values = column.to_numpy(dtype=object)
+    if column.dtype == object:  # the engine's text columns ("str") are never blank as NaN
+        values = np.where(pd.isna(values), "", values)
+    return values
 
 
 def _written_date(value: str) -> datetime.date | None:
@@ -58,128 +364,65 @@ def _written_date(value: str) -> datetime.date | None:
         return None
 
 
+_MONEY_COLUMNS = ["payer_bankgiro", "reference", "amount", "bgc_serial", "line", "record_type"]
+_ATTACHED = ("extra_reference", "extra_reference_negative", "name")
+
+
 def _money_records(parsed) -> pd.DataFrame:
-    """Payments (20) and deductions (21) in file order, with line, signed amount and record type."""
-    parts = []
-    for record_type in _MONEY:
-        part = parsed.details(record_type, with_line=True)
-        if len(part):
-            part = part.assign(record_type=record_type)
-            parts.append(part)
-    columns = ["payer_bankgiro", "reference", "amount", "bgc_serial", "line", "record_type"]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("amount", "line") else "object")
-                             for c in columns})  # fmt: skip
-    money = pd.concat([p[columns] for p in parts], ignore_index=True)
-    money["amount"] = money["amount"].astype("int64")
-    money["line"] = money["line"].astype("int64")
-    money["signed"] = np.where(
-        money["record_type"] == "deduction", -money["amount"], money["amount"]
-    )
-    return money.sort_values("line", ignore_index=True)
+    """Payments (20) and deductions (21) in file order: line, signed amount, record type, and
+    (empty) columns for what later records attach to them."""
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in _MONEY_COLUMNS}
+    for record_type in _MONEY if parsed is not None else ():
+        if not parsed.count(record_type):
+            continue
+        frame = parsed.frame(record_type)
+        for column in ("payer_bankgiro", "reference", "bgc_serial"):
+            parts[column].append(frame[column].to_numpy(dtype=object))
+        parts["amount"].append(frame["amount"].to_numpy(dtype="int64"))
+        parts["line"].append(parsed.lines_of(record_type).astype("int64"))
+        parts["record_type"].append(np.full(len(frame), record_type, dtype=object))
+    if parts["line"]:
+        columns = {c: np.concatenate(v) for c, v in parts.items()}
+    else:
+        columns = {c: np.array([], dtype="int64" if c in ("amount", "line") else object)
+                   for c in _MONEY_COLUMNS}  # fmt: skip
+    if len(parts["line"]) > 1:  # both types: back into file order
+        order = np.argsort(columns["line"], kind="stable")
+        columns = {c: v[order] for c, v in columns.items()}
+    deduction = columns["record_type"] == "deduction"
+    columns["signed"] = np.where(deduction, -columns["amount"], columns["amount"])
+    for column in _ATTACHED:
+        columns[column] = np.full(len(columns["line"]), "", dtype=object)
+    return pd.DataFrame(columns)
 
 
-def _check_sections(
-    file_name: str, money: pd.DataFrame, openings: pd.DataFrame, deposits: pd.DataFrame
-) -> None:
-    """Each deposit closes an opened section and states its count and net amount truly."""
-    deposit_lines = deposits["line"].to_numpy(dtype="int64")
-    opening_lines = openings["line"].to_numpy(dtype="int64")
-    money_lines = money["line"].to_numpy(dtype="int64")
-    if len(money_lines):
-        owner = np.searchsorted(deposit_lines, money_lines)
-        loose = money_lines[owner >= len(deposit_lines)]
-        if len(loose):
-            raise BankFileError(
-                file_name,
-                int(loose[0]),
-                "record_type",
-                "payment not closed by a deposit record (15)",
-            )
-    previous_deposit = 0
-    for index, deposit in enumerate(deposits.itertuples(index=False)):
-        line = int(deposit.line)
-        opened = opening_lines[(opening_lines > previous_deposit) & (opening_lines < line)]
-        if len(opened) != 1:
-            reason = "no opening record (05) before it" if not len(opened) else "two openings (05)"
-            raise BankFileError(file_name, line, "record_type", f"deposit record: {reason}")
-        section = money[(money["line"] > previous_deposit) & (money["line"] < line)]
-        if int(deposit.payment_count) != len(section):
-            raise BankFileError(
-                file_name,
-                line,
-                "payment_count",
-                f"deposit states {int(deposit.payment_count)} payments, its section holds "
-                f"{len(section)}",
-            )
-        net = int(section["signed"].sum())
-        if int(deposit.amount) != net:
-            raise BankFileError(
-                file_name,
-                line,
-                "amount",
-                f"deposit states {int(deposit.amount)} öre, its payments sum to {net}",
-            )
-        previous_deposit = line
-        del index
-    stray = opening_lines[opening_lines > previous_deposit]
-    if len(stray):
-        raise BankFileError(
-            file_name, int(stray[0]), "record_type", "opening record (05) without a deposit (15)"
-        )
+def _attach(parsed, money: pd.DataFrame) -> pd.DataFrame:
+    """Fill each payment's first extra references (22, 23) and name (26) from this chunk.
 
-
-def _owner_lines(lines: np.ndarray, owner_lines: np.ndarray) -> np.ndarray:
-    """For each line, the last owner line before it (-1 when none)."""
-    index = np.searchsorted(owner_lines, lines) - 1
-    return np.where(index >= 0, owner_lines[np.maximum(index, 0)], -1)
-
-
-def _first_per_owner(parsed, record_type: str, field: str, money_lines: np.ndarray) -> dict:
-    """Map payment line -> the first non-blank ``field`` of its ``record_type`` records."""
-    part = parsed.details(record_type, with_line=True)
-    if not len(part):
-        return {}
-    part = part.assign(owner=_owner_lines(part["line"].to_numpy(dtype="int64"), money_lines))
-    part = part[(part["owner"] >= 0) & (part[field].fillna("") != "")]
-    return part.groupby("owner")[field].first().to_dict()
-
-
-def _payments(parsed, money: pd.DataFrame, openings: pd.DataFrame, deposits: pd.DataFrame):
-    """The payments frame: one row per payment / deduction, dated and placed by its deposit."""
+    A record belongs to the payment before it; a value already attached (from the chunk
+    before) is kept, as the first one in the file.
+    """
     if not len(money):
-        return payments_frame([])
+        return money
     money_lines = money["line"].to_numpy(dtype="int64")
-    deposit_at = np.searchsorted(deposits["line"].to_numpy(dtype="int64"), money_lines)
-    deposit = deposits.iloc[deposit_at].reset_index(drop=True)
-    opening_at = np.searchsorted(openings["line"].to_numpy(dtype="int64"), money_lines) - 1
-    opening = openings.iloc[opening_at].reset_index(drop=True)
-    extra = pd.concat(
-        [
-            pd.Series(_first_per_owner(parsed, t, "reference", money_lines), dtype="object")
-            for t in ("extra_reference", "extra_reference_negative")
-        ]
-    )
-    extra = extra[~extra.index.duplicated()]
-    names = pd.Series(_first_per_owner(parsed, "name", "name", money_lines), dtype="object")
-    reference = money["reference"].fillna("").astype(str)
-    reference = reference.where(reference != "", money["line"].map(extra).fillna(""))
-    serial = money["bgc_serial"].fillna("").astype(str)
-    unique_serials = (serial != "").all() and serial.is_unique
-    frame = pd.DataFrame(
-        {
-            "payment_ref": serial if unique_serials else "L" + money["line"].astype(str),
-            "payer_account": money["payer_bankgiro"].fillna("").astype(str).str.lstrip("0"),
-            "reference": reference,
-            "amount": money["signed"].astype("int64"),
-            "payment_date": deposit["payment_date"].to_numpy(),
-            "payee_account": deposit["payee_account"].fillna("").astype(str).to_numpy(),
-            "currency": opening["currency"].astype(str).to_numpy(),
-            "payer_name": money["line"].map(names).fillna("").astype(str),
-            "line": money["line"].astype("int64"),
-        }
-    )
-    return payments_frame(frame)
+    for record_type, field, column in (
+        ("extra_reference", "reference", "extra_reference"),
+        ("extra_reference_negative", "reference", "extra_reference_negative"),
+        ("name", "name", "name"),
+    ):
+        part = parsed.details(record_type, with_line=True)
+        if not len(part):
+            continue
+        owner_at = np.searchsorted(money_lines, part["line"].to_numpy(dtype="int64")) - 1
+        part = part.assign(owner=owner_at)
+        part = part[(part["owner"] >= 0) & (part[field].fillna("") != "")]
+        first = part.groupby("owner")[field].first()
+        current = money[column].to_numpy(dtype=object).copy()
+        at = first.index.to_numpy()
+        empty = current[at] == ""
+        current[at[empty]] = first.to_numpy(dtype=object)[empty]
+        money[column] = current
+    return money
 
 
 def write_bgmax(

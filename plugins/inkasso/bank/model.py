@@ -110,3 +110,23 @@ class BankFile:
     def is_payments(self) -> bool:
         """True when the file's transactions are money received (to be booked)."""
         return self.kind == PAYMENTS
+
+
+@dataclass(frozen=True)
+class BankChunk:
+    """A chunk of a bank file read in chunks (``iter_bank_file``): some of its payments.
+
+    ``payments`` has the columns `PAYMENT_COLUMNS`; the chunks' frames together are the
+    `BankFile`'s. ``control_count`` and ``control_amount`` are set on the last chunk only
+    (``last``), which is yielded only once the whole file has passed its checks.
+    """
+
+    file_name: str
+    format: str
+    kind: str
+    payments: pd.DataFrame
+    index: int
+    last: bool
+    control_count: int | None = None
+    control_amount: int | None = None
+    created: datetime.date | None = None

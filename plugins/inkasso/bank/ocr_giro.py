@@ -16,15 +16,19 @@ than ``control_amount``.
 from __future__ import annotations
 
 import datetime
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import IO
 
 import netsgiro
 from netsgiro import records as nr
 
-from inkasso.bank.model import PAYMENTS, BankFile, BankFileError, payments_frame
+from inkasso.bank.model import PAYMENTS, BankChunk, BankFile, BankFileError, payments_frame
 from inkasso.formats.codec import ascii_digits, control_character
+from inkasso.formats.reader import DEFAULT_CHUNK_ROWS, _line_blocks, _open
 
 FORMAT = "ocr_giro"
 AGREEMENTS = "avtalegiro_agreements"
@@ -236,6 +240,7 @@ class _Assignment:
     end: nr.AssignmentEnd | None = None
     records: int = 1  # its start record so far
     amount: int = 0  # sum of its amount item 1 records, øre
+    transactions: int = 0  # set when it is closed
     first_lines: dict[int, int] = field(default_factory=dict)  # transaction number -> its line
 
 
@@ -247,6 +252,7 @@ class _Transaction:
     number: int
     transaction_type: int
     record_types: list[int]
+    records: list[nr.Record] = field(default_factory=list)
 
 
 class _StructureCheck:
@@ -257,6 +263,7 @@ class _StructureCheck:
         self.assignments: list[_Assignment] = []
         self.current: _Assignment | None = None
         self.transaction: _Transaction | None = None
+        self.rows: list[dict] = []  # payments completed since the caller last took them
 
     def fail(self, line: int, field_name: str | None, reason: str) -> BankFileError:
         """The error to raise for this file."""
@@ -264,25 +271,35 @@ class _StructureCheck:
 
     def run(self, parsed: list[tuple[int, nr.Record]]) -> list[_Assignment]:
         """Check the whole file; return its assignments with their end records."""
-        first_line, first = parsed[0]
+        self.begin(*parsed[0])
+        self.ends_with(*parsed[-1])
+        for line, record in parsed[1:-1]:
+            self.record(line, record)
+        self.finish(*parsed[-1], len(parsed))
+        return self.assignments
+
+    def begin(self, line: int, first: nr.Record) -> None:
+        """The first record must start the transmission."""
         if not isinstance(first, nr.TransmissionStart):
             raise self.fail(
-                first_line, "record_type", "a file starts with a transmission start record (10)"
+                line, "record_type", "a file starts with a transmission start record (10)"
             )
-        last_line, last = parsed[-1]
+
+    def ends_with(self, line: int, last: nr.Record) -> None:
+        """The last record must end the transmission."""
         if not isinstance(last, nr.TransmissionEnd):
             raise self.fail(
-                last_line,
+                line,
                 "record_type",
                 f"the file ends with a record of type {int(last.RECORD_TYPE)}: its transmission "
                 "end record (89) is missing",
             )
-        for line, record in parsed[1:-1]:
-            self.record(line, record)
+
+    def finish(self, line: int, last: nr.TransmissionEnd, records: int) -> None:
+        """After the body: every assignment closed, the transmission end record true."""
         if self.current is not None:
-            raise self.unclosed(last_line)
-        self.transmission_end(last_line, last, len(parsed))
-        return self.assignments
+            raise self.unclosed(line)
+        self.transmission_end(line, last, records)
 
     def unclosed(self, line: int) -> BankFileError:
         """The error for an assignment that never got its end record."""
@@ -344,7 +361,7 @@ class _StructureCheck:
             )
         self.current.first_lines[number] = line
         record_type = int(record.RECORD_TYPE)
-        self.transaction = _Transaction(line, number, transaction_type, [record_type])
+        self.transaction = _Transaction(line, number, transaction_type, [record_type], [record])
         if record_type == 30:
             self.current.amount += record.amount
 
@@ -375,6 +392,7 @@ class _StructureCheck:
                 f"record {record_type} out of place in transaction {transaction.number}",
             )
         transaction.record_types.append(record_type)
+        transaction.records.append(record)
 
     def transaction_complete(self) -> None:
         """Check the open transaction has all its records."""
@@ -394,6 +412,8 @@ class _StructureCheck:
             raise self.fail(
                 transaction.line, "record_type", "transaction has no amount item 3 record (32)"
             )
+        if ocr and transaction.record_types[0] == 30:
+            self.rows.append(_row(self.current.record, transaction))
 
     def assignment_end(self, line: int, end: nr.AssignmentEnd) -> None:
         """Close the assignment; its end record must state what its body holds."""
@@ -411,12 +431,13 @@ class _StructureCheck:
         if end.total_amount is not None or assignment.amount:
             self.compare(line, "total_amount", end.total_amount or 0, assignment.amount)
         assignment.end = end
+        assignment.transactions = len(assignment.first_lines)
         self.assignments.append(assignment)
         self.current, self.transaction = None, None
 
     def transmission_end(self, line: int, end: nr.TransmissionEnd, records: int) -> None:
         """The transmission end record must state what the whole file holds."""
-        transactions = sum(len(a.first_lines) for a in self.assignments)
+        transactions = sum(a.transactions for a in self.assignments)
         self.compare(line, "num_transactions", end.num_transactions, transactions)
         self.compare(line, "num_records", end.num_records, records)
         self.compare(
@@ -466,6 +487,115 @@ def _bank_file(
         control_count=control_count,
         control_amount=control_amount,
         created=transmission.date,
+    )
+
+
+def _row(start: nr.AssignmentStart, transaction: _Transaction) -> dict:
+    """One payments-frame row from a transaction's records (30, 31, ...), as `_payment_row`."""
+    item1, item2 = transaction.records[0], transaction.records[1]
+    amount = int(item1.amount)
+    if transaction.transaction_type in _REVERSALS:
+        amount = -amount
+    debit_account = item2.debit_account or ""
+    return {
+        "payment_ref": f"{start.assignment_number}-{transaction.number:07d}",
+        "payer_account": "" if set(debit_account) <= {"0"} else debit_account,
+        "reference": item1.kid or "",
+        "amount": amount,
+        "payment_date": item1.nets_date,
+        "payee_account": start.assignment_account,
+        "currency": "NOK",
+        "payer_name": "",
+        "line": transaction.line,
+    }
+
+
+def iter_ocr_giro(
+    source: bytes | str | os.PathLike | IO[bytes],
+    file_name: str,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Iterator[BankChunk]:
+    """Read an OCR giro file in chunks of at most ``chunk_rows`` lines; yield a `BankChunk` each.
+
+    ``source`` is the file's bytes, a path or a binary stream. Each line is checked as by
+    ``read_ocr_giro`` and fed to the same structure check, whose end-record comparisons are
+    made at the end: the last chunk (with the controls and the file's kind) is yielded only
+    once the whole file has passed, so nothing read is valid before the iterator is exhausted.
+    Memory is bounded by a chunk (one open transaction is carried between chunks).
+    """
+    check = _StructureCheck(file_name)
+    held: tuple[int, nr.Record] | None = None  # the last record so far: it may be the end
+    count, index = 0, 0
+    with _open(source) as stream:
+        for block, first, last in _line_blocks(stream, chunk_rows):
+            if first == 1 and block.startswith(b"\xef\xbb\xbf"):
+                raise BankFileError(
+                    file_name,
+                    1,
+                    None,
+                    f"starts with a UTF-8 byte order mark: OCR giro is {ENCODING}",
+                )
+            lines = [line.removesuffix("\r") for line in block.decode(ENCODING).split("\n")]
+            if last:
+                while lines and not lines[-1].strip():
+                    lines.pop()
+            elif lines and lines[-1] == "":
+                lines.pop()  # the block ends after a LF
+            parsed = [_parse_line(file_name, first + i, text) for i, text in enumerate(lines)]
+            if parsed and count == 0:
+                check.begin(*parsed[0])
+            final = parsed[-1] if parsed else held  # the last record so far
+            if last:
+                if final is None:
+                    raise BankFileError(file_name, None, None, "the file is empty")
+                check.ends_with(*final)
+            body = ([held] if held is not None else []) + parsed
+            if count == 0 and body:
+                body = body[1:]  # the start record, checked above
+            held = None
+            if not last and body:
+                held = body.pop()
+            elif last:
+                body.pop()
+            for line, record in body:
+                check.record(line, record)
+            count += len(parsed)
+            if last:
+                check.finish(*final, count)
+            rows, check.rows = check.rows, []
+            for closed in check.assignments:
+                closed.first_lines = {}  # counted; only the open assignment's are still needed
+            yield _chunk(file_name, check, rows, index, last, final[1] if last else None)
+            index += 1
+
+
+def _chunk(file_name, check: _StructureCheck, rows, index, last, end) -> BankChunk:
+    """A `BankChunk` of the rows completed; on the last, the controls as ``read_ocr_giro``."""
+    assignments = check.assignments
+    ocr = [a for a in assignments if a.record.service_code == netsgiro.ServiceCode.OCR_GIRO]
+    kind, control_count, control_amount = PAYMENTS, None, None
+    if last:
+        if not ocr and assignments:
+            agreements_only = all(
+                a.record.assignment_type == netsgiro.AssignmentType.AVTALEGIRO_AGREEMENTS
+                for a in assignments
+            )
+            kind = AGREEMENTS if agreements_only else PAYMENT_REQUESTS
+            chosen = assignments
+        else:
+            chosen = ocr
+        control_count = sum(a.end.num_transactions for a in chosen)
+        control_amount = sum(a.end.total_amount or 0 for a in chosen)
+    return BankChunk(
+        file_name=file_name,
+        format=FORMAT,
+        kind=kind,
+        payments=payments_frame(rows),
+        index=index,
+        last=last,
+        control_count=control_count,
+        control_amount=control_amount,
+        created=end.nets_date if end is not None else None,
     )
 
 

@@ -7,7 +7,7 @@ agency's naming, layouts, folders and modes.
 
 from inkasso.formats.errors import FormatError, LayoutError
 from inkasso.formats.layout import Layout, list_layouts, load_layout
-from inkasso.formats.parsed import ParsedFile, Record
+from inkasso.formats.parsed import ParsedChunk, ParsedFile, Record
 from inkasso.formats.profile import (
     KIND_COLUMNS,
     AgencyProfile,
@@ -24,6 +24,7 @@ __all__ = [
     "FormatError",
     "Layout",
     "LayoutError",
+    "ParsedChunk",
     "ParsedFile",
     "Record",
     "RemoteFolders",

@@ -7,6 +7,7 @@ the first bad row; the reader and writer turn that into a ``FormatError`` naming
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import numpy as np
@@ -76,13 +77,20 @@ def _strings(series: pd.Series) -> pd.Series:
 
 def to_text(field: Field, series: pd.Series) -> pd.Series:
     """The text of each value of ``series`` for ``field``, before padding (fixed) or joining."""
-    if field.type == "text":
-        out = _text_out(field, series)
-    elif field.type in ("integer", "amount"):
-        out = _number_out(field, series)
-    else:
-        out = _date_out(field, series)
+    out, cells = to_cells(field, series)
+    if out is None:
+        return pd.Series(cells.astype(object), index=series.index, dtype="str")
     return out
+
+
+def to_cells(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndarray | None]:
+    """``to_text``'s texts, as a Series or (text fields numpy can hold) a numpy unicode array:
+    one of the pair is None. The writer pads and lays out the arrays without Python strings."""
+    if field.type == "text":
+        return _text_out(field, series)
+    if field.type in ("integer", "amount"):
+        return _number_out(field, series)
+    return _date_out(field, series), None
 
 
 def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
@@ -104,9 +112,31 @@ def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
     return out
 
 
-def _text_out(field: Field, series: pd.Series) -> pd.Series:
-    out = _strings(series).str.strip()
-    return _check_common_out(field, out)
+def _text_out(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndarray | None]:
+    """(texts as a Series, None) or, when numpy can hold them, (None, a ``<U`` array)."""
+    strings = _strings(series)
+    values = strings.tolist()
+    if not values or "\x00" in "\x01".join(values):
+        # a NUL (which a numpy unicode array cannot keep at a value's end): Python's strip
+        return _check_common_out(field, strings.str.strip()), None
+    # numpy strips and checks the whole column at once
+    text = np.strings.strip(np.array(values, dtype=str))
+    empty = text == ""
+    if field.const is not None:
+        wrong = ~empty & (text != field.const)
+        if wrong.any():
+            pos = _first(wrong)
+            raise FieldProblem(pos, f"must be {field.const!r}, got {str(text[pos])!r}")
+        text = np.where(empty, field.const, text)
+        empty = text == ""
+    if field.required and empty.any():
+        raise FieldProblem(_first(empty), "missing required value")
+    if field.values is not None:
+        bad = ~empty & ~np.isin(text, np.array(field.values, dtype=str))
+        if bad.any():
+            pos = _first(bad)
+            raise FieldProblem(pos, f"{str(text[pos])!r} is not one of {sorted(field.values)}")
+    return None, text
 
 
 def line_breaks(series: pd.Series) -> int | None:
@@ -115,7 +145,7 @@ def line_breaks(series: pd.Series) -> int | None:
     return _first(breaks) if breaks.any() else None
 
 
-def _number_out(field: Field, series: pd.Series) -> pd.Series:
+def _number_out(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndarray | None]:
     what = "amount" if field.type == "amount" else "integer"
     dtype = series.dtype
     if pd.api.types.is_float_dtype(dtype):
@@ -156,6 +186,9 @@ def _number_out(field: Field, series: pd.Series) -> pd.Series:
         body = np.where(negative, np.strings.add("-", digits), digits)
     else:
         body = digits
+    if not missing.any():  # every value given: the texts stay a numpy array
+        width = int(np.strings.str_len(body).max()) if len(body) else 1
+        return None, body.astype(f"<U{max(width, 1)}")
     out = pd.Series(body.astype(object), index=series.index, dtype="str")
     if missing.any():
         out = out.where(~missing, "")
@@ -164,7 +197,7 @@ def _number_out(field: Field, series: pd.Series) -> pd.Series:
         out = out.where(~missing, const_text)
     if field.required and (out == "").any():
         raise FieldProblem(_first(out == ""), "missing required value")
-    return out
+    return out, None
 
 
 def _is_int(value: object) -> bool:
@@ -174,6 +207,9 @@ def _is_int(value: object) -> bool:
 def _date_out(field: Field, series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         stamps = series
+        bad = pd.Series(False, index=series.index)
+    elif (days := _plain_dates(series)) is not None:
+        stamps = pd.Series(days, index=series.index)
         bad = pd.Series(False, index=series.index)
     else:
         obj = series.astype(object)
@@ -187,8 +223,33 @@ def _date_out(field: Field, series: pd.Series) -> pd.Series:
     return _check_common_out(field, out)
 
 
+def _plain_dates(series: pd.Series) -> np.ndarray | None:
+    """A column of ``datetime.date`` values (None for blanks) as datetime64[D], converted by
+    numpy in one call; None when any value is something else (strings, datetimes, ...)."""
+    if series.dtype != object:
+        return None
+    codes, uniques = pd.factorize(series)  # a column holds few distinct dates: convert those
+    values = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
+    if not all(type(v) is datetime.date for v in values):
+        return None
+    days = np.array([*values, None], dtype="datetime64[D]")  # the last: blanks (code -1)
+    return days[codes]
+
+
 def format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
-    """``strftime`` for a datetime column, fast for formats made of %Y %m %d %H %M %S."""
+    """``strftime`` for a datetime column, fast for formats made of %Y %m %d %H %M %S.
+
+    Each distinct date is formatted once: a column of invoices holds few distinct dates.
+    """
+    codes, uniques = pd.factorize(stamps)
+    if len(uniques) * 4 < len(stamps):
+        text = _format_dates(pd.Series(uniques), fmt).tolist()
+        values = np.array([*text, ""], dtype=object)[codes]  # code -1 (a blank): the last
+        return pd.Series(values, index=stamps.index, dtype="str")
+    return _format_dates(stamps, fmt)
+
+
+def _format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
     missing = stamps.isna()
     parts = re.split(r"(%.)", fmt)
     if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):
@@ -212,65 +273,138 @@ def format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
 # --------------------------------------------------------------------------------------- reading
 
 
-def from_text(field: Field, raw: pd.Series) -> pd.Series:
-    """The values of a column of raw field texts (already cut out of their lines)."""
+def _cells(raw: pd.Series | np.ndarray) -> np.ndarray:
+    """Raw field texts as a fixed-width numpy unicode array (``<U``), whatever they came in.
+
+    A 2-D array is a matrix of code points, one row per value (as the fixed-width reader cuts
+    them out of a file's characters).
+    """
+    if isinstance(raw, np.ndarray) and raw.ndim == 2:
+        width = max(raw.shape[1], 1)
+        if raw.shape[1] == 0:
+            return np.full(raw.shape[0], "", dtype="<U1")
+        return np.ascontiguousarray(raw, dtype="<u4").view(f"<U{width}")[:, 0]
+    if isinstance(raw, np.ndarray) and raw.dtype.kind == "U":
+        return raw
+    values = raw.to_numpy(dtype=object) if isinstance(raw, pd.Series) else raw
+    return np.asarray(values, dtype=str) if len(values) else np.array([], dtype="<U1")
+
+
+def _str_series(values: np.ndarray) -> pd.Series:
+    """A numpy unicode array as the pandas string column the reader hands out."""
+    return pd.Series(values.astype(object), dtype="str")
+
+
+def _ascii(values: np.ndarray) -> np.ndarray:
+    """Per value: only ASCII characters (checked on the code points of a ``<U`` array)."""
+    if values.dtype.itemsize == 0 or len(values) == 0:
+        return np.ones(len(values), dtype=bool)
+    points = values.view(np.uint32).reshape(len(values), -1)
+    return (points < 128).all(axis=1)
+
+
+def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
+    """The values of a column of raw field texts (already cut out of their lines).
+
+    ``raw`` is a numpy ``<U`` array (the fixed-width reader cuts those straight from the file's
+    bytes) or any Series of strings; the whole column is checked and converted at once.
+    """
     if field.type == "integer" or (field.type == "amount" and not field.decimals):
-        return _plain_number_in(field, raw)
-    text = raw.str.strip()
+        quick = _all_digits(field, raw)
+        return quick if quick is not None else _plain_number_in(field, _cells(raw))
+    cells = _cells(raw)
+    text = np.strings.strip(cells)
     empty = text == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
     if field.type == "text":
         return _text_in(field, text, empty)
     if field.type == "amount":
-        return _number_in(field, text, empty)
+        series = _str_series(text)
+        return _number_in(field, series, pd.Series(empty))
     return _date_in(field, text, empty)
 
 
-def _plain_number_in(field: Field, raw: pd.Series) -> pd.Series:
+def _all_digits(field: Field, raw) -> pd.Series | None:
+    """The values of a column whose every cell is all ASCII digits (zero-padded numbers, the
+    usual case), read straight from its matrix of code points; None for any other column."""
+    if not isinstance(raw, np.ndarray) or raw.ndim != 2 or not 0 < raw.shape[1] <= 18:
+        return None
+    digits = raw.astype(np.int64) - 48
+    if len(digits) and not ((digits >= 0) & (digits <= 9)).all():
+        return None
+    values = digits @ (10 ** np.arange(raw.shape[1] - 1, -1, -1, dtype=np.int64))
+    if field.const is not None:
+        wrong = values != int(field.const)
+        if wrong.any():
+            pos = _first(wrong)
+            text = "".join(chr(c) for c in raw[pos]).strip()
+            raise FieldProblem(pos, f"expected {field.const!r}, got {text!r}")
+    return pd.Series(values)
+
+
+def _plain_number_in(field: Field, cells: np.ndarray) -> pd.Series:
     """Integers and whole-øre amounts, checked and converted with numpy string ufuncs."""
     what = "an amount" if field.type == "amount" else "an integer"
-    arr = np.strings.strip(np.asarray(raw.to_numpy(dtype=object), dtype=StringDType()))
+    arr = np.strings.strip(cells)
     empty = arr == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
     negative = np.strings.startswith(arr, "-") if field.signed else np.zeros(len(arr), bool)
     body = np.where(negative, np.strings.slice(arr, 1, None), arr) if negative.any() else arr
-    ok = empty | np.strings.isdecimal(body)
-    if ok.all() and not "".join(body.tolist()).isascii():
-        # isdecimal takes Arabic-Indic and fullwidth digits; a file's numbers are ASCII only
-        ok = empty | np.array([ascii_digits(v) for v in body.tolist()], dtype=bool)
+    # isdecimal takes Arabic-Indic and fullwidth digits; a file's numbers are ASCII only
+    ok = empty | (np.strings.isdecimal(body) & _ascii(body))
     if not ok.all():
         pos = _first(~ok)
-        raise FieldProblem(pos, f"not {what}: {raw.iloc[pos].strip()!r}")
+        raise FieldProblem(pos, f"not {what}: {str(arr[pos])!r}")
     too_long = np.strings.str_len(np.strings.lstrip(body, "0")) > 18
     if too_long.any():
         pos = _first(too_long)
-        raise FieldProblem(pos, f"{field.type} too large: {raw.iloc[pos].strip()!r}")
-    values = np.where(empty, "0", arr).astype(np.int64)
+        raise FieldProblem(pos, f"{field.type} too large: {str(arr[pos])!r}")
+    values = _digits_value(body)
+    if negative.any():
+        values = np.where(negative, -values, values)
     if field.const is not None:
         wrong = empty | (values != int(field.const))
         if wrong.any():
             pos = _first(wrong)
-            raise FieldProblem(pos, f"expected {field.const!r}, got {raw.iloc[pos].strip()!r}")
-    out = pd.Series(values, index=raw.index)
+            raise FieldProblem(pos, f"expected {field.const!r}, got {str(arr[pos])!r}")
+    out = pd.Series(values)
     if empty.any():
-        return out.astype("Int64").mask(pd.Series(empty, index=raw.index))
+        return out.astype("Int64").mask(pd.Series(empty))
     return out
 
 
-def _text_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
+def _digits_value(body: np.ndarray) -> np.ndarray:
+    """The int64 value of each checked string of ASCII digits ('' is 0), a column of digits at
+    a time: numpy's own string-to-int cast goes through Python ints one value at a time."""
+    body = np.strings.lstrip(body, "0")
+    n = len(body)
+    if n == 0 or body.dtype.itemsize == 0:
+        return np.zeros(n, dtype=np.int64)
+    points = np.ascontiguousarray(body).view(np.uint32).reshape(n, -1)
+    values = np.zeros(n, dtype=np.int64)
+    for j in range(points.shape[1]):  # at most 18 digits are left (checked above)
+        column = points[:, j].astype(np.int64)
+        present = column != 0
+        if not present.any():
+            break
+        values = np.where(present, values * 10 + (column - 48), values)
+    return values
+
+
+def _text_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
     if field.const is not None:
         wrong = text != field.const
         if wrong.any():
             pos = _first(wrong)
-            raise FieldProblem(pos, f"expected {field.const!r}, got {text.iloc[pos]!r}")
+            raise FieldProblem(pos, f"expected {field.const!r}, got {str(text[pos])!r}")
     if field.values is not None:
-        bad = ~empty & ~text.isin(field.values)
+        bad = ~empty & ~np.isin(text, np.array(field.values, dtype=str))
         if bad.any():
             pos = _first(bad)
-            raise FieldProblem(pos, f"{text.iloc[pos]!r} is not one of {sorted(field.values)}")
-    return text
+            raise FieldProblem(pos, f"{str(text[pos])!r} is not one of {sorted(field.values)}")
+    return _str_series(text)
 
 
 def _number_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
@@ -303,17 +437,69 @@ def _number_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
     return values
 
 
-def _date_in(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(text.where(~empty, None), format=field.format, errors="coerce")
-    parts = [p for p in re.split(r"(%.)", field.format) if p]
+def _date_parts(fmt: str) -> list[str] | None:
+    """The parts of a date format made only of fixed-width directives and literals, else None."""
+    parts = [p for p in re.split(r"(%.)", fmt) if p]
     if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):
-        # exact digit counts: strptime alone would take '2026111' for %Y%m%d
-        shape = "".join(
-            f"[0-9]{{{_DIRECTIVES[p][1]}}}" if p in _DIRECTIVES else re.escape(p) for p in parts
-        )
-        wrong_shape = ~text.str.fullmatch(shape)
-    else:
-        wrong_shape = format_dates(stamps, field.format) != text
+        return parts
+    return None
+
+
+def _date_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
+    parts = _date_parts(field.format)
+    if parts is None:
+        return _date_in_pandas(field, _str_series(text), pd.Series(empty))
+    dates, ok = _fixed_dates(parts, text)
+    bad = ~empty & ~ok
+    if bad.any():
+        pos = _first(bad)
+        raise FieldProblem(pos, f"not a date ({field.format}): {str(text[pos])!r}")
+    out = dates.astype("datetime64[D]").astype(object)
+    if empty.any():
+        out[empty] = None
+    return pd.Series(out, dtype=object)
+
+
+def _fixed_dates(parts: list[str], text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dates of a fixed-width format, cut digit by digit: (datetime64[s] values, valid mask).
+
+    Exact digit counts (strptime alone would take '2026111' for %Y%m%d) and real calendar
+    dates (no 30 February, no year 0), as ``pd.to_datetime`` with the format would judge them.
+    """
+    width = sum(_DIRECTIVES[p][1] if p in _DIRECTIVES else len(p) for p in parts)
+    n = len(text)
+    ok = np.strings.str_len(text) == width
+    fixed = np.where(ok, text, " " * width).astype(f"<U{width}")
+    points = fixed.view(np.uint32).reshape(n, width).astype(np.int64)
+    got = {"year": 1970, "month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0}
+    at = 0
+    for part in parts:
+        if part in _DIRECTIVES:
+            name, size = _DIRECTIVES[part]
+            digits = points[:, at : at + size] - 48
+            ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+            got[name] = (digits * 10 ** np.arange(size - 1, -1, -1)).sum(axis=1)
+        else:
+            size = len(part)
+            literal = np.array([ord(c) for c in part])
+            ok &= (points[:, at : at + size] == literal).all(axis=1)
+        at += size
+    year, month, day = (np.broadcast_to(got[k], (n,)) for k in ("year", "month", "day"))
+    hour, minute, second = (np.broadcast_to(got[k], (n,)) for k in ("hour", "minute", "second"))
+    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + np.where(ok, day - 1, 0).astype("timedelta64[D]")
+    ok &= days.astype("datetime64[M]") == months
+    stamps = days.astype("datetime64[s]") + (hour * 3600 + minute * 60 + second).astype(
+        "timedelta64[s]"
+    )
+    return stamps, ok
+
+
+def _date_in_pandas(field: Field, text: pd.Series, empty: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(text.where(~empty, None), format=field.format, errors="coerce")
+    wrong_shape = format_dates(stamps, field.format) != text
     bad = ~empty & (stamps.isna() | wrong_shape)
     if bad.any():
         pos = _first(bad)

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
@@ -18,9 +18,11 @@ from inkasso.formats.errors import LayoutError
 from inkasso.formats.spec import LINE_ENDINGS, RecordSpec, check_fixed_positions, records_from_yaml
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
 
-    from inkasso.formats.parsed import ParsedFile
+    from inkasso.formats.parsed import ParsedChunk, ParsedFile
 
 ENCODINGS = ("iso-8859-1", "utf-8")
 
@@ -104,6 +106,21 @@ class Layout:
         from inkasso.formats.reader import read_file
 
         return read_file(self, data, file_name)
+
+    def iter_chunks(
+        self,
+        source: bytes | str | Path | IO[bytes],
+        file_name: str | None = None,
+        chunk_rows: int = 100_000,
+    ) -> Iterator[ParsedChunk]:
+        """Read a file (bytes, path or binary stream) in chunks of at most ``chunk_rows`` lines.
+
+        See ``inkasso.formats.reader.iter_chunks``: memory is bounded by a chunk; the whole-file
+        checks raise ``FormatError`` before the last chunk is yielded.
+        """
+        from inkasso.formats.reader import iter_chunks
+
+        return iter_chunks(self, source, file_name, chunk_rows)
 
 
 def layouts_dir() -> Path:

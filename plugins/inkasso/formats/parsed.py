@@ -111,3 +111,42 @@ class ParsedFile:
     def __repr__(self) -> str:
         counts = ", ".join(f"{t}={len(v)}" for t, v in self._lines.items())
         return f"<ParsedFile {self.file_name} ({self.layout.name}): {counts}>"
+
+
+class ParsedChunk(ParsedFile):
+    """A block of records of a file read in chunks (see ``Layout.iter_chunks``).
+
+    Frames and ``lines_of`` hold this block's records only, with the file's line numbers.
+    ``header`` is the file's header (read in the first block); ``trailer`` is given on the last
+    chunk only (``last`` is True), after the whole-file checks have passed.
+    """
+
+    def __init__(
+        self,
+        file_name: str,
+        layout: Layout,
+        frames: dict[str, pd.DataFrame],
+        lines: dict[str, np.ndarray],
+        header: dict[str, Any],
+        trailer: dict[str, Any],
+        last: bool,
+    ) -> None:
+        super().__init__(
+            file_name, layout, frames, lines, {t: r.field_names for t, r in layout.records.items()}
+        )
+        self._header, self._trailer, self.last = header, trailer, last
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """The file's header record values ({} when the layout has none)."""
+        return dict(self._header)
+
+    @property
+    def trailer(self) -> dict[str, Any]:
+        """The trailer's values on the last chunk, {} on the others."""
+        return dict(self._trailer)
+
+    @property
+    def rows(self) -> int:
+        """How many records this chunk holds (of every type)."""
+        return sum(len(v) for v in self._lines.values())

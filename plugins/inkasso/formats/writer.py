@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from inkasso.formats.codec import FieldProblem, _strings, line_breaks, to_text
+from inkasso.formats.codec import FieldProblem, _strings, line_breaks, to_cells
 from inkasso.formats.errors import FormatError
 from inkasso.formats.spec import RecordSpec
 
@@ -124,12 +124,19 @@ def _write_blocks(layout: Layout, blocks: list[_Block], name: str) -> bytes:
     first_line = 2 if layout.column_names else 1
     # the trailer last: its controls are computed from the blocks already checked
     ordered = sorted(blocks, key=lambda b: b.rec.role == "trailer")
+    results: list[tuple[_Block, Any]] = []
     for block in ordered:
         if block.rec.role == "trailer":
             _compute_controls(layout, blocks)
         if len(block.frame) == 0:
             continue
-        formatted = _format_block(layout, block, name, first_line)
+        results.append((block, _format_block(layout, block, name, first_line)))
+    fast = _fast_bytes(layout, results, total)
+    if fast is not None:
+        return fast
+    for block, formatted in results:
+        if isinstance(formatted, np.ndarray):
+            formatted = _matrix_lines(formatted)
         for pos, text in zip(block.positions.tolist(), formatted, strict=False):
             lines[pos] = text
     if layout.column_names:
@@ -208,18 +215,17 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
         else:
             column = pd.Series([None] * n, dtype=object)
         try:
-            out = to_text(f, column)
+            out, cells = to_cells(f, column)
+            values = _Texts(out, cells)
             if f.width is not None:
-                too_long = (out.str.len() > f.width).to_numpy()
+                too_long = values.lengths() > f.width
                 if too_long.any():
                     pos = int(np.flatnonzero(too_long)[0])
-                    raise FieldProblem(pos, f"{out.iloc[pos]!r} does not fit width {f.width}")
+                    raise FieldProblem(pos, f"{values.at(pos)!r} does not fit width {f.width}")
             if layout.kind == "fixed":
-                if f.align == "left":
-                    out = out.str.ljust(f.width)
-                else:
-                    out = out.str.rjust(f.width)
+                out = values.padded(f.width, f.align)
             else:
+                out = values.series()
                 bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
                 if bad.any():
                     pos = int(np.flatnonzero(bad)[0])
@@ -234,10 +240,12 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
         pieces: list[Any] = [repeat(rec.code, n)]
         for _f, out in texts:
             pieces.append(repeat(layout.delimiter, n))
-            pieces.append(out.tolist())
+            pieces.append(_as_list(out))
+    elif all(isinstance(out, np.ndarray) for _f, out in texts):
+        return _fixed_matrix(layout, rec, texts, n)
     else:
         slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
-        slots += [(f.start, f.width, out.tolist()) for f, out in texts]
+        slots += [(f.start, f.width, _as_list(out)) for f, out in texts]
         slots.sort(key=lambda s: s[0])
         pieces = []
         at = 1
@@ -249,6 +257,115 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
         if rec.length is not None and rec.length >= at:
             pieces.append(repeat(" " * (rec.length - at + 1), n))
     return ["".join(parts) for parts in zip(*pieces, strict=False)]
+
+
+class _Texts:
+    """One field's texts, measured and padded with numpy's string functions.
+
+    A value holding a NUL keeps to Python's own ``str`` methods: a numpy unicode array cannot
+    tell a trailing NUL from its padding.
+    """
+
+    def __init__(self, out: pd.Series | None, cells: np.ndarray | None = None) -> None:
+        self.out = out
+        self.array = cells
+        if cells is None:
+            values = out.tolist()
+            plain = "\x00" not in "\x01".join(values)
+            self.array = np.array(values, dtype=str) if plain and values else None
+            self.values = values
+
+    def at(self, pos: int) -> str:
+        """The value at 0-based ``pos``."""
+        return str(self.array[pos]) if self.out is None else self.out.iloc[pos]
+
+    def series(self) -> pd.Series:
+        """The values as a Series of str."""
+        if self.out is None:
+            self.out = pd.Series(self.array.astype(object), dtype="str")
+        return self.out
+
+    def lengths(self) -> np.ndarray:
+        """The length of each value, in characters."""
+        if self.array is None:
+            return np.array([len(v) for v in self.values], dtype=np.int64)
+        return np.strings.str_len(self.array)
+
+    def padded(self, width: int, align: str) -> np.ndarray | list[str]:
+        """Each value padded with blanks to ``width`` (a ``<U{width}`` array when it can be)."""
+        if self.array is None:
+            if align == "left":
+                return [v.ljust(width) for v in self.values]
+            return [v.rjust(width) for v in self.values]
+        if align == "left":  # a unicode array pads with NULs: blanks in place of them
+            points = self.array.astype(f"<U{width}").view(np.uint32).reshape(-1, width)
+            return np.where(points == 0, ord(" "), points).view(f"<U{width}")[:, 0]
+        return np.strings.rjust(self.array, width).astype(f"<U{width}")
+
+
+def _as_list(out) -> list[str]:
+    return out.tolist() if hasattr(out, "tolist") else list(out)
+
+
+def _fixed_matrix(layout: Layout, rec: RecordSpec, texts, n: int) -> np.ndarray:
+    """The lines of a fixed-width block as one matrix of characters (records x line length).
+
+    One byte a character when every character is below 256 (always so for ISO-8859-1 files
+    that can be written at all), else four.
+    """
+    length = rec.length
+    fields = [
+        (f, np.ascontiguousarray(out).view(np.uint32).reshape(n, f.width)) for f, out in texts
+    ]
+    wide = any(points.size and int(points.max()) > 255 for _f, points in fields)
+    matrix = np.full((n, length), ord(" "), dtype=np.uint32 if wide else np.uint8)
+    code = np.array([ord(c) for c in rec.code], dtype=matrix.dtype)
+    matrix[:, layout.code_start - 1 : layout.code_start - 1 + layout.code_width] = code
+    for f, points in fields:
+        matrix[:, f.start - 1 : f.start - 1 + f.width] = points
+    return matrix
+
+
+def _matrix_lines(matrix: np.ndarray) -> list[str]:
+    """The lines of a block's matrix of characters as strings."""
+    n, length = matrix.shape
+    if matrix.dtype != np.uint8:
+        return np.ascontiguousarray(matrix).view(f"<U{length}")[:, 0].tolist()
+    text = matrix.tobytes().decode("iso-8859-1")
+    return [text[i : i + length] for i in range(0, n * length, length)]
+
+
+def _fast_bytes(layout: Layout, results: list, total: int) -> bytes | None:
+    """The file's bytes straight from the blocks' byte matrices, when that is the same file.
+
+    So when every block is a byte matrix standing on consecutive lines, no value holds a
+    line break (the slow path names it), and every byte is the character itself (ISO-8859-1,
+    or only ASCII). Otherwise None: the lines are joined and encoded as strings.
+    """
+    parts = sorted(results, key=lambda r: int(r[0].positions[0]))
+    at = 0
+    for block, matrix in parts:
+        if not isinstance(matrix, np.ndarray) or matrix.dtype != np.uint8:
+            return None
+        expected = np.arange(at, at + len(matrix))
+        if not np.array_equal(block.positions, expected):
+            return None
+        at += len(matrix)
+    if at != total:
+        return None
+    ending = np.frombuffer(layout.line_ending.encode("ascii"), dtype=np.uint8)
+    pieces = []
+    for _block, matrix in parts:
+        if ((matrix == 10) | (matrix == 13)).any():
+            return None
+        if layout.encoding != "iso-8859-1" and (matrix >= 128).any():
+            return None
+        width = matrix.shape[1]
+        lines = np.empty((len(matrix), width + len(ending)), dtype=np.uint8)
+        lines[:, :width] = matrix
+        lines[:, width:] = ending
+        pieces.append(lines.tobytes())
+    return b"".join(pieces)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
