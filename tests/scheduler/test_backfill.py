@@ -1,15 +1,19 @@
-"""Backfills under a real scheduler (LocalExecutor, PostgreSQL metadata): three demo days with
-``airflow backfill create``, one of them reprocessed (``--reprocess-behavior completed``), and
-nothing sent, opened, booked or mailed twice; then the data-aware order: a backfilled
-``inkasso_corrections`` waits for the same day's bank import, and a report of a day whose flows
-did not run says so.
+"""The daily flows under a real scheduler (LocalExecutor, PostgreSQL metadata), in the order a
+new user meets them, on one running stack (``stack_helpers.py``: services, api-server,
+scheduler, dag-processor, triggerer as processes):
 
-Uses the stack of ``test_real_scheduler.py`` (services, api-server, scheduler, dag-processor,
-triggerer as processes) on its own Airflow home.
+1. a demo day triggered through the REST API, checked in the ERP, on the agency's SFTP server
+   and in the mail sink;
+2. the next three demo days with ``airflow backfill create``, one of them reprocessed
+   (``--reprocess-behavior completed``): nothing sent, opened, booked or mailed twice, every
+   agency file on its day;
+3. the data-aware order: a backfilled ``inkasso_corrections`` waits for the same day's bank
+   import, and a report of a day whose flows did not run says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import time
@@ -19,13 +23,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.scheduler.test_real_scheduler import FLOWS, Api, running_stack, wait_for_dags
+from tests.scheduler.stack_helpers import FLOWS, Api, running_stack, wait_for_dags
 
 pytestmark = pytest.mark.postgres
 
-DAYS = ("2026-11-02", "2026-11-03", "2026-11-04")
-REPROCESSED = "2026-11-03"
-GATED = "2026-11-05"  # played by the flows' own backfills, without the demo world
+TRIGGERED = "2026-11-02"  # the demo's first day, through the REST API
+DAYS = ("2026-11-03", "2026-11-04", "2026-11-05")  # then backfilled
+REPROCESSED = "2026-11-04"
+GATED = "2026-11-06"  # played by the flows' own backfills, without the demo world
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +39,96 @@ def stack(tmp_path_factory):
     (not less: a reschedule shorter than a loaded worker takes to report the poke races the
     executor, and Airflow then marks the sensor for retry)."""
     yield from running_stack(tmp_path_factory, INKASSO_UPSTREAM_POKE_SECONDS="30")
+
+
+def test_a_demo_day_triggered_through_the_rest_api_runs_every_flow(stack):
+    api = Api(stack.api_url, stack.password())
+    dags = wait_for_dags(api, set(FLOWS) | {"inkasso_demo_day"})
+    assert not any(d["is_paused"] for d in dags.values())
+    assert "demo" in [t["name"] for t in dags["inkasso_demo_day"]["tags"]]
+
+    api.call(
+        "POST",
+        "/api/v2/dags/inkasso_demo_day/dagRuns",
+        {"dag_run_id": "day1", "logical_date": f"{TRIGGERED}T02:00:00Z"},  # 03:00 Europe/Oslo
+    )
+    state = api.wait_run("inkasso_demo_day", "day1", timeout=600)
+    assert state == "success", api.failed_tasks("inkasso_demo_day", "day1")
+    for dag_id in FLOWS:  # each flow ran once, for the day, and succeeded
+        run = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/demo__{TRIGGERED}__{dag_id}")
+        assert run["state"] == "success", (dag_id, api.failed_tasks(dag_id, run["dag_run_id"]))
+        assert run["logical_date"].startswith(TRIGGERED), run["logical_date"]
+
+    demo = Path(stack.home) / "inkasso-demo"
+    erp = sa.create_engine(f"sqlite:///{demo / 'erp.sqlite'}")
+    with erp.connect() as conn:
+        agreements = conn.execute(
+            sa.text("SELECT agreement_id, mode FROM ink_agreement WHERE active")
+        ).all()
+        sent = conn.execute(
+            sa.text(
+                "SELECT agreement_id, file_name, sha256, status, remote_path FROM ink_file_log "
+                "WHERE direction = 'out' AND kind = 'new_cases' AND business_date = :d"
+            ),
+            {"d": TRIGGERED},
+        ).all()
+        cases = conn.execute(
+            sa.text(
+                "SELECT status, COUNT(*) FROM ink_case WHERE business_date = :d GROUP BY status"
+            ),
+            {"d": TRIGGERED},
+        ).all()
+        bank_in = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM ink_file_log WHERE direction = 'in' AND business_date = :d "
+                "AND kind IN ('ocr_giro', 'bgmax') AND status = 'applied'"
+            ),
+            {"d": TRIGGERED},
+        ).scalar()
+        answers = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM ink_file_log WHERE direction = 'in' AND business_date = :d "
+                "AND kind NOT IN ('ocr_giro', 'bgmax') AND status = 'applied'"
+            ),
+            {"d": TRIGGERED},
+        ).scalar()
+        mails = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM ink_mail_log WHERE business_date = :d AND status = 'sent'"
+            ),
+            {"d": TRIGGERED},
+        ).scalar()
+        clients = conn.execute(sa.text("SELECT COUNT(*) FROM erp_client")).scalar()
+
+    automated = {a for a, mode in agreements if mode == "sftp"}
+    # the bank's file of the day was read for every client
+    assert bank_in == clients
+    # one new-case file per agreement, each delivered; an automated one is on the agency's
+    # server byte for byte as logged
+    assert {row.agreement_id for row in sent} == {a for a, _ in agreements}
+    assert len(sent) == len(agreements)
+    for row in sent:
+        if row.agreement_id in automated:
+            assert row.status == "delivered", row
+            on_server = demo / "agency-sftp" / row.agreement_id / row.remote_path.lstrip("/")
+            assert hashlib.sha256(on_server.read_bytes()).hexdigest() == row.sha256
+    # the agency's receipts were fetched and applied: every case of the day is accepted
+    # (with the agency's reference) or rejected, none still waiting for its receipt
+    by_status = dict(cases)
+    assert sum(by_status.values()) > 100, by_status
+    assert answers >= len(agreements), answers
+    with erp.connect() as conn:
+        waiting = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM ink_case WHERE business_date = :d "
+                "AND agency_case_ref IS NULL AND rejection_reason IS NULL"
+            ),
+            {"d": TRIGGERED},
+        ).scalar()
+    assert waiting == 0, by_status
+    # one summary mail per client, through the SMTP sink
+    assert mails == clients
+    assert len(list((demo / "mail").glob("*.eml"))) == clients
 
 
 def airflow_cli(stack, *args: str) -> str:
@@ -68,7 +163,7 @@ def backfill(stack, dag_id: str, first: str, last: str, *extra: str) -> None:
 
 
 def wait_backfills_done(api: Api, dag_id: str, count: int, timeout: float) -> list[dict]:
-    """Wait until ``count`` backfills of ``dag_id`` have completed; returns the DAG's runs."""
+    """Wait until ``count`` backfills of ``dag_id`` have completed; returns its backfill runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         fills = api.call("GET", f"/api/v2/backfills?dag_id={dag_id}&limit=50")["backfills"]
@@ -77,7 +172,7 @@ def wait_backfills_done(api: Api, dag_id: str, count: int, timeout: float) -> li
         time.sleep(5)
     else:
         raise AssertionError(f"backfills of {dag_id} not done after {timeout:.0f} s: {fills}")
-    return api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+    return api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
 
 
 def snapshot(conn) -> dict:
@@ -163,8 +258,10 @@ def test_three_backfilled_days_one_reprocessed_nothing_twice_every_file_on_its_d
             ).all()
         )
     # one new-case file per agreement and day, one mail per client and day
-    assert {str(d): n for d, n in per_day.items()} == {d: agreements for d in DAYS}
-    assert len([m for m in before["mails"] if m.status == "sent"]) == clients * len(DAYS)
+    # (and the day triggered before them)
+    days = (TRIGGERED, *DAYS)
+    assert {str(d): n for d, n in per_day.items()} == {d: agreements for d in days}
+    assert len([m for m in before["mails"] if m.status == "sent"]) == clients * len(days)
 
     backfill(
         stack, "inkasso_demo_day", REPROCESSED, REPROCESSED, "--reprocess-behavior", "completed"
@@ -199,7 +296,7 @@ def test_three_backfilled_days_one_reprocessed_nothing_twice_every_file_on_its_d
                 "WHERE direction = 'in' AND kind = 'receipt'"
             )
         ).scalar()
-    assert receipts == len(DAYS)
+    assert receipts == len(DAYS) + 1  # and the triggered day's
 
 
 def _at(value: str) -> datetime:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.scheduler.test_real_scheduler import FLOWS, Api, running_stack, wait_for_dags
+from tests.scheduler.stack_helpers import FLOWS, Api, running_stack, wait_for_dags
 
 DAY = "2026-11-02"
 REDIS = ("127.0.0.1", 6379)
