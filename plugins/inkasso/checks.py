@@ -160,7 +160,13 @@ class Expectation:
 
     def describe(self) -> str:
         """How the failure text starts: the type and its arguments, as GX prints them."""
-        return f"{self.type} {self.kwargs}"
+        return f"{snake_case(self.type)} {self.kwargs}"
+
+
+def snake_case(expectation_type: str) -> str:
+    """GX's name of an expectation type: ``ExpectColumnValuesToBeUnique`` ->
+    ``expect_column_values_to_be_unique``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", expectation_type).lower()
 
 
 @cache
@@ -280,7 +286,7 @@ class ChunkedCheck:
                 raise DataCheckError(
                     self.name,
                     [
-                        f"ExpectColumnValuesToBeUnique {{'column': {column!r}}}: value"
+                        f"expect_column_values_to_be_unique {{'column': {column!r}}}: value"
                         f" {_example(frame, column, pos)} at line {first_line + pos} field"
                         f" {column} also occurs in an earlier part of the file"
                     ],

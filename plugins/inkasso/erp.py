@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, text
+from sqlalchemy import Column, Connection, Date, DateTime, Integer, MetaData, String, Table, text
 
 from inkasso.rules import ClientSettings
 from inkasso.sql import query
@@ -118,7 +118,11 @@ def copy_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
                 buf,
             )
         return
-    rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+    frame = frame.astype(object).where(frame.notna(), None)
+    for col in columns:  # sqlite3 binds no date subclasses (pendulum): the text SQLAlchemy stores
+        if isinstance(table.c[col].type, Date) and not isinstance(table.c[col].type, DateTime):
+            frame[col] = [None if v is None else date.isoformat(v) for v in frame[col]]
+    rows = frame.itertuples(index=False, name=None)
     conn.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})',
         list(rows),
