@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -289,7 +290,7 @@ class _DispatchRun:
         _replace_holds(conn, agreement.agreement_id, self.business_date, None)
         conn.execute(text("DROP TABLE IF EXISTS ink_stage_case"))
         _CASE_STAGE.create(conn)
-        erp.create_address_stage(conn)
+        erp.create_stages(conn)
         register = TablePersonRegister(conn)
         lookup = register.lookup_many if self.client["register_lookup"] else None
         settings = erp.ClientSettings(
@@ -300,10 +301,13 @@ class _DispatchRun:
         gates = agreement_gates(agreement, self.business_date, self.client["currency"])
         writable = partial(_unwritable, self.layout)
         read = 0
-        for invoices in erp.read_marked_invoices(conn, agreement.client_id, cutoff):
-            read += len(invoices)
-            plan = apply_dispatch_rules(invoices, settings, lookup, gates=gates, writable=writable)
-            self._chunk(plan)
+        with closing(erp.read_marked_invoices(conn, agreement.client_id, cutoff)) as chunks:
+            for invoices in chunks:
+                read += len(invoices)
+                plan = apply_dispatch_rules(
+                    invoices, settings, lookup, gates=gates, writable=writable
+                )
+                self._chunk(plan)
             log.info(
                 "%s: %s marked invoices read, %s cases", agreement.agreement_id, read, self.cases
             )
@@ -311,7 +315,7 @@ class _DispatchRun:
         log.info("%s: %s marked invoices read", agreement.agreement_id, read)
         result = {"holds": dict(sorted(self.holds.items())), "held_invoices": self.held}
         if self.cases == 0:
-            erp.drop_address_stage(conn)
+            erp.drop_stages(conn)
             conn.execute(ink_file_log.delete().where(ink_file_log.c.file_id == self.file_id))
             orphans = settle_orphans(
                 conn, agreement, self.spec, self.layout, self.business_date, self.folder, None
@@ -341,8 +345,8 @@ class _DispatchRun:
             return
         ids = self._open_cases(cases)
         cases = cases.merge(ids, on="invoice_id", how="left")
-        erp.update_invoice_addresses(conn, plan.invoice_address_updates)
-        erp.update_customer_addresses(conn, plan.customer_address_updates)
+        erp.stage_sent(conn, cases["invoice_id"], plan.invoice_address_updates)
+        erp.stage_customer_addresses(conn, plan.customer_address_updates)
         frame = build_detail_frame(cases)
         writer = self._writer()
         first_line = writer.lines + writer.first_line  # the file line of the chunk's first case
@@ -432,7 +436,6 @@ class _DispatchRun:
     def _finish(self, written: list) -> dict:
         """Trailer, orphans, the file into the outbox, file log, invoices at collection."""
         conn, agreement = self.conn, self.agreement
-        erp.drop_address_stage(conn)
         size = self.writer.finish()
         self.out.close()
         sha = self.out.hexdigest()
@@ -464,12 +467,14 @@ class _DispatchRun:
                 detail="; ".join(orphans.notes) or None,
             )
         )
-        changed = erp.set_invoices_at_collection(conn, self.file_id)
+        changed = erp.set_invoices_at_collection(conn)
         if changed != self.cases:
             raise RuntimeError(
                 f"{agreement.agreement_id}: {changed} invoices changed status, expected"
                 f" {self.cases}; the ERP changed under the run - rolled back, nothing sent"
             )
+        erp.update_customer_addresses(conn)
+        erp.drop_stages(conn)
         log.info(
             "%s: wrote %s with %s cases, %s øre",
             agreement.agreement_id, file_name, self.cases, self.amount,

@@ -45,36 +45,48 @@ def read_marked_invoices(
     ``chunk`` rows that never split a customer (the query orders by customer), so rules over a
     customer's invoices (the minimum amount) see them all in one frame.
 
-    PostgreSQL reads through a server-side cursor, so only a chunk is held at a time and other
-    statements can run on ``conn`` between chunks (same transaction, the snapshot of the read).
+    Rows come straight from the driver's cursor as tuples (no per-row SQLAlchemy objects); on
+    PostgreSQL a named (server-side) cursor, so only a chunk is held at a time and other
+    statements run on ``conn`` between chunks, in the same transaction.
     """
-    result = conn.execute(
-        query("erp/select_marked_invoices").execution_options(
-            stream_results=True, max_row_buffer=chunk
-        ),
-        {"client_id": client_id, "cutoff": cutoff, "yes": True, "no": False},
+    compiled = query("erp/select_marked_invoices").compile(dialect=conn.dialect)
+    params = compiled.construct_params(
+        {"client_id": client_id, "cutoff": cutoff, "yes": True, "no": False}
     )
-    columns = list(result.keys())
-    carry: list = []  # the last customer's rows of the previous fetch
+    if compiled.positiontup:  # qmark / numeric drivers (sqlite3)
+        params = [params[name] for name in compiled.positiontup]
+    dbapi = conn.connection.dbapi_connection
+    named = conn.dialect.driver == "psycopg2"
+    cursor = dbapi.cursor(f"ink_marked_{client_id}") if named else dbapi.cursor()
     try:
-        while True:
-            rows = result.fetchmany(chunk)
-            if not rows:
-                break
-            rows = carry + rows
-            last = rows[-1][1]  # customer_id, the second column of the query
-            cut = len(rows)
-            while cut > 0 and rows[cut - 1][1] == last:
-                cut -= 1
-            if cut == 0:  # one customer fills the whole fetch: keep reading
-                carry = rows
-                continue
-            carry = rows[cut:]
-            yield _typed(pd.DataFrame.from_records(rows[:cut], columns=columns))
-        if carry:
-            yield _typed(pd.DataFrame.from_records(carry, columns=columns))
+        cursor.execute(compiled.string, params)
+        yield from _customer_chunks(cursor, chunk)
     finally:
-        result.close()
+        cursor.close()
+
+
+def _customer_chunks(cursor, chunk: int) -> Iterator[pd.DataFrame]:
+    """Fetch ``chunk`` rows at a time; a customer's rows at the end wait for the next fetch."""
+    columns: list[str] | None = None
+    carry: list = []
+    while True:
+        rows = cursor.fetchmany(chunk)
+        if columns is None:
+            columns = [d[0] for d in cursor.description]
+        if not rows:
+            break
+        rows = carry + rows
+        last = rows[-1][1]  # customer_id, the second column of the query
+        cut = len(rows)
+        while cut > 0 and rows[cut - 1][1] == last:
+            cut -= 1
+        if cut == 0:  # one customer fills the whole fetch: keep reading
+            carry = rows
+            continue
+        carry = rows[cut:]
+        yield _typed(pd.DataFrame.from_records(rows[:cut], columns=columns))
+    if carry:
+        yield _typed(pd.DataFrame.from_records(carry, columns=columns))
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,13 +101,6 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
-def set_invoices_at_collection(conn: Connection, file_id: int) -> int:
-    """Put the invoices of the cases opened by ``file_id`` at collection; returns rows changed."""
-    return conn.execute(
-        query("erp/set_invoices_at_collection"), {"file_id": file_id, "no": False}
-    ).rowcount
 
 
 def copy_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
@@ -140,33 +145,49 @@ ADDRESS_STAGE = Table(
     Column("city", String(50)),
     prefixes=["TEMPORARY"],
 )
+# the invoices a dispatch sends, with the address to put on the invoice (NULL: keep its own)
+SENT_STAGE = Table(
+    "ink_stage_sent",
+    MetaData(),
+    Column("invoice_id", Integer, primary_key=True),
+    Column("street", String(100)),
+    Column("postcode", String(10)),
+    Column("city", String(50)),
+    prefixes=["TEMPORARY"],
+)
 
 
-def create_address_stage(conn: Connection) -> None:
-    """The temporary table the address updates are staged in (this connection, this run)."""
-    conn.execute(text("DROP TABLE IF EXISTS ink_stage_address"))
-    ADDRESS_STAGE.create(conn)
+def create_stages(conn: Connection) -> None:
+    """The temporary tables a dispatch fills chunk by chunk (this connection, this run)."""
+    for table in (ADDRESS_STAGE, SENT_STAGE):
+        conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+        table.create(conn)
 
 
-def drop_address_stage(conn: Connection) -> None:
-    """Drop the address stage again (SQLite keeps temporary tables for the connection's life)."""
-    ADDRESS_STAGE.drop(conn)
+def drop_stages(conn: Connection) -> None:
+    """Drop the stages again (SQLite keeps temporary tables for the connection's life)."""
+    for table in (ADDRESS_STAGE, SENT_STAGE):
+        table.drop(conn)
 
 
-def _update_addresses(conn: Connection, sql_name: str, updates: pd.DataFrame, key: str) -> None:
-    """Load ``updates`` into the stage (COPY / executemany), then one UPDATE ... FROM."""
-    if updates.empty:
-        return
-    copy_rows(conn, ADDRESS_STAGE, updates.rename(columns={key: "id"})[["id", *ADDRESS]])
-    conn.execute(query(sql_name))
-    conn.execute(ADDRESS_STAGE.delete())
+def stage_sent(conn: Connection, invoice_ids: pd.Series, addresses: pd.DataFrame) -> None:
+    """Stage the invoices sent, with the address each is sent with where it changes."""
+    frame = pd.DataFrame({"invoice_id": invoice_ids.astype("int64").to_numpy()}).merge(
+        addresses[["invoice_id", *ADDRESS]], on="invoice_id", how="left"
+    )
+    copy_rows(conn, SENT_STAGE, frame)
 
 
-def update_invoice_addresses(conn: Connection, updates: pd.DataFrame) -> None:
-    """Write the addresses cases were sent with onto their invoices (set-based; needs the stage)."""
-    _update_addresses(conn, "erp/update_invoice_address", updates, "invoice_id")
+def stage_customer_addresses(conn: Connection, updates: pd.DataFrame) -> None:
+    """Stage the customers' postal addresses refreshed from the register."""
+    copy_rows(conn, ADDRESS_STAGE, updates.rename(columns={"customer_id": "id"})[["id", *ADDRESS]])
 
 
-def update_customer_addresses(conn: Connection, updates: pd.DataFrame) -> None:
-    """Write register addresses onto customers' postal addresses (set-based; needs the stage)."""
-    _update_addresses(conn, "erp/update_customer_postal_address", updates, "customer_id")
+def set_invoices_at_collection(conn: Connection) -> int:
+    """Put every staged invoice at collection, with its new address; returns rows changed."""
+    return conn.execute(query("erp/set_invoices_at_collection"), {"no": False}).rowcount
+
+
+def update_customer_addresses(conn: Connection) -> None:
+    """Write the staged register addresses onto the customers' postal addresses (set-based)."""
+    conn.execute(query("erp/update_customer_postal_address"))
