@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: demo test lint format bench airflow services clean-demo venv fuzz
+.PHONY: demo test lint format bench bench-large airflow services clean-demo venv fuzz
 
 venv: $(VENV)/.installed
 
@@ -48,6 +48,12 @@ format: $(VENV)/.installed
 ## bench: the benchmarks under bench/ (print figures)
 bench: $(VENV)/.installed
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+## bench-large: dispatch at 1M invoices (PostgreSQL and SQLite, beside the floor), then the peak
+## memory of 1M against 10M invoices (PostgreSQL); outside CI: about an hour on 2 cores
+bench-large: $(VENV)/.installed
+	$(PY) bench/bench_dispatch.py --invoices 1000000
+	$(PY) bench/bench_dispatch.py --memory-only --invoices 1000000 10000000
 
 ## airflow: the embedded default under a real Airflow on the demo's Airflow home: services (agency
 ## SFTP simulator, SMTP sink), connections file, api-server (http://127.0.0.1:8080), scheduler,

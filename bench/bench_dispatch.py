@@ -51,6 +51,7 @@ PG_ADMIN = os.environ.get(
 BASE_INVOICES = 100_000  # the generator's share; the rest are SQL copies
 INVOICES_PER_CUSTOMER = 5  # about what the generator makes
 TARGET = {"postgres": 5, "sqlite": 10}
+PG_DB = f"inkasso_bench_dispatch_{os.getpid()}"  # its own: other benchmarks may run beside it
 
 
 def database_url(backend: str) -> str:
@@ -62,10 +63,22 @@ def database_url(backend: str) -> str:
         return f"sqlite:///{path}"
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS inkasso_bench WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE inkasso_bench"))
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
     admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/inkasso_bench"
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DB}"
+
+
+def drop_database(backend: str) -> None:
+    """Free the disk a large run took."""
+    if backend == "postgres":
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
+        admin.dispose()
+    else:
+        for p in WORK.glob("erp.sqlite*"):
+            p.unlink()
 
 
 def _copies(conn, table, key: str, offset: int, factor: int, suffixed: str) -> None:
@@ -244,6 +257,7 @@ def measure(backend: str, invoices: int, with_floor: bool = True, profile=None) 
     read_s = floor_read(url) if with_floor else 0.0
     result = run_dispatch(url, profile)
     write_s = floor_write(url, result["cases"]) if with_floor else 0.0
+    drop_database(backend)
     return erp | result | {"backend": backend, "floor": read_s + write_s}
 
 

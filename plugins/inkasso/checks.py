@@ -263,13 +263,15 @@ class ChunkedCheck:
     a value that an earlier chunk had. Call ``check`` per chunk, in file order.
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, unique_elsewhere: tuple[str, ...] = ()):
+        """``unique_elsewhere``: columns whose uniqueness across chunks something else already
+        guarantees (a primary key the values come from); checked within each chunk only."""
         self.name = name
         self.rows = 0
         self._seen: dict[str, np.ndarray] = {
             e.columns[0]: np.empty(0, dtype=np.uint64)
             for e in compiled_suite(name)
-            if e.type == "ExpectColumnValuesToBeUnique"
+            if e.type == "ExpectColumnValuesToBeUnique" and e.columns[0] not in unique_elsewhere
         }
 
     def check(self, frame: pd.DataFrame, first_line: int) -> CheckResult:

@@ -273,7 +273,8 @@ class _DispatchRun:
         self.tmp_path = Path(name)
         self.out = _HashingFile(os.fdopen(fd, "wb"))
         self.writer: StreamWriter | None = None
-        self.check = ChunkedCheck(NEW_CASES)
+        # case ids come from ink_case's primary key: unique across chunks without remembering them
+        self.check = ChunkedCheck(NEW_CASES, unique_elsewhere=("case_id",))
         self.holds: dict[str, int] = {}
         self.held = self.cases = self.amount = self.seq = 0
 

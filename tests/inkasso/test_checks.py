@@ -144,3 +144,28 @@ def test_the_suites_are_compiled_once_per_process():
     run_suite("new_cases", good_cases())
     run_suite("new_cases", good_cases())
     assert checks.compiled_suite.cache_info().misses == 1
+
+
+def test_checking_never_imports_great_expectations():
+    """GX costs seconds to import: the checks of a dispatch or an inbound file never load it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time, pandas as pd\n"
+        "from test_checks import good_cases\n"
+        "from inkasso.checks import run_suite\n"
+        "start = time.perf_counter()\n"
+        "for _ in range(20): assert run_suite('new_cases', good_cases(45)).success\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    import os
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    env = os.environ | {"PYTHONPATH": f"{here.parents[1] / 'plugins'}{os.pathsep}{here}"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+    )
+    assert float(out.stdout.strip()) < 2  # 20 agreements' checks of a demo day, with margin
