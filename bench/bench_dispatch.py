@@ -300,6 +300,7 @@ def main() -> None:
     for invoices in args.invoices:
         for backend in backends:
             rows.append(measure(backend, invoices, not args.memory_only, args.profile))
+            print(f"  {row(rows[-1])}", flush=True)  # as it comes; the table follows
     print("\n" + HEAD)
     for r in rows:
         print(row(r))
