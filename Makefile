@@ -37,6 +37,12 @@ test: $(VENV)/.installed
 fuzz: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=long $(VENV)/bin/pytest -q -m fuzz -p no:cacheprovider tests/inkasso/formats/test_fuzz_readers.py
 
+## bench-large: dispatch at 1M invoices (PostgreSQL and SQLite, beside the floor), then the peak
+## memory at 1M and 10M invoices (PostgreSQL); outside CI: an hour or more on 2 cores
+bench-large: $(VENV)/.installed
+	$(PY) bench/bench_dispatch.py --invoices 1000000
+	$(PY) bench/bench_dispatch.py --memory-only --invoices 1000000 10000000
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -48,12 +54,6 @@ format: $(VENV)/.installed
 ## bench: the benchmarks under bench/ (print figures)
 bench: $(VENV)/.installed
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
-
-## bench-large: dispatch at 1M invoices (PostgreSQL and SQLite, beside the floor), then the peak
-## memory of 1M against 10M invoices (PostgreSQL); outside CI: about an hour on 2 cores
-bench-large: $(VENV)/.installed
-	$(PY) bench/bench_dispatch.py --invoices 1000000
-	$(PY) bench/bench_dispatch.py --memory-only --invoices 1000000 10000000
 
 ## airflow: the embedded default under a real Airflow on the demo's Airflow home: services (agency
 ## SFTP simulator, SMTP sink), connections file, api-server (http://127.0.0.1:8080), scheduler,

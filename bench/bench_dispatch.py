@@ -279,6 +279,23 @@ def row(r: dict) -> str:
     )
 
 
+def shared_record(flow: str, r: dict) -> None:
+    """Add the row to ``make bench``'s one table (``bench/table.py``) where that exists."""
+    try:
+        from table import record
+    except ImportError:
+        return
+    record(
+        flow,
+        f"{r['invoices']:,} invoices, {r['cases']:,} cases",
+        r["backend"],
+        r["seconds"],
+        r["floor"] or None,
+        target=TARGET[r["backend"]] if r["floor"] else None,
+        peak_mb=int(r["rss_mb"]),
+    )
+
+
 def main() -> None:
     """Parse arguments, run the scales, print the table."""
     parser = argparse.ArgumentParser(
@@ -301,6 +318,7 @@ def main() -> None:
         for backend in backends:
             rows.append(measure(backend, invoices, not args.memory_only, args.profile))
             print(f"  {row(rows[-1])}", flush=True)  # as it comes; the table follows
+            shared_record("dispatch", rows[-1])
     print("\n" + HEAD)
     for r in rows:
         print(row(r))
