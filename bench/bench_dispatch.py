@@ -26,6 +26,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -224,7 +225,8 @@ def dispatch_child(url: str) -> None:
 
     logging.getLogger("inkasso").setLevel(logging.WARNING)
     engine = engine_for_url(url)
-    base = ObjectStoragePath(f"file://{WORK / 'files'}")
+    # an outbox of its own: files of an earlier run would be taken for this day's orphans
+    base = ObjectStoragePath(f"file://{WORK / f'files-{os.getpid()}'}")
     started = time.perf_counter()
     cases = 0
     for agreement in load_agreements(engine):
@@ -232,6 +234,7 @@ def dispatch_child(url: str) -> None:
         cases += summary.get("cases", 0)
     seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    shutil.rmtree(WORK / f"files-{os.getpid()}", ignore_errors=True)
     print(json.dumps({"seconds": seconds, "cases": cases, "rss_mb": rss_mb}))
 
 

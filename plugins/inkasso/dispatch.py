@@ -228,8 +228,8 @@ def prepare_new_cases(
 _CASE_STAGE = Table(
     "ink_stage_case",
     MetaData(),
-    Column("seq", Integer, primary_key=True),
-    Column("invoice_id", Integer, nullable=False),
+    Column("invoice_id", Integer, primary_key=True),  # the events' join looks cases up by it
+    Column("seq", Integer, nullable=False),
     Column("customer_id", Integer, nullable=False),
     Column("original_amount", BigInteger, nullable=False),
     Column("sent_amount", BigInteger, nullable=False),
@@ -416,6 +416,7 @@ class _DispatchRun:
         ).all()  # fmt: skip
         if len(opened) != n:
             raise RuntimeError(f"{self.agreement.agreement_id}: {len(opened)} cases opened of {n}")
+        first, last = min(r[0] for r in opened), max(r[0] for r in opened)
         detail = literal(f"sent in {self.file_name}; address: ", String) + s.address_rule
         conn.execute(
             insert(ink_case_event).from_select(
@@ -428,7 +429,8 @@ class _DispatchRun:
                     detail,
                 )
                 .select_from(_CASE_STAGE.join(ink_case, ink_case.c.invoice_id == s.invoice_id))
-                .where(ink_case.c.file_id == self.file_id)
+                # the chunk's case ids: a range of the primary key, never the whole file so far
+                .where(ink_case.c.case_id.between(first, last), ink_case.c.file_id == self.file_id)
                 .order_by(ink_case.c.case_id),
             )
         )
