@@ -242,15 +242,9 @@ _CASE_STAGE = Table(
 class _DispatchRun:
     """One agreement and day, streamed inside the caller's transaction (``prepare_new_cases``)."""
 
-    STEPS = "steps (read + rules + cases + file per chunk, commit)"
-
     def __init__(self, conn, agreement: Agreement, business_date: date, base, now, run_id):
-        self.conn, self.agreement, self.business_date, self.now = (
-            conn,
-            agreement,
-            business_date,
-            now,
-        )
+        self.conn, self.agreement = conn, agreement
+        self.business_date, self.now = business_date, now
         self.client = erp.read_client_row(conn, agreement.client_id)
         self.profile = load_profile(agreement.agency)
         self.spec = self.profile.files[NEW_CASES]
