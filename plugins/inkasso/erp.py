@@ -59,7 +59,15 @@ def read_marked_invoices(
     named = conn.dialect.driver == "psycopg2"
     cursor = dbapi.cursor(f"ink_marked_{client_id}") if named else dbapi.cursor()
     try:
+        if named:
+            # The cursor's plan is fixed when it is declared, while ink_case (joined by the query)
+            # may still look empty. A nested loop would then rescan ink_case per invoice, and
+            # the cases this run inserts between fetches make every rescan longer: quadratic.
+            # Hash joins read ink_case once. Only for this declaration; RESET restores it.
+            conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
         cursor.execute(compiled.string, params)
+        if named:
+            conn.exec_driver_sql("RESET enable_nestloop")
         yield from _customer_chunks(cursor, chunk)
     finally:
         cursor.close()
