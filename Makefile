@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: demo test lint format bench airflow airflow-celery compose-config services clean-demo venv fuzz
+.PHONY: demo test lint format bench bench-large airflow airflow-celery compose-config services clean-demo venv fuzz
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,12 @@ test: $(VENV)/.installed
 ## fuzz: every reader against long Hypothesis runs of mutated files (FUZZ_EXAMPLES per format)
 fuzz: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=long $(VENV)/bin/pytest -q -m fuzz -p no:cacheprovider tests/inkasso/formats/test_fuzz_readers.py
+
+## bench-large: dispatch at 1M invoices (PostgreSQL and SQLite, beside the floor), then the peak
+## memory at 1M and 10M invoices (PostgreSQL); outside CI: an hour or more on 2 cores
+bench-large: $(VENV)/.installed
+	$(PY) bench/bench_dispatch.py --invoices 1000000
+	$(PY) bench/bench_dispatch.py --memory-only --invoices 1000000 10000000
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,24 +1,33 @@
-"""Benchmark of the dispatch flow at a realistic scale, beside PostgreSQL's own COPY.
+"""Benchmark of the dispatch flow (``prepare_new_cases`` of every agreement) beside the floor.
 
-    PYTHONPATH=plugins .venv/bin/python bench/bench_dispatch.py [--customers 100000] [--backend postgres|sqlite|both]
+    PYTHONPATH=plugins .venv/bin/python bench/bench_dispatch.py [--invoices 100000]
+        [--backend postgres|sqlite|both] [--memory-only --invoices 1000000 10000000]
 
-Builds a demo ERP (deterministic generator), marks every open overdue invoice for collection (so
-hundreds of thousands of invoices go out at once), then times, per backend:
+Builds a demo ERP (the deterministic generator for up to 100 000 invoices, then copies of its
+customers and invoices in SQL up to the scale), marks every open overdue invoice for
+collection, and runs the whole dispatch (read, rules, data checks, file, the one transaction per
+agreement) in a child process per scale and backend, so each peak RSS is that run's own.
 
-- the read of the marked invoices (the ERP adapter query, chunked frames), the rules, and
-- the whole ``prepare_new_cases`` of every agreement (read, rules, GX check, file writing, and the
-  one transaction that opens the cases and puts the invoices at collection), and
-- ``deliver_pending`` to the in-process SFTP agency (one connection per agreement),
+The floor, measured on the same rows in the same run:
+- PostgreSQL: ``COPY (select_marked_invoices) TO STDOUT`` of the marked rows, plus ``COPY FROM
+  STDIN`` of as many case rows as the dispatch opened;
+- SQLite: reading the same rows (the same query, fetched) plus writing as many case rows with
+  one ``executemany`` in one transaction.
 
-and prints them beside PostgreSQL's ``COPY (query) TO STDOUT`` of the same rows and a
-``COPY FROM STDIN`` of as many case rows: the floor any row-moving approach can reach.
+Prints one table: flow, backend, scale, seconds, floor, ratio (target 5x PostgreSQL, 10x
+SQLite), peak RSS. ``--memory-only`` (``make bench-large``) runs PostgreSQL at each scale given
+and prints the peaks beside the target (the largest at most 1.2x the smallest, under 1 GB).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
-WORK = Path(tempfile.mkdtemp(prefix="inkasso-bench-"))
+WORK = Path(os.environ.get("INKASSO_BENCH_WORK") or tempfile.mkdtemp(prefix="inkasso-bench-"))
+os.environ["INKASSO_BENCH_WORK"] = str(WORK)
 os.environ.setdefault("AIRFLOW_HOME", str(WORK / "airflow"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
@@ -36,95 +46,88 @@ import sqlalchemy as sa  # noqa: E402
 
 DAY = date(2026, 11, 2)
 CUTOFF = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/inkasso_bench"
+PG_ADMIN = os.environ.get(
+    "INKASSO_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+BASE_INVOICES = 100_000  # the generator's share; the rest are SQL copies
+INVOICES_PER_CUSTOMER = 5  # about what the generator makes
+TARGET = {"postgres": 5, "sqlite": 10}
+PG_DB = f"inkasso_bench_dispatch_{os.getpid()}"  # its own: other benchmarks may run beside it
 
 
-def fresh_database(backend: str) -> str:
-    """An empty database URL for the backend."""
+def database_url(backend: str) -> str:
+    """An empty database for the backend."""
     if backend == "sqlite":
         path = WORK / "erp.sqlite"
-        path.unlink(missing_ok=True)
+        for p in WORK.glob("erp.sqlite*"):
+            p.unlink()
         return f"sqlite:///{path}"
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS inkasso_bench WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE inkasso_bench"))
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
     admin.dispose()
-    return PG_URL
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DB}"
 
 
-def timed(label: str, fn, *args, **kwargs):
-    """Run fn, print and return (result, seconds)."""
-    started = time.perf_counter()
-    result = fn(*args, **kwargs)
-    seconds = time.perf_counter() - started
-    print(f"  {label:44} {seconds:8.2f} s")
-    return result, seconds
+def drop_database(backend: str) -> None:
+    """Free the disk a large run took."""
+    if backend == "postgres":
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
+        admin.dispose()
+    else:
+        for p in WORK.glob("erp.sqlite*"):
+            p.unlink()
 
 
-def copy_reference(url: str, marked: int) -> None:
-    """PostgreSQL's own COPY of the marked-invoice query out, and of as many case rows in."""
-    from inkasso.config import SQL_DIR
-
-    sql = (SQL_DIR / "erp" / "select_marked_invoices.sql").read_text()
-    sql = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    sql = (
-        sql.replace(":yes", "true")
-        .replace(":no", "false")
-        .replace(":client_id", "i.client_id")
-        .replace(":cutoff", f"'{CUTOFF.isoformat()}'")
+def _copies(conn, table, key: str, offset: int, factor: int, suffixed: str) -> None:
+    """Insert ``factor - 1`` copies of ``table``'s rows with shifted ids and a suffixed number."""
+    cols = [c.name for c in table.columns]
+    exprs = []
+    for c in cols:
+        if c == key or (c == "customer_id" and key == "invoice_id"):
+            step = offset if c == key else int(conn.info["customer_offset"])
+            exprs.append(f"t.{c} + {step} * g.g")
+        elif c == suffixed:
+            exprs.append(f"t.{c} || '-' || CAST(g.g AS VARCHAR(6))")
+        else:
+            exprs.append(f"t.{c}")
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
+            f" FROM {table.name} t CROSS JOIN bench_copy g"
+        )
     )
-    engine = sa.create_engine(url)
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        buf = io.StringIO()
-        started = time.perf_counter()
-        cur.copy_expert(f"COPY ({sql}) TO STDOUT", buf)
-        out_s = time.perf_counter() - started
-        rows = buf.getvalue().count("\n")
-        cur.execute(
-            "CREATE TEMP TABLE copy_cases (agreement_id text, invoice_id int, customer_id int, file_id int,"
-            " status text, original_amount bigint, sent_amount bigint, currency text, business_date date,"
-            " opened_at timestamptz)"
-        )
-        line = (
-            "lowell_no\t{i}\t{i}\t1\tsent\t10000\t10000\tNOK\t2026-11-02\t2026-11-02 05:00:00+00\n"
-        )
-        data = io.StringIO("".join(line.format(i=i) for i in range(marked)))
-        started = time.perf_counter()
-        cur.copy_expert("COPY copy_cases FROM STDIN", data)
-        in_s = time.perf_counter() - started
-        raw.rollback()
-    finally:
-        raw.close()
-        engine.dispose()
-    print(f"  {'PostgreSQL COPY out of the marked rows':44} {out_s:8.2f} s  ({rows} rows)")
-    print(f"  {'PostgreSQL COPY in of as many case rows':44} {in_s:8.2f} s")
 
 
-def run(backend: str, customers: int) -> None:
-    """Build the ERP on one backend and time the dispatch phases."""
-    from airflow.sdk import ObjectStoragePath
-
-    from inkasso import erp
+def build_erp(url: str, invoices: int) -> dict:
+    """The demo ERP at about ``invoices`` invoices, every open overdue one marked."""
     from inkasso.db.engine import engine_for_url
     from inkasso.db.migrate import upgrade
+    from inkasso.db.schema import erp_customer, erp_invoice
     from inkasso.demo_erp.generator import create_demo_erp
-    from inkasso.dispatch import deliver_pending, load_agreements, prepare_new_cases
-    from inkasso.register import TablePersonRegister
-    from inkasso.rules import apply_dispatch_rules
-    from inkasso.simulator.agency import start_agency
 
-    print(f"\n== {backend}: {customers} customers ==")
-    url = fresh_database(backend)
     engine = engine_for_url(url)
     upgrade(engine)
-    timed(
-        "generate the demo ERP", create_demo_erp, engine, seed=1, customers=customers, start_day=DAY
-    )
+    base = min(invoices, BASE_INVOICES)
+    create_demo_erp(engine, seed=1, customers=max(base // INVOICES_PER_CUSTOMER, 50), start_day=DAY)
     with engine.begin() as conn:
+        have = conn.execute(sa.text("SELECT COUNT(*) FROM erp_invoice")).scalar()
+        factor = max(1, round(invoices / have))
+        if factor > 1:
+            conn.execute(sa.text("CREATE TEMP TABLE bench_copy (g INTEGER)"))
+            conn.execute(
+                sa.text("INSERT INTO bench_copy VALUES (:g)"),
+                [{"g": g} for g in range(1, factor)],
+            )
+            top_c = conn.execute(sa.text("SELECT MAX(customer_id) FROM erp_customer")).scalar()
+            top_i = conn.execute(sa.text("SELECT MAX(invoice_id) FROM erp_invoice")).scalar()
+            conn.info["customer_offset"] = top_c
+            _copies(conn, erp_customer, "customer_id", top_c, factor, "customer_no")
+            _copies(conn, erp_invoice, "invoice_id", top_i, factor, "invoice_no")
+            conn.execute(sa.text("DROP TABLE bench_copy"))
         conn.execute(
             sa.text(
                 "UPDATE erp_invoice SET marked_for_collection = :y, marked_at = :at "
@@ -132,77 +135,204 @@ def run(backend: str, customers: int) -> None:
             ),
             {"y": True, "at": datetime(2026, 11, 1, 12, tzinfo=UTC), "day": DAY},
         )
-        invoices = conn.execute(sa.text("SELECT COUNT(*) FROM erp_invoice")).scalar()
+        total = conn.execute(sa.text("SELECT COUNT(*) FROM erp_invoice")).scalar()
         marked = conn.execute(
             sa.text("SELECT COUNT(*) FROM erp_invoice WHERE marked_for_collection = :y"),
             {"y": True},
         ).scalar()
-    print(f"  {invoices} invoices, {marked} marked for collection")
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
+    return {"invoices": total, "marked": marked}
 
-    agreements = load_agreements(engine)
-    first = agreements[0]
-    with engine.connect() as conn:
-        frame, _ = timed(
-            f"read marked invoices ({first.agreement_id})",
-            erp.read_marked_invoices,
-            conn,
-            first.client_id,
-            CUTOFF,
-        )
-        client = erp.read_client(conn, first.client_id)
-        timed(
-            f"rules on {len(frame)} invoices",
-            apply_dispatch_rules,
-            frame,
-            client,
-            TablePersonRegister(conn).lookup_many,
-        )
 
-    base = ObjectStoragePath(f"file://{WORK / ('files-' + backend)}")
-    started = time.perf_counter()
-    cases = 0
-    for agreement in agreements:
-        summary = prepare_new_cases(engine, agreement, DAY, CUTOFF, base, now=datetime.now(UTC))
-        cases += summary.get("cases", 0)
-    prepare_s = time.perf_counter() - started
-    print(
-        f"  {'prepare_new_cases, all agreements':44} {prepare_s:8.2f} s  ({cases} cases, {cases / prepare_s:,.0f} cases/s)"
+def _marked_query() -> str:
+    from inkasso.config import SQL_DIR
+
+    sql = (SQL_DIR / "erp" / "select_marked_invoices.sql").read_text()
+    sql = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return (
+        sql.replace(":yes", "true")
+        .replace(":no", "false")
+        .replace(":client_id", "i.client_id")
+        .replace(":cutoff", f"'{CUTOFF.isoformat()}'")
     )
 
-    running = start_agency(WORK / f"sftp-{backend}", WORK / "keys", agreements)
-    os.environ.update(running.connections)
+
+def floor_read(url: str) -> float:
+    """The floor's read: COPY out (PostgreSQL) or fetching the rows (SQLite) of every client."""
+    engine = sa.create_engine(url)
+    sql = _marked_query()
+    raw = engine.raw_connection()
     try:
+        cur = raw.cursor()
         started = time.perf_counter()
-        for agreement in agreements:
-            deliver_pending(engine, agreement, base, now=datetime.now(UTC))
-        print(
-            f"  {'deliver_pending (SFTP / manual outbox)':44} {time.perf_counter() - started:8.2f} s"
-        )
+        if engine.dialect.name == "postgresql":
+            cur.copy_expert(f"COPY ({sql}) TO STDOUT", io.StringIO())
+        else:
+            cur.execute(sql.replace("true", "1").replace("false", "0"))
+            while cur.fetchmany(50_000):
+                pass
+        seconds = time.perf_counter() - started
+        raw.rollback()
     finally:
-        running.stop()
-    if backend == "postgres":
-        with engine.begin() as conn:  # the reference COPY needs the invoices marked again
-            conn.execute(
-                sa.text(
-                    "UPDATE erp_invoice SET marked_for_collection = :y WHERE status = 'at_collection'"
-                ),
-                {"y": True},
+        raw.close()
+        engine.dispose()
+    return seconds
+
+
+def floor_write(url: str, cases: int) -> float:
+    """The floor's write: as many case rows by COPY (PostgreSQL) or one executemany (SQLite)."""
+    engine = sa.create_engine(url)
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(
+            "CREATE TEMP TABLE copy_cases (agreement_id text, invoice_id int, customer_id int,"
+            " file_id int, status text, original_amount bigint, sent_amount bigint,"
+            " currency text, business_date date, opened_at timestamp)"
+        )
+        started = time.perf_counter()
+        if engine.dialect.name == "postgresql":
+            line = (
+                "lowell_no\t{i}\t{i}\t1\tsent\t10000\t10000\tNOK\t2026-11-02\t2026-11-02 05:00:00\n"
             )
-            conn.execute(sa.text("UPDATE ink_case SET is_open = :n"), {"n": False})
-        copy_reference(url, cases)
-    engine.dispose()
+            data = io.StringIO("".join(line.format(i=i) for i in range(cases)))
+            cur.copy_expert("COPY copy_cases FROM STDIN", data)
+        else:
+            rows = [
+                ("lowell_no", i, i, 1, "sent", 10000, 10000, "NOK", "2026-11-02", "2026-11-02")
+                for i in range(cases)
+            ]
+            cur.executemany(f"INSERT INTO copy_cases VALUES ({', '.join('?' * 10)})", rows)
+        raw.commit()
+        seconds = time.perf_counter() - started
+    finally:
+        raw.close()
+        engine.dispose()
+    return seconds
+
+
+def dispatch_child(url: str) -> None:
+    """In the child process: every agreement's prepare; prints one JSON line (seconds, RSS)."""
+    import logging
+
+    from airflow.sdk import ObjectStoragePath
+
+    from inkasso.db.engine import engine_for_url
+    from inkasso.dispatch import load_agreements, prepare_new_cases
+
+    logging.getLogger("inkasso").setLevel(logging.WARNING)
+    engine = engine_for_url(url)
+    # an outbox of its own: files of an earlier run would be taken for this day's orphans
+    base = ObjectStoragePath(f"file://{WORK / f'files-{os.getpid()}'}")
+    started = time.perf_counter()
+    cases = 0
+    for agreement in load_agreements(engine):
+        summary = prepare_new_cases(engine, agreement, DAY, CUTOFF, base, now=datetime.now(UTC))
+        cases += summary.get("cases", 0)
+    seconds = time.perf_counter() - started
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    shutil.rmtree(WORK / f"files-{os.getpid()}", ignore_errors=True)
+    print(json.dumps({"seconds": seconds, "cases": cases, "rss_mb": rss_mb}))
+
+
+def run_dispatch(url: str, profile: str | None = None) -> dict:
+    """The dispatch in its own process (so its peak RSS is its own); returns its JSON line."""
+    cmd = [sys.executable, __file__, "--child", url]
+    if profile:
+        cmd = [sys.executable, "-m", "cProfile", "-o", profile, __file__, "--child", url]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(backend: str, invoices: int, with_floor: bool = True, profile=None) -> dict:
+    """Build, floor (read), dispatch, floor (write); one table row as a dict."""
+    url = database_url(backend)
+    started = time.perf_counter()
+    erp = build_erp(url, invoices)
+    print(
+        f"  [{backend}] built {erp['invoices']} invoices ({erp['marked']} marked)"
+        f" in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    read_s = floor_read(url) if with_floor else 0.0
+    result = run_dispatch(url, profile)
+    write_s = floor_write(url, result["cases"]) if with_floor else 0.0
+    drop_database(backend)
+    return erp | result | {"backend": backend, "floor": read_s + write_s}
+
+
+HEAD = (
+    f"{'flow':10} {'backend':9} {'invoices':>9} {'cases':>8} {'seconds':>8} {'floor':>7}"
+    f" {'ratio':>7} {'target':>7} {'peak RSS':>9}"
+)
+
+
+def row(r: dict) -> str:
+    """One line of the table."""
+    ratio = r["seconds"] / r["floor"] if r["floor"] else float("nan")
+    target = TARGET[r["backend"]]
+    verdict = "ok" if ratio <= target else "over"
+    return (
+        f"{'dispatch':10} {r['backend']:9} {r['invoices']:>9} {r['cases']:>8}"
+        f" {r['seconds']:>8.2f} {r['floor']:>7.2f} {ratio:>6.1f}x {f'<={target}x':>7}"
+        f" {r['rss_mb']:>6.0f} MB  {verdict}"
+    )
+
+
+def shared_record(flow: str, r: dict) -> None:
+    """Add the row to ``make bench``'s one table (``bench/table.py``) where that exists."""
+    try:
+        from table import record
+    except ImportError:
+        return
+    record(
+        flow,
+        f"{r['invoices']:,} invoices, {r['cases']:,} cases",
+        r["backend"],
+        r["seconds"],
+        r["floor"] or None,
+        target=TARGET[r["backend"]] if r["floor"] else None,
+        peak_mb=int(r["rss_mb"]),
+    )
 
 
 def main() -> None:
-    """Parse arguments and run the benchmark on the chosen backends."""
+    """Parse arguments, run the scales, print the table."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--invoices", type=int, nargs="+", default=[100_000])
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--memory-only", action="store_true", help="PostgreSQL peaks, no floor")
+    parser.add_argument("--profile", help="write a cProfile of the dispatch child to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    for backend in ["postgres", "sqlite"] if args.backend == "both" else [args.backend]:
-        run(backend, args.customers)
+    if args.child:
+        dispatch_child(args.child)
+        return
+    backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
+    if args.memory_only:
+        backends = ["postgres"]
+    rows = []
+    for invoices in args.invoices:
+        for backend in backends:
+            rows.append(measure(backend, invoices, not args.memory_only, args.profile))
+            print(f"  {row(rows[-1])}", flush=True)  # as it comes; the table follows
+            shared_record("dispatch", rows[-1])
+    print("\n" + HEAD)
+    for r in rows:
+        print(row(r))
+    if args.memory_only and len(rows) > 1:
+        small, large = rows[0], rows[-1]
+        growth = large["rss_mb"] / small["rss_mb"]
+        ok = growth <= 1.2 and large["rss_mb"] < 1024
+        print(
+            f"peak RSS {large['invoices']} vs {small['invoices']} invoices: {growth:.2f}x"
+            f" (target <= 1.20x and < 1024 MB): {'ok' if ok else 'over'}"
+        )
 
 
 if __name__ == "__main__":

@@ -24,17 +24,42 @@ Two steps per agreement and business day, each safe to run again:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
+import shutil
+import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Engine, and_, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 
-from inkasso import erp
-from inkasso.checks import check_frame
+from inkasso import erp, outbox
+from inkasso.checks import ChunkedCheck
 from inkasso.db.schema import (
     ink_agreement,
     ink_case,
@@ -44,11 +69,11 @@ from inkasso.db.schema import (
     ink_file_log,
 )
 from inkasso.formats import load_layout, load_profile
-from inkasso.formats.writer import unwritable_values
+from inkasso.formats.writer import StreamWriter, unwritable_values
 from inkasso.gates import gates_for, load_settings
 from inkasso.locks import DeliveryClaim, claim_abandoned, lock_outgoing, sqlite_write_lock
 from inkasso.orphans import settle_orphans
-from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
+from inkasso.outbox import free_file_name, log_outgoing_file
 from inkasso.register import TablePersonRegister
 from inkasso.rules import apply_dispatch_rules
 from inkasso.runs import progress
@@ -147,10 +172,6 @@ def _existing_file(conn, agreement_id: str, business_date: date):
     )
 
 
-def _hold_summary(holds: pd.DataFrame) -> dict[str, int]:
-    return {str(k): int(v) for k, v in holds["reason"].value_counts().sort_index().items()}
-
-
 def prepare_new_cases(
     engine: Engine,
     agreement: Agreement,
@@ -166,9 +187,15 @@ def prepare_new_cases(
     ``cutoff`` is the moment up to which marks count (the run's logical date), ``base`` the
     ``ObjectStoragePath`` of files at rest, ``now`` the time in the file name. Returns a small
     summary for XCom: status (``written``, ``exists``, ``nothing_to_send``), file, counts.
+
+    The work streams chunk by chunk (a chunk never splits a customer): read, rules, holds, cases
+    opened (staged, then ``INSERT ... SELECT ... RETURNING``), events, address write-backs, data
+    checks, and the chunk's records appended to a temporary file. The trailer is written last;
+    the finished file is then moved into the outbox, all inside the one transaction.
     """
     summary = {"agreement_id": agreement.agreement_id, "business_date": business_date.isoformat()}
     written: list = []  # files this run put into the outbox, removed again if it fails
+    temporary: list[Path] = []  # the local file being written, removed whatever happens
 
     def in_transaction(conn) -> dict:
         lock_outgoing(conn, agreement.agreement_id)  # a concurrent prepare waits, then sees ours
@@ -188,161 +215,12 @@ def prepare_new_cases(
                 "cases": existing["record_count"],
                 "amount": existing["amount_total"],
             }
-
-        client = erp.read_client_row(conn, agreement.client_id)
-        invoices = erp.read_marked_invoices(conn, agreement.client_id, cutoff)
-        progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 1, 4)
-        log.info("%s: %s marked invoices read", agreement.agreement_id, len(invoices))
-        register = TablePersonRegister(conn)
-        profile = load_profile(agreement.agency)
-        spec = profile.files[NEW_CASES]
-        layout = load_layout(spec.layout)
-        plan = apply_dispatch_rules(
-            invoices,
-            erp.ClientSettings(
-                client_id=client["client_id"],
-                min_collection_amount=int(client["min_collection_amount"]),
-                register_lookup=bool(client["register_lookup"]),
-            ),
-            register.lookup_many if client["register_lookup"] else None,
-            gates=agreement_gates(agreement, business_date, client["currency"]),
-            writable=lambda cases: unwritable_values(layout, detail_values(cases)),
-        )
-        _replace_holds(conn, agreement.agreement_id, business_date, plan.holds)
-        progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 2, 4)
-        summary.update(holds=_hold_summary(plan.holds), held_invoices=len(plan.holds))
-        folder = base / "outbox" / agreement.agreement_id
-        if plan.cases.empty:
-            orphans = settle_orphans(conn, agreement, spec, layout, business_date, folder, None)
-            log.info("%s: nothing to send (%s held back)", agreement.agreement_id, len(plan.holds))
-            return summary | {
-                "status": "nothing_to_send",
-                "cases": 0,
-                "amount": 0,
-                "orphans": orphans.notes,
-            }
-
-        file_name, path = free_file_name(
-            conn,
-            agreement.agreement_id,
-            agreement.customer_no_at_agency,
-            spec,
-            now,
-            folder,
-        )
-        cases = plan.cases
-        amount = int(cases["remaining_amount"].sum())
-        file_id = log_outgoing_file(
-            conn,
-            agreement,
-            NEW_CASES,
-            business_date,
-            file_name,
-            path,
-            now=now,
-            run_id=run_id,
-            record_count=len(cases),
-            amount_total=amount,
-        )
-        conn.execute(
-            insert(ink_case),
-            [
-                {
-                    "agreement_id": agreement.agreement_id,
-                    "invoice_id": int(r.invoice_id),
-                    "customer_id": int(r.customer_id),
-                    "file_id": file_id,
-                    "status": "sent",
-                    "is_open": True,
-                    "original_amount": int(r.original_amount),
-                    "sent_amount": int(r.remaining_amount),
-                    "currency": r.currency,
-                    "business_date": business_date,
-                    "opened_at": now,
-                }
-                for r in cases[
-                    ["invoice_id", "customer_id", "original_amount", "remaining_amount", "currency"]
-                ].itertuples()
-            ],
-        )
-        ids = pd.DataFrame(
-            conn.execute(
-                select(ink_case.c.case_id, ink_case.c.invoice_id).where(
-                    ink_case.c.file_id == file_id
-                )
-            ).all(),
-            columns=["case_id", "invoice_id"],
-        )
-        cases = cases.merge(ids, on="invoice_id", how="left")
-        frame = build_detail_frame(cases)
-        check_frame(NEW_CASES, frame)
-        header = {
-            "customer_no": agreement.customer_no_at_agency,
-            "client_name": client["name"],
-            "client_org_no": client["org_no"],
-            "file_date": business_date,
-            "currency": client["currency"],
-            # used where the layout has the field (README, "Setting up a real agency")
-            "payback_account": agreement.payback_account or client["default_bank_account"],
-        }
-        if not profile.carries_reminder_count:  # the agency runs no reminders: not its business
-            frame = frame.drop(columns=["reminder_count"])
-        data = layout.write(header, frame)
-        # a prepare killed before its commit may have left this day's file: adopt it or remove it
-        orphans = settle_orphans(conn, agreement, spec, layout, business_date, folder, data)
-        if orphans.adopted is not None:
-            file_name, path = orphans.adopted.name, orphans.adopted
-        else:
-            write_new_file(path, data)  # refuses to overwrite: then nothing of this run is on disk
-            written.append(path)
-        progress(log, f"{agreement.agreement_id}: steps (read, rules, file, commit)", 3, 4)
-        conn.execute(
-            update(ink_file_log)
-            .where(ink_file_log.c.file_id == file_id)
-            .values(
-                file_name=file_name,
-                path=str(path),
-                sha256=hashlib.sha256(data).hexdigest(),
-                size_bytes=len(data),
-                detail="; ".join(orphans.notes) or None,
-            )
-        )
-        changed = erp.set_invoices_at_collection(conn, file_id)
-        if changed != len(cases):
-            raise RuntimeError(
-                f"{agreement.agreement_id}: {changed} invoices changed status, expected {len(cases)};"
-                " the ERP changed under the run - rolled back, nothing sent"
-            )
-        erp.update_invoice_addresses(conn, plan.invoice_address_updates)
-        erp.update_customer_addresses(conn, plan.customer_address_updates)
-        conn.execute(
-            insert(ink_case_event),
-            [
-                {
-                    "case_id": int(r.case_id),
-                    "at": now,
-                    "kind": "opened",
-                    "file_id": file_id,
-                    "detail": f"sent in {file_name}; address: {r.address_rule}",
-                }
-                for r in cases[["case_id", "address_rule"]].itertuples()
-            ],
-        )
-        log.info(
-            "%s: wrote %s with %s cases, %s øre",
-            agreement.agreement_id,
-            file_name,
-            len(cases),
-            amount,
-        )
-        return summary | {
-            "status": "written",
-            "file_name": file_name,
-            "path": str(path),
-            "cases": len(cases),
-            "amount": amount,
-            "orphans": orphans.notes,
-        }
+        run = _DispatchRun(conn, agreement, business_date, base, now, run_id)
+        temporary.append(run.tmp_path)
+        try:
+            return summary | run.stream(cutoff, written)
+        finally:
+            run.close()
 
     try:
         with engine.begin() as conn:
@@ -351,6 +229,319 @@ def prepare_new_cases(
         for path in written:  # the run left no trace in the database, so none on disk either
             path.unlink(missing_ok=True)
         raise
+    finally:
+        for path in temporary:
+            path.unlink(missing_ok=True)
+
+
+_CASE_STAGE = Table(
+    "ink_stage_case",
+    MetaData(),
+    Column("invoice_id", Integer, primary_key=True),  # the events' join looks cases up by it
+    Column("seq", Integer, nullable=False),
+    Column("customer_id", Integer, nullable=False),
+    Column("original_amount", BigInteger, nullable=False),
+    Column("sent_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("address_rule", String(30), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+class _DispatchRun:
+    """One agreement and day, streamed inside the caller's transaction (``prepare_new_cases``)."""
+
+    def __init__(self, conn, agreement: Agreement, business_date: date, base, now, run_id):
+        self.conn, self.agreement = conn, agreement
+        self.business_date, self.now = business_date, now
+        self.client = erp.read_client_row(conn, agreement.client_id)
+        self.profile = load_profile(agreement.agency)
+        self.spec = self.profile.files[NEW_CASES]
+        self.layout = load_layout(self.spec.layout)
+        self.folder = base / "outbox" / agreement.agreement_id
+        self.file_name, self.final_path = free_file_name(
+            conn,
+            agreement.agreement_id,
+            agreement.customer_no_at_agency,
+            self.spec,
+            now,
+            self.folder,
+        )
+        # the file-log row first: its id goes on the cases; counts and checksum follow at the end
+        self.file_id = log_outgoing_file(
+            conn, agreement, NEW_CASES, business_date, self.file_name, self.final_path,
+            now=now, run_id=run_id,
+        )  # fmt: skip
+        fd, name = tempfile.mkstemp(prefix=f".{self.file_name}.", suffix=".part")
+        self.tmp_path = Path(name)
+        self.out = _HashingFile(os.fdopen(fd, "wb"))
+        self.writer: StreamWriter | None = None
+        # case ids come from ink_case's primary key: unique across chunks without remembering them
+        self.check = ChunkedCheck(NEW_CASES, unique_elsewhere=("case_id",))
+        self.holds: dict[str, int] = {}
+        self.held = self.cases = self.amount = self.seq = 0
+
+    def close(self) -> None:
+        """Close the temporary file (the caller removes it)."""
+        self.out.close()
+
+    def stream(self, cutoff: datetime, written: list) -> dict:
+        """Every chunk of marked invoices through the rules into cases and the file; then finish.
+
+        The file put into the outbox is appended to ``written`` at once (removed on failure).
+        """
+        conn, agreement = self.conn, self.agreement
+        _replace_holds(conn, agreement.agreement_id, self.business_date, None)
+        conn.execute(text("DROP TABLE IF EXISTS ink_stage_case"))
+        _CASE_STAGE.create(conn)
+        erp.create_stages(conn)
+        register = TablePersonRegister(conn)
+        lookup = register.lookup_many if self.client["register_lookup"] else None
+        settings = erp.ClientSettings(
+            client_id=self.client["client_id"],
+            min_collection_amount=int(self.client["min_collection_amount"]),
+            register_lookup=bool(self.client["register_lookup"]),
+        )
+        gates = agreement_gates(agreement, self.business_date, self.client["currency"])
+        writable = partial(_unwritable, self.layout)
+        read = 0
+        with closing(erp.read_marked_invoices(conn, agreement.client_id, cutoff)) as chunks:
+            for invoices in chunks:
+                read += len(invoices)
+                plan = apply_dispatch_rules(
+                    invoices, settings, lookup, gates=gates, writable=writable
+                )
+                self._chunk(plan)
+            log.info(
+                "%s: %s marked invoices read, %s cases", agreement.agreement_id, read, self.cases
+            )
+        _CASE_STAGE.drop(conn)
+        log.info("%s: %s marked invoices read", agreement.agreement_id, read)
+        result = {"holds": dict(sorted(self.holds.items())), "held_invoices": self.held}
+        if self.cases == 0:
+            erp.drop_stages(conn)
+            conn.execute(ink_file_log.delete().where(ink_file_log.c.file_id == self.file_id))
+            orphans = settle_orphans(
+                conn, agreement, self.spec, self.layout, self.business_date, self.folder, None
+            )
+            log.info("%s: nothing to send (%s held back)", agreement.agreement_id, self.held)
+            return result | {
+                "status": "nothing_to_send",
+                "cases": 0,
+                "amount": 0,
+                "orphans": orphans.notes,
+            }
+        return result | self._finish(written)
+
+    def _chunk(self, plan) -> None:
+        """The chunk's holds, cases, events and address write-backs; its records into the file."""
+        conn = self.conn
+        if len(plan.holds):
+            rows = plan.holds.assign(
+                agreement_id=self.agreement.agreement_id, business_date=self.business_date
+            )
+            erp.copy_rows(conn, ink_dispatch_hold, rows)
+            for reason, count in plan.holds["reason"].value_counts().items():
+                self.holds[str(reason)] = self.holds.get(str(reason), 0) + int(count)
+            self.held += len(plan.holds)
+        cases = plan.cases
+        if cases.empty:
+            return
+        ids = self._open_cases(cases)
+        cases = cases.merge(ids, on="invoice_id", how="left")
+        erp.stage_sent(conn, cases["invoice_id"], plan.invoice_address_updates)
+        erp.stage_customer_addresses(conn, plan.customer_address_updates)
+        frame = build_detail_frame(cases)
+        writer = self._writer()
+        first_line = writer.lines + writer.first_line  # the file line of the chunk's first case
+        self.check.check(frame, first_line=first_line)
+        if not self.profile.carries_reminder_count:  # the agency runs no reminders
+            frame = frame.drop(columns=["reminder_count"])
+        writer.append(frame)
+        self.cases += len(cases)
+        self.amount += int(cases["remaining_amount"].sum())
+
+    def _writer(self) -> StreamWriter:
+        if self.writer is None:
+            client, agreement = self.client, self.agreement
+            header = {
+                "customer_no": agreement.customer_no_at_agency,
+                "client_name": client["name"],
+                "client_org_no": client["org_no"],
+                "file_date": self.business_date,
+                "currency": client["currency"],
+                # used where the layout has the field (README, "Setting up a real agency")
+                "payback_account": agreement.payback_account or client["default_bank_account"],
+            }
+            self.writer = StreamWriter(self.layout, self.out, header)
+        return self.writer
+
+    def _open_cases(self, cases: pd.DataFrame) -> pd.DataFrame:
+        """Stage the chunk's cases, open them set-based; returns their (case_id, invoice_id)."""
+        conn, n = self.conn, len(cases)
+        stage = pd.DataFrame(
+            {
+                "seq": range(self.seq, self.seq + n),
+                "invoice_id": cases["invoice_id"].astype("int64").to_numpy(),
+                "customer_id": cases["customer_id"].astype("int64").to_numpy(),
+                "original_amount": cases["original_amount"].astype("int64").to_numpy(),
+                "sent_amount": cases["remaining_amount"].astype("int64").to_numpy(),
+                "currency": cases["currency"].to_numpy(),
+                "address_rule": cases["address_rule"].to_numpy(),
+            }
+        )
+        self.seq += n
+        conn.execute(_CASE_STAGE.delete())
+        erp.copy_rows(conn, _CASE_STAGE, stage)
+        s = _CASE_STAGE.c
+        opened = conn.execute(
+            insert(ink_case)
+            .from_select(
+                [
+                    "agreement_id", "invoice_id", "customer_id", "file_id", "status", "is_open",
+                    "original_amount", "sent_amount", "currency", "business_date", "opened_at",
+                ],
+                select(
+                    literal(self.agreement.agreement_id, String),
+                    s.invoice_id,
+                    s.customer_id,
+                    literal(self.file_id, Integer),
+                    literal("sent", String),
+                    true(),
+                    s.original_amount,
+                    s.sent_amount,
+                    s.currency,
+                    literal(self.business_date, Date),
+                    literal(self.now, DateTime(timezone=True)),
+                ).order_by(s.seq),
+            )
+            .returning(ink_case.c.case_id, ink_case.c.invoice_id)
+        ).all()  # fmt: skip
+        if len(opened) != n:
+            raise RuntimeError(f"{self.agreement.agreement_id}: {len(opened)} cases opened of {n}")
+        first, last = min(r[0] for r in opened), max(r[0] for r in opened)
+        detail = literal(f"sent in {self.file_name}; address: ", String) + s.address_rule
+        conn.execute(
+            insert(ink_case_event).from_select(
+                ["case_id", "at", "kind", "file_id", "detail"],
+                select(
+                    ink_case.c.case_id,
+                    literal(self.now, DateTime(timezone=True)),
+                    literal("opened", String),
+                    ink_case.c.file_id,
+                    detail,
+                )
+                .select_from(_CASE_STAGE.join(ink_case, ink_case.c.invoice_id == s.invoice_id))
+                # the chunk's case ids: a range of the primary key, never the whole file so far
+                .where(ink_case.c.case_id.between(first, last), ink_case.c.file_id == self.file_id)
+                .order_by(ink_case.c.case_id),
+            )
+        )
+        return pd.DataFrame(opened, columns=["case_id", "invoice_id"])
+
+    def _finish(self, written: list) -> dict:
+        """Trailer, orphans, the file into the outbox, file log, invoices at collection."""
+        conn, agreement = self.conn, self.agreement
+        size = self.writer.finish()
+        self.out.close()
+        sha = self.out.hexdigest()
+        orphans = settle_orphans(
+            conn, agreement, self.spec, self.layout, self.business_date, self.folder,
+            None, sha256=sha,
+        )  # fmt: skip
+        file_name, path = self.file_name, self.final_path
+        if orphans.adopted is not None:
+            file_name, path = orphans.adopted.name, orphans.adopted
+            conn.execute(
+                update(ink_case_event)
+                .where(ink_case_event.c.file_id == self.file_id, ink_case_event.c.kind == "opened")
+                .values(detail=func.replace(ink_case_event.c.detail, self.file_name, file_name))
+            )
+        else:
+            write_new_file(path, self.tmp_path)  # refuses to overwrite
+            written.append(path)
+        conn.execute(
+            update(ink_file_log)
+            .where(ink_file_log.c.file_id == self.file_id)
+            .values(
+                file_name=file_name,
+                path=str(path),
+                sha256=sha,
+                size_bytes=size,
+                record_count=self.cases,
+                amount_total=self.amount,
+                detail="; ".join(orphans.notes) or None,
+            )
+        )
+        changed = erp.set_invoices_at_collection(conn)
+        if changed != self.cases:
+            raise RuntimeError(
+                f"{agreement.agreement_id}: {changed} invoices changed status, expected"
+                f" {self.cases}; the ERP changed under the run - rolled back, nothing sent"
+            )
+        erp.update_customer_addresses(conn)
+        erp.drop_stages(conn)
+        log.info(
+            "%s: wrote %s with %s cases, %s øre",
+            agreement.agreement_id, file_name, self.cases, self.amount,
+        )  # fmt: skip
+        return {
+            "status": "written",
+            "file_name": file_name,
+            "path": str(path),
+            "cases": self.cases,
+            "amount": self.amount,
+            "orphans": orphans.notes,
+        }
+
+
+class _HashingFile:
+    """A binary file that keeps the SHA-256 of what is written to it."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.sha = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        """Write and hash ``data``."""
+        self.sha.update(data)
+        return self.raw.write(data)
+
+    def close(self) -> None:
+        """Close the file (again is fine)."""
+        self.raw.close()
+
+    def hexdigest(self) -> str:
+        """The checksum of everything written."""
+        return self.sha.hexdigest()
+
+
+def _unwritable(layout, cases: pd.DataFrame) -> pd.Series:
+    return unwritable_values(layout, detail_values(cases))
+
+
+def write_new_file(path, data) -> None:
+    """Put a finished file at ``path``, which must not exist (a file at rest is never overwritten).
+
+    ``data`` is the file's bytes, or the local temporary file it was written to: that is linked
+    (local outbox) or copied (object storage) into place.
+    """
+    if isinstance(data, bytes | bytearray):
+        outbox.write_new_file(path, data)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if getattr(path, "protocol", "file") in ("file", "local"):
+        local = path.path if hasattr(path, "protocol") else str(path)
+        try:  # a hard link fails if the name exists: no check-then-write race
+            os.link(data, local)
+            return
+        except OSError as err:
+            if err.errno != errno.EXDEV:
+                raise
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; an outgoing file is never overwritten")
+    with open(data, "rb") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def agreement_gates(agreement: Agreement, business_date: date, currency: str):
@@ -403,7 +594,10 @@ def detail_values(cases: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _replace_holds(conn, agreement_id: str, business_date: date, holds: pd.DataFrame) -> None:
+def _replace_holds(
+    conn, agreement_id: str, business_date: date, holds: pd.DataFrame | None
+) -> None:
+    """Remove the agreement's holds of the day (a rerun replaces them); add ``holds`` if given."""
     conn.execute(
         ink_dispatch_hold.delete().where(
             and_(
@@ -412,9 +606,9 @@ def _replace_holds(conn, agreement_id: str, business_date: date, holds: pd.DataF
             )
         )
     )
-    if len(holds):
+    if holds is not None and len(holds):
         rows = holds.assign(agreement_id=agreement_id, business_date=business_date)
-        conn.execute(insert(ink_dispatch_hold), erp._records(rows))
+        erp.copy_rows(conn, ink_dispatch_hold, rows)
 
 
 def deliver_pending(engine: Engine, agreement: Agreement, base, *, now: datetime) -> dict:

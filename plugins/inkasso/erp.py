@@ -6,10 +6,12 @@ per batch), never a statement per invoice in a Python loop of round trips.
 
 from __future__ import annotations
 
-from datetime import datetime
+import io
+from collections.abc import Iterator
+from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, Connection, Date, DateTime, Integer, MetaData, String, Table, text
 
 from inkasso.rules import ClientSettings
 from inkasso.sql import query
@@ -36,15 +38,66 @@ def read_client_row(conn: Connection, client_id: int) -> dict:
     return dict(conn.execute(query("erp/select_client"), {"client_id": client_id}).mappings().one())
 
 
-def read_marked_invoices(conn: Connection, client_id: int, cutoff: datetime) -> pd.DataFrame:
-    """All invoices of ``client_id`` marked for collection before ``cutoff``, in chunks of 50 000."""
-    chunks = pd.read_sql(
-        query("erp/select_marked_invoices"),
-        conn,
-        params={"client_id": client_id, "cutoff": cutoff, "yes": True, "no": False},
-        chunksize=READ_CHUNK,
+def read_marked_invoices(
+    conn: Connection, client_id: int, cutoff: datetime, chunk: int = READ_CHUNK
+) -> Iterator[pd.DataFrame]:
+    """The invoices of ``client_id`` marked for collection before ``cutoff``, as frames of about
+    ``chunk`` rows that never split a customer (the query orders by customer), so rules over a
+    customer's invoices (the minimum amount) see them all in one frame.
+
+    Rows come straight from the driver's cursor as tuples (no per-row SQLAlchemy objects); on
+    PostgreSQL a named (server-side) cursor, so only a chunk is held at a time and other
+    statements run on ``conn`` between chunks, in the same transaction.
+    """
+    compiled = query("erp/select_marked_invoices").compile(dialect=conn.dialect)
+    params = compiled.construct_params(
+        {"client_id": client_id, "cutoff": cutoff, "yes": True, "no": False}
     )
-    frame = pd.concat(list(chunks), ignore_index=True)
+    if compiled.positiontup:  # qmark / numeric drivers (sqlite3)
+        params = [params[name] for name in compiled.positiontup]
+    dbapi = conn.connection.dbapi_connection
+    named = conn.dialect.driver == "psycopg2"
+    cursor = dbapi.cursor(f"ink_marked_{client_id}") if named else dbapi.cursor()
+    try:
+        if named:
+            # The cursor's plan is fixed when it is declared, while ink_case (joined by the query)
+            # may still look empty. A nested loop would then rescan ink_case per invoice, and
+            # the cases this run inserts between fetches make every rescan longer: quadratic.
+            # Hash joins read ink_case once. Only for this declaration; RESET restores it.
+            conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+        cursor.execute(compiled.string, params)
+        if named:
+            conn.exec_driver_sql("RESET enable_nestloop")
+        yield from _customer_chunks(cursor, chunk)
+    finally:
+        cursor.close()
+
+
+def _customer_chunks(cursor, chunk: int) -> Iterator[pd.DataFrame]:
+    """Fetch ``chunk`` rows at a time; a customer's rows at the end wait for the next fetch."""
+    columns: list[str] | None = None
+    carry: list = []
+    while True:
+        rows = cursor.fetchmany(chunk)
+        if columns is None:
+            columns = [d[0] for d in cursor.description]
+        if not rows:
+            break
+        rows = carry + rows
+        last = rows[-1][1]  # customer_id, the second column of the query
+        cut = len(rows)
+        while cut > 0 and rows[cut - 1][1] == last:
+            cut -= 1
+        if cut == 0:  # one customer fills the whole fetch: keep reading
+            carry = rows
+            continue
+        carry = rows[cut:]
+        yield _typed(pd.DataFrame.from_records(rows[:cut], columns=columns))
+    if carry:
+        yield _typed(pd.DataFrame.from_records(carry, columns=columns))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for col in _BOOL_COLUMNS:
         frame[col] = frame[col].fillna(False).astype(bool)
     for col in _DATE_COLUMNS:
@@ -58,14 +111,40 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def set_invoices_at_collection(conn: Connection, file_id: int) -> int:
-    """Put the invoices of the cases opened by ``file_id`` at collection; returns rows changed."""
-    return conn.execute(
-        query("erp/set_invoices_at_collection"), {"file_id": file_id, "no": False}
-    ).rowcount
+def copy_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """Append ``frame`` (columns named as ``table``'s) to ``table`` in the caller's transaction.
+
+    PostgreSQL (psycopg2): one ``COPY ... FROM STDIN`` of the frame as CSV, written by pandas'
+    C writer. Elsewhere one ``executemany`` of plain tuples (the SQLite floor's own way).
+    """
+    if frame.empty:
+        return
+    columns = list(frame.columns)
+    if conn.dialect.driver == "psycopg2":
+        buf = io.StringIO()
+        frame.to_csv(buf, header=False, index=False, na_rep=_NULL, date_format="%Y-%m-%d")
+        buf.seek(0)
+        names = ", ".join(f'"{c}"' for c in columns)
+        with conn.connection.dbapi_connection.cursor() as cur:
+            cur.copy_expert(
+                f"COPY \"{table.name}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')",
+                buf,
+            )
+        return
+    frame = frame.astype(object).where(frame.notna(), None)
+    for col in columns:  # sqlite3 binds no date subclasses (pendulum): the text SQLAlchemy stores
+        if isinstance(table.c[col].type, Date) and not isinstance(table.c[col].type, DateTime):
+            frame[col] = [None if v is None else date.isoformat(v) for v in frame[col]]
+    rows = frame.itertuples(index=False, name=None)
+    conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})',
+        list(rows),
+    )
 
 
-_STAGE = Table(
+_NULL = "\\N"  # COPY's null marker: a value that is a backslash and N is not expected in the ERP
+
+ADDRESS_STAGE = Table(
     "ink_stage_address",
     MetaData(),
     Column("id", Integer, primary_key=True),
@@ -74,24 +153,49 @@ _STAGE = Table(
     Column("city", String(50)),
     prefixes=["TEMPORARY"],
 )
+# the invoices a dispatch sends, with the address to put on the invoice (NULL: keep its own)
+SENT_STAGE = Table(
+    "ink_stage_sent",
+    MetaData(),
+    Column("invoice_id", Integer, primary_key=True),
+    Column("street", String(100)),
+    Column("postcode", String(10)),
+    Column("city", String(50)),
+    prefixes=["TEMPORARY"],
+)
 
 
-def _update_addresses(conn: Connection, sql_name: str, updates: pd.DataFrame, key: str) -> None:
-    """Load ``updates`` into a temporary table (multi-row inserts), then one UPDATE ... FROM."""
-    if updates.empty:
-        return
-    _STAGE.create(conn, checkfirst=True)
-    conn.execute(_STAGE.delete())
-    conn.execute(insert(_STAGE), _records(updates.rename(columns={key: "id"})[["id", *ADDRESS]]))
-    conn.execute(query(sql_name))
-    _STAGE.drop(conn)
+def create_stages(conn: Connection) -> None:
+    """The temporary tables a dispatch fills chunk by chunk (this connection, this run)."""
+    for table in (ADDRESS_STAGE, SENT_STAGE):
+        conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+        table.create(conn)
 
 
-def update_invoice_addresses(conn: Connection, updates: pd.DataFrame) -> None:
-    """Write the addresses cases were sent with onto their invoices (set-based)."""
-    _update_addresses(conn, "erp/update_invoice_address", updates, "invoice_id")
+def drop_stages(conn: Connection) -> None:
+    """Drop the stages again (SQLite keeps temporary tables for the connection's life)."""
+    for table in (ADDRESS_STAGE, SENT_STAGE):
+        table.drop(conn)
 
 
-def update_customer_addresses(conn: Connection, updates: pd.DataFrame) -> None:
-    """Write register addresses onto customers' postal addresses (set-based)."""
-    _update_addresses(conn, "erp/update_customer_postal_address", updates, "customer_id")
+def stage_sent(conn: Connection, invoice_ids: pd.Series, addresses: pd.DataFrame) -> None:
+    """Stage the invoices sent, with the address each is sent with where it changes."""
+    frame = pd.DataFrame({"invoice_id": invoice_ids.astype("int64").to_numpy()}).merge(
+        addresses[["invoice_id", *ADDRESS]], on="invoice_id", how="left"
+    )
+    copy_rows(conn, SENT_STAGE, frame)
+
+
+def stage_customer_addresses(conn: Connection, updates: pd.DataFrame) -> None:
+    """Stage the customers' postal addresses refreshed from the register."""
+    copy_rows(conn, ADDRESS_STAGE, updates.rename(columns={"customer_id": "id"})[["id", *ADDRESS]])
+
+
+def set_invoices_at_collection(conn: Connection) -> int:
+    """Put every staged invoice at collection, with its new address; returns rows changed."""
+    return conn.execute(query("erp/set_invoices_at_collection"), {"no": False}).rowcount
+
+
+def update_customer_addresses(conn: Connection) -> None:
+    """Write the staged register addresses onto the customers' postal addresses (set-based)."""
+    conn.execute(query("erp/update_customer_postal_address"))

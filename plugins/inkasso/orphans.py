@@ -54,6 +54,12 @@ def _age_seconds(path) -> float | None:
     return time.time() - stamp
 
 
+def _sha256(raw: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw).hexdigest()
+
+
 def settle_orphans(
     conn: Connection,
     agreement,
@@ -62,9 +68,12 @@ def settle_orphans(
     business_date: date,
     folder,
     data: bytes | None,
+    *,
+    sha256: str | None = None,
 ) -> Orphans:
     """Adopt or remove the unlogged new-case files of ``agreement`` and ``business_date`` in
-    ``folder`` (see module doc). ``data`` is what this run writes (None: it writes nothing)."""
+    ``folder`` (see module doc). ``data`` is what this run writes, or ``sha256`` its checksum
+    (a file streamed to disk); both None: it writes nothing."""
     result = Orphans()
     if not folder.exists():
         return result
@@ -94,7 +103,8 @@ def settle_orphans(
         else:
             if str(day)[:10] != business_date.isoformat():
                 continue  # another day's: that day's rerun settles it
-        if day is not None and data is not None and result.adopted is None and raw == data:
+        same = (raw == data) if data is not None else _sha256(raw) == sha256
+        if day is not None and (data or sha256) and result.adopted is None and same:
             result.adopted = path
             note = f"adopted orphan {name}: its bytes are this run's file"
         else:

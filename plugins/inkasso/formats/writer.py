@@ -430,3 +430,96 @@ def unwritable_values(
         why = _unwritable_text(layout, f, details[f.name])
         reasons = reasons.where(reasons != "", why)
     return reasons[reasons != ""]
+
+
+class StreamWriter:
+    """A file written chunk by chunk: header first, detail chunks appended, the trailer last.
+
+    ``out`` is a binary file object. The trailer's controls are summed over the chunks as they
+    are written, so no chunk is kept. Errors name the line the value would have had in the
+    whole file (and the 0-based row of the whole detail input). Same bytes as ``write_file``
+    with all chunks at once.
+    """
+
+    def __init__(self, layout: Layout, out, header: dict[str, Any] | None, **kw) -> None:
+        self.layout, self.out = layout, out
+        self.detail_type = kw.get("detail_type", "detail")
+        self.name = kw.get("file_name") or f"{layout.name} (writing)"
+        if self.detail_type not in layout.records:
+            raise FormatError(self.name, None, None, f"no detail record type {self.detail_type!r}")
+        self.first_line = 2 if layout.column_names else 1
+        self.lines = 0  # records written (the column-names line not counted)
+        self.rows = 0  # detail rows written
+        self.size = 0
+        self.sums = {c.field: 0 for c in layout.trailer.controls} if layout.trailer else {}
+        if layout.column_names:
+            rec = layout.records[layout.column_names]
+            names = layout.delimiter.join(["record_type", *rec.field_names])
+            self._emit([names], None)
+            self.lines = 0
+        if layout.header is not None:
+            self._block(layout.header, _frame([header or {}], layout.header))
+        elif header:
+            raise FormatError(self.name, None, None, f"layout {layout.name} has no header record")
+
+    def _emit(self, lines: list[str], blocks) -> None:
+        ending = self.layout.line_ending
+        text = ending.join(lines) + ending
+        if blocks and (
+            text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r")
+        ):
+            _raise_line_break(self.layout, blocks, self.name, self.first_line)
+        try:
+            data = text.encode(self.layout.encoding)
+        except UnicodeEncodeError as err:
+            line_no = text.count("\n", 0, err.start)
+            start = text.rfind("\n", 0, err.start) + 1
+            field = _field_at(self.layout, lines[line_no], err.start - start)
+            raise FormatError(
+                self.name,
+                self.lines + self.first_line + line_no,
+                field,
+                f"{text[err.start]!r} cannot be written in {self.layout.encoding}",
+            ) from None
+        self.out.write(data)
+        self.size += len(data)
+        self.lines += len(lines)
+
+    def _block(self, rec: RecordSpec, frame: pd.DataFrame, rows: np.ndarray | None = None) -> None:
+        n = len(frame)
+        positions = np.arange(n) + self.lines
+        block = _Block(rec, frame, positions, np.arange(n) if rows is None else rows)
+        self._emit(_format_block(self.layout, block, self.name, self.first_line), [block])
+
+    def append(self, details: pd.DataFrame) -> None:
+        """Write one chunk of detail rows (columns named as the detail record's fields)."""
+        if len(details) == 0:
+            return
+        rec = self.layout.records[self.detail_type]
+        frame = _frame(details, rec)
+        self._block(rec, frame, np.arange(len(frame)) + self.rows)
+        trailer = self.layout.trailer
+        for control in trailer.controls if trailer else ():
+            if control.sum and self.detail_type in control.of and control.sum in frame:
+                self.sums[control.field] += sum(int(v) for v in frame[control.sum].dropna())
+            elif self.detail_type in control.count:
+                self.sums[control.field] += len(frame)
+        self.rows += len(frame)
+
+    def finish(self, trailer: dict[str, Any] | None = None) -> int:
+        """Write the trailer with its controls; returns the file's size in bytes."""
+        rec = self.layout.trailer
+        if rec is None:
+            return self.size
+        values = dict(trailer or {})
+        for control in rec.controls:
+            extra = 0
+            for t in control.count:  # header and trailer records count one each, if counted
+                if t != self.detail_type and t in (
+                    rec.type,
+                    getattr(self.layout.header, "type", None),
+                ):
+                    extra += 1
+            values[control.field] = self.sums[control.field] + extra
+        self._block(rec, _frame([values], rec))
+        return self.size
