@@ -42,7 +42,7 @@ class BankFileError(ValueError):
 
     def __init__(self, file_name: str, line: int | None, field: str | None, reason: str) -> None:
         self.file_name = file_name
-        self.line = line
+        self.line = None if line is None else int(line)  # plain int, not numpy (drivers)
         self.field = field
         # a reason quotes the file's own text, which may hold a national id: masked here, so it
         # is masked alike in the file issue, the log, the CLI and the report

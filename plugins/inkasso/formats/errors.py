@@ -23,12 +23,14 @@ class FormatError(ValueError):
         row: int | None = None,
     ) -> None:
         self.file_name = file_name
-        self.line = line
+        # plain ints: the vectorised reader finds lines as numpy integers, which a database
+        # driver would store as bytes
+        self.line = None if line is None else int(line)
         self.field = field
         # a reason quotes the file's own text, which may hold a national id: masked here, so it
         # is masked alike in the file issue, the log, the CLI and the report
         self.reason = mask_text(reason)
-        self.row = row
+        self.row = None if row is None else int(row)
         super().__init__(str(self))
 
     def __str__(self) -> str:

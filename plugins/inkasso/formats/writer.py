@@ -489,7 +489,10 @@ class StreamWriter:
         n = len(frame)
         positions = np.arange(n) + self.lines
         block = _Block(rec, frame, positions, np.arange(n) if rows is None else rows)
-        self._emit(_format_block(self.layout, block, self.name, self.first_line), [block])
+        formatted = _format_block(self.layout, block, self.name, self.first_line)
+        if isinstance(formatted, np.ndarray):  # a fixed-width block comes as a character matrix
+            formatted = _matrix_lines(formatted)
+        self._emit(formatted, [block])
 
     def append(self, details: pd.DataFrame) -> None:
         """Write one chunk of detail rows (columns named as the detail record's fields)."""
