@@ -198,3 +198,25 @@ def test_an_error_in_the_last_chunk_books_nothing_of_the_file(erp_engine, tmp_pa
     )  # fmt: skip
     assert (fixed["status"], fixed["payments"]) == ("applied", 11)
     assert len(booked(erp_engine)["payments"]) == 11
+
+
+def test_ocr_giro_reference_files_read_in_chunks_book_their_control_records(
+    erp_engine, tmp_path, reference_dir
+):
+    from inkasso.demo_erp.generator import create_demo_erp
+
+    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    folder = reference_dir / "ocr-giro"
+
+    def chunked(name):
+        return import_bank_file(
+            erp_engine, 1, name, folder / name, business_date=DAY, base=tmp_path, now=NOW,
+            chunk_rows=4,
+        )  # fmt: skip
+
+    result = chunked("ocr_giro_transactions.txt")
+    assert (result["status"], result["payments"], result["amount"]) == ("applied", 20, 5_144_900)
+    for name in ("avtalegiro_agreements.txt", "avtalegiro_payment_request.txt"):
+        assert chunked(name)["status"] == "ignored"
+    payments = records(erp_engine, "SELECT COUNT(*) AS n, SUM(amount) AS total FROM erp_payment")
+    assert payments == [{"n": 20, "total": 5_144_900}]
