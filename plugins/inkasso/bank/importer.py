@@ -155,6 +155,7 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
     """Stage the file chunk by chunk and book it once, in one transaction; or log it ignored."""
     client_id, file_name = row["client_id"], row["file_name"]
     count = amount = 0
+    chunk = None
     with engine.begin() as conn:
         bulk_session(conn)
         begin_stage(conn)
@@ -164,6 +165,8 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
             append_stage(conn, payments, mark_payouts(payments, accounts))
             count += len(payments)
             amount += int(payments["amount"].sum())
+        if chunk is None or not chunk.last:  # a reader ends with its last chunk; never book less
+            raise BankFileError(file_name, None, None, "the reader gave no last chunk")
         if chunk.kind != PAYMENTS:
             conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
             conn.execute(
