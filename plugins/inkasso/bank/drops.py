@@ -12,7 +12,11 @@ Files are left in the drop: the file log (by SHA-256) makes sure each is booked 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 VARIABLE = "inkasso_bank_drops"
 
@@ -84,3 +88,29 @@ def fetch_drop(drop: BankDrop, names: list[str]) -> dict[str, bytes]:
     from inkasso.transport import download
 
     return download(drop.sftp_conn_id, drop.dir, names)
+
+
+def iter_drop(drop: BankDrop, names: list[str]) -> Iterator[tuple[str, Path | bytes]]:
+    """The named files of the drop one at a time: (name, local path), or (name, bytes) for SFTP.
+
+    A local folder gives its files' own paths; another object store's file is streamed to a
+    temporary file first (removed once the caller moves on), so no file is held in memory whole.
+    """
+    if not names:
+        return
+    if not drop.folder:
+        yield from fetch_drop(drop, names).items()
+        return
+    from airflow.sdk import ObjectStoragePath
+
+    folder = ObjectStoragePath(drop.folder)
+    for name in names:
+        remote = folder / name
+        if remote.protocol in ("", "file", "local"):
+            yield name, Path(remote.path)
+            continue
+        with tempfile.TemporaryDirectory(prefix="bank-drop-") as tmp:
+            local = Path(tmp) / name
+            with remote.open("rb") as src, open(local, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            yield name, local

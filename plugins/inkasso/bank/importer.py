@@ -11,20 +11,27 @@
   ``erp_payment`` (matched by KID / OCR reference), applied to invoices, payouts logged and booked.
 
 The same bytes under another name are logged once more as ``duplicate`` and not booked.
+
+A file is given as bytes or as a local path; a path is hashed, archived and read in streams, and
+the payments are read in chunks (``chunk_rows`` lines) staged one by one and booked once at the
+end, all in the file's one transaction: memory is bounded by a chunk, not by the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
+from collections.abc import Iterator
 from datetime import date, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 
-from inkasso.bank.detect import detect_format, read_bank_file
-from inkasso.bank.model import BankFileError
+from inkasso.bank.detect import _head, detect_format, iter_bank_file
+from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
 from inkasso.bank.payouts import agency_accounts, log_payouts, reconcile_payouts
-from inkasso.bank.record import record_payments
+from inkasso.bank.record import STAGE, append_stage, begin_stage, book_staged, mark_payouts
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
 from inkasso.inbound.staging import bulk_session
 from inkasso.runs import progress
@@ -33,6 +40,10 @@ log = logging.getLogger(__name__)
 
 BANK_KINDS = ("ocr_giro", "bgmax")
 UNKNOWN_KIND = "bank_unknown"
+CHUNK_ROWS = 100_000
+_BLOCK = 1 << 20  # bytes hashed per read of a file given as a path
+
+Source = bytes | str | os.PathLike
 
 
 def logged_files(engine: Engine, client_id: int) -> set[tuple[str, int]]:
@@ -48,7 +59,28 @@ def logged_files(engine: Engine, client_id: int) -> set[tuple[str, int]]:
     return {(name, int(size)) for name, size in rows}
 
 
-def _log_row(client_id, kind, file_name, business_date, status, path, data, now, run_id, **extra):
+def _digest(source: Source) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a file given as bytes or a path (read in blocks)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return hashlib.sha256(source).hexdigest(), len(source)
+    sha, size = hashlib.sha256(), 0
+    with open(source, "rb") as handle:
+        while block := handle.read(_BLOCK):
+            sha.update(block)
+            size += len(block)
+    return sha.hexdigest(), size
+
+
+def _copy(source: Source, target) -> None:
+    """Write the file's bytes to ``target`` (any ObjectStoragePath; streamed from a path)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        target.write_bytes(source)
+        return
+    with open(source, "rb") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst, _BLOCK)
+
+
+def _log_row(client_id, kind, file_name, business_date, status, path, digest, now, run_id, **extra):
     return {
         "client_id": client_id,
         "agreement_id": None,
@@ -58,8 +90,8 @@ def _log_row(client_id, kind, file_name, business_date, status, path, data, now,
         "business_date": business_date,
         "status": status,
         "path": str(path),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "size_bytes": len(data),
+        "sha256": digest[0],
+        "size_bytes": digest[1],
         "record_count": 0,
         "amount_total": 0,
         "run_id": run_id,
@@ -71,31 +103,35 @@ def import_bank_file(
     engine: Engine,
     client_id: int,
     file_name: str,
-    data: bytes,
+    data: Source,
     *,
     business_date: date,
     base,
     now: datetime,
     run_id: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
-    """Import one bank file of one client (see module doc); returns a small summary for XCom."""
-    sha = hashlib.sha256(data).hexdigest()
-    kind = detect_format(data) or UNKNOWN_KIND
+    """Import one bank file of one client (see module doc); returns a small summary for XCom.
+
+    ``data`` is the file's bytes or a local path to it.
+    """
+    digest = _digest(data)
+    kind = detect_format(_head(data)) or UNKNOWN_KIND
     summary = {"client_id": client_id, "file_name": file_name, "kind": kind}
     with engine.connect() as conn:
         seen = conn.execute(
             select(ink_file_log.c.file_name, ink_file_log.c.status).where(
                 ink_file_log.c.client_id == client_id,
                 ink_file_log.c.direction == "in",
-                ink_file_log.c.sha256 == sha,
+                ink_file_log.c.sha256 == digest[0],
             )
         ).all()
     if any(name == file_name for name, _ in seen):
         return summary | {"status": "already_imported"}
     archive = base / "inbound" / "bank" / str(client_id) / business_date.isoformat() / file_name
     archive.parent.mkdir(parents=True, exist_ok=True)
-    archive.write_bytes(data)
-    row = _log_row(client_id, kind, file_name, business_date, "", archive, data, now, run_id)
+    _copy(data, archive)
+    row = _log_row(client_id, kind, file_name, business_date, "", archive, digest, now, run_id)
     if seen:
         first = seen[0][0]
         with engine.begin() as conn:
@@ -109,58 +145,81 @@ def import_bank_file(
         )
         return summary | {"status": "duplicate", "same_as": first}
     try:
-        bank_file = read_bank_file(data, file_name)
+        return summary | _book(engine, row, data, now, chunk_rows)
     except BankFileError as error:
+        # raised mid-file, it rolled back all the file staged or booked: quarantined whole
         return summary | _quarantine(engine, row, base, data, error)
-    except Exception as exc:  # a reader bug must not stop the drop: this file waits for a person
-        error = BankFileError(file_name, None, None, f"the reader failed: {type(exc).__name__}")
-        log.exception("client %s: reading %s failed", client_id, file_name)
-        return summary | _quarantine(engine, row, base, data, error)
-    if not bank_file.is_payments:
-        with engine.begin() as conn:
+
+
+def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: int) -> dict:
+    """Stage the file chunk by chunk and book it once, in one transaction; or log it ignored."""
+    client_id, file_name = row["client_id"], row["file_name"]
+    count = amount = 0
+    chunk = None
+    with engine.begin() as conn:
+        bulk_session(conn)
+        begin_stage(conn)
+        accounts = agency_accounts(conn, client_id)
+        for chunk in _chunks(data, file_name, chunk_rows):
+            payments = chunk.payments
+            append_stage(conn, payments, mark_payouts(payments, accounts))
+            count += len(payments)
+            amount += int(payments["amount"].sum())
+        if chunk is None or not chunk.last:  # a reader ends with its last chunk; never book less
+            raise BankFileError(file_name, None, None, "the reader gave no last chunk")
+        if chunk.kind != PAYMENTS:
+            conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
             conn.execute(
                 insert(ink_file_log).values(
                     row
                     | {
                         "status": "ignored",
-                        "record_count": bank_file.control_count,
-                        "detail": f"{bank_file.kind}: not payments received, nothing booked",
+                        "record_count": chunk.control_count,
+                        "detail": f"{chunk.kind}: not payments received, nothing booked",
                     }
                 )
             )
-        log.info("client %s: %s is %s; not booked", client_id, file_name, bank_file.kind)
-        return summary | {"status": "ignored", "file_kind": bank_file.kind}
-    payments = bank_file.payments
-    with engine.begin() as conn:
-        bulk_session(conn)
+            log.info("client %s: %s is %s; not booked", client_id, file_name, chunk.kind)
+            return {"status": "ignored", "file_kind": chunk.kind}
         conn.execute(
             insert(ink_file_log).values(
-                row
-                | {
-                    "status": "applied",
-                    "record_count": len(payments),
-                    "amount_total": int(payments["amount"].sum()),
-                }
+                row | {"status": "applied", "record_count": count, "amount_total": amount}
             )
         )
-        counts = record_payments(
-            conn, client_id, file_name, payments, agency_accounts(conn, client_id), now
-        )
+        counts = book_staged(conn, client_id, file_name, now)
         counts |= log_payouts(conn, client_id, file_name)
     log.info("client %s: %s booked: %s", client_id, file_name, counts)
-    return summary | {
-        "status": "applied",
-        "payments": len(payments),
-        "amount": int(payments["amount"].sum()),
-        **counts,
-    }
+    return {"status": "applied", "payments": count, "amount": amount, **counts}
 
 
-def _quarantine(engine: Engine, row: dict, base, data: bytes, error: BankFileError) -> dict:
+def _chunks(data: Source, file_name: str, chunk_rows: int) -> Iterator[BankChunk]:
+    """The file's chunks; a reader bug is a `BankFileError` too (the file waits for a person).
+
+    Only the reader's own steps are guarded: a database error while booking is not the file's
+    fault and propagates.
+    """
+    try:
+        chunks = iter_bank_file(data, file_name, chunk_rows)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            yield chunk
+    except BankFileError:
+        raise
+    except Exception as exc:
+        log.exception("reading %s failed", file_name)
+        raise BankFileError(
+            file_name, None, None, f"the reader failed: {type(exc).__name__}"
+        ) from exc
+
+
+def _quarantine(engine: Engine, row: dict, base, data: Source, error: BankFileError) -> dict:
     """Put a broken file in quarantine and log where it breaks; nothing is booked."""
     folder = base / "quarantine" / "bank" / str(row["client_id"])
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / row["file_name"]).write_bytes(data)
+    _copy(data, folder / row["file_name"])
     with engine.begin() as conn:
         file_id = conn.execute(
             insert(ink_file_log).values(
@@ -181,13 +240,13 @@ def import_drop(
     engine: Engine, drop, *, business_date: date, base, now: datetime, run_id=None
 ) -> dict:
     """Import every new file of one client's drop, in name order; then reconcile its payouts."""
-    from inkasso.bank.drops import fetch_drop, list_drop
+    from inkasso.bank.drops import iter_drop, list_drop
 
     waiting = list_drop(drop)
     known = logged_files(engine, drop.client_id)
     new = [name for name, size in waiting.items() if (name, size) not in known]
     results = []
-    for done, (name, data) in enumerate(fetch_drop(drop, new).items()):
+    for done, (name, data) in enumerate(iter_drop(drop, new)):
         progress(log, f"client {drop.client_id}: bank files imported", done, len(new))
         results.append(
             import_bank_file(

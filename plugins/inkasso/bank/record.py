@@ -3,7 +3,8 @@
 The payments frame is loaded into a temporary table (PostgreSQL: COPY; SQLite: one executemany),
 then one ``INSERT ... SELECT`` records every payment in ``erp_payment`` matched to the client's
 invoices by KID / OCR reference, and one ``UPDATE ... FROM`` lowers the paid invoices' remaining
-amounts. No statement per payment or per invoice.
+amounts. No statement per payment or per invoice. A file read in chunks is staged chunk by chunk
+(`begin_stage`, `append_stage`) and booked once at the end (`book_staged`), in one transaction.
 """
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ def mark_payouts(payments: pd.DataFrame, agency_accounts: dict[str, str]) -> pd.
     return keys.map(by_key).where(keys != "", None).astype(object)
 
 
-def stage_payments(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -> None:
-    """(Re)create the staging table and load the file's payments into it."""
+def begin_stage(conn: Connection) -> None:
+    """(Re)create the empty staging table for one file's payments, in the caller's transaction."""
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     conn.execute(query("erp/create_bank_payment_stage"))
+
+
+def append_stage(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -> None:
+    """Load some of a file's payments (one chunk, or all of them) into the staging table."""
     frame = payments.assign(payout_agreement_id=payouts)[list(STAGE_COLUMNS)]
     if frame.empty:
         return
@@ -65,12 +70,17 @@ def stage_payments(conn: Connection, payments: pd.DataFrame, payouts: pd.Series)
             )
         finally:
             cursor.close()
-        conn.execute(text(f"ANALYZE {STAGE}"))  # a fresh temp table has no statistics
         return
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     columns = ", ".join(STAGE_COLUMNS)
     values = ", ".join(f":{c}" for c in STAGE_COLUMNS)
     conn.execute(text(f"INSERT INTO {STAGE} ({columns}) VALUES ({values})"), rows)
+
+
+def stage_payments(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -> None:
+    """(Re)create the staging table and load the file's payments into it."""
+    begin_stage(conn)
+    append_stage(conn, payments, payouts)
 
 
 def record_payments(
@@ -87,8 +97,20 @@ def record_payments(
     bank-mode agency paying an invoice by its KID), direct ones on invoices at collection,
     invoices changed.
     """
-    payouts = mark_payouts(payments, agency_accounts)
-    stage_payments(conn, payments, payouts)
+    stage_payments(conn, payments, mark_payouts(payments, agency_accounts))
+    return book_staged(conn, client_id, bank_file, booked_at)
+
+
+def book_staged(
+    conn: Connection, client_id: int, bank_file: str, booked_at: datetime
+) -> dict[str, int]:
+    """Book every payment staged for one file, set-based and once (counts as `record_payments`).
+
+    Called once per file after all its chunks are staged: applying the payments sums them per
+    invoice over the whole file, so it must not run per chunk.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {STAGE}"))  # a fresh temp table has no statistics
     params = {"client_id": client_id, "bank_file": bank_file}
     conn.execute(query("erp/insert_bank_payments"), params | {"booked_at": booked_at})
     changed = conn.execute(query("erp/apply_direct_payments"), params).rowcount
