@@ -315,8 +315,13 @@ def download(
     names: Iterable[str],
     *,
     connect_attempts: int = DEFAULT_CONNECT_ATTEMPTS,
+    missing_ok: bool = False,
 ) -> dict[str, bytes]:
-    """The bytes of the named files in a remote folder, over one connection."""
+    """The bytes of the named files in a remote folder, over one connection.
+
+    ``missing_ok``: a file gone since it was listed (another run moved it away) is left out of
+    the result instead of failing the download.
+    """
     names = list(names)
     out: dict[str, bytes] = {}
     if not names:
@@ -329,7 +334,13 @@ def download(
             path = posixpath.join(remote_dir, name)
             session.step = f"downloading {path}"
             buffer = io.BytesIO()
-            client.getfo(path, buffer)
+            try:
+                client.getfo(path, buffer)
+            except FileNotFoundError:
+                if not missing_ok:
+                    raise
+                log.info("%s: gone since it was listed; left out", path)
+                continue
             out[name] = buffer.getvalue()
     return out
 

@@ -238,3 +238,15 @@ def test_manual_export_copies_once(tmp_path):
     local.write_bytes(b"edited by hand")
     with pytest.raises(TransportError, match="refusing to overwrite"):
         deliver_manual(source, outbox)
+
+
+def test_a_file_moved_away_after_the_listing_is_left_out_only_when_asked(conn, outbox):
+    """Two inbound runs: one lists the outbox, the other applies and moves a file away before
+    the first downloads it. The first leaves it out; a plain download still fails loudly."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    (outbox / "Kvitt_1.txt").write_bytes(b"one\r\n")
+    names = [f.name for f in list_remote(conn, "outbox")] + ["Kvitt_gone.txt"]
+    got = download(conn, "outbox", names, missing_ok=True, **FAST)
+    assert got == {"Kvitt_1.txt": b"one\r\n"}
+    with pytest.raises(TransportError, match="Kvitt_gone.txt"):
+        download(conn, "outbox", names, **FAST)

@@ -199,7 +199,11 @@ def _fetch(
     by_key = {(r.file_name, r.sha256): r.status for r in known}
     applied_names = {r.file_name for r in known if r.status in ("applied", "received")}
     for name in sorted(kinds):
-        data = contents[name]
+        data = contents.get(name)
+        if data is None:  # a run beside this one applied it and moved it away since the listing
+            summary["skipped"].append(name)
+            log.info("%s: %s moved away since the listing, skipped", agreement.agreement_id, name)
+            continue
         digest = hashlib.sha256(data).hexdigest()
         status = by_key.get((name, digest))
         if status is not None:

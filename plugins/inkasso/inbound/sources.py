@@ -67,10 +67,11 @@ class SftpSource:
         return [f.name for f in list_remote(self.conn_id, self.outbox)]
 
     def read(self, names: list[str]) -> dict[str, bytes]:
-        """One SFTP connection: download the named files."""
+        """One SFTP connection: download the named files (a file another run moved away since
+        the listing is left out)."""
         from inkasso.transport import download
 
-        return download(self.conn_id, self.outbox, names)
+        return download(self.conn_id, self.outbox, names, missing_ok=True)
 
     def move(self, names: list[str]) -> list[str]:
         """One SFTP connection: rename each file still in the outbox into the processed folder."""
@@ -115,8 +116,12 @@ class InboxSource:
         )
 
     def read(self, names: list[str]) -> dict[str, bytes]:
-        """The bytes of the named files in the inbox."""
-        return {name: (self.folder / name).read_bytes() for name in names}
+        """The bytes of the named files in the inbox (one moved away since the listing: left out)."""
+        return {
+            name: (self.folder / name).read_bytes()
+            for name in names
+            if (self.folder / name).is_file()
+        }
 
     def move(self, names: list[str]) -> list[str]:
         """Move each file still in the inbox into ``processed/``, never overwriting another file.
