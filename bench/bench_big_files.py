@@ -11,8 +11,14 @@ the generator of ``bench_bank_parse.py``: payments in deposits of 50,000, each m
 
 One ``bench/table.py`` row per database: seconds, floor, ratio, peak RSS beside the file size.
 
+``--inbound``: a big closure file (Lowell layout, settlement on, one closure per case, the
+generator of ``bench_inbound.py``, written chunk by chunk) processed end to end through
+``process_received`` on SQLite: hash, format, header and suite checked streaming, then checked
+against the cases and applied chunk by chunk in one transaction. The cases are seeded by one
+child; another processes the file, so its peak RSS is the processing's own.
+
 Run: ``.venv/bin/python bench/bench_big_files.py [--mb MB] [--db sqlite|postgres|both]
-[--pg ADMIN_URL]``.
+[--pg ADMIN_URL] [--inbound]``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 DAY = dt.date(2026, 11, 2)
 INVOICES = 50_000  # the generator's KIDs repeat every 50,000 payments
 BYTES_PER_PAYMENT = 166  # a payment with a payer name, with its share of deposit records
+WRITE_ROWS = 200_000  # closure records generated and written at a time
 
 
 def child_floor(path: str) -> dict:
@@ -65,6 +72,76 @@ def child_import(path: str, url: str) -> dict:
     return {"seconds": seconds, "payments": result["payments"], "amount": result["amount"]}
 
 
+def write_closure_file(path: Path, mb: int) -> int:
+    """A Lowell closure file of about ``mb`` MB, one closure per case 1..n, written chunk by
+    chunk (bench_inbound's generator and amounts); returns n."""
+    import numpy as np
+    from bench_inbound import AG, DAY, closure_frame
+
+    from inkasso.formats import load_layout, load_profile
+    from inkasso.formats.writer import StreamWriter
+
+    layout = load_layout(load_profile("lowell").files["closure"].layout)
+    header = {"customer_no": AG.customer_no_at_agency, "file_date": DAY}
+    with open(path, "wb") as out:
+        with open(os.devnull, "wb") as nowhere:  # the size of 1,000 records, to size the file
+            sample = StreamWriter(layout, nowhere, header)
+            sample.append(closure_frame(np.full(1000, 1_000_000)))
+        rows = max(mb * 1_000_000 * 1000 // sample.size, 1)
+        amounts = np.random.default_rng(7).integers(5_000, 5_000_000, rows)  # as seed() draws
+        writer = StreamWriter(layout, out, header)
+        for start in range(0, rows, WRITE_ROWS):
+            frame = closure_frame(amounts[start : start + WRITE_ROWS])
+            frame["case_id"] += start  # the generator numbers from 1: these are the next cases
+            frame["agency_case_ref"] = "L" + frame["case_id"].astype(str)
+            writer.append(frame)
+        writer.finish()
+    return rows
+
+
+def child_seed(url: str, rows: str) -> dict:
+    """The ERP with ``rows`` registered cases (bench_inbound's seed)."""
+    from bench_inbound import seed
+
+    from inkasso.db.engine import engine_for_url
+
+    started = time.perf_counter()
+    seed(engine_for_url(url), int(rows))
+    return {"seconds": time.perf_counter() - started}
+
+
+def child_inbound(path: str, url: str) -> dict:
+    """Log the closure file as received and run ``process_received``; time and counts."""
+    import hashlib
+
+    import sqlalchemy as sa
+    from airflow.sdk import ObjectStoragePath
+    from bench_inbound import AG, DAY, NOW
+
+    from inkasso.db.engine import engine_for_url
+    from inkasso.db.schema import ink_file_log
+    from inkasso.inbound import process_received
+
+    engine = engine_for_url(url)
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            sha.update(block)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(ink_file_log).values(
+            client_id=1, agreement_id=AG.agreement_id, direction="in", kind="closure",
+            file_name=Path(path).name, business_date=DAY, status="received", path=path,
+            sha256=sha.hexdigest(), size_bytes=os.path.getsize(path), record_count=0,
+            amount_total=0, created_at=NOW))  # fmt: skip
+    base = ObjectStoragePath("file://" + tempfile.mkdtemp(prefix="bench-big-files-"))
+    started = time.perf_counter()
+    out = process_received(engine, AG, base, DAY, now=dt.datetime.now(dt.UTC))
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    assert not out["quarantined"] and len(out["applied"]) == 1, out
+    return {"seconds": seconds, "applied": out["applied"][0]["closures"]}
+
+
 def run_child(*args: str) -> dict:
     """One case in a child process; its JSON figures with its peak RSS in MB."""
     out = subprocess.run(
@@ -82,7 +159,9 @@ def child(args: list[str]) -> None:
     import numpy  # noqa: F401  imported before any clock starts, as in every case
     import pandas  # noqa: F401
 
-    got = child_floor(args[1]) if args[0] == "floor" else child_import(args[1], args[2])
+    cases = {"floor": child_floor, "import": child_import, "seed": child_seed,
+             "inbound": child_inbound}  # fmt: skip
+    got = cases[args[0]](*args[1:])
     got["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(json.dumps(got))
 
@@ -110,10 +189,14 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=20)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--pg", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--inbound", action="store_true", help="the closure-file case instead")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
         child(args.child)
+        return
+    if args.inbound:
+        inbound(args.mb)
         return
     from bench_bank_parse import write_bgmax_file
     from table import record
@@ -138,6 +221,23 @@ def main() -> None:
             assert got["payments"] == n, got
             record("bank import big file (path, chunks)", scale, db, got["seconds"], floor,
                    peak_mb=got["peak_mb"])  # fmt: skip
+
+
+def inbound(mb: int) -> None:
+    """Write the closure file, seed its cases, process it in a child; print the row (SQLite)."""
+    from table import record
+
+    with tempfile.TemporaryDirectory(prefix="bench-big-files-") as folder:
+        path = Path(folder) / "NO40012_CLOSURE_20261110_0540.txt"
+        n = write_closure_file(path, mb)
+        url = f"sqlite:///{folder}/erp.sqlite"
+        run_child("seed", url, str(n))
+        floor = run_child("floor", str(path))["seconds"]
+        got = run_child("inbound", str(path), url)
+        assert sum(got["applied"].values()) == n, got
+        scale = f"{n:,} closures, {path.stat().st_size / 1e6:.0f} MB"
+        record("inbound closure big file (process_received, chunks)", scale, "SQLite",
+               got["seconds"], floor, peak_mb=got["peak_mb"])  # fmt: skip
 
 
 if __name__ == "__main__":

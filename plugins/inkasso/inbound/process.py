@@ -12,26 +12,31 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from datetime import date, datetime
 
 from sqlalchemy import Engine, case, insert, select, update
 
 from inkasso.db.schema import ink_file_issue, ink_file_log
-from inkasso.formats import load_profile
+from inkasso.formats import FormatError, load_profile
 from inkasso.inbound.agreements import InboundAgreement
 from inkasso.inbound.apply import apply_closure, apply_receipt
 from inkasso.inbound.validate import (
+    DetailChecks,
     Issue,
+    SuiteChecks,
     check_details,
     check_header,
-    check_suite,
-    parse_file,
+    iter_parsed,
     read_cases,
 )
 from inkasso.masking import mask_text
 from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 100_000  # lines of an inbound file held at once: memory is bounded by this
+READ_BYTES = 1 << 24  # block size when hashing or copying a file
 
 
 class _Quarantine(Exception):
@@ -57,14 +62,18 @@ def pending_files(engine: Engine, agreement_id: str, business_date: date) -> lis
         return [dict(r) for r in rows]
 
 
-def quarantine(engine: Engine, row: dict, data: bytes, issues: list[Issue], base) -> str:
-    """Copy the file to ``quarantine/<agreement>/``, log it ``quarantined`` with its issues."""
+def quarantine(engine: Engine, row: dict, sha256: str, issues: list[Issue], base) -> str:
+    """Copy the archived file (its bytes hash to ``sha256``) to ``quarantine/<agreement>/``,
+    streamed; log it ``quarantined`` with its issues."""
+    from airflow.sdk import ObjectStoragePath
+
     folder = base / "quarantine" / row["agreement_id"]
     path = folder / row["file_name"]
-    if path.exists() and path.read_bytes() != data:
+    if path.exists() and _sha256(path) != sha256:
         path = folder / f"{row['sha256'][:12]}_{row['file_name']}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    with ObjectStoragePath(row["path"]).open("rb") as src, path.open("wb") as dst:
+        shutil.copyfileobj(src, dst, READ_BYTES)
     first = issues[0]
     where = f"line {first.line} " if first.line else ""
     where += f"field {first.field} " if first.field else ""
@@ -90,6 +99,31 @@ def quarantine(engine: Engine, row: dict, data: bytes, issues: list[Issue], base
     return str(path)
 
 
+def _sha256(path) -> str:
+    """The sha256 of a file, read in blocks."""
+    with path.open("rb") as handle:
+        return _HashingReader(handle).drain()
+
+
+class _HashingReader:
+    """A binary stream that hashes every byte read through it (one read of the file, not two)."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.sha = stream, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        """Read and hash."""
+        data = self.stream.read(size)
+        self.sha.update(data)
+        return data
+
+    def drain(self) -> str:
+        """Read the rest (a reader may stop at a format error) and return the hex digest."""
+        while self.read(READ_BYTES):
+            pass
+        return self.sha.hexdigest()
+
+
 def process_received(
     engine: Engine,
     agreement: InboundAgreement,
@@ -97,10 +131,14 @@ def process_received(
     business_date: date,
     *,
     now: datetime,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
-    """Check and apply (or quarantine) every received file of the agreement up to the day."""
-    from airflow.sdk import ObjectStoragePath
+    """Check and apply (or quarantine) every received file of the agreement up to the day.
 
+    Each file is read twice, chunk by chunk (``chunk_rows`` lines): once to check its hash,
+    format, header and data-check suite; once inside the transaction that claims it, to check
+    its records against the cases and apply them. Memory is bounded by a chunk, not the file.
+    """
     profile = load_profile(agreement.agency)
     summary = {
         "agreement_id": agreement.agreement_id,
@@ -114,21 +152,18 @@ def process_received(
             log, f"{agreement.agreement_id}: files applied or quarantined", done - 1, len(pending)
         )
         name = row["file_name"]
-        data = ObjectStoragePath(row["path"]).read_bytes()
-        if hashlib.sha256(data).hexdigest() != row["sha256"]:
+        sha, issues, suite_issues = _first_pass(profile, agreement, row, chunk_rows)
+        if sha != row["sha256"]:
             reason = f"archived copy {row['path']} no longer matches its sha256 {row['sha256']}"
-            quarantine(engine, row, data, [Issue(None, None, reason)], base)
+            quarantine(engine, row, sha, [Issue(None, None, reason)], base)
             summary["quarantined"].append({"file_name": name, "problems": 1, "first": reason})
             continue
-        parsed = parse_file(profile, row["kind"], data, name, row["business_date"])
-        issues = parsed.issues or check_header(parsed, agreement, row["business_date"])
         try:
             if issues:
                 raise _Quarantine(issues)
-            suite_issues = check_suite(parsed)
-            outcome = _apply_file(engine, agreement, profile, parsed, row, suite_issues, now)
+            outcome = _apply_file(engine, agreement, profile, row, suite_issues, now, chunk_rows)
         except _Quarantine as q:
-            quarantine(engine, row, data, q.issues, base)
+            quarantine(engine, row, sha, q.issues, base)
             first = q.issues[0]
             summary["quarantined"].append(
                 {
@@ -145,9 +180,36 @@ def process_received(
     return summary
 
 
-def _apply_file(engine, agreement, profile, parsed, row, suite_issues, now) -> dict | None:
-    """Domain checks and apply in one transaction; raises _Quarantine (rolled back) on problems."""
-    details = parsed.details
+def _first_pass(
+    profile, agreement: InboundAgreement, row: dict, chunk_rows: int
+) -> tuple[str, list[Issue], list[Issue]]:
+    """Stream the archived file once: its sha256; the format error (the only issue) or the
+    header's issues, which quarantine the file; else the data-check suite's issues."""
+    from airflow.sdk import ObjectStoragePath
+
+    suite = SuiteChecks(row["kind"])
+    issues: list[Issue] = []
+    with ObjectStoragePath(row["path"]).open("rb") as handle:
+        reader = _HashingReader(handle)
+        chunks = iter_parsed(profile, row["kind"], reader, row["file_name"], chunk_rows)
+        try:
+            for n, parsed in enumerate(chunks):
+                if n == 0:
+                    issues = check_header(parsed, agreement, row["business_date"])
+                if not issues:  # read on: a format error later in the file still comes first
+                    suite.check(parsed)
+        except FormatError as err:
+            issues = [Issue(err.line, err.field, err.reason)]
+        sha = reader.drain()
+    return sha, issues, [] if issues else suite.issues()
+
+
+def _apply_file(engine, agreement, profile, row, suite_issues, now, chunk_rows) -> dict | None:
+    """Domain checks and apply in one transaction, the file streamed chunk by chunk into the
+    apply; raises _Quarantine (all rolled back) on problems."""
+    from airflow.sdk import ObjectStoragePath
+
+    checks = DetailChecks()
     with engine.begin() as conn:
         claimed = conn.execute(
             update(ink_file_log)
@@ -157,24 +219,23 @@ def _apply_file(engine, agreement, profile, parsed, row, suite_issues, now) -> d
         if not claimed:
             log.info("%s: %s applied by another run", agreement.agreement_id, row["file_name"])
             return None
-        cases = read_cases(conn, agreement.agreement_id, details["case_id"])
-        issues, merged = check_details(parsed, cases, agreement, profile, row["business_date"])
-        issues += suite_issues
-        if issues:
-            raise _Quarantine(issues)
-        # apply takes the checked records chunk by chunk (here: the one frame of the file)
-        chunks = [merged]
-        if row["kind"] == "receipt":
-            outcome = apply_receipt(conn, chunks, row["file_id"], row["file_name"], now)
-            amount = 0
-        else:
-            outcome = apply_closure(conn, chunks, agreement, row["file_id"], row["file_name"], now)
-            amount = outcome["collected"]
+        with ObjectStoragePath(row["path"]).open("rb") as handle:
+            chunks = _checked_chunks(
+                conn, agreement, profile, row, handle, checks, suite_issues, chunk_rows
+            )
+            if row["kind"] == "receipt":
+                outcome = apply_receipt(conn, chunks, row["file_id"], row["file_name"], now)
+                amount = 0
+            else:
+                outcome = apply_closure(
+                    conn, chunks, agreement, row["file_id"], row["file_name"], now
+                )
+                amount = outcome["collected"]
         conn.execute(
             update(ink_file_log)
             .where(ink_file_log.c.file_id == row["file_id"])
             .values(
-                record_count=len(details),
+                record_count=checks.rows,
                 amount_total=amount,
                 detail=json.dumps({k: v for k, v in outcome.items() if k != "rejected_cases"}),
             )
@@ -183,10 +244,29 @@ def _apply_file(engine, agreement, profile, parsed, row, suite_issues, now) -> d
         "%s: applied %s (%s records): %s",
         agreement.agreement_id,
         row["file_name"],
-        len(details),
+        checks.rows,
         outcome,
     )
     return outcome
+
+
+def _checked_chunks(conn, agreement, profile, row, handle, checks, suite_issues, chunk_rows):
+    """The file's records chunk by chunk, merged with their cases, for the apply to stage.
+
+    Every chunk is checked; once any has an issue nothing more is handed on, and at the end
+    ``_Quarantine`` is raised with all issues (domain checks, then the suite's), inside the
+    apply, so the transaction rolls back whatever was staged.
+    """
+    for parsed in iter_parsed(profile, row["kind"], handle, row["file_name"], chunk_rows):
+        cases = read_cases(conn, agreement.agreement_id, parsed.details["case_id"])
+        issues, merged = check_details(
+            parsed, cases, agreement, profile, row["business_date"], checks
+        )
+        if not issues and not suite_issues:
+            yield merged
+    issues = checks.issues() + suite_issues
+    if issues:
+        raise _Quarantine(issues)
 
 
 def log_summary(results: list[dict]) -> dict:

@@ -16,9 +16,11 @@ Checks, in order, each vectorised over the whole file:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -85,12 +87,27 @@ def parse_file(
         parsed = layout.read(data, file_name)
     except FormatError as err:
         return Parsed(kind, {}, pd.DataFrame(), [Issue(err.line, err.field, err.reason)])
-    header = parsed.header
+    return as_parsed(profile, kind, parsed)
+
+
+def as_parsed(profile: AgencyProfile, kind: str, parsed) -> Parsed:
+    """A read file or chunk (``ParsedFile``/``ParsedChunk``) as ``Parsed``: details with lines,
+    a closure's status code mapped to the profile's status."""
     details = parsed.details(with_line=True)
     if kind == "closure":
         codes = details["closure_status"].astype(str)
         details["status"] = codes.map(profile.closure_statuses)
-    return Parsed(kind, header, details, [])
+    return Parsed(kind, parsed.header, details, [])
+
+
+def iter_parsed(
+    profile: AgencyProfile, kind: str, source, file_name: str, chunk_rows: int
+) -> Iterator[Parsed]:
+    """The file (bytes, path or binary stream) read chunk by chunk as ``Parsed``; raises
+    ``FormatError`` (the whole-file checks before the last chunk is yielded)."""
+    layout = load_layout(profile.files[kind].layout)
+    for chunk in layout.iter_chunks(source, file_name, chunk_rows):
+        yield as_parsed(profile, kind, chunk)
 
 
 def check_header(parsed: Parsed, agreement: InboundAgreement, business_date: date) -> list[Issue]:
@@ -135,19 +152,57 @@ def read_cases(conn, agreement_id: str, case_ids: pd.Series) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=CASE_COLUMNS)
 
 
-def _flag(issues: list[Issue], frame: pd.DataFrame, mask, column: str, reason) -> None:
+class DetailChecks:
+    """What the domain checks keep across the chunks of one file: per check (in the order the
+    checks run) its first ``MAX_PER_CHECK`` issues and how many rows it flagged, and the case
+    ids seen so far (for "no case twice"). One per file; ``check_details`` per chunk, in order."""
+
+    def __init__(self) -> None:
+        """An empty tally."""
+        self._checks: list[tuple[str, list[Issue], list[int]]] = []
+        self._at = 0
+        self.seen_ids = np.empty(0, dtype=np.int64)
+        self.rows = 0
+
+    def begin_chunk(self) -> None:
+        """The next chunk's checks run in the same order as the last one's."""
+        self._at = 0
+
+    def flag(self, frame: pd.DataFrame, mask, column: str, reason) -> None:
+        """Add one issue per flagged row (capped per check), ``reason`` a function of the row."""
+        if self._at == len(self._checks):
+            self._checks.append((column, [], [0]))
+        _, issues, count = self._checks[self._at]
+        self._at += 1
+        bad = frame[mask]
+        count[0] += len(bad)
+        for row in bad.head(MAX_PER_CHECK - len(issues)).itertuples(index=False):
+            issues.append(Issue(int(row.line), column, reason(row)))
+
+    def issues(self) -> list[Issue]:
+        """The issues so far, check by check, each check's overflow counted in one more row."""
+        out: list[Issue] = []
+        for column, issues, (count,) in self._checks:
+            out += issues
+            if count > MAX_PER_CHECK:
+                more = f"... and {count - MAX_PER_CHECK} more lines with the same problem"
+                out.append(Issue(None, column, more))
+        return out
+
+    def repeated(self, case_ids: pd.Series) -> np.ndarray:
+        """True for a case id seen on an earlier line of the file (this chunk or before)."""
+        again = case_ids.duplicated(keep="first").to_numpy(copy=True)
+        ids = pd.to_numeric(case_ids, errors="coerce")
+        present = ids.notna().to_numpy()
+        values = ids[present].to_numpy(dtype=np.int64)
+        again[present] |= np.isin(values, self.seen_ids)
+        self.seen_ids = np.union1d(self.seen_ids, values)
+        return again
+
+
+def _flag(checks: DetailChecks, frame: pd.DataFrame, mask, column: str, reason) -> None:
     """Add one issue per flagged row (capped), ``reason`` a function of the row."""
-    bad = frame[mask]
-    for row in bad.head(MAX_PER_CHECK).itertuples(index=False):
-        issues.append(Issue(int(row.line), column, reason(row)))
-    if len(bad) > MAX_PER_CHECK:
-        issues.append(
-            Issue(
-                None,
-                column,
-                f"... and {len(bad) - MAX_PER_CHECK} more lines with the same problem",
-            )
-        )
+    checks.flag(frame, mask, column, reason)
 
 
 def check_details(
@@ -156,13 +211,18 @@ def check_details(
     agreement: InboundAgreement,
     profile: AgencyProfile,
     business_date: date,
+    checks: DetailChecks | None = None,
 ) -> tuple[list[Issue], pd.DataFrame]:
     """Domain checks of the detail records; returns the issues and the records merged with cases.
 
     The merged frame has the case's state as ``invoice_id``, ``case_status``, ``case_ref``,
-    ``sent_amount``, ``case_collected`` and ``case_opened``.
+    ``sent_amount``, ``case_collected`` and ``case_opened``. ``checks``: the tally of a file
+    read in chunks (pass the same one for each chunk, in order); the issues returned are then
+    those of the chunks so far.
     """
-    issues: list[Issue] = []
+    issues = checks or DetailChecks()
+    issues.begin_chunk()
+    issues.rows += len(parsed.details)
     d = parsed.details.merge(cases.rename(columns=CASE_RENAMES), on="case_id", how="left")
     known = d["case_status"].notna()
     _flag(
@@ -175,7 +235,7 @@ def check_details(
     _flag(
         issues,
         d,
-        d["case_id"].duplicated(keep="first"),
+        issues.repeated(d["case_id"]),
         "case_id",
         lambda r: f"case {r.case_id} appears more than once in the file",
     )
@@ -195,10 +255,10 @@ def check_details(
             f"{r.case_ref!r} given earlier"
         ),
     )
-    return issues, d
+    return issues.issues(), d
 
 
-def _check_receipt(issues: list[Issue], d: pd.DataFrame, ref: pd.Series) -> None:
+def _check_receipt(issues: DetailChecks, d: pd.DataFrame, ref: pd.Series) -> None:
     _flag(
         issues,
         d,
@@ -217,7 +277,7 @@ def _check_receipt(issues: list[Issue], d: pd.DataFrame, ref: pd.Series) -> None
 
 
 def _check_closure(
-    issues: list[Issue],
+    issues: DetailChecks,
     d: pd.DataFrame,
     known: pd.Series,
     profile: AgencyProfile,
@@ -279,16 +339,116 @@ def _check_closure(
 
 def check_suite(parsed: Parsed) -> list[Issue]:
     """The Great Expectations suite of the kind; failures name the column."""
-    from inkasso.checks import load_suite, run_suite
+    from inkasso.checks import run_suite
 
     result = run_suite(parsed.kind, parsed.details)
-    if result.success:
-        return []
-    columns = [
-        next(iter(item.values())).get("column") for item in load_suite(parsed.kind)["expectations"]
-    ]
+    return _suite_issues(parsed.kind, result.failures)
+
+
+def _suite_issues(kind: str, failures: list[str]) -> list[Issue]:
+    """The suite's failures as issues naming the expectation's column."""
+    from inkasso.checks import load_suite
+
+    columns = [next(iter(item.values())).get("column") for item in load_suite(kind)["expectations"]]
     out = []
-    for failure in result.failures:
+    for failure in failures:
         col = next((c for c in columns if c and f"'{c}'" in failure), None)
-        out.append(Issue(None, col, f"data check {parsed.kind}: {failure}"))
+        out.append(Issue(None, col, f"data check {kind}: {failure}"))
     return out
+
+
+class SuiteChecks:
+    """The data-check suite over the chunks of one file, with the whole file's outcome: per
+    expectation the rows it flagged, its first line and first three values. A uniqueness
+    expectation on an integer column also holds across chunks: the values seen so far are kept
+    (sorted, with the line of their first occurrence), so both lines of a pair split across
+    chunks are counted, as over the whole file. ``check`` per chunk, in order; then ``issues``.
+    """
+
+    def __init__(self, kind: str) -> None:
+        """An empty tally for the suite of ``kind`` (receipt, closure)."""
+        from inkasso.checks import compiled_suite
+
+        self.kind = kind
+        self.suite = compiled_suite(kind)
+        self._count = [0] * len(self.suite)
+        self._examples: list[list[tuple[int, str]]] = [[] for _ in self.suite]
+        self._missing: list[str | None] = [None] * len(self.suite)
+        self._seen: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def check(self, parsed: Parsed) -> None:
+        """Run the suite on one chunk (a ``Parsed`` whose details carry the file's lines)."""
+        from inkasso.checks import _example
+
+        frame = parsed.details
+        lines = frame["line"].to_numpy() if "line" in frame.columns else None
+        for i, exp in enumerate(self.suite):
+            missing = [c for c in exp.columns if c not in frame.columns]
+            if missing:
+                self._missing[i] = (
+                    f"{exp.describe()}: column {missing[0]} is missing from the frame"
+                )
+                continue
+            bad = exp.evaluate(frame, **exp.kwargs)
+            found: list[tuple[int, str]] = []
+            if exp.type == "ExpectColumnValuesToBeUnique" and lines is not None:
+                bad, found = self._unique_across(exp.columns[0], frame, bad, lines)
+            where = np.flatnonzero(bad)
+            self._count[i] += len(where) + len(found)
+            col = exp.columns[0]
+            found += [(int(lines[p]), _example(frame, col, int(p))) for p in where[:3]]
+            self._examples[i] = sorted(self._examples[i] + found)[:3]
+
+    def _unique_across(self, column: str, frame: pd.DataFrame, bad: np.ndarray, lines):
+        """Also flag rows whose value an earlier chunk had; returns the chunk's flags and the
+        earlier first occurrences flagged now (line, shown value)."""
+        values = frame[column]
+        if not pd.api.types.is_integer_dtype(values):
+            return bad, []  # only integer ids are kept across chunks (the suites' case_id)
+        v = values.to_numpy(dtype=np.int64)
+        ids, first_lines, flagged = self._seen.get(
+            column, (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool))
+        )
+        at = np.minimum(np.searchsorted(ids, v), max(len(ids) - 1, 0))
+        hit = ids[at] == v if len(ids) else np.zeros(len(v), dtype=bool)
+        bad = bad | hit
+        earlier = np.unique(at[hit])
+        earlier = earlier[~flagged[earlier]]
+        flagged[earlier] = True
+        earlier = earlier[np.argsort(first_lines[earlier])]
+        # only the three first lines can be shown: the others are counted, not worded
+        shown = [
+            (int(first_lines[j]), _shown(values.dtype, ids[j]) if k < 3 else "")
+            for k, j in enumerate(earlier)
+        ]
+        new, pos = np.unique(v[~hit], return_index=True)
+        order = np.argsort(np.concatenate([ids, new]))
+        self._seen[column] = (
+            np.concatenate([ids, new])[order],
+            np.concatenate([first_lines, lines[~hit][pos]])[order],
+            np.concatenate([flagged, bad[~hit][pos]])[order],
+        )
+        return bad, shown
+
+    def issues(self) -> list[Issue]:
+        """One issue per failed expectation, worded as ``check_suite`` words the whole file."""
+        failures = []
+        for i, exp in enumerate(self.suite):
+            if self._missing[i]:
+                failures.append(self._missing[i])
+            elif self._count[i]:
+                (line, first), *_ = self._examples[i]
+                examples = ", ".join(e for _, e in self._examples[i])
+                failures.append(
+                    f"{exp.describe()}: {self._count[i]} unexpected, first at line {line}"
+                    f" field {' and '.join(exp.columns)} (value {first});"
+                    f" unexpected values e.g. [{examples}]"
+                )
+        return _suite_issues(self.kind, failures)
+
+
+def _shown(dtype, value) -> str:
+    """A value as the suite's failure text shows it (as read from a column of ``dtype``)."""
+    from inkasso.checks import _example
+
+    return _example(pd.DataFrame({"v": pd.Series([value], dtype=dtype)}), "v", 0)
