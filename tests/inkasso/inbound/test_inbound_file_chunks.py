@@ -129,3 +129,17 @@ def test_a_case_twice_across_chunks_and_a_bad_last_record_quarantine_the_file(db
         assert _state(conn) == before  # nothing applied, nothing half-applied
     quarantined = base / "quarantine" / LOWELL.agreement_id / row["file_name"]
     assert quarantined.read_bytes() == row["data"]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3])
+def test_suite_failures_spread_over_chunks_are_counted_and_worded_as_for_the_whole_file(
+    db, base, chunk_rows
+):
+    records = [receipt(0), receipt(101), receipt(0), receipt(102), receipt(0), receipt(103)]
+    row = _archive(db, base, "receipt", records)
+    issues, _ = _whole_file(db, row)
+    process_received(db, LOWELL, base, DAY, now=NOW, chunk_rows=chunk_rows)
+    got = _issues(db, row["file_id"])
+    assert got == issues
+    suite = [i[2] for i in got if i[2].startswith("data check")]
+    assert len(suite) == 2 and all("3 unexpected, first at line 2" in s for s in suite)
