@@ -15,7 +15,11 @@ One ``bench/table.py`` row per database: seconds, floor, ratio, peak RSS beside 
 generator of ``bench_inbound.py``, written chunk by chunk) processed end to end through
 ``process_received`` on SQLite: hash, format, header and suite checked streaming, then checked
 against the cases and applied chunk by chunk in one transaction. The cases are seeded by one
-child; another processes the file, so its peak RSS is the processing's own.
+child; another processes the file, so its peak RSS is the processing's own. Measured on
+SQLite (2 shared cores): 5 MB 243 MB peak, 50 MB 445 MB, 500 MB (4.09 M closures, 203 s)
+690 MB; the whole-file path took 447 MB at 50 MB. A 100,000-line chunk costs about 250 MB while
+it is checked and staged; what grows with the file is the case ids kept for "no case twice"
+across chunks (about 25 bytes a record, and their sorted copies while merging).
 
 Run: ``.venv/bin/python bench/bench_big_files.py [--mb MB] [--db sqlite|postgres|both]
 [--pg ADMIN_URL] [--inbound]``.
