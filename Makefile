@@ -26,7 +26,7 @@ $(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
 
 ## demo: the next day of the daily cycle on the embedded default (SQLite, SFTP agency simulator)
 demo: $(AIRFLOW_HOME)/.migrated
-	$(PY) -m inkasso.demo
+	$(PY) -m inkasso_demo.demo
 
 ## test: lint and the whole test suite (SQLite and PostgreSQL on 127.0.0.1:5432)
 test: $(VENV)/.installed
@@ -62,7 +62,7 @@ bench: $(VENV)/.installed
 ## SFTP simulator, SMTP sink), connections file, api-server (http://127.0.0.1:8080), scheduler,
 ## dag-processor, triggerer with the LocalExecutor, the five DAGs and inkasso_demo_day. Ctrl-C stops.
 airflow: $(AIRFLOW_HOME)/.migrated
-	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso.simulator.stack
+	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso_demo.simulator.stack
 
 ## airflow-celery: the same with the CeleryExecutor and a separate `airflow celery worker`: Redis
 ## broker on 127.0.0.1:6379, Airflow's metadata (and Celery's results) in the PostgreSQL database
@@ -76,7 +76,7 @@ airflow-celery: $(VENV)/.installed
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=$(PG)/$(CELERY_META_DB) \
 	AIRFLOW__CELERY__RESULT_BACKEND=db+postgresql://postgres@127.0.0.1:5432/$(CELERY_META_DB) \
 	AIRFLOW__CELERY__BROKER_URL=redis://127.0.0.1:6379/0 \
-	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso.simulator.stack
+	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso_demo.simulator.stack
 
 ## compose-config: validate docker-compose.yaml (needs docker-compose)
 compose-config:
@@ -84,7 +84,7 @@ compose-config:
 
 ## services: only the demo world's services (agency SFTP simulator, SMTP sink) and the connections file
 services: $(AIRFLOW_HOME)/.migrated
-	$(PY) -m inkasso.simulator.serve
+	$(PY) -m inkasso_demo.simulator.serve
 
 ## clean-demo: forget the demo's days and start again from the first one
 clean-demo:

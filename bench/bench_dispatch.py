@@ -107,7 +107,7 @@ def build_erp(url: str, invoices: int) -> dict:
     from inkasso.db.engine import engine_for_url
     from inkasso.db.migrate import upgrade
     from inkasso.db.schema import erp_customer, erp_invoice
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     engine = engine_for_url(url)
     upgrade(engine)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
-from inkasso.simulator.world import demo_world_enabled
+from inkasso_demo.simulator.world import demo_world_enabled
 
 DOC = """
 ### inkasso_demo_day (demo world, embedded default only)
@@ -100,7 +100,7 @@ if demo_world_enabled():
             from datetime import date
 
             from inkasso.db.engine import erp_engine
-            from inkasso.simulator.world import erp_activity
+            from inkasso_demo.simulator.world import erp_activity
 
             return erp_activity(erp_engine(), date.fromisoformat(planned["day"]))
 
@@ -111,7 +111,7 @@ if demo_world_enabled():
 
             from inkasso.db.engine import erp_engine
             from inkasso.runs import files_base
-            from inkasso.simulator.world import bank_files
+            from inkasso_demo.simulator.world import bank_files
 
             return bank_files(erp_engine(), files_base(), date.fromisoformat(planned["day"]))
 
@@ -122,7 +122,7 @@ if demo_world_enabled():
 
             from inkasso.db.engine import erp_engine
             from inkasso.runs import files_base
-            from inkasso.simulator.world import agency_answers
+            from inkasso_demo.simulator.world import agency_answers
 
             return agency_answers(erp_engine(), files_base(), date.fromisoformat(planned["day"]))
 

@@ -82,7 +82,7 @@ def demo_erp(request, erp_engine, erp_url, monkeypatch):
 
     A test module may set ``DEMO_CUSTOMERS`` (default 400) and ``DAY`` (the generator's start day).
     """
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     customers = getattr(request.module, "DEMO_CUSTOMERS", 400)
     start_day = getattr(request.module, "DAY", DEMO_DAY)
@@ -107,7 +107,7 @@ def agency(demo_erp, tmp_path, monkeypatch):
     """The SFTP agency simulator (a ``RunningAgency``): one account per automated agreement,
     host key pinned in the connections; its folders are under ``tmp_path / "sftp"``."""
     from inkasso.dispatch import load_agreements
-    from inkasso.simulator.agency import start_agency
+    from inkasso_demo.simulator.agency import start_agency
 
     running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))
     for name, value in running.connections.items():

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from inkasso.simulator.keys import ensure_keypair
+from inkasso_demo.simulator.keys import ensure_keypair
 
 SSHD = Path("/usr/sbin/sshd")
 DEFAULT_BASE_DIR = Path("/var/lib/inkasso-test-sshd")

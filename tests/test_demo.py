@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 def run_demo(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "inkasso.demo"],
+        [sys.executable, "-m", "inkasso_demo.demo"],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""inkasso: the domain package of inkasso-airflow (rules, formats, transport, simulator).
+"""inkasso: the domain package of inkasso-airflow (rules, formats, transport).
 
 Plain Python, testable without Airflow. The DAGs in ``dags/`` call it from tasks.
 """

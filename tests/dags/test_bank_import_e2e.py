@@ -83,7 +83,7 @@ def test_a_day_of_bank_files_is_booked_once_with_payouts_kept_apart(
 ):
     from airflow.sdk import ObjectStoragePath
 
-    from inkasso.simulator.bank import write_bank_files
+    from inkasso_demo.simulator.bank import write_bank_files
 
     with demo_erp.begin() as conn:  # Lowell pays one lump (settlement), Svea per invoice (bank)
         conn.execute(text("UPDATE ink_agreement SET booking_mode = CASE agreement_id "

@@ -204,7 +204,7 @@ def test_a_day_sends_each_agreement_one_file_that_reads_back_to_its_corrections(
     }
     assert not [p for p in (tmp_path / "sftp").rglob("*.part")]
 
-    from inkasso.corrections_view import print_corrections_day, verify_corrections_day
+    from inkasso_demo.views.corrections import print_corrections_day, verify_corrections_day
 
     assert verify_corrections_day(demo_erp, NEXT, tmp_path / "sftp") == []
     print_corrections_day(demo_erp, NEXT)

@@ -77,7 +77,7 @@ def answer(engine, tmp_path, day):
     """The robot plays the person and the agency for ``day`` (files base from INKASSO_BASE)."""
     from inkasso.dispatch import load_agreements
     from inkasso.runs import files_base
-    from inkasso.simulator.agency_robot import answer_day
+    from inkasso_demo.simulator.agency_robot import answer_day
 
     return answer_day(tmp_path / "robot", load_agreements(engine), day, 11, base=files_base())
 

@@ -25,7 +25,7 @@ NOW = datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
 @pytest.fixture
 def mail_sink(tmp_path, monkeypatch):
     """A real SMTP server on a free port behind the `smtp_default` connection."""
-    from inkasso.report.sink import MailSink
+    from inkasso_demo.simulator.mail_sink import MailSink
 
     with MailSink(tmp_path / "mails") as sink:
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", sink.connection_json())
@@ -383,7 +383,7 @@ def test_a_failed_mail_task_is_recorded_and_nothing_half_sent(
     airflow_db, demo_erp, files_base, report_dag, monkeypatch, tmp_path
 ):
     """SMTP down: the task fails, the failure lands in ink_run_issue, no mail log row is left."""
-    from inkasso.report.sink import free_port
+    from inkasso_demo.simulator.mail_sink import free_port
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMTP_DEFAULT",
@@ -412,8 +412,8 @@ def test_a_failed_mail_task_is_recorded_and_nothing_half_sent(
 def test_demo_view_prints_where_the_mails_are(
     airflow_db, demo_erp, files_base, mail_sink, report_dag, capsys
 ):
-    from inkasso.report.demo_view import print_report_day
     from inkasso.runs import files_base as base
+    from inkasso_demo.views.report import print_report_day
 
     assert run(report_dag).state == "success"
     capsys.readouterr()

@@ -260,7 +260,7 @@ def test_two_deliverers_upload_and_record_each_file_once(agency, demo_erp, erp_u
 
 def test_two_inbound_runs_archive_and_apply_each_answer_once(agency, demo_erp, erp_url, base):
     from inkasso.dispatch import load_agreements
-    from inkasso.simulator.agency_robot import answer_day
+    from inkasso_demo.simulator.agency_robot import answer_day
 
     prepare_once(demo_erp, base)
     deliver_once(demo_erp, base)

@@ -26,7 +26,7 @@ def answered(agency, demo_erp, tmp_path):
     from airflow.sdk import ObjectStoragePath
 
     from inkasso.dispatch import deliver_pending, load_agreements, prepare_new_cases
-    from inkasso.simulator.agency_robot import answer_day
+    from inkasso_demo.simulator.agency_robot import answer_day
 
     base = ObjectStoragePath(f"file://{tmp_path}/files")
     (agreement,) = load_agreements(demo_erp, agreement_id=AGREEMENT)

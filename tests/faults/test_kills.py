@@ -202,7 +202,7 @@ def test_fetch_killed_at_each_step_then_rerun_applies_once(
     step, prepared, agency, demo_erp, erp_url
 ):
     from inkasso.dispatch import deliver_pending, load_agreements
-    from inkasso.simulator.agency_robot import answer_day
+    from inkasso_demo.simulator.agency_robot import answer_day
 
     base, _ = prepared
     (agreement,) = load_agreements(demo_erp, agreement_id=AGREEMENT)

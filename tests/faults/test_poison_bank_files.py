@@ -22,7 +22,7 @@ NO_CLIENT = 1
 
 @pytest.fixture
 def demo(erp_engine):
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=200, start_day=DAY)
     return erp_engine

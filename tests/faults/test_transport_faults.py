@@ -16,9 +16,6 @@ import asyncssh  # noqa: E402
 import pytest  # noqa: E402
 from airflow.sdk import ObjectStoragePath  # noqa: E402
 
-from inkasso.simulator import sftp_server  # noqa: E402
-from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json  # noqa: E402
-from inkasso.simulator.sftp_server import AgencySftpServer  # noqa: E402
 from inkasso.transport import (  # noqa: E402
     ALREADY_DELIVERED,
     DELIVERED,
@@ -30,6 +27,9 @@ from inkasso.transport import (  # noqa: E402
     download,
     move_remote,
 )
+from inkasso_demo.simulator import sftp_server  # noqa: E402
+from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json  # noqa: E402
+from inkasso_demo.simulator.sftp_server import AgencySftpServer  # noqa: E402
 
 CONN_ID = "agency_faults"
 FAST = {"connect_attempts": 1}

@@ -26,8 +26,8 @@ def base(tmp_path):
 @pytest.fixture
 def erp(erp_engine, base):
     """A small demo ERP whose Lowell NO and Intrum agreements have open cases (real dispatch)."""
-    from inkasso.demo_erp.generator import create_demo_erp
     from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=300, start_day=DAY)
     for agreement_id in ("lowell_no", "intrum"):

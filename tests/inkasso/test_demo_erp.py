@@ -25,8 +25,8 @@ from inkasso.db.schema import (
     ink_agreement,
     pipeline_metadata,
 )
-from inkasso.demo_erp import DemoErpExistsError, create_demo_erp, ids, simulate_erp_day
-from inkasso.demo_erp.day import demo_erp_day, demo_metadata
+from inkasso_demo.erp import DemoErpExistsError, create_demo_erp, ids, simulate_erp_day
+from inkasso_demo.erp.day import demo_erp_day, demo_metadata
 
 START = date(2025, 3, 3)
 CUSTOMERS = 2500

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert, text, update
 
 from inkasso.db.schema import erp_client, erp_customer, erp_invoice, ink_agreement
-from inkasso.demo_erp import ids
+from inkasso_demo.erp import ids
 
 DAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)

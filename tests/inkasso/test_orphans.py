@@ -53,7 +53,7 @@ def base(tmp_path):
 
 @pytest.fixture
 def erp(erp_engine):
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=300, start_day=DAY)
     return erp_engine

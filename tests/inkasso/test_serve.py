@@ -16,8 +16,8 @@ from conftest import PROJECT_ROOT
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory):
     """A demo home with the demo ERP and the connections file (fixed ports)."""
-    from inkasso.report.sink import free_port
-    from inkasso.simulator.serve import prepare
+    from inkasso_demo.simulator.mail_sink import free_port
+    from inkasso_demo.simulator.serve import prepare
 
     home = tmp_path_factory.mktemp("demo-home")
     sftp_port, smtp_port = free_port(), free_port()
@@ -26,7 +26,7 @@ def demo_home(tmp_path_factory):
 
 
 def _airflow_env(home: Path) -> dict[str, str]:
-    from inkasso.simulator.serve import secrets_backend_env
+    from inkasso_demo.simulator.serve import secrets_backend_env
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__SECRETS")}
     return env | secrets_backend_env(home) | {"PYTHONPATH": str(PROJECT_ROOT / "plugins")}
@@ -67,7 +67,7 @@ def test_another_airflow_process_reads_the_connections_file(demo_home):
 
 def test_the_sftp_connection_reaches_the_agency_account_on_its_fixed_port(demo_home):
     """Through SFTPHook (host key pinned) in another process, as a task would."""
-    from inkasso.simulator.agency import start_agency
+    from inkasso_demo.simulator.agency import start_agency
 
     home, env, agreements, sftp_port, _ = demo_home
     agency = start_agency(env.sftp_root, env.keys, agreements, port=sftp_port)

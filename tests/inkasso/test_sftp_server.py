@@ -11,8 +11,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
-from inkasso.simulator.sftp_server import AgencySftpServer
+from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json
+from inkasso_demo.simulator.sftp_server import AgencySftpServer
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,6 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 import pytest  # noqa: E402
 from airflow.sdk import ObjectStoragePath  # noqa: E402
 
-from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json  # noqa: E402
-from inkasso.simulator.sftp_server import AgencySftpServer  # noqa: E402
 from inkasso.transport import (  # noqa: E402
     ALREADY_DELIVERED,
     DELIVERED,
@@ -26,6 +24,8 @@ from inkasso.transport import (  # noqa: E402
     list_remote,
     move_remote,
 )
+from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json  # noqa: E402
+from inkasso_demo.simulator.sftp_server import AgencySftpServer  # noqa: E402
 
 CONN_ID = "agency_lowell"
 FAST = {"connect_attempts": 1}  # no 3-5 s sleeps between failing connection attempts

@@ -15,7 +15,6 @@ import uuid
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
 from inkasso.transport import (
     ALREADY_DELIVERED,
     DELIVERED,
@@ -26,6 +25,7 @@ from inkasso.transport import (
     list_remote,
     move_remote,
 )
+from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json
 from tests.sshd import OpenSshServer
 
 pytestmark = pytest.mark.e2e

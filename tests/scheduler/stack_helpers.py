@@ -1,5 +1,5 @@
 """The embedded default under a real Airflow, for the scheduler tests: what ``make airflow``
-starts (``inkasso.simulator.stack``: the demo world's services, then api-server, scheduler,
+starts (``inkasso_demo.simulator.stack``: the demo world's services, then api-server, scheduler,
 dag-processor and triggerer) on a fresh Airflow home with the metadata database in a fresh
 PostgreSQL database (Airflow's SQLite locks under backfills), and a small REST API client.
 """
@@ -70,8 +70,8 @@ class Api:
 def running_stack(tmp_path_factory, env_for=None, **extra_env: str):
     """Generator: the stack on a fresh home and a fresh PostgreSQL metadata database, with
     ``extra_env`` and ``env_for(metadata_url)`` on top (for the other scheduler tests too)."""
-    from inkasso.report.sink import free_port
-    from inkasso.simulator.stack import Stack
+    from inkasso_demo.simulator.mail_sink import free_port
+    from inkasso_demo.simulator.stack import Stack
 
     home = tmp_path_factory.mktemp("airflow-home")
     meta_url = new_postgres_url()

@@ -30,8 +30,8 @@ def _accounts(compose: dict) -> dict[str, list[str]]:
 
 
 def test_sftp_accounts_have_the_profiles_remote_folders(compose):
-    from inkasso.demo_erp.clients import CLIENTS
     from inkasso.formats.profile import load_profile
+    from inkasso_demo.erp.clients import CLIENTS
 
     accounts = _accounts(compose)
     automated = [c for c in CLIENTS if c.mode == "sftp"]
@@ -45,8 +45,8 @@ def test_sftp_accounts_have_the_profiles_remote_folders(compose):
 
 
 def test_init_writes_each_agreements_connection_with_the_host_key_it_made(tmp_path, compose):
-    from inkasso.demo_erp.clients import CLIENTS
-    from inkasso.simulator.compose import HOST_KEY, init
+    from inkasso_demo.erp.clients import CLIENTS
+    from inkasso_demo.simulator.compose import HOST_KEY, init
 
     first = json.loads(init(tmp_path).read_text())
     public = (tmp_path / (HOST_KEY + ".pub")).read_text().split()[:2]

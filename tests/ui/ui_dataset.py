@@ -36,8 +36,8 @@ def build_dataset(engine, base: Path) -> dict:
         ink_file_log,
         ink_payout,
     )
-    from inkasso.demo_erp.generator import create_demo_erp
     from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(engine, seed=7, customers=300, start_day=DAY)
     sent_at = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ the manual inbox, see ``sources`` - read new files, archive the original bytes, 
 ``validate`` (format engine, Great Expectations suite, domain checks naming line and field),
 ``apply`` (one transaction per file, set-based SQL), ``process`` (the per-agreement run over the
 archive: apply or quarantine), ``tidy`` (move applied files to the source's processed folder).
-``demo_view`` prints a day's outcome for the demo.
+The demo's printout of a day lives in ``inkasso_demo.views.inbound``.
 """
 
 from inkasso.inbound.agreements import InboundAgreement, load_inbound_agreements

@@ -23,7 +23,7 @@ SE_CLIENT, SE_AGREEMENT = 4, "lowell_se"
 
 @pytest.fixture
 def demo(erp_engine):
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
     return erp_engine

@@ -26,7 +26,7 @@ def demo_database(url: str):
     from inkasso.db.engine import engine_for_url
     from inkasso.db.migrate import upgrade
     from inkasso.db.schema import erp_metadata
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     engine = engine_for_url(url)
     erp_metadata.create_all(engine)
@@ -143,7 +143,7 @@ def run(engine, base, data, chunk_rows):
 def test_a_file_read_in_chunks_books_what_the_whole_file_books(
     erp_url, erp_engine, tmp_path, chunk_rows
 ):
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
     data = payments_file(erp_engine)
@@ -166,7 +166,7 @@ def test_a_file_read_in_chunks_books_what_the_whole_file_books(
 
 
 def test_an_error_in_the_last_chunk_books_nothing_of_the_file(erp_engine, tmp_path):
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
     before = booked(erp_engine)
@@ -203,7 +203,7 @@ def test_an_error_in_the_last_chunk_books_nothing_of_the_file(erp_engine, tmp_pa
 def test_ocr_giro_reference_files_read_in_chunks_book_their_control_records(
     erp_engine, tmp_path, reference_dir
 ):
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
     folder = reference_dir / "ocr-giro"

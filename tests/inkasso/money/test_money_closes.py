@@ -263,7 +263,7 @@ def test_airflow_dates_reach_the_ledger_on_every_database(world):
 
 
 def test_the_demo_erps_credit_notes_and_recalls_are_registered_and_never_below_zero(world):
-    from inkasso.demo_erp.adjustments import simulate_collection_adjustments
+    from inkasso_demo.erp.adjustments import simulate_collection_adjustments
 
     open_cases(world.engine, {A: 100_000, B: 50_000, C: 80_000})
     done = simulate_collection_adjustments(world.engine, D1, seed=1)

@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
 @pytest.fixture
 def sink(tmp_path, monkeypatch):
-    from inkasso.report.sink import MailSink
+    from inkasso_demo.simulator.mail_sink import MailSink
 
     with MailSink(tmp_path / "mails") as s:
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", s.connection_json())
@@ -107,7 +107,7 @@ def test_a_refused_mail_is_marked_failed_and_the_next_run_sends_it(
 ):
     from aiosmtpd.controller import Controller
 
-    from inkasso.report.sink import MailSink, _Handler
+    from inkasso_demo.simulator.mail_sink import MailSink, _Handler
 
     class Refusing(_Handler):
         refuse = True

@@ -1,6 +1,6 @@
 """Create a demo ERP from the command line (used by docker-compose.yaml and the benchmarks).
 
-    python -m inkasso.demo_erp --url postgresql+psycopg2://erp:erp@erp-db/erp --start-day 2025-03-03
+    python -m inkasso_demo.erp --url postgresql+psycopg2://erp:erp@erp-db/erp --start-day 2025-03-03
 
 Runs the pipeline's migrations first, then fills the ERP; an ERP that already has data is left
 as it is (exit status 0, so a container restart is harmless).
@@ -15,12 +15,12 @@ from datetime import date
 
 from inkasso.db.engine import engine_for_url
 from inkasso.db.migrate import upgrade
-from inkasso.demo_erp.generator import create_demo_erp, demo_erp_exists
+from inkasso_demo.erp.generator import create_demo_erp, demo_erp_exists
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, migrate, generate; print the counts and the time taken."""
-    parser = argparse.ArgumentParser(prog="python -m inkasso.demo_erp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m inkasso_demo.erp", description=__doc__)
     parser.add_argument("--url", required=True, help="SQLAlchemy URL of the ERP database")
     parser.add_argument("--start-day", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     parser.add_argument("--customers", type=int, default=4000)

@@ -5,7 +5,7 @@ activity (new invoices, payments, reminders, marking for collection). Both are r
 their seed, so the demo, the tests and the benchmarks see the same data every time.
 """
 
-from inkasso.demo_erp.generator import (
+from inkasso_demo.erp.generator import (
     DemoErpExistsError,
     create_demo_erp,
     demo_erp_exists,

@@ -9,9 +9,9 @@ import pandas as pd
 from sqlalchemy import Engine, and_, select
 
 from inkasso.db.schema import ink_agreement, ink_case, ink_correction, ink_file_log
-from inkasso.demo_report import delivered_bytes
 from inkasso.formats import load_layout, load_profile
 from inkasso.money.amounts import format_money
+from inkasso_demo.views.dispatch import delivered_bytes
 
 TYPE_NAMES = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
 

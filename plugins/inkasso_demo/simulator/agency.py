@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inkasso.formats import load_profile
-from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
-from inkasso.simulator.sftp_server import AgencySftpServer
+from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json
+from inkasso_demo.simulator.sftp_server import AgencySftpServer
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncssh
 
-from inkasso.simulator.keys import KeyPair, ensure_keypair
+from inkasso_demo.simulator.keys import KeyPair, ensure_keypair
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import math
 import random
 from datetime import UTC, date, datetime, time
 
-from inkasso.demo_erp import ids
-from inkasso.demo_erp.clients import DemoClient
+from inkasso_demo.erp import ids
+from inkasso_demo.erp.clients import DemoClient
 
 _MAX_AMOUNT = 2_500_000  # 25 000.00
 

@@ -25,8 +25,8 @@ from sqlalchemy import (
 )
 
 from inkasso.db.schema import erp_client, erp_customer, erp_invoice, ink_agreement
-from inkasso.demo_erp.clients import CLIENTS
-from inkasso.demo_erp.invoices import invoice_row, marked_at, random_amount
+from inkasso_demo.erp.clients import CLIENTS
+from inkasso_demo.erp.invoices import invoice_row, marked_at, random_amount
 
 # the demo's own bookkeeping, apart from the ERP's and the pipeline's tables
 demo_metadata = MetaData()

@@ -1,8 +1,8 @@
-"""``python -m inkasso.simulator.stack`` (``make airflow``): the embedded default under a real Airflow.
+"""``python -m inkasso_demo.simulator.stack`` (``make airflow``): the embedded default under a real Airflow.
 
 Brings up, on ``$AIRFLOW_HOME``, with nothing done by hand:
 
-* the demo world's services (``python -m inkasso.simulator.serve``: agency SFTP simulator and
+* the demo world's services (``python -m inkasso_demo.simulator.serve``: agency SFTP simulator and
   SMTP sink on fixed ports; the demo ERP on first start; the connections file);
 * Airflow's metadata database (``airflow db migrate``), the ``sftp`` pool (SFTP sessions) and
   the ``erp_writer`` pool (dispatch's writers; one slot on the SQLite demo ERP);
@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 from inkasso.config import PROJECT_ROOT
-from inkasso.simulator.serve import DEFAULT_SFTP_PORT, DEFAULT_SMTP_PORT, secrets_backend_env
+from inkasso_demo.simulator.serve import DEFAULT_SFTP_PORT, DEFAULT_SMTP_PORT, secrets_backend_env
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 SFTP_POOL_SLOTS = 4
@@ -164,7 +164,9 @@ class Stack:
                 str(erp_writer_slots(self.env)),
                 "concurrent dispatch writers on the ERP database (1 on SQLite)",
             )
-            services = self._spawn("services", [sys.executable, "-m", "inkasso.simulator.serve"])
+            services = self._spawn(
+                "services", [sys.executable, "-m", "inkasso_demo.simulator.serve"]
+            )
             _wait_port(int(self.env["INKASSO_DEMO_SFTP_PORT"]), timeout, services)
             _wait_port(int(self.env["INKASSO_DEMO_SMTP_PORT"]), 10, services)
             airflow = str(Path(sys.executable).parent / "airflow")

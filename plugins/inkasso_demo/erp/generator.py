@@ -2,7 +2,7 @@
 
 ``create_demo_erp`` fills an empty database from ``random.Random(seed)`` alone (no wall clock):
 the same seed, customer count and start day give the same rows on SQLite and PostgreSQL.
-``simulate_erp_day`` (in :mod:`inkasso.demo_erp.day`) plays one day of the ERP's own activity.
+``simulate_erp_day`` (in :mod:`inkasso_demo.erp.day`) plays one day of the ERP's own activity.
 Rows are written in bulk (``executemany`` of chunked lists of dicts), so that 200 000 customers
 (about a million invoices) take seconds, not hours.
 """
@@ -24,10 +24,10 @@ from inkasso.db.schema import (
     erp_person_register,
     ink_agreement,
 )
-from inkasso.demo_erp import ids, names
-from inkasso.demo_erp.clients import CLIENTS, DemoClient, agreement_rows, client_rows
-from inkasso.demo_erp.day import demo_metadata, simulate_erp_day
-from inkasso.demo_erp.invoices import invoice_row, marked_at, random_amount
+from inkasso_demo.erp import ids, names
+from inkasso_demo.erp.clients import CLIENTS, DemoClient, agreement_rows, client_rows
+from inkasso_demo.erp.day import demo_metadata, simulate_erp_day
+from inkasso_demo.erp.invoices import invoice_row, marked_at, random_amount
 
 __all__ = ["DemoErpExistsError", "create_demo_erp", "demo_erp_exists", "simulate_erp_day"]
 

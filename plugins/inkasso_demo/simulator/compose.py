@@ -1,4 +1,4 @@
-"""``python -m inkasso.simulator.compose``: what ``docker-compose.yaml`` derives from the profiles.
+"""``python -m inkasso_demo.simulator.compose``: what ``docker-compose.yaml`` derives from the profiles.
 
 * ``init --dir /secrets``: the compose file's one-shot ``inkasso-init`` service. It creates the
   agency SFTP server's host key (``ssh_host_ed25519_key``, once; reused afterwards) and writes
@@ -53,7 +53,7 @@ def profile_folders(agency: str) -> tuple[str, ...]:
 
 def sftp_accounts() -> list[SftpAccount]:
     """One account per automated (SFTP) demo agreement, in the demo ERP's order."""
-    from inkasso.demo_erp.clients import CLIENTS
+    from inkasso_demo.erp.clients import CLIENTS
 
     return [
         SftpAccount(c.agreement_id, c.agency, profile_folders(c.agency))
@@ -69,7 +69,7 @@ def atmoz_users() -> list[str]:
 
 def compose_connections(host_key_line: str) -> dict[str, dict]:
     """The connections of the compose set-up, by conn id, in the connections-file form."""
-    from inkasso.demo_erp.clients import CLIENTS
+    from inkasso_demo.erp.clients import CLIENTS
 
     host_key = " ".join(host_key_line.split()[:2])
     out: dict[str, dict] = {
@@ -102,8 +102,8 @@ def compose_connections(host_key_line: str) -> dict[str, dict]:
 
 def init(directory: Path) -> Path:
     """Create the host key once and (re)write ``connections.json`` pinning it; returns the file."""
-    from inkasso.simulator.keys import ensure_keypair
-    from inkasso.simulator.serve import write_connections
+    from inkasso_demo.simulator.keys import ensure_keypair
+    from inkasso_demo.simulator.serve import write_connections
 
     directory = Path(directory)
     key = ensure_keypair(directory / HOST_KEY)
@@ -114,7 +114,7 @@ def init(directory: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """``init --dir D`` (host key and connections) or ``users`` (print the SFTP accounts)."""
-    parser = argparse.ArgumentParser(prog="python -m inkasso.simulator.compose")
+    parser = argparse.ArgumentParser(prog="python -m inkasso_demo.simulator.compose")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="host key and connections.json").add_argument(
         "--dir", type=Path, required=True

@@ -1,6 +1,6 @@
 """The demo world's parts of a business day, as the demo DAG ``inkasso_demo_day`` runs them.
 
-The same steps ``python -m inkasso.demo`` takes around the five flows, for one logical date:
+The same steps ``python -m inkasso_demo.demo`` takes around the five flows, for one logical date:
 the ERP's activity of the day before (new invoices, payments, marks, credit notes, recalls),
 the bank's payment files of the day, and the agency's answers to what it has received. Each step
 is done once per day and returns what it did, so a rerun or a reprocessed backfill day changes
@@ -13,7 +13,7 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 
-from inkasso.demo import FIRST_DAY, SEED
+from inkasso_demo.demo import FIRST_DAY, SEED
 
 DEMO_WORLD_ENV = "INKASSO_DEMO_WORLD"
 
@@ -24,15 +24,15 @@ def demo_world_enabled() -> bool:
 
 
 def _env():
-    from inkasso.demo import DemoEnvironment
+    from inkasso_demo.demo import DemoEnvironment
 
     return DemoEnvironment(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve())
 
 
 def erp_activity(engine, day: date, seed: int = SEED) -> dict:
     """The ERP's activity of the day before ``day`` (nothing before the demo's first day)."""
-    from inkasso.demo_erp.adjustments import simulate_collection_adjustments
-    from inkasso.demo_erp.day import simulate_erp_day
+    from inkasso_demo.erp.adjustments import simulate_collection_adjustments
+    from inkasso_demo.erp.day import simulate_erp_day
 
     yesterday = day - timedelta(days=1)
     if day <= FIRST_DAY:
@@ -46,7 +46,7 @@ def erp_activity(engine, day: date, seed: int = SEED) -> dict:
 
 def bank_files(engine, base, day: date, seed: int = SEED) -> dict:
     """The demo bank's payment files of ``day`` in each client's drop; returns counts."""
-    from inkasso.simulator.bank import write_bank_files
+    from inkasso_demo.simulator.bank import write_bank_files
 
     written = write_bank_files(engine, base, day, seed=seed)
     return {
@@ -60,7 +60,7 @@ def bank_files(engine, base, day: date, seed: int = SEED) -> dict:
 def agency_answers(engine, base, day: date, seed: int = SEED, sftp_root: Path | None = None):
     """The agencies answer what they have received by ``day`` (receipts, closures)."""
     from inkasso.dispatch import load_agreements
-    from inkasso.simulator.agency_robot import answer_day
+    from inkasso_demo.simulator.agency_robot import answer_day
 
     root = sftp_root or _env().sftp_root
     answered = answer_day(root, load_agreements(engine), day, seed=seed, base=base)

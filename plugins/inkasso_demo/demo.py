@@ -1,4 +1,4 @@
-"""``python -m inkasso.demo``: the next day of the daily cycle on the embedded default.
+"""``python -m inkasso_demo.demo``: the next day of the daily cycle on the embedded default.
 
 First run: creates the demo ERP (SQLite, deterministic generator), the pipeline tables and the
 agency simulator's keys. Every run: plays the ERP's activity of the day before, starts the
@@ -53,7 +53,7 @@ def ensure_erp(env: DemoEnvironment) -> bool:
     """Create the demo ERP and the pipeline tables once; True when it was created now."""
     from inkasso.db.engine import engine_for_url
     from inkasso.db.migrate import upgrade
-    from inkasso.demo_erp.generator import create_demo_erp
+    from inkasso_demo.erp.generator import create_demo_erp
 
     engine = engine_for_url(env.erp_url)
     upgrade(engine)
@@ -77,7 +77,7 @@ def start_agency_simulator(env: DemoEnvironment):
     """Start the SFTP agency simulator and put the Airflow connections in the environment."""
     from inkasso.db.engine import engine_for_url
     from inkasso.dispatch import load_agreements
-    from inkasso.simulator.agency import start_agency
+    from inkasso_demo.simulator.agency import start_agency
 
     running = start_agency(env.sftp_root, env.keys, load_agreements(engine_for_url(env.erp_url)))
     os.environ.update(running.connections)
@@ -165,19 +165,19 @@ def main(argv: list[str] | None = None) -> int:
     last = env.last_day()
     day = FIRST_DAY if last is None else last + timedelta(days=1)
 
-    from inkasso.bank.demo_view import print_bank_day
-    from inkasso.corrections_view import print_corrections_day, verify_corrections_day
     from inkasso.db.engine import engine_for_url
-    from inkasso.demo_erp.adjustments import simulate_collection_adjustments
-    from inkasso.demo_erp.day import simulate_erp_day
-    from inkasso.demo_report import print_day, verify_delivered
     from inkasso.dispatch import load_agreements
-    from inkasso.inbound.demo_view import print_inbound_day
-    from inkasso.report.demo_view import print_report_day
-    from inkasso.report.sink import MailSink
     from inkasso.runs import files_base
-    from inkasso.simulator.agency_robot import answer_day
-    from inkasso.simulator.bank import write_bank_files
+    from inkasso_demo.erp.adjustments import simulate_collection_adjustments
+    from inkasso_demo.erp.day import simulate_erp_day
+    from inkasso_demo.simulator.agency_robot import answer_day
+    from inkasso_demo.simulator.bank import write_bank_files
+    from inkasso_demo.simulator.mail_sink import MailSink
+    from inkasso_demo.views.bank import print_bank_day
+    from inkasso_demo.views.corrections import print_corrections_day, verify_corrections_day
+    from inkasso_demo.views.dispatch import print_day, verify_delivered
+    from inkasso_demo.views.inbound import print_inbound_day
+    from inkasso_demo.views.report import print_report_day
 
     watch.lap("imports")
     engine = engine_for_url(env.erp_url)

@@ -1,4 +1,4 @@
-"""``python -m inkasso.simulator.serve``: the embedded world's services, on fixed ports, staying up.
+"""``python -m inkasso_demo.simulator.serve``: the embedded world's services, on fixed ports, staying up.
 
 Starts the SFTP agency simulator (one chrooted account per automated agreement, the host key of
 ``$AIRFLOW_HOME/inkasso-demo/keys``) and the SMTP sink (mails kept as ``.eml`` files in
@@ -53,8 +53,8 @@ def demo_connections(env, agreements, sftp_port: int, smtp_port: int) -> dict[st
     (client key, host key pinned, ``sftp_port``) and ``smtp_default`` (the sink on ``smtp_port``,
     no SSL, no STARTTLS: JSON booleans). ``extra`` is a JSON string, as Airflow stores it.
     """
-    from inkasso.report.sink import MailSink
-    from inkasso.simulator.keys import ensure_keypair, sftp_connection_uri_json
+    from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json
+    from inkasso_demo.simulator.mail_sink import MailSink
 
     host_key = ensure_keypair(env.keys / "agency_host_ed25519")
     client_key = ensure_keypair(env.keys / "client_ed25519")
@@ -93,8 +93,8 @@ def write_connections(path: Path, connections: dict[str, dict]) -> Path:
 def prepare(home: Path, sftp_port: int, smtp_port: int):
     """Create the demo ERP once and write the connections file; returns (env, agreements)."""
     from inkasso.db.engine import engine_for_url
-    from inkasso.demo import DemoEnvironment, ensure_erp
     from inkasso.dispatch import load_agreements
+    from inkasso_demo.demo import DemoEnvironment, ensure_erp
 
     env = DemoEnvironment(Path(home))
     env.dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +114,9 @@ def _ports(args) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Start the services and keep them up until SIGTERM / SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m inkasso.simulator.serve", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m inkasso_demo.simulator.serve", description=__doc__
+    )
     parser.add_argument("--sftp-port", type=int, help="agency SFTP port (default 2222)")
     parser.add_argument("--smtp-port", type=int, help="SMTP sink port (default 2525)")
     parser.add_argument(
@@ -129,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.connections_only:
         return 0
 
-    from inkasso.report.sink import MailSink
-    from inkasso.simulator.agency import start_agency
+    from inkasso_demo.simulator.agency import start_agency
+    from inkasso_demo.simulator.mail_sink import MailSink
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

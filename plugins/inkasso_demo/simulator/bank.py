@@ -39,8 +39,8 @@ from inkasso.db.schema import (
     ink_collection,
     ink_payout,
 )
-from inkasso.demo_erp.ids import invalidate, payment_reference
 from inkasso.sql import query
+from inkasso_demo.erp.ids import invalidate, payment_reference
 
 PAYOUT_LOOKBACK_DAYS = 7
 FEES = (2500, 5000, 12500)  # øre / öre an agency may keep back from a payout

@@ -6,7 +6,7 @@ import os
 import random
 from dataclasses import dataclass
 
-from inkasso.demo_erp import ids
+from inkasso_demo.erp import ids
 
 
 @dataclass(frozen=True)

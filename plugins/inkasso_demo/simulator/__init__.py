@@ -1,0 +1,7 @@
+"""The demo world's simulators: the agencies' SFTP server and robot, the bank, the SMTP sink.
+
+Modules: ``keys`` (key pairs, Airflow connection JSON), ``sftp_server`` (``AgencySftpServer``),
+``agency`` / ``agency_robot`` (the agencies' answers), ``bank`` (bank files), ``mail_sink``
+(``MailSink``, a local SMTP server keeping each mail as ``.eml``), ``serve`` / ``stack`` /
+``compose`` (the long-running services, the local Airflow stack, the compose init).
+"""

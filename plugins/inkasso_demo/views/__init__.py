@@ -1,0 +1,1 @@
+"""What the demo prints after a day: one module per flow (dispatch, bank, inbound, report, corrections)."""
