@@ -22,7 +22,8 @@ Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped t
    national id / organisation number; the four address rules with the person register; values
    the agency's file cannot carry hold only their own invoice (`unwritable_field`); the
    client's minimum per customer and currency),
-   checks the frame with Great Expectations, writes the new-case file into the outbox with the
+   checks each chunk against the data-check suite (Great Expectations' expectation types,
+   evaluated with pandas), writes the new-case file chunk by chunk into the outbox with the
    agency profile's name and layout (header: the agreement's payback account, else the
    client's default; details: the reminder count where the profile carries it), and in one
    transaction opens the cases, puts the invoices *at collection*, writes history events and
