@@ -144,25 +144,24 @@ def copy_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
 
 _NULL = "\\N"  # COPY's null marker: a value that is a backslash and N is not expected in the ERP
 
-ADDRESS_STAGE = Table(
-    "ink_stage_address",
-    MetaData(),
-    Column("id", Integer, primary_key=True),
-    Column("street", String(100)),
-    Column("postcode", String(10)),
-    Column("city", String(50)),
-    prefixes=["TEMPORARY"],
-)
+
+def _address_stage(name: str, key: str) -> Table:
+    """A temporary table of addresses keyed by ``key`` (filled by COPY or executemany)."""
+    return Table(
+        name,
+        MetaData(),
+        Column(key, Integer, primary_key=True),
+        Column("street", String(100)),
+        Column("postcode", String(10)),
+        Column("city", String(50)),
+        prefixes=["TEMPORARY"],
+    )
+
+
+# the customers' addresses to write back
+ADDRESS_STAGE = _address_stage("ink_stage_address", "id")
 # the invoices a dispatch sends, with the address to put on the invoice (NULL: keep its own)
-SENT_STAGE = Table(
-    "ink_stage_sent",
-    MetaData(),
-    Column("invoice_id", Integer, primary_key=True),
-    Column("street", String(100)),
-    Column("postcode", String(10)),
-    Column("city", String(50)),
-    prefixes=["TEMPORARY"],
-)
+SENT_STAGE = _address_stage("ink_stage_sent", "invoice_id")
 
 
 def create_stages(conn: Connection) -> None:

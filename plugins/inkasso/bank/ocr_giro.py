@@ -493,20 +493,31 @@ def _bank_file(
 def _row(start: nr.AssignmentStart, transaction: _Transaction) -> dict:
     """One payments-frame row from a transaction's records (30, 31, ...), as `_payment_row`."""
     item1, item2 = transaction.records[0], transaction.records[1]
-    amount = int(item1.amount)
-    if transaction.transaction_type in _REVERSALS:
-        amount = -amount
-    debit_account = item2.debit_account or ""
+    return _frame_row(
+        ref=f"{start.assignment_number}-{transaction.number:07d}",
+        ore=int(item1.amount),
+        reversal=transaction.transaction_type in _REVERSALS,
+        debit_account=item2.debit_account,
+        kid=item1.kid,
+        payment_date=item1.nets_date,
+        payee_account=start.assignment_account,
+        line=transaction.line,
+    )
+
+
+def _frame_row(*, ref, ore, reversal, debit_account, kid, payment_date, payee_account, line):
+    """The payments-frame row both readers make: reversals negative, an all-zero payer blank."""
+    debit_account = debit_account or ""
     return {
-        "payment_ref": f"{start.assignment_number}-{transaction.number:07d}",
+        "payment_ref": ref,
         "payer_account": "" if set(debit_account) <= {"0"} else debit_account,
-        "reference": item1.kid or "",
-        "amount": amount,
-        "payment_date": item1.nets_date,
-        "payee_account": start.assignment_account,
+        "reference": kid or "",
+        "amount": -ore if reversal else ore,
+        "payment_date": payment_date,
+        "payee_account": payee_account,
         "currency": "NOK",
         "payer_name": "",
-        "line": transaction.line,
+        "line": line,
     }
 
 
@@ -603,21 +614,16 @@ def _payment_row(
     assignment: netsgiro.Assignment, transaction: netsgiro.Transaction, line: int
 ) -> dict:
     """One payments-frame row of an OCR giro transaction; reversals are negative."""
-    amount = nok_to_ore(transaction.amount)
-    if transaction.type in _REVERSALS:
-        amount = -amount
-    debit_account = transaction.debit_account or ""
-    return {
-        "payment_ref": f"{assignment.number}-{transaction.number:07d}",
-        "payer_account": "" if set(debit_account) <= {"0"} else debit_account,
-        "reference": transaction.kid or "",
-        "amount": amount,
-        "payment_date": transaction.date,
-        "payee_account": assignment.account,
-        "currency": "NOK",
-        "payer_name": "",
-        "line": line,
-    }
+    return _frame_row(
+        ref=f"{assignment.number}-{transaction.number:07d}",
+        ore=nok_to_ore(transaction.amount),
+        reversal=transaction.type in _REVERSALS,
+        debit_account=transaction.debit_account,
+        kid=transaction.kid,
+        payment_date=transaction.date,
+        payee_account=assignment.account,
+        line=line,
+    )
 
 
 def nok_to_ore(amount: Decimal) -> int:
