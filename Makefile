@@ -10,7 +10,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: demo test lint format bench bench-large airflow airflow-celery compose-config services clean-demo venv fuzz
+.PHONY: demo test coverage lint format bench bench-large airflow airflow-celery compose-config services clean-demo venv fuzz
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,14 @@ demo: $(AIRFLOW_HOME)/.migrated
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+## coverage: the suite without the real-scheduler tests under coverage, then the product's line
+## coverage (plugins/inkasso, the UI plugin, the five DAG files; not the demo world)
+coverage: $(VENV)/.installed
+	$(VENV)/bin/coverage erase
+	$(VENV)/bin/coverage run -m pytest -q -p no:cacheprovider --ignore=tests/scheduler --ignore=tests/ui
+	$(VENV)/bin/coverage run --append -m pytest -q -p no:cacheprovider tests/ui
+	$(VENV)/bin/coverage report --sort=cover | tail -25
 
 ## fuzz: every reader against long Hypothesis runs of mutated files (FUZZ_EXAMPLES per format)
 fuzz: $(VENV)/.installed
