@@ -23,7 +23,8 @@ every account's folder), written atomically under an exclusive lock
 (``sftp_root/.robot/<agreement_id>.lock``), so the robot service
 (``python -m inkasso_demo.simulator.robot``) and the demo DAG's step can answer the same
 agreement at the same time and only one of them writes. Idempotence is per input file and per
-day: each file is read once and answered (a receipt) as of the business day in its name, even
+day: each file is read once and answered (a receipt) as of its own business day (the header's
+``file_date``: the day dispatch or corrections wrote it for), even
 when it arrives after that day's closures were written; each day's closure file is written once,
 and never for a day before one already closed (days go forward). Calling it twice writes nothing
 new; the same inputs and seed give the same files byte for byte, whoever answers first.
@@ -89,14 +90,34 @@ def _save_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def file_day(profile, customer_no: str, name: str) -> date | None:
-    """The business day a case or correction file belongs to: the date in its name (None when
-    the name is no such file, or carries no date)."""
+def _as_date(value) -> date | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def read_input(profile, customer_no: str, folder, name: str):
+    """An arrived file: ``(kind, business day, detail records)``, kind ``new_cases`` or
+    ``corrections``; ``(None, None, None)`` for any other name.
+
+    The business day is the file's own ``file_date`` (its header: the day dispatch or
+    corrections wrote it for), else the date in its name.
+    """
     for kind in ("new_cases", "corrections"):
-        when = profile.files[kind].when(name, customer_no)
-        if when is not None:
-            return None if when == datetime.min else when.date()
-    return None
+        spec = profile.files[kind]
+        when = spec.when(name, customer_no)
+        if when is None:
+            continue
+        parsed = load_layout(spec.layout).read((folder / name).read_bytes(), name)
+        day = _as_date(parsed.header.get("file_date"))
+        if day is None and when != datetime.min:
+            day = when.date()
+        return kind, day, parsed.details()
+    return None, None, None
 
 
 def _write(folder: Path, name: str, data: bytes) -> None:
@@ -231,7 +252,7 @@ def pending_days(sftp_root: Path, agreement, *, upload=None) -> list[date]:
     customer_no = _attr(agreement, "customer_no_at_agency")
     state = _load_state(_state_path(sftp_root, _attr(agreement, "agreement_id")))
     upload, _ = _folders(sftp_root, agreement, profile, upload, None)
-    days = {file_day(profile, customer_no, n) for n in _unseen(upload, state)}
+    days = {read_input(profile, customer_no, upload, n)[1] for n in _unseen(upload, state)}
     return sorted(d for d in days if d is not None)
 
 
@@ -247,8 +268,8 @@ def answer_agreement(
 ) -> dict:
     """Play one day of the agency for one agreement (see module doc).
 
-    Reads every file not read yet whose business day (the date in its name) is ``day`` or
-    earlier, answering each case file with a receipt of its own day; files of later days wait.
+    Reads every file not read yet whose business day (its header's ``file_date``, else the date
+    in its name) is ``day`` or earlier, answering each case file with a receipt of its own day; files of later days wait.
     Then the day's closure file, once per day: ``closures="always"`` (the demo DAG, after the
     day's dispatch) or ``"after_cases"`` (the robot service: only once a case file of the day
     has arrived, so the day's corrections, sent before dispatch, are read first).
@@ -266,17 +287,13 @@ def answer_agreement(
     with file_lock(state_file.with_suffix(".lock")):
         state = _load_state(state_file)
         for name in _unseen(upload, state):
-            own_day = file_day(profile, customer_no, name) or day
+            kind, own_day, frame = read_input(profile, customer_no, upload, name)
+            own_day = own_day or day
             if own_day > day:
                 continue  # a later day's file: read on its own day
-            for kind in ("new_cases", "corrections"):
-                spec = profile.files[kind]
-                if not spec.matches(name, customer_no):
-                    continue
-                frame = load_layout(spec.layout).read((upload / name).read_bytes(), name).details()
-                if kind == "corrections":
-                    _corrections(state, frame)
-                    break
+            if kind == "corrections":
+                _corrections(state, frame)
+            elif kind == "new_cases":
                 receipts = _new_case_file(state, agreement_id, frame, own_day, seed)
                 count = state["receipts"].get(own_day.isoformat(), 0)
                 state["receipts"][own_day.isoformat()] = count + 1
@@ -290,7 +307,6 @@ def answer_agreement(
                 summary["receipts"].append(out_name)
                 if own_day.isoformat() not in state["case_days"]:
                     state["case_days"].append(own_day.isoformat())
-                break
             state["seen"].append(name)
         today = day.isoformat()
         due = today not in state["answered"] and all(d < today for d in state["answered"])

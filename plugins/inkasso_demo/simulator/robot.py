@@ -3,7 +3,7 @@
 Every poll (``--interval`` / ``INKASSO_DEMO_POLL_SECONDS``, default 5 s) it answers what has
 arrived in each automated agreement's upload folder (``<sftp root>/<agreement>/<upload dir>``)
 and, playing the person, in each manual-export agreement's ``<INKASSO_BASE>/manual_outbox/``:
-a receipt for every case file, as of the business day in the file's name; that day's closure
+a receipt for every case file, as of the file's business day (its ``file_date``); that day's closure
 file once its case file has arrived (the day's corrections come before dispatch). Days after
 today (Europe/Oslo) wait for their day. The demo DAG ``inkasso_demo_day`` plays the same step
 (``world.agency_answers``) for its logical date: both share the robot's state and lock in
