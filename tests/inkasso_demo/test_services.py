@@ -388,16 +388,15 @@ def test_the_bank_service_writes_each_day_once_and_the_dag_adds_nothing(world, t
     engine = world["engine"]
     bank = start(world, "inkasso_demo.simulator.bank_service")
     try:
-        # the demo's first day has begun: the ERP exists
-        day1 = wait_for(lambda: len(bank_drop(world)) == 8 and bank_drop(world), bank)
-        assert all("20261102" in name for name in day1)  # one file per client, of the day
+        # the demo's first day has no ERP day before it: the demo DAG writes its files
         time.sleep(4 * POLL)
-        assert bank_drop(world) == day1, "the next day has not begun: the ERP has not played it"
-        assert bank_files(engine, world["base"], DAY1)["new"] == 0
-        elsewhere = tmp_path / "dag-only"  # the DAG's step alone, from the same ERP
-        assert all(w.written for w in write_bank_files(engine, elsewhere, DAY1, seed=42))
+        assert bank_drop(world) == {}
+        assert bank_files(engine, world["base"], DAY1)["new"] == 8  # one file per client
+        day1 = bank_drop(world)
+        time.sleep(4 * POLL)
+        assert bank_drop(world) == day1, "day 2 has not begun: the ERP has not played day 1"
 
-        # the demo DAG plays the ERP's day before day 2: day 2 begins, the service writes it
+        # the demo DAG plays the ERP's day 1: day 2 begins, the service writes it
         erp_activity(engine, DAY2, base=world["base"])
         both = wait_for(lambda: len(bank_drop(world)) == 16 and bank_drop(world), bank)
         assert bank_files(engine, world["base"], DAY2) == {
@@ -411,16 +410,21 @@ def test_the_bank_service_writes_each_day_once_and_the_dag_adds_nothing(world, t
     finally:
         out = stop(bank)
     assert final == both
+    assert {n for n in final if "20261103" in n} == {n.replace("1102", "1103") for n in day1}
     assert "Traceback" not in out, out
     # the same bytes the DAG's step writes from the same ERP
+    elsewhere = tmp_path / "dag-only"
     assert all(w.written for w in write_bank_files(engine, elsewhere, DAY2, seed=42))
-    assert {p.name: p.read_bytes() for p in sorted(elsewhere.rglob("*.txt"))} == final
+    expected = {p.name: p.read_bytes() for p in elsewhere.rglob("*.txt")}
+    assert expected == {n: b for n, b in final.items() if "20261103" in n}
 
 
 def test_the_bank_service_and_the_dag_at_once_write_once(world):
     from inkasso_demo.simulator.bank_service import bank_step
+    from inkasso_demo.simulator.world import erp_activity
 
     engine = world["engine"]
+    erp_activity(engine, DAY2, base=world["base"])  # day 2 has begun
     code = (
         "import sys\n"
         "from datetime import date\n"
@@ -429,7 +433,7 @@ def test_the_bank_service_and_the_dag_at_once_write_once(world):
         "from inkasso_demo.simulator.world import bank_files\n"
         "url, base = sys.argv[1:]\n"
         "print(bank_files(engine_for_url(url), ObjectStoragePath('file://' + base),\n"
-        "                 date(2026, 11, 2))['new'])\n"
+        "                 date(2026, 11, 3))['new'])\n"
     )
     args = [world["env"]["INKASSO_DEMO_ERP_URL"], str(world["base_dir"])]
     racers = [
@@ -453,8 +457,10 @@ def test_the_bank_service_and_the_dag_at_once_write_once(world):
         time.sleep(4 * POLL)
     finally:
         out = stop(bank)
-    written_by_service = out.count("OCR.1.20261102.txt")
+    written_by_service = out.count("OCR.1.20261103.txt")
     assert sum(news) + 8 * written_by_service == 8  # every client's file written exactly once
-    assert len(bank_drop(world)) == 8
-    assert bank_step(engine, world["base"], 42, today=DAY1) == {}  # and nothing is left to do
-    assert not [p for p in world["base_dir"].rglob("*.part")]
+    assert sorted(bank_drop(world)) == sorted(
+        f"{'OCR' if c <= 3 else 'BGMAX'}.{c}.20261103.txt" for c in range(1, 9)
+    )
+    assert bank_step(engine, world["base"], 42, today=DAY2) == {}  # and nothing is left to do
+    assert not list(world["base_dir"].rglob("*.part"))

@@ -5,12 +5,13 @@ files of the business day that has begun, once, into ``<INKASSO_BASE>/bank/<clie
 What "begun" means (``--clock`` / ``INKASSO_DEMO_BANK_CLOCK``):
 
 * ``erp`` (default; ``make airflow``, ``make services``): the demo world's clock. The bank's
-  day D begins once the ERP's activity of the day before is recorded (the demo's first day:
-  once the demo ERP exists), and never after today in Europe/Oslo. The bank's file of a day
-  depends on the ERP's state, so it must be written after the ERP's day before and before the
-  day's bank import: the demo DAG ``inkasso_demo_day`` plays exactly this step
+  day D begins once the ERP's activity of the day before is recorded (``demo_erp_day``), and
+  never after today in Europe/Oslo. The bank's file of a day depends on the ERP's state, so it
+  must be written after the ERP's day before and before the day's bank import (which books
+  every new file in the drop): the demo DAG ``inkasso_demo_day`` plays exactly this step
   (``world.bank_files``) right after the ERP's day, under the same lock, so whichever comes
-  first writes, with the same bytes, and the other finds the file in the drop.
+  first writes, with the same bytes, and the other finds the file in the drop. The demo's
+  first day has no ERP day before it: its files come from the demo DAG (or ``make demo``).
 * ``wall``: the wall clock (docker compose, where nobody plays the ERP's days): today's files
   (Europe/Oslo) once the day has begun at midnight.
 
@@ -38,14 +39,15 @@ def due_day(engine, today: date, clock: str = "erp") -> date | None:
         return today
     from sqlalchemy import func, inspect, select
 
-    from inkasso_demo.demo import FIRST_DAY
     from inkasso_demo.erp.day import demo_erp_day
 
-    last = None
-    if inspect(engine).has_table(demo_erp_day.name):
-        with engine.connect() as conn:
-            last = conn.execute(select(func.max(demo_erp_day.c.day))).scalar()
-    day = FIRST_DAY if last is None else max(FIRST_DAY, last + timedelta(days=1))
+    if not inspect(engine).has_table(demo_erp_day.name):
+        return None
+    with engine.connect() as conn:
+        last = conn.execute(select(func.max(demo_erp_day.c.day))).scalar()
+    if last is None:
+        return None
+    day = last + timedelta(days=1)
     return day if day <= today else None
 
 
