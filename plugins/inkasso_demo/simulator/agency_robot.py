@@ -24,10 +24,10 @@ every account's folder), written atomically under an exclusive lock
 (``python -m inkasso_demo.simulator.robot``) and the demo DAG's step can answer the same
 agreement at the same time and only one of them writes. Idempotence is per input file and per
 day: each file is read once and answered (a receipt) as of its own business day (the header's
-``file_date``: the day dispatch or corrections wrote it for), even
-when it arrives after that day's closures were written; each day's closure file is written once,
-and never for a day before one already closed (days go forward). Calling it twice writes nothing
-new; the same inputs and seed give the same files byte for byte, whoever answers first.
+``file_date``: the day dispatch or corrections wrote it for), even when it arrives after that
+day's closures were written; each day's closure file is written once, and never for a day
+before one already closed (days go forward). Calling it twice writes nothing new; the same
+inputs and seed give the same files byte for byte, whoever answers first.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -269,7 +270,8 @@ def answer_agreement(
     """Play one day of the agency for one agreement (see module doc).
 
     Reads every file not read yet whose business day (its header's ``file_date``, else the date
-    in its name) is ``day`` or earlier, answering each case file with a receipt of its own day; files of later days wait.
+    in its name) is ``day`` or earlier, answering each case file with a receipt of its own day;
+    files of later days wait.
     Then the day's closure file, once per day: ``closures="always"`` (the demo DAG, after the
     day's dispatch) or ``"after_cases"`` (the robot service: only once a case file of the day
     has arrived, so the day's corrections, sent before dispatch, are read first).
@@ -377,18 +379,26 @@ def answer_arrived(
     """
     out = []
     for a in agreements:
-        mode = _attr(a, "mode")
-        if mode == "sftp":
-            folders = {}
-        elif mode == "manual" and base is not None:
-            folders = _manual_folders(base, _attr(a, "agreement_id"))
-        else:
-            continue
-        days = [
-            d for d in pending_days(Path(sftp_root), a, upload=folders.get("upload")) if d <= today
-        ]
-        for d in days:
-            done = answer_agreement(Path(sftp_root), a, d, seed, closures="after_cases", **folders)
-            if done["receipts"] or done["closures"]:
-                out.append(done | {"day": d.isoformat()})
+        try:
+            out += _answer_arrived(Path(sftp_root), a, today, seed, base)
+        except Exception as exc:  # noqa: BLE001 - one agency's broken file stops no other
+            print(f"agency robot: {_attr(a, 'agreement_id')}: {exc!r}", file=sys.stderr)
+    return out
+
+
+def _answer_arrived(sftp_root: Path, a, today: date, seed: int, base) -> list[dict]:
+    mode = _attr(a, "mode")
+    if mode == "sftp":
+        folders = {}
+    elif mode == "manual" and base is not None:
+        folders = _manual_folders(base, _attr(a, "agreement_id"))
+    else:
+        return []
+    out = []
+    for d in pending_days(sftp_root, a, upload=folders.get("upload")):
+        if d > today:
+            break  # a day ahead of the clock waits for its day
+        done = answer_agreement(sftp_root, a, d, seed, closures="after_cases", **folders)
+        if done["receipts"] or done["closures"]:
+            out.append(done | {"day": d.isoformat()})
     return out
