@@ -67,7 +67,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/table.py $(BENCH_TABLE)
 
 ## airflow: the embedded default under a real Airflow on the demo's Airflow home: services (agency
-## SFTP simulator, SMTP sink), connections file, api-server (http://127.0.0.1:8080), scheduler,
+## SFTP simulator, SMTP sink, agency robot, demo bank), connections file, api-server (http://127.0.0.1:8080), scheduler,
 ## dag-processor, triggerer with the LocalExecutor, the five DAGs and inkasso_demo_day. Ctrl-C stops.
 airflow: $(AIRFLOW_HOME)/.migrated
 	PATH="$(VENV)/bin:$$PATH" $(PY) -m inkasso_demo.simulator.stack
@@ -90,9 +90,10 @@ airflow-celery: $(VENV)/.installed
 compose-config:
 	docker-compose -f docker-compose.yaml config -q
 
-## services: only the demo world's services (agency SFTP simulator, SMTP sink) and the connections file
+## services: only the demo world's services (agency SFTP simulator, SMTP sink, agency robot, demo
+## bank) and the connections file; ports INKASSO_DEMO_SFTP_PORT / _SMTP_PORT, polls INKASSO_DEMO_POLL_SECONDS
 services: $(AIRFLOW_HOME)/.migrated
-	$(PY) -m inkasso_demo.simulator.serve
+	$(PY) -m inkasso_demo.simulator.stack --services-only
 
 ## clean-demo: forget the demo's days and start again from the first one
 clean-demo:

@@ -29,6 +29,12 @@ sink) and the demo ERP behind the `erp_db` connection:
    the manual-export agreements it also plays the person carrying the files);
 5. triggers **inkasso_inbound** (06:00) and **inkasso_report** (07:00) and waits.
 
+The robot and the bank also run as services (`python -m inkasso_demo.simulator.robot`,
+`python -m inkasso_demo.simulator.bank_service`, started by `make airflow`): the robot answers
+files as they arrive, the bank writes a day's files once the ERP's day before is played. Steps 2
+and 4 share their locks and records, so whichever comes first writes and the other finds it
+done: the outcome is the same with or without the services.
+
 Every step is done once per day, and the triggered runs are named `demo__<day>__<dag>`: running
 a day again (clear, or `airflow backfill create ... --reprocess-behavior completed`) reruns the
 same runs, which send nothing twice. A backfill over a week of demo days, one day at a time:
@@ -100,9 +106,11 @@ if demo_world_enabled():
             from datetime import date
 
             from inkasso.db.engine import erp_engine
+            from inkasso.runs import files_base
             from inkasso_demo.simulator.world import erp_activity
 
-            return erp_activity(erp_engine(), date.fromisoformat(planned["day"]))
+            day = date.fromisoformat(planned["day"])
+            return erp_activity(erp_engine(), day, base=files_base())
 
         @task(multiple_outputs=False)
         def bank_files(planned: dict) -> dict:

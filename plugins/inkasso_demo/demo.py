@@ -33,7 +33,8 @@ class DemoEnvironment:
         self.dir = home / "inkasso-demo"
         self.erp_path = self.dir / "erp.sqlite"
         self.keys = self.dir / "keys"
-        self.sftp_root = self.dir / "agency-sftp"
+        # INKASSO_DEMO_SFTP_ROOT: the accounts' folders elsewhere (the compose SFTP container's)
+        self.sftp_root = Path(os.environ.get("INKASSO_DEMO_SFTP_ROOT") or self.dir / "agency-sftp")
         self.state_file = self.dir / "state.json"
         # INKASSO_DEMO_ERP_URL puts the demo ERP elsewhere, e.g. an empty PostgreSQL database
         self.erp_url = os.environ.get("INKASSO_DEMO_ERP_URL") or f"sqlite:///{self.erp_path}"
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     from inkasso_demo.erp.adjustments import simulate_collection_adjustments
     from inkasso_demo.erp.day import simulate_erp_day
     from inkasso_demo.simulator.agency_robot import answer_day
-    from inkasso_demo.simulator.bank import write_bank_files
+    from inkasso_demo.simulator.bank import bank_lock, write_bank_files
     from inkasso_demo.simulator.mail_sink import MailSink
     from inkasso_demo.views.bank import print_bank_day
     from inkasso_demo.views.corrections import print_corrections_day, verify_corrections_day
@@ -184,11 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     base = files_base()
     yesterday = day - timedelta(days=1)
     if last is not None:
-        print(f"ERP activity on {yesterday}: {simulate_erp_day(engine, yesterday, seed=SEED)}")
-        print(
-            f"credit notes / recalls on {yesterday}: "
-            f"{simulate_collection_adjustments(engine, yesterday, seed=SEED)}"
-        )
+        with bank_lock(base):  # a running bank service waits for the ERP's whole day
+            print(f"ERP activity on {yesterday}: {simulate_erp_day(engine, yesterday, seed=SEED)}")
+            print(
+                f"credit notes / recalls on {yesterday}: "
+                f"{simulate_collection_adjustments(engine, yesterday, seed=SEED)}"
+            )
     written = write_bank_files(engine, base, day, seed=SEED)
     print(f"bank files in the drop for {day}: {len(written)}")
     watch.lap("the ERP's day and the bank's files")

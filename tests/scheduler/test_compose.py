@@ -1,6 +1,8 @@
 """docker-compose.yaml and the Dockerfile against the project: the agency SFTP accounts have the
 folders the agency profiles name, every automated agreement's connection is written with the
-host key the init service made, and nothing is pip-installed when a container starts."""
+host key the init service made, the agency robot and the demo bank run as services on the
+volumes the SFTP container and the workers use, and nothing is pip-installed when a container
+starts."""
 
 from __future__ import annotations
 
@@ -93,6 +95,43 @@ def test_services_share_the_init_and_the_baked_image(compose):
                 "service_completed_successfully"
             )
             assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """A service's volume mounts: path in the container -> named volume."""
+    out = {}
+    for line in service.get("volumes", []):
+        volume, path = line.split(":")[:2]
+        out[path] = volume
+    return out
+
+
+def test_the_agency_robot_and_the_demo_bank_run_as_services_on_the_shared_volumes(compose):
+    from inkasso_demo.simulator.compose import ERP_URL
+
+    services = compose["services"]
+    robot, bank, worker = (
+        services["agency-robot"],
+        services["demo-bank"],
+        services["airflow-worker"],
+    )
+    assert "inkasso_demo.simulator.robot" in " ".join(robot["entrypoint"])
+    assert bank["command"][:3] == ["python", "-m", "inkasso_demo.simulator.bank_service"]
+    assert bank["command"][3:] == ["--clock", "wall"]  # nobody plays the demo ERP's days here
+    for s in (robot, bank):
+        assert s["build"] == "." and s["image"].startswith("${AIRFLOW_IMAGE_NAME")
+        assert s["restart"] == "always"
+        assert s["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+        env = s["environment"]
+        assert env["INKASSO_DEMO_ERP_URL"] == ERP_URL  # the ERP the DAGs' erp_db points at
+        # the files base the workers read the bank drops and the manual exports from
+        base = env["INKASSO_BASE"]
+        assert _mounts(s)[base] == _mounts(worker)[base] == "inkasso-files"
+    # the robot answers in the very folders the SFTP container serves
+    sftp_home = {v: p for p, v in _mounts(services["agency-sftp"]).items()}["agency-sftp-home"]
+    root = robot["environment"]["INKASSO_DEMO_SFTP_ROOT"]
+    assert root == sftp_home and _mounts(robot)[root] == "agency-sftp-home"
+    assert robot["user"] == "0:0" and "umask 0002" in " ".join(robot["entrypoint"])
 
 
 def test_the_dockerfile_installs_the_pinned_requirements_at_build():

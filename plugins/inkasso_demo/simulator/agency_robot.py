@@ -19,14 +19,23 @@ person, reading what dispatch and corrections exported into ``<base>/manual_outb
 * one closure file per agreement and day with the cases that close (or pay part) that day.
 
 What the robot has seen and decided is kept in ``sftp_root/.robot/<agreement_id>.json`` (outside
-every account's folder). A day already answered is not answered again, so calling it twice
-writes nothing new; the same inputs and seed give the same files byte for byte.
+every account's folder), written atomically under an exclusive lock
+(``sftp_root/.robot/<agreement_id>.lock``), so the robot service
+(``python -m inkasso_demo.simulator.robot``) and the demo DAG's step can answer the same
+agreement at the same time and only one of them writes. Idempotence is per input file and per
+day: each file is read once and answered (a receipt) as of its own business day (the header's
+``file_date``: the day dispatch or corrections wrote it for), even when it arrives after that
+day's closures were written; each day's closure file is written once, and never for a day
+before one already closed (days go forward). Calling it twice writes nothing new; the same
+inputs and seed give the same files byte for byte, whoever answers first.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import sys
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +43,7 @@ from pathlib import Path
 import pandas as pd
 
 from inkasso.formats import load_layout, load_profile
+from inkasso_demo.simulator.locking import file_lock
 
 ACCEPT_SHARE = 0.92
 REJECTIONS = [
@@ -67,9 +77,48 @@ def _state_path(sftp_root: Path, agreement_id: str) -> Path:
 
 
 def _load_state(path: Path) -> dict:
+    state = {"seen": [], "answered": [], "cases": {}, "receipts": {}, "case_days": []}
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
-    return {"seen": [], "answered": [], "cases": {}}
+        state |= json.loads(path.read_text(encoding="utf-8"))
+    return state
+
+
+def _save_state(path: Path, state: dict) -> None:
+    """Write the state through a temporary file and a rename (never half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _as_date(value) -> date | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def read_input(profile, customer_no: str, folder, name: str):
+    """An arrived file: ``(kind, business day, detail records)``, kind ``new_cases`` or
+    ``corrections``; ``(None, None, None)`` for any other name.
+
+    The business day is the file's own ``file_date`` (its header: the day dispatch or
+    corrections wrote it for), else the date in its name.
+    """
+    for kind in ("new_cases", "corrections"):
+        spec = profile.files[kind]
+        when = spec.when(name, customer_no)
+        if when is None:
+            continue
+        parsed = load_layout(spec.layout).read((folder / name).read_bytes(), name)
+        day = _as_date(parsed.header.get("file_date"))
+        if day is None and when != datetime.min:
+            day = when.date()
+        return kind, day, parsed.details()
+    return None, None, None
 
 
 def _write(folder: Path, name: str, data: bytes) -> None:
@@ -184,10 +233,48 @@ def _closures(state: dict, day: date) -> list[dict]:
     return out
 
 
+def _folders(sftp_root: Path, agreement, profile, upload, outbox):
+    home = sftp_root / _attr(agreement, "agreement_id")
+    if upload is None:
+        upload = home / profile.remote.upload_dir.strip("/")
+    if outbox is None:
+        outbox = home / profile.remote.outbox_dir.strip("/")
+    return upload, outbox
+
+
+def _unseen(upload, state: dict) -> list[str]:
+    names = sorted(p.name for p in upload.iterdir() if p.is_file()) if upload.is_dir() else []
+    return [n for n in names if n not in state["seen"] and not n.startswith(".")]
+
+
+def pending_days(sftp_root: Path, agreement, *, upload=None) -> list[date]:
+    """The business days of the files in the agreement's upload folder not read yet (sorted)."""
+    profile = load_profile(_attr(agreement, "agency"))
+    customer_no = _attr(agreement, "customer_no_at_agency")
+    state = _load_state(_state_path(sftp_root, _attr(agreement, "agreement_id")))
+    upload, _ = _folders(sftp_root, agreement, profile, upload, None)
+    days = {read_input(profile, customer_no, upload, n)[1] for n in _unseen(upload, state)}
+    return sorted(d for d in days if d is not None)
+
+
 def answer_agreement(
-    sftp_root: Path, agreement, day: date, seed: int, *, upload=None, outbox=None
+    sftp_root: Path,
+    agreement,
+    day: date,
+    seed: int,
+    *,
+    upload=None,
+    outbox=None,
+    closures: str = "always",
 ) -> dict:
     """Play one day of the agency for one agreement (see module doc).
+
+    Reads every file not read yet whose business day (its header's ``file_date``, else the date
+    in its name) is ``day`` or earlier, answering each case file with a receipt of its own day;
+    files of later days wait.
+    Then the day's closure file, once per day: ``closures="always"`` (the demo DAG, after the
+    day's dispatch) or ``"after_cases"`` (the robot service: only once a case file of the day
+    has arrived, so the day's corrections, sent before dispatch, are read first).
 
     ``upload`` (what the agency receives) and ``outbox`` (where its answers go) default to the
     profile's folders of the agreement's SFTP account; a manual agreement passes its manual
@@ -196,58 +283,70 @@ def answer_agreement(
     agreement_id = _attr(agreement, "agreement_id")
     customer_no = _attr(agreement, "customer_no_at_agency")
     profile = load_profile(_attr(agreement, "agency"))
-    home = sftp_root / agreement_id
+    upload, outbox = _folders(sftp_root, agreement, profile, upload, outbox)
     state_file = _state_path(sftp_root, agreement_id)
-    state = _load_state(state_file)
     summary = {"agreement_id": agreement_id, "receipts": [], "closures": []}
-    if day.isoformat() in state["answered"]:
-        return summary
-    if upload is None:
-        upload = home / profile.remote.upload_dir.strip("/")
-    if outbox is None:
-        outbox = home / profile.remote.outbox_dir.strip("/")
-    header = {"customer_no": customer_no, "file_date": day}
-    names = sorted(p.name for p in upload.iterdir() if p.is_file()) if upload.is_dir() else []
-    minute = 30
-    for name in names:
-        if name in state["seen"] or name.startswith("."):
-            continue
-        for kind in ("new_cases", "corrections"):
-            spec = profile.files[kind]
-            if not spec.matches(name, customer_no):
-                continue
-            frame = load_layout(spec.layout).read((upload / name).read_bytes(), name).details()
+    with file_lock(state_file.with_suffix(".lock")):
+        state = _load_state(state_file)
+        for name in _unseen(upload, state):
+            kind, own_day, frame = read_input(profile, customer_no, upload, name)
+            own_day = own_day or day
+            if own_day > day:
+                continue  # a later day's file: read on its own day
             if kind == "corrections":
                 _corrections(state, frame)
-                break
-            receipts = _new_case_file(state, agreement_id, frame, day, seed)
-            when = datetime(day.year, day.month, day.day, 5, minute)
-            minute += 1
-            out_name = profile.files["receipt"].file_name(customer_no, when)
-            data = load_layout(profile.files["receipt"].layout).write(
-                header, pd.DataFrame(receipts)
-            )
-            _write(outbox, out_name, data)
-            summary["receipts"].append(out_name)
-            break
-        state["seen"].append(name)
-    closures = _closures(state, day)
-    if closures:
-        codes = {status: code for code, status in profile.closure_statuses.items()}
-        frame = pd.DataFrame(closures)
-        frame["closure_status"] = frame["status"].map(codes)
-        for col in ("case_id", "collected_amount", "remaining_amount"):
-            frame[col] = frame[col].astype("int64")
-        when = datetime(day.year, day.month, day.day, 5, 50)
-        out_name = profile.files["closure"].file_name(customer_no, when)
-        data = load_layout(profile.files["closure"].layout).write(header, frame)
-        _write(outbox, out_name, data)
-        summary["closures"].append(out_name)
-        summary["closed"] = frame["status"].value_counts().sort_index().to_dict()
-    state["answered"].append(day.isoformat())
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+            elif kind == "new_cases":
+                receipts = _new_case_file(state, agreement_id, frame, own_day, seed)
+                count = state["receipts"].get(own_day.isoformat(), 0)
+                state["receipts"][own_day.isoformat()] = count + 1
+                when = datetime(own_day.year, own_day.month, own_day.day, 5, 30 + count)
+                out_name = profile.files["receipt"].file_name(customer_no, when)
+                header = {"customer_no": customer_no, "file_date": own_day}
+                data = load_layout(profile.files["receipt"].layout).write(
+                    header, pd.DataFrame(receipts)
+                )
+                _write(outbox, out_name, data)
+                summary["receipts"].append(out_name)
+                if own_day.isoformat() not in state["case_days"]:
+                    state["case_days"].append(own_day.isoformat())
+            state["seen"].append(name)
+        today = day.isoformat()
+        due = today not in state["answered"] and all(d < today for d in state["answered"])
+        if closures == "after_cases":
+            due = due and today in state["case_days"]
+        if due:
+            summary |= _write_closures(state, profile, customer_no, outbox, day)
+            state["answered"].append(today)
+        _save_state(state_file, state)
     return summary
+
+
+def _write_closures(state: dict, profile, customer_no: str, outbox, day: date) -> dict:
+    """The day's closure file (when any case closes that day); returns the summary's part."""
+    closures = _closures(state, day)
+    if not closures:
+        return {}
+    codes = {status: code for code, status in profile.closure_statuses.items()}
+    frame = pd.DataFrame(closures)
+    frame["closure_status"] = frame["status"].map(codes)
+    for col in ("case_id", "collected_amount", "remaining_amount"):
+        frame[col] = frame[col].astype("int64")
+    when = datetime(day.year, day.month, day.day, 5, 50)
+    out_name = profile.files["closure"].file_name(customer_no, when)
+    header = {"customer_no": customer_no, "file_date": day}
+    data = load_layout(profile.files["closure"].layout).write(header, frame)
+    _write(outbox, out_name, data)
+    return {
+        "closures": [out_name],
+        "closed": frame["status"].value_counts().sort_index().to_dict(),
+    }
+
+
+def _manual_folders(base, agreement_id: str) -> dict:
+    return {
+        "upload": base / "manual_outbox" / agreement_id,
+        "outbox": base / "manual_inbox" / agreement_id,  # inkasso.inbound.sources
+    }
 
 
 def answer_day(
@@ -266,15 +365,40 @@ def answer_day(
         if mode == "sftp":
             out.append(answer_agreement(Path(sftp_root), a, day, seed))
         elif mode == "manual" and base is not None:
-            agreement_id = _attr(a, "agreement_id")
-            out.append(
-                answer_agreement(
-                    Path(sftp_root),
-                    a,
-                    day,
-                    seed,
-                    upload=base / "manual_outbox" / agreement_id,
-                    outbox=base / "manual_inbox" / agreement_id,  # inkasso.inbound.sources
-                )
-            )
+            folders = _manual_folders(base, _attr(a, "agreement_id"))
+            out.append(answer_agreement(Path(sftp_root), a, day, seed, **folders))
+    return out
+
+
+def answer_arrived(
+    sftp_root: Path, agreements: Iterable, today: date, seed: int = 7, *, base=None
+) -> list[dict]:
+    """What the robot service does on each poll: answer the files that have arrived, each as of
+    its own business day (never a day after ``today``), with the closures of each day whose case
+    file has arrived (``closures="after_cases"``); returns what was written (non-empty only).
+    """
+    out = []
+    for a in agreements:
+        try:
+            out += _answer_arrived(Path(sftp_root), a, today, seed, base)
+        except Exception as exc:  # noqa: BLE001 - one agency's broken file stops no other
+            print(f"agency robot: {_attr(a, 'agreement_id')}: {exc!r}", file=sys.stderr)
+    return out
+
+
+def _answer_arrived(sftp_root: Path, a, today: date, seed: int, base) -> list[dict]:
+    mode = _attr(a, "mode")
+    if mode == "sftp":
+        folders = {}
+    elif mode == "manual" and base is not None:
+        folders = _manual_folders(base, _attr(a, "agreement_id"))
+    else:
+        return []
+    out = []
+    for d in pending_days(sftp_root, a, upload=folders.get("upload")):
+        if d > today:
+            break  # a day ahead of the clock waits for its day
+        done = answer_agreement(sftp_root, a, d, seed, closures="after_cases", **folders)
+        if done["receipts"] or done["closures"]:
+            out.append(done | {"day": d.isoformat()})
     return out

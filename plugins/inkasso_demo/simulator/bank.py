@@ -16,7 +16,10 @@ Norwegian clients get a Nets OCR giro file (written with netsgiro), Swedish ones
   difference.
 
 Deterministic from (seed, day) and the database's state; a day's file, once in the drop, is kept
-as it is (calling again for the same day writes nothing).
+as it is (calling again for the same day writes nothing). Files are written through a hidden
+temporary name and a rename, under an exclusive lock (``<base>/bank/.demo-bank.lock``) that the
+demo DAG's ERP step holds too: the bank service (``python -m inkasso_demo.simulator.bank_service``)
+and the demo DAG may write the same day at the same time, and only one of them writes.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from inkasso.db.schema import (
 )
 from inkasso.sql import query
 from inkasso_demo.erp.ids import invalidate, payment_reference
+from inkasso_demo.simulator.locking import file_lock, local_path, write_atomic
 
 PAYOUT_LOOKBACK_DAYS = 7
 FEES = (2500, 5000, 12500)  # øre / öre an agency may keep back from a payout
@@ -65,8 +69,19 @@ def bank_file_name(client_id: int, country: str, day: date) -> str:
     return f"{kind}.{client_id}.{day:%Y%m%d}.txt"
 
 
+def bank_lock(base):
+    """The lock the demo bank and the demo DAG's ERP step hold (None when ``base`` is remote)."""
+    folder = local_path(base)
+    return file_lock(None if folder is None else folder / "bank" / ".demo-bank.lock")
+
+
 def write_bank_files(engine: Engine, base, day: date, seed: int = 42) -> list[BankFileWritten]:
     """Write each client's bank file of ``day`` into ``<base>/bank/<client_id>/`` (see module doc)."""
+    with bank_lock(base):
+        return _write_bank_files(engine, base, day, seed)
+
+
+def _write_bank_files(engine: Engine, base, day: date, seed: int) -> list[BankFileWritten]:
     with engine.connect() as conn:
         clients = conn.execute(
             select(erp_client.c.client_id, erp_client.c.country, erp_client.c.currency,
@@ -88,8 +103,7 @@ def write_bank_files(engine: Engine, base, day: date, seed: int = 42) -> list[Ba
             data, fmt = _ocr_giro(frame, client, day), "ocr_giro"
         else:
             data, fmt = _bgmax(frame, client, day), "bgmax"
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        write_atomic(path, data)
         written.append(
             BankFileWritten(
                 client.client_id, str(path), fmt, len(debtors), len(payouts),

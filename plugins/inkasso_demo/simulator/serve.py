@@ -13,6 +13,10 @@ component reads through the local-filesystem secrets backend::
 Ports: ``INKASSO_DEMO_SFTP_PORT`` (default 2222) and ``INKASSO_DEMO_SMTP_PORT`` (default 2525),
 or ``--sftp-port`` / ``--smtp-port``. ``--connections-only`` writes the file and exits.
 Stops cleanly on SIGTERM / Ctrl-C.
+
+The agency robot and the demo bank are services of their own (``python -m
+inkasso_demo.simulator.robot``, ``python -m inkasso_demo.simulator.bank_service``); ``make
+services`` (``python -m inkasso_demo.simulator.stack --services-only``) starts all three.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 Brings up, on ``$AIRFLOW_HOME``, with nothing done by hand:
 
 * the demo world's services (``python -m inkasso_demo.simulator.serve``: agency SFTP simulator and
-  SMTP sink on fixed ports; the demo ERP on first start; the connections file);
+  SMTP sink on fixed ports; the demo ERP on first start; the connections file), the agency robot
+  (``python -m inkasso_demo.simulator.robot``: answers files as they arrive) and the demo bank
+  (``python -m inkasso_demo.simulator.bank_service``: a day's bank files once it has begun), both
+  polling every ``INKASSO_DEMO_POLL_SECONDS`` (default 5);
 * Airflow's metadata database (``airflow db migrate``), the ``sftp`` pool (SFTP sessions) and
   the ``erp_writer`` pool (dispatch's writers; one slot on the SQLite demo ERP);
 * api-server, scheduler, dag-processor and triggerer as separate processes, with the
@@ -14,7 +17,7 @@ Brings up, on ``$AIRFLOW_HOME``, with nothing done by hand:
   ``airflow backfill create``.
 
 Logs go to ``$AIRFLOW_HOME/logs/stack/<process>.log``. Ctrl-C (or SIGTERM) stops everything it
-started. Ports: ``AIRFLOW__API__PORT`` (default 8080), ``INKASSO_DEMO_SFTP_PORT`` (2222),
+started. ``--services-only`` (``make services``) starts the demo world's services alone. Ports: ``AIRFLOW__API__PORT`` (default 8080), ``INKASSO_DEMO_SFTP_PORT`` (2222),
 ``INKASSO_DEMO_SMTP_PORT`` (2525). A metadata database other than the SQLite default:
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` (PostgreSQL for backfills with reprocessing).
 
@@ -41,6 +44,11 @@ from inkasso.config import PROJECT_ROOT
 from inkasso_demo.simulator.serve import DEFAULT_SFTP_PORT, DEFAULT_SMTP_PORT, secrets_backend_env
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+# the demo world's pollers, started once the services have made the ERP: name, module
+POLLERS = (
+    ("agency-robot", "inkasso_demo.simulator.robot"),
+    ("demo-bank", "inkasso_demo.simulator.bank_service"),
+)
 SFTP_POOL_SLOTS = 4
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 
@@ -149,6 +157,15 @@ class Stack:
         self.procs[name] = proc
         return proc
 
+    def start_services(self, timeout: float = 180) -> None:
+        """Start the demo world's services (SFTP, SMTP, connections), the robot and the bank."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        services = self._spawn("services", [sys.executable, "-m", "inkasso_demo.simulator.serve"])
+        _wait_port(int(self.env["INKASSO_DEMO_SFTP_PORT"]), timeout, services)
+        _wait_port(int(self.env["INKASSO_DEMO_SMTP_PORT"]), 10, services)
+        for name, module in POLLERS:
+            self._spawn(name, [sys.executable, "-m", module])
+
     def start(self, timeout: float = 180) -> Stack:
         """Start services and Airflow; returns when the API server answers."""
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -164,11 +181,7 @@ class Stack:
                 str(erp_writer_slots(self.env)),
                 "concurrent dispatch writers on the ERP database (1 on SQLite)",
             )
-            services = self._spawn(
-                "services", [sys.executable, "-m", "inkasso_demo.simulator.serve"]
-            )
-            _wait_port(int(self.env["INKASSO_DEMO_SFTP_PORT"]), timeout, services)
-            _wait_port(int(self.env["INKASSO_DEMO_SMTP_PORT"]), 10, services)
+            self.start_services(timeout)
             airflow = str(Path(sys.executable).parent / "airflow")
             for name, args in components(self.env):
                 self._spawn(name, [airflow, *args])
@@ -227,21 +240,35 @@ class Stack:
         self.procs.clear()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Bring the stack up, print how to log in, and keep it up until Ctrl-C."""
+    services_only = "--services-only" in (sys.argv[1:] if argv is None else argv)
     home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
     stack = Stack(home)
-    print(f"starting services and Airflow on {home} (logs: {stack.logs}) ...", flush=True)
+    what = "the demo world's services" if services_only else "services and Airflow"
+    print(f"starting {what} on {home} (logs: {stack.logs}) ...", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    stack.start()
+    if services_only:
+        try:
+            stack.start_services()
+        except BaseException:
+            stack.stop()
+            raise
+    else:
+        stack.start()
+        print(
+            f"\nAirflow is up: {stack.api_url}  (user admin, password {stack.password()}, also "
+            f"in {home / PASSWORDS_FILE})",
+            flush=True,
+        )
     print(
-        f"\nAirflow is up: {stack.api_url}  (user admin, password {stack.password()}, also in "
-        f"{home / PASSWORDS_FILE})\n"
         f"agency SFTP simulator on 127.0.0.1:{stack.env['INKASSO_DEMO_SFTP_PORT']}, SMTP sink on "
         f"127.0.0.1:{stack.env['INKASSO_DEMO_SMTP_PORT']}; connections in "
-        f"{home / 'inkasso-demo' / 'connections.json'}\nCtrl-C stops everything.",
+        f"{home / 'inkasso-demo' / 'connections.json'}\nagency robot and demo bank polling every "
+        f"{stack.env.get('INKASSO_DEMO_POLL_SECONDS', '5')} s (INKASSO_DEMO_POLL_SECONDS)\n"
+        "Ctrl-C stops everything.",
         flush=True,
     )
     try:

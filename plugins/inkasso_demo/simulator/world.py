@@ -4,7 +4,9 @@ The same steps ``python -m inkasso_demo.demo`` takes around the five flows, for 
 the ERP's activity of the day before (new invoices, payments, marks, credit notes, recalls),
 the bank's payment files of the day, and the agency's answers to what it has received. Each step
 is done once per day and returns what it did, so a rerun or a reprocessed backfill day changes
-nothing (the underlying simulators keep their own per-day record).
+nothing (the underlying simulators keep their own per-day record). The robot and bank services
+(``inkasso_demo.simulator.robot``, ``inkasso_demo.simulator.bank_service``) play the same steps
+as files arrive and days begin; whichever comes first writes, under the same locks.
 """
 
 from __future__ import annotations
@@ -29,19 +31,26 @@ def _env():
     return DemoEnvironment(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve())
 
 
-def erp_activity(engine, day: date, seed: int = SEED) -> dict:
-    """The ERP's activity of the day before ``day`` (nothing before the demo's first day)."""
+def erp_activity(engine, day: date, seed: int = SEED, base=None) -> dict:
+    """The ERP's activity of the day before ``day`` (nothing before the demo's first day).
+
+    With the files base, under the demo bank's lock: the bank service, which writes day ``day``
+    once the ERP's day before is recorded, never sees that day half played.
+    """
     from inkasso_demo.erp.adjustments import simulate_collection_adjustments
     from inkasso_demo.erp.day import simulate_erp_day
+    from inkasso_demo.simulator.bank import bank_lock
+    from inkasso_demo.simulator.locking import file_lock
 
     yesterday = day - timedelta(days=1)
     if day <= FIRST_DAY:
         return {"day": yesterday.isoformat(), "skipped": "before the demo's first day"}
-    return {
-        "day": yesterday.isoformat(),
-        "erp": simulate_erp_day(engine, yesterday, seed=seed),
-        "adjustments": simulate_collection_adjustments(engine, yesterday, seed=seed),
-    }
+    with bank_lock(base) if base is not None else file_lock(None):
+        return {
+            "day": yesterday.isoformat(),
+            "erp": simulate_erp_day(engine, yesterday, seed=seed),
+            "adjustments": simulate_collection_adjustments(engine, yesterday, seed=seed),
+        }
 
 
 def bank_files(engine, base, day: date, seed: int = SEED) -> dict:
@@ -58,7 +67,8 @@ def bank_files(engine, base, day: date, seed: int = SEED) -> dict:
 
 
 def agency_answers(engine, base, day: date, seed: int = SEED, sftp_root: Path | None = None):
-    """The agencies answer what they have received by ``day`` (receipts, closures)."""
+    """The agencies answer what they have received by ``day`` (receipts, closures); what the
+    robot service answered already is not answered again."""
     from inkasso.dispatch import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
 
