@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from inkasso.formats.layout import Layout
+    from inkasso.formats.spec import LayoutSpec
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class ParsedFile:
     def __init__(
         self,
         file_name: str,
-        layout: Layout,
+        layout: LayoutSpec,
         frames: dict[str, pd.DataFrame],
         lines: dict[str, np.ndarray],
         empty_columns: dict[str, list[str]],
@@ -124,7 +124,7 @@ class ParsedChunk(ParsedFile):
     def __init__(
         self,
         file_name: str,
-        layout: Layout,
+        layout: LayoutSpec,
         frames: dict[str, pd.DataFrame],
         lines: dict[str, np.ndarray],
         header: dict[str, Any],

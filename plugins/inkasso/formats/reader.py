@@ -27,7 +27,7 @@ from inkasso.formats.errors import FormatError
 from inkasso.formats.parsed import ParsedChunk, ParsedFile
 
 if TYPE_CHECKING:
-    from inkasso.formats.layout import Layout
+    from inkasso.formats.spec import LayoutSpec
 
 DEFAULT_CHUNK_ROWS = 100_000
 _LF, _CR, _SPACE = 10, 13, 32
@@ -52,7 +52,7 @@ class _Problems:
 # ------------------------------------------------------------------------------ public entry
 
 
-def read_file(layout: Layout, data: bytes, file_name: str) -> ParsedFile:
+def read_file(layout: LayoutSpec, data: bytes, file_name: str) -> ParsedFile:
     """Parse ``data`` with ``layout`` (see ``Layout.read``): the whole file as one block."""
     state = _FileState(layout, file_name)
     chunk = _read_block(state, data, 1, last=True)
@@ -66,7 +66,7 @@ def read_file(layout: Layout, data: bytes, file_name: str) -> ParsedFile:
 
 
 def iter_chunks(
-    layout: Layout,
+    layout: LayoutSpec,
     source: bytes | str | os.PathLike | IO[bytes],
     file_name: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -154,7 +154,7 @@ def _nth_lf(data: bytes, n: int, count: int) -> int:
 class _FileState:
     """What the blocks read so far tell about the whole file: header, trailer, counts, sums."""
 
-    def __init__(self, layout: Layout, file_name: str) -> None:
+    def __init__(self, layout: LayoutSpec, file_name: str) -> None:
         self.layout, self.file_name = layout, file_name
         self.records = 0
         self.header: dict[str, Any] = {}
@@ -326,7 +326,7 @@ def _values(state: _FileState, cells, positions, line_no) -> dict[str, pd.DataFr
 class _FixedBlock:
     """The lines of a fixed-width block as one array of characters with line bounds."""
 
-    def __init__(self, layout: Layout, data: bytes, first: int, last: bool, name: str) -> None:
+    def __init__(self, layout: LayoutSpec, data: bytes, first: int, last: bool, name: str) -> None:
         self.layout, self.name = layout, name
         self.chars = _characters(layout, data, first, name)
         self.padded = self.chars[:0]  # the characters and blanks after them, made once
@@ -485,7 +485,7 @@ class _FixedBlock:
         problems.add(self.line_no[i], None, f"control character {char} outside the fields")
 
 
-def _characters(layout: Layout, data: bytes, first: int, name: str) -> np.ndarray:
+def _characters(layout: LayoutSpec, data: bytes, first: int, name: str) -> np.ndarray:
     """The block's characters: its bytes when one byte is one character, else its code points."""
     if layout.encoding == "iso-8859-1" or data.isascii():
         return np.frombuffer(data, dtype=np.uint8)
@@ -493,7 +493,7 @@ def _characters(layout: Layout, data: bytes, first: int, name: str) -> np.ndarra
     return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
 
 
-def _decode(layout: Layout, data: bytes, first: int, file_name: str) -> str:
+def _decode(layout: LayoutSpec, data: bytes, first: int, file_name: str) -> str:
     try:
         return data.decode(layout.encoding)
     except UnicodeDecodeError as err:
@@ -588,7 +588,9 @@ class _DelimitedBlock:
                 problems.add(line, None, f"control character {char} outside the fields")
 
 
-def _split_lines(layout: Layout, text: str, first: int, last: bool, file_name: str) -> list[str]:
+def _split_lines(
+    layout: LayoutSpec, text: str, first: int, last: bool, file_name: str
+) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

@@ -14,7 +14,7 @@ from inkasso.formats.errors import FormatError
 from inkasso.formats.spec import RecordSpec
 
 if TYPE_CHECKING:
-    from inkasso.formats.layout import Layout
+    from inkasso.formats.spec import LayoutSpec
 
 
 class _Block:
@@ -30,7 +30,7 @@ class _Block:
 
 
 def write_file(
-    layout: Layout,
+    layout: LayoutSpec,
     header: dict[str, Any] | None,
     details: pd.DataFrame | list[dict[str, Any]],
     detail_type: str,
@@ -70,7 +70,7 @@ def write_file(
 
 
 def write_record_list(
-    layout: Layout, records: list[tuple[str, dict[str, Any]]], file_name: str | None
+    layout: LayoutSpec, records: list[tuple[str, dict[str, Any]]], file_name: str | None
 ) -> bytes:
     """Records of several types in file order (see ``Layout.write_records``)."""
     name = file_name or f"{layout.name} (writing)"
@@ -100,7 +100,7 @@ def _frame(data: pd.DataFrame | list[dict[str, Any]], rec: RecordSpec) -> pd.Dat
     return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
 
 
-def _compute_controls(layout: Layout, blocks: list[_Block]) -> None:
+def _compute_controls(layout: LayoutSpec, blocks: list[_Block]) -> None:
     """Fill the trailer's control fields from the other blocks."""
     trailer = next((b for b in blocks if b.rec.role == "trailer"), None)
     if trailer is None:
@@ -118,7 +118,7 @@ def _compute_controls(layout: Layout, blocks: list[_Block]) -> None:
         trailer.frame[control.field] = pd.Series([value], dtype=object)
 
 
-def _write_blocks(layout: Layout, blocks: list[_Block], name: str) -> bytes:
+def _write_blocks(layout: LayoutSpec, blocks: list[_Block], name: str) -> bytes:
     total = sum(len(b.frame) for b in blocks)
     lines: list[str | None] = [None] * total
     first_line = 2 if layout.column_names else 1
@@ -158,7 +158,7 @@ def _write_blocks(layout: Layout, blocks: list[_Block], name: str) -> bytes:
         ) from None
 
 
-def _raise_line_break(layout: Layout, blocks: list[_Block], name: str, first_line: int) -> None:
+def _raise_line_break(layout: LayoutSpec, blocks: list[_Block], name: str, first_line: int) -> None:
     """A value holds CR or LF: find the first such value and name its line and field."""
     found = []
     for block in blocks:
@@ -171,7 +171,7 @@ def _raise_line_break(layout: Layout, blocks: list[_Block], name: str, first_lin
     raise FormatError(name, position + first_line, field, "text contains a line break", row=row)
 
 
-def _field_at(layout: Layout, line: str, column: int) -> str | None:
+def _field_at(layout: LayoutSpec, line: str, column: int) -> str | None:
     """The name of the field at 0-based character ``column`` of a written line."""
     if layout.kind == "fixed":
         code = line[layout.code_start - 1 : layout.code_start - 1 + layout.code_width]
@@ -189,7 +189,7 @@ def _field_at(layout: Layout, line: str, column: int) -> str | None:
     return None
 
 
-def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> list[str]:
+def _format_block(layout: LayoutSpec, block: _Block, name: str, first_line: int) -> list[str]:
     """The lines of one block of records, built column by column."""
     rec, frame = block.rec, block.frame
     n = len(frame)
@@ -307,7 +307,7 @@ def _as_list(out) -> list[str]:
     return out.tolist() if hasattr(out, "tolist") else list(out)
 
 
-def _fixed_matrix(layout: Layout, rec: RecordSpec, texts, n: int) -> np.ndarray:
+def _fixed_matrix(layout: LayoutSpec, rec: RecordSpec, texts, n: int) -> np.ndarray:
     """The lines of a fixed-width block as one matrix of characters (records x line length).
 
     One byte a character when every character is below 256 (always so for ISO-8859-1 files
@@ -335,7 +335,7 @@ def _matrix_lines(matrix: np.ndarray) -> list[str]:
     return [text[i : i + length] for i in range(0, n * length, length)]
 
 
-def _fast_bytes(layout: Layout, results: list, total: int) -> bytes | None:
+def _fast_bytes(layout: LayoutSpec, results: list, total: int) -> bytes | None:
     """The file's bytes straight from the blocks' byte matrices, when that is the same file.
 
     So when every block is a byte matrix standing on consecutive lines, no value holds a
@@ -371,7 +371,7 @@ def _fast_bytes(layout: Layout, results: list, total: int) -> bytes | None:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _unwritable_text(layout: Layout, f, values: pd.Series) -> pd.Series:
+def _unwritable_text(layout: LayoutSpec, f, values: pd.Series) -> pd.Series:
     """Per value of one text field: why the layout cannot carry it ('' when it can)."""
     text = _strings(values).str.strip()
     why = pd.Series("", index=values.index, dtype=object)
@@ -413,7 +413,7 @@ def _unwritable_text(layout: Layout, f, values: pd.Series) -> pd.Series:
 
 
 def unwritable_values(
-    layout: Layout, details: pd.DataFrame, detail_type: str = "detail"
+    layout: LayoutSpec, details: pd.DataFrame, detail_type: str = "detail"
 ) -> pd.Series:
     """For each row of ``details`` that the layout cannot write, why: ``"<field>: <problem>"``.
 
@@ -441,7 +441,7 @@ class StreamWriter:
     with all chunks at once.
     """
 
-    def __init__(self, layout: Layout, out, header: dict[str, Any] | None, **kw) -> None:
+    def __init__(self, layout: LayoutSpec, out, header: dict[str, Any] | None, **kw) -> None:
         self.layout, self.out = layout, out
         self.detail_type = kw.get("detail_type", "detail")
         self.name = kw.get("file_name") or f"{layout.name} (writing)"
