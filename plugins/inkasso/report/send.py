@@ -36,7 +36,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inkasso.db.schema import ink_mail_log
-from inkasso.report.gather import ClientReport
+from inkasso.report.model import ClientReport
 from inkasso.report.render import RenderedReport
 
 log = logging.getLogger(__name__)
