@@ -193,49 +193,19 @@ def _format_block(layout: LayoutSpec, block: _Block, name: str, first_line: int)
     """The lines of one block of records, built column by column."""
     rec, frame = block.rec, block.frame
     n = len(frame)
-
-    def fail(field: str | None, problem: FieldProblem) -> FormatError:
-        pos = problem.position
-        return FormatError(
-            name,
-            int(block.positions[pos]) + first_line,
-            field,
-            problem.reason,
-            row=int(block.rows[pos]),
-        )
-
-    texts: list[tuple[Any, pd.Series]] = []
+    texts: list[tuple[Any, Any]] = []
     for f in rec.fields:
-        if f.name in frame.columns:
-            column = frame[f.name]
-        elif f.required and f.const is None:
-            raise FormatError(
-                name, None, f.name, f"missing column {f.name!r} for {rec.type} records"
-            )
-        else:
-            column = pd.Series([None] * n, dtype=object)
         try:
-            out, cells = to_cells(f, column)
-            values = _Texts(out, cells)
-            if f.width is not None:
-                too_long = values.lengths() > f.width
-                if too_long.any():
-                    pos = int(np.flatnonzero(too_long)[0])
-                    raise FieldProblem(pos, f"{values.at(pos)!r} does not fit width {f.width}")
-            if layout.kind == "fixed":
-                out = values.padded(f.width, f.align)
-            else:
-                out = values.series()
-                bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
-                if bad.any():
-                    pos = int(np.flatnonzero(bad)[0])
-                    raise FieldProblem(
-                        pos, f"{out.iloc[pos]!r} contains the delimiter {layout.delimiter!r}"
-                    )
+            texts.append((f, _field_texts(layout, rec, f, frame, name)))
         except FieldProblem as problem:
-            raise fail(f.name, problem) from None
-        texts.append((f, out))
-
+            pos = problem.position
+            raise FormatError(
+                name,
+                int(block.positions[pos]) + first_line,
+                f.name,
+                problem.reason,
+                row=int(block.rows[pos]),
+            ) from None
     if layout.kind == "delimited":
         pieces: list[Any] = [repeat(rec.code, n)]
         for _f, out in texts:
@@ -244,19 +214,51 @@ def _format_block(layout: LayoutSpec, block: _Block, name: str, first_line: int)
     elif all(isinstance(out, np.ndarray) for _f, out in texts):
         return _fixed_matrix(layout, rec, texts, n)
     else:
-        slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
-        slots += [(f.start, f.width, _as_list(out)) for f, out in texts]
-        slots.sort(key=lambda s: s[0])
-        pieces = []
-        at = 1
-        for start, width, values in slots:
-            if start > at:
-                pieces.append(repeat(" " * (start - at), n))
-            pieces.append(values)
-            at = start + width
-        if rec.length is not None and rec.length >= at:
-            pieces.append(repeat(" " * (rec.length - at + 1), n))
+        pieces = _fixed_pieces(layout, rec, texts, n)
     return ["".join(parts) for parts in zip(*pieces, strict=False)]
+
+
+def _field_texts(layout: LayoutSpec, rec: RecordSpec, f, frame: pd.DataFrame, name: str):
+    """One field's column as texts: padded (fixed) or checked for the delimiter (delimited).
+    Raises ``FieldProblem`` for a value that does not fit, ``FormatError`` for a missing column."""
+    if f.name in frame.columns:
+        column = frame[f.name]
+    elif f.required and f.const is None:
+        raise FormatError(name, None, f.name, f"missing column {f.name!r} for {rec.type} records")
+    else:
+        column = pd.Series([None] * len(frame), dtype=object)
+    out, cells = to_cells(f, column)
+    values = _Texts(out, cells)
+    if f.width is not None:
+        too_long = values.lengths() > f.width
+        if too_long.any():
+            pos = int(np.flatnonzero(too_long)[0])
+            raise FieldProblem(pos, f"{values.at(pos)!r} does not fit width {f.width}")
+    if layout.kind == "fixed":
+        return values.padded(f.width, f.align)
+    out = values.series()
+    bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise FieldProblem(pos, f"{out.iloc[pos]!r} contains the delimiter {layout.delimiter!r}")
+    return out
+
+
+def _fixed_pieces(layout: LayoutSpec, rec: RecordSpec, texts, n: int) -> list:
+    """The columns of fixed-width lines in position order, blanks filling the gaps."""
+    slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
+    slots += [(f.start, f.width, _as_list(out)) for f, out in texts]
+    slots.sort(key=lambda s: s[0])
+    pieces = []
+    at = 1
+    for start, width, values in slots:
+        if start > at:
+            pieces.append(repeat(" " * (start - at), n))
+        pieces.append(values)
+        at = start + width
+    if rec.length is not None and rec.length >= at:
+        pieces.append(repeat(" " * (rec.length - at + 1), n))
+    return pieces
 
 
 class _Texts:
