@@ -20,7 +20,14 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from inkasso.bank.model import PAYMENTS, BankChunk, BankFile, BankFileError, payments_frame
+from inkasso.bank.model import (
+    PAYMENTS,
+    BankChunk,
+    BankFile,
+    BankFileError,
+    payments_frame,
+    whole_file,
+)
 from inkasso.formats import FormatError, load_layout
 from inkasso.formats.codec import FieldProblem, from_text
 from inkasso.formats.reader import DEFAULT_CHUNK_ROWS
@@ -36,18 +43,7 @@ def read_bgmax(data: bytes, file_name: str) -> BankFile:
     The whole file as one chunk of ``iter_bgmax``: every check is made before anything is
     returned.
     """
-    chunks = list(iter_bgmax(data, file_name, chunk_rows=None))
-    last = chunks[-1]
-    payments = pd.concat([c.payments for c in chunks], ignore_index=True)
-    return BankFile(
-        file_name=file_name,
-        format=FORMAT,
-        kind=PAYMENTS,
-        payments=payments_frame(payments),
-        control_count=int(last.control_count),
-        control_amount=int(last.control_amount),
-        created=last.created,
-    )
+    return whole_file(iter_bgmax(data, file_name, chunk_rows=None))
 
 
 def iter_bgmax(

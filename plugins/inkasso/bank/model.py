@@ -130,3 +130,20 @@ class BankChunk:
     control_count: int | None = None
     control_amount: int | None = None
     created: datetime.date | None = None
+
+
+def whole_file(chunks: Iterable[BankChunk]) -> BankFile:
+    """The `BankFile` of a file read in chunks: their payments together, the last one's
+    controls (reading every chunk makes every check of the file)."""
+    chunks = list(chunks)
+    last = chunks[-1]
+    payments = pd.concat([c.payments for c in chunks], ignore_index=True)
+    return BankFile(
+        file_name=last.file_name,
+        format=last.format,
+        kind=last.kind,
+        payments=payments_frame(payments),
+        control_count=int(last.control_count),
+        control_amount=int(last.control_amount),
+        created=last.created,
+    )
