@@ -430,14 +430,7 @@ class _FixedBlock:
                     )
                     break
         else:
-            for i in np.flatnonzero(lens < length)[:1]:
-                problems.add(
-                    lines[i], None, f"truncated line: {lens[i]} characters, expected {length}"
-                )
-            for i in np.flatnonzero(lens > length)[:1]:
-                problems.add(
-                    lines[i], None, f"wrong line length: {lens[i]} characters, expected {length}"
-                )
+            _length_problems(problems, lines, lens, length, "characters")
         # the lines as one (records x length) matrix: one gather, then each field is a view
         matrix = self.windows(length)[np.minimum(self.starts[idx], len(self.chars))]
         short = lens < length
@@ -552,14 +545,7 @@ class _DelimitedBlock:
         expected = len(rec.fields) + 1
         parts = sub.str.split(self.layout.delimiter, regex=False)
         counts = parts.str.len().to_numpy()
-        for i in np.flatnonzero(counts < expected)[:1]:
-            problems.add(
-                lines[i], None, f"truncated line: {counts[i]} columns, expected {expected}"
-            )
-        for i in np.flatnonzero(counts > expected)[:1]:
-            problems.add(
-                lines[i], None, f"wrong line length: {counts[i]} columns, expected {expected}"
-            )
+        _length_problems(problems, lines, counts, expected, "columns")
         if (counts != expected).any():
             parts = parts.map(lambda p: (p + [""] * expected)[:expected])
         table = [list(col) for col in zip(*parts.tolist(), strict=False)]
@@ -608,3 +594,11 @@ def _split_lines(
         while lines and lines[-1].strip() == "":
             lines.pop()  # blank lines at the very end are not records
     return lines
+
+
+def _length_problems(problems, lines, counts: np.ndarray, expected: int, unit: str) -> None:
+    """Note the first line shorter than ``expected`` (truncated) and the first longer one."""
+    for i in np.flatnonzero(counts < expected)[:1]:
+        problems.add(lines[i], None, f"truncated line: {counts[i]} {unit}, expected {expected}")
+    for i in np.flatnonzero(counts > expected)[:1]:
+        problems.add(lines[i], None, f"wrong line length: {counts[i]} {unit}, expected {expected}")

@@ -142,19 +142,32 @@ def _write_blocks(layout: LayoutSpec, blocks: list[_Block], name: str) -> bytes:
     if layout.column_names:
         rec = layout.records[layout.column_names]
         lines.insert(0, layout.delimiter.join(["record_type", *rec.field_names]))
+    return _encode(layout, lines, name, 1, blocks, first_line)
+
+
+def _encode(
+    layout: LayoutSpec, lines: list, name: str, line_of_first: int, blocks, first_line: int
+) -> bytes:
+    """The lines joined with the layout's line ending and encoded: the one place a value with a
+    line break (checked when ``blocks`` is given) or a character the encoding cannot hold is
+    named by line and field. ``line_of_first`` is the file's line number of ``lines[0]``."""
     ending = layout.line_ending
     text = ending.join(lines) + ending
-    if text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r"):
+    if blocks is not None and (
+        text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r")
+    ):
         _raise_line_break(layout, blocks, name, first_line)
     try:
         return text.encode(layout.encoding)
     except UnicodeEncodeError as err:
-        line_no = text.count("\n", 0, err.start) + 1
+        index = text.count("\n", 0, err.start)
         line_start = text.rfind("\n", 0, err.start) + 1
-        char = text[err.start]
-        field = _field_at(layout, lines[line_no - 1], err.start - line_start)
+        field = _field_at(layout, lines[index], err.start - line_start)
         raise FormatError(
-            name, line_no, field, f"{char!r} cannot be written in {layout.encoding}"
+            name,
+            line_of_first + index,
+            field,
+            f"{text[err.start]!r} cannot be written in {layout.encoding}",
         ) from None
 
 
@@ -465,24 +478,8 @@ class StreamWriter:
             raise FormatError(self.name, None, None, f"layout {layout.name} has no header record")
 
     def _emit(self, lines: list[str], blocks) -> None:
-        ending = self.layout.line_ending
-        text = ending.join(lines) + ending
-        if blocks and (
-            text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r")
-        ):
-            _raise_line_break(self.layout, blocks, self.name, self.first_line)
-        try:
-            data = text.encode(self.layout.encoding)
-        except UnicodeEncodeError as err:
-            line_no = text.count("\n", 0, err.start)
-            start = text.rfind("\n", 0, err.start) + 1
-            field = _field_at(self.layout, lines[line_no], err.start - start)
-            raise FormatError(
-                self.name,
-                self.lines + self.first_line + line_no,
-                field,
-                f"{text[err.start]!r} cannot be written in {self.layout.encoding}",
-            ) from None
+        line_of_first = self.lines + self.first_line
+        data = _encode(self.layout, lines, self.name, line_of_first, blocks, self.first_line)
         self.out.write(data)
         self.size += len(data)
         self.lines += len(lines)
