@@ -56,13 +56,7 @@ def read_file(layout: LayoutSpec, data: bytes, file_name: str) -> ParsedFile:
     """Parse ``data`` with ``layout`` (see ``Layout.read``): the whole file as one block."""
     state = _FileState(layout, file_name)
     chunk = _read_block(state, data, 1, last=True)
-    return ParsedFile(
-        file_name=file_name,
-        layout=layout,
-        frames=chunk._frames,
-        lines=chunk._lines,
-        empty_columns={t: r.field_names for t, r in layout.records.items()},
-    )
+    return ParsedFile(file_name, layout, chunk._frames, chunk._lines)
 
 
 def iter_chunks(
