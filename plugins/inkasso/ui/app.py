@@ -203,21 +203,30 @@ def home(viewer: User):
     return RedirectResponse(f"{URL_PREFIX}/cases", status_code=status.HTTP_303_SEE_OTHER)
 
 
+def _list_page(request: Request, viewer, filter_class, list_rows, template: str, **context):
+    """A filtered list: the filter from the query string, one page of rows, the form's choices."""
+    q = request.query_params
+    f = _filter_from(q, filter_class)
+    with erp_engine().connect() as conn:
+        options = queries.filter_options(conn)
+        page = list_rows(conn, f, page=_int(q.get("page")) or 1)
+    return render(request, template, viewer, page=page, options=options, **context)
+
+
 @case_pages.get("/cases", response_class=HTMLResponse)
 def cases(request: Request, viewer: User):
     """The case list, filtered and paginated."""
-    q = request.query_params
-    f = _filter_from(q, queries.CaseFilter)
-    with erp_engine().connect() as conn:
-        options = queries.filter_options(conn)
-        page = queries.list_cases(conn, f, today=today(), page=_int(q.get("page")) or 1)
-    return render(
+
+    def list_rows(conn, f, page):
+        return queries.list_cases(conn, f, today=today(), page=page)
+
+    return _list_page(
         request,
-        "cases.html.j2",
         viewer,
+        queries.CaseFilter,
+        list_rows,
+        "cases.html.j2",
         tab="cases",
-        page=page,
-        options=options,
         statuses=queries.CASE_STATUSES,
         stale_days=queries.STALE_DAYS,
     )
@@ -313,18 +322,13 @@ def _file_or_404(file_id: int) -> dict:
 @file_pages.get("/files", response_class=HTMLResponse)
 def files(request: Request, viewer: User):
     """The file log, filtered and paginated."""
-    q = request.query_params
-    f = _filter_from(q, queries.FileFilter)
-    with erp_engine().connect() as conn:
-        options = queries.filter_options(conn)
-        page = queries.list_files(conn, f, page=_int(q.get("page")) or 1)
-    return render(
+    return _list_page(
         request,
-        "files.html.j2",
         viewer,
+        queries.FileFilter,
+        queries.list_files,
+        "files.html.j2",
         tab="files",
-        page=page,
-        options=options,
         statuses=queries.FILE_STATUSES,
     )
 
