@@ -6,17 +6,12 @@ afterwards: the file once, with its bytes, under its final name, or nothing of o
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="inkasso-faults-airflow-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+import asyncssh
+import pytest
+from airflow.sdk import ObjectStoragePath
 
-import asyncssh  # noqa: E402
-import pytest  # noqa: E402
-from airflow.sdk import ObjectStoragePath  # noqa: E402
-
-from inkasso.transport import (  # noqa: E402
+from inkasso.transport import (
     ALREADY_DELIVERED,
     DELIVERED,
     RemoteMismatchError,
@@ -26,9 +21,9 @@ from inkasso.transport import (  # noqa: E402
     download,
     move_remote,
 )
-from inkasso_demo.simulator import sftp_server  # noqa: E402
-from inkasso_demo.simulator.keys import ensure_keypair  # noqa: E402
-from tests.sftp_helpers import connect, put_at_rest, simulator_fixtures  # noqa: E402
+from inkasso_demo.simulator import sftp_server
+from inkasso_demo.simulator.keys import ensure_keypair
+from tests.sftp_helpers import connect, put_at_rest, simulator_fixtures
 
 CONN_ID = "agency_faults"
 FAST = {"connect_attempts": 1}

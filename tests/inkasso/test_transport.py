@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
-# Airflow must not create ~/airflow: give it a home before anything imports it.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="inkasso-transport-airflow-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+import pytest
+from airflow.sdk import ObjectStoragePath
 
-import pytest  # noqa: E402
-from airflow.sdk import ObjectStoragePath  # noqa: E402
-
-from inkasso.transport import (  # noqa: E402
+from inkasso.transport import (
     ALREADY_DELIVERED,
     DELIVERED,
     Delivery,
@@ -23,8 +18,8 @@ from inkasso.transport import (  # noqa: E402
     list_remote,
     move_remote,
 )
-from inkasso_demo.simulator.keys import ensure_keypair  # noqa: E402
-from tests.sftp_helpers import connect, simulator_fixtures  # noqa: E402
+from inkasso_demo.simulator.keys import ensure_keypair
+from tests.sftp_helpers import connect, simulator_fixtures
 
 CONN_ID = "agency_lowell"
 FAST = {"connect_attempts": 1}  # no 3-5 s sleeps between failing connection attempts
