@@ -203,28 +203,32 @@ def home(viewer: User):
     return RedirectResponse(f"{URL_PREFIX}/cases", status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _list_page(request: Request, viewer, filter_class, list_rows, template: str, **context):
-    """A filtered list: the filter from the query string, one page of rows, the form's choices."""
-    q = request.query_params
-    f = _filter_from(q, filter_class)
+def _list_page(request: Request, viewer, read, template: str, **context):
+    """A list page: ``read(conn, query)`` gives its rows (a dict of template values) from the
+    query string's filters and page; the filter forms' choices come with it."""
     with erp_engine().connect() as conn:
         options = queries.filter_options(conn)
-        page = list_rows(conn, f, page=_int(q.get("page")) or 1)
-    return render(request, template, viewer, page=page, options=options, **context)
+        rows = read(conn, request.query_params)
+    return render(request, template, viewer, options=options, **rows, **context)
+
+
+def _page(q) -> int:
+    """The page asked for (1 when none or not a number)."""
+    return _int(q.get("page")) or 1
 
 
 @case_pages.get("/cases", response_class=HTMLResponse)
 def cases(request: Request, viewer: User):
     """The case list, filtered and paginated."""
 
-    def list_rows(conn, f, page):
-        return queries.list_cases(conn, f, today=today(), page=page)
+    def read(conn, q):
+        f = _filter_from(q, queries.CaseFilter)
+        return {"page": queries.list_cases(conn, f, today=today(), page=_page(q))}
 
     return _list_page(
         request,
         viewer,
-        queries.CaseFilter,
-        list_rows,
+        read,
         "cases.html.j2",
         tab="cases",
         statuses=queries.CASE_STATUSES,
@@ -245,55 +249,45 @@ def case_page(request: Request, case_id: int, viewer: User):
 @case_pages.get("/holds", response_class=HTMLResponse)
 def holds(request: Request, viewer: User):
     """The invoices held back by the dispatch, grouped by reason."""
-    q = request.query_params
-    with erp_engine().connect() as conn:
-        options = queries.filter_options(conn)
+
+    def read(conn, q):
         groups, page = queries.list_holds(
             conn,
             client_id=_int(q.get("client_id")),
             business_date=_date(q.get("business_date")),
             reason=_str(q.get("reason")),
-            page=_int(q.get("page")) or 1,
+            page=_page(q),
         )
-    return render(
-        request, "holds.html.j2", viewer, tab="holds", groups=groups, page=page, options=options
-    )
+        return {"groups": groups, "page": page}
+
+    return _list_page(request, viewer, read, "holds.html.j2", tab="holds")
 
 
 @case_pages.get("/payouts", response_class=HTMLResponse)
 def payouts(request: Request, viewer: User):
     """The agencies' payouts and each interim account's balance."""
-    q = request.query_params
-    with erp_engine().connect() as conn:
-        options = queries.filter_options(conn)
+
+    def read(conn, q):
         page = queries.list_payouts(
             conn,
             agreement_id=_str(q.get("agreement_id")),
             reconciliation=_str(q.get("reconciliation")),
-            page=_int(q.get("page")) or 1,
+            page=_page(q),
         )
-        balances = queries.interim_balances(conn)
-    return render(
-        request,
-        "payouts.html.j2",
-        viewer,
-        tab="payouts",
-        page=page,
-        balances=balances,
-        options=options,
-    )
+        return {"page": page, "balances": queries.interim_balances(conn)}
+
+    return _list_page(request, viewer, read, "payouts.html.j2", tab="payouts")
 
 
 @case_pages.get("/after-closure", response_class=HTMLResponse)
 def after_closure(request: Request, viewer: User):
     """Money events on cases that had already ended."""
-    q = request.query_params
-    with erp_engine().connect() as conn:
-        options = queries.filter_options(conn)
-        page = queries.list_after_closure(
-            conn, agreement_id=_str(q.get("agreement_id")), page=_int(q.get("page")) or 1
-        )
-    return render(request, "after_closure.html.j2", viewer, tab="after", page=page, options=options)
+
+    def read(conn, q):
+        agreement_id = _str(q.get("agreement_id"))
+        return {"page": queries.list_after_closure(conn, agreement_id=agreement_id, page=_page(q))}
+
+    return _list_page(request, viewer, read, "after_closure.html.j2", tab="after")
 
 
 # --------------------------------------------------------------------------- files
@@ -322,14 +316,13 @@ def _file_or_404(file_id: int) -> dict:
 @file_pages.get("/files", response_class=HTMLResponse)
 def files(request: Request, viewer: User):
     """The file log, filtered and paginated."""
+
+    def read(conn, q):
+        f = _filter_from(q, queries.FileFilter)
+        return {"page": queries.list_files(conn, f, page=_page(q))}
+
     return _list_page(
-        request,
-        viewer,
-        queries.FileFilter,
-        queries.list_files,
-        "files.html.j2",
-        tab="files",
-        statuses=queries.FILE_STATUSES,
+        request, viewer, read, "files.html.j2", tab="files", statuses=queries.FILE_STATUSES
     )
 
 
