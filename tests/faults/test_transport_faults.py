@@ -6,20 +6,14 @@ afterwards: the file once, with its bytes, under its final name, or nothing of o
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="inkasso-faults-airflow-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+import asyncssh
+import pytest
+from airflow.sdk import ObjectStoragePath
 
-import asyncssh  # noqa: E402
-import pytest  # noqa: E402
-from airflow.sdk import ObjectStoragePath  # noqa: E402
-
-from inkasso.transport import (  # noqa: E402
+from inkasso.transport import (
     ALREADY_DELIVERED,
     DELIVERED,
-    Delivery,
     RemoteMismatchError,
     TransportError,
     deliver_manual,
@@ -27,9 +21,9 @@ from inkasso.transport import (  # noqa: E402
     download,
     move_remote,
 )
-from inkasso_demo.simulator import sftp_server  # noqa: E402
-from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json  # noqa: E402
-from inkasso_demo.simulator.sftp_server import AgencySftpServer  # noqa: E402
+from inkasso_demo.simulator import sftp_server
+from inkasso_demo.simulator.keys import ensure_keypair
+from tests.sftp_helpers import connect, put_at_rest, simulator_fixtures
 
 CONN_ID = "agency_faults"
 FAST = {"connect_attempts": 1}
@@ -37,48 +31,12 @@ CASE_FILE = b"H;LS;20261102\n" + b"D;1001;Ola Nordmann;125000\n" * 2000 + b"T;20
 Server = sftp_server._ChrootSftp
 
 
-@pytest.fixture(scope="module")
-def client_key(tmp_path_factory):
-    return ensure_keypair(tmp_path_factory.mktemp("keys") / "lowell")
-
-
-@pytest.fixture
-def server(tmp_path, client_key):
-    srv = AgencySftpServer(
-        tmp_path / "agency", tmp_path / "host_key", {"lowell": client_key.public_line}
-    )
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def conn(server, client_key, monkeypatch):
-    value = sftp_connection_uri_json(
-        "127.0.0.1", server.port, "lowell", client_key.private_path, server.host_key_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
-    return CONN_ID
-
-
-@pytest.fixture
-def inbox(server):
-    return server.home_of("lowell") / "inbox"
+client_key, server, conn, inbox, outbox, at_rest = simulator_fixtures(CONN_ID)
 
 
 @pytest.fixture
 def delivery(tmp_path):
-    path = ObjectStoragePath(f"file://{tmp_path}/outbox/LS40012_20261102050000.txt")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(CASE_FILE)
-    return Delivery(
-        path,
-        "inbox",
-        path.name,
-        len(CASE_FILE),
-        hashlib.sha256(CASE_FILE).hexdigest(),
-        agreement_id="lowell_no",
-    )
+    return put_at_rest(tmp_path, "LS40012_20261102050000.txt", CASE_FILE, agreement_id="lowell_no")
 
 
 def cut_connection(sftp: Server) -> None:
@@ -212,10 +170,7 @@ def test_a_host_key_mismatch_fetches_nothing_and_sends_nothing(
     from inkasso.transport import list_remote
 
     impostor = ensure_keypair(tmp_path / "impostor")  # the key pinned is not the server's
-    value = sftp_connection_uri_json(
-        "127.0.0.1", server.port, "lowell", client_key.private_path, impostor.public_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
+    connect(monkeypatch, CONN_ID, server.port, "lowell", client_key, impostor.public_line)
     outbox = server.home_of("lowell") / "outbox"
     (outbox / "Kvitt_40012_20261110053000.txt").write_bytes(b"receipt")
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 
-# Airflow must not create ~/airflow: give it a home before anything imports it.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="inkasso-transport-airflow-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+import pytest
+from airflow.sdk import ObjectStoragePath
 
-import pytest  # noqa: E402
-from airflow.sdk import ObjectStoragePath  # noqa: E402
-
-from inkasso.transport import (  # noqa: E402
+from inkasso.transport import (
     ALREADY_DELIVERED,
     DELIVERED,
     Delivery,
@@ -24,59 +18,14 @@ from inkasso.transport import (  # noqa: E402
     list_remote,
     move_remote,
 )
-from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json  # noqa: E402
-from inkasso_demo.simulator.sftp_server import AgencySftpServer  # noqa: E402
+from inkasso_demo.simulator.keys import ensure_keypair
+from tests.sftp_helpers import connect, simulator_fixtures
 
 CONN_ID = "agency_lowell"
 FAST = {"connect_attempts": 1}  # no 3-5 s sleeps between failing connection attempts
 
 
-@pytest.fixture(scope="module")
-def client_key(tmp_path_factory):
-    return ensure_keypair(tmp_path_factory.mktemp("keys") / "lowell")
-
-
-@pytest.fixture
-def server(tmp_path, client_key):
-    srv = AgencySftpServer(
-        tmp_path / "agency", tmp_path / "host_key", {"lowell": client_key.public_line}
-    )
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def conn(server, client_key, monkeypatch):
-    """The Airflow connection to the server, host key pinned, from the environment."""
-    value = sftp_connection_uri_json(
-        "127.0.0.1", server.port, "lowell", client_key.private_path, server.host_key_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
-    return CONN_ID
-
-
-@pytest.fixture
-def inbox(server):
-    return server.home_of("lowell") / "inbox"
-
-
-@pytest.fixture
-def outbox(server):
-    return server.home_of("lowell") / "outbox"
-
-
-@pytest.fixture
-def at_rest(tmp_path):
-    """Write a file at rest (file:// ObjectStoragePath) and describe its delivery to inbox/."""
-
-    def make(name: str, data: bytes) -> Delivery:
-        path = ObjectStoragePath(f"file://{tmp_path}/outbox/{name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return Delivery(path, "inbox", name, len(data), hashlib.sha256(data).hexdigest())
-
-    return make
+client_key, server, conn, inbox, outbox, at_rest = simulator_fixtures(CONN_ID)
 
 
 CASE_FILE = b"H;LS;20240105\nD;1001;Ola Nordmann;125000\nT;1;125000\n"
@@ -141,10 +90,7 @@ def test_wrong_pinned_host_key_is_refused_and_nothing_is_written(
     server, client_key, at_rest, inbox, monkeypatch, tmp_path
 ):
     impostor = ensure_keypair(tmp_path / "impostor")
-    value = sftp_connection_uri_json(
-        "127.0.0.1", server.port, "lowell", client_key.private_path, impostor.public_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
+    connect(monkeypatch, CONN_ID, server.port, "lowell", client_key, impostor.public_line)
     with pytest.raises(TransportError, match="BadHostKey") as failure:
         deliver_sftp(CONN_ID, [at_rest("LS1.txt", CASE_FILE)], **FAST)
     assert "LS1.txt" in str(failure.value)
@@ -153,10 +99,7 @@ def test_wrong_pinned_host_key_is_refused_and_nothing_is_written(
 
 def test_unknown_client_key_is_refused(server, at_rest, inbox, monkeypatch, tmp_path):
     stranger = ensure_keypair(tmp_path / "stranger")
-    value = sftp_connection_uri_json(
-        "127.0.0.1", server.port, "lowell", stranger.private_path, server.host_key_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
+    connect(monkeypatch, CONN_ID, server.port, "lowell", stranger, server.host_key_line)
     with pytest.raises(TransportError, match="Authentication"):
         deliver_sftp(CONN_ID, [at_rest("LS1.txt", CASE_FILE)], **FAST)
     assert list(inbox.iterdir()) == []

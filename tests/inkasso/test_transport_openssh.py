@@ -7,25 +7,23 @@ OpenSSH's own, not the in-process simulator's. Needs root, as CI has; never skip
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pwd
 import uuid
 
 import pytest
-from airflow.sdk import ObjectStoragePath
 
 from inkasso.transport import (
     ALREADY_DELIVERED,
     DELIVERED,
-    Delivery,
     TransportError,
     deliver_sftp,
     download,
     list_remote,
     move_remote,
 )
-from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json
+from inkasso_demo.simulator.keys import ensure_keypair
+from tests.sftp_helpers import at_rest_fixture, connect, key_fixture
 from tests.sshd import OpenSshServer
 
 pytestmark = pytest.mark.e2e
@@ -35,9 +33,8 @@ FAST = {"connect_attempts": 1}  # no 3-5 s sleeps between failing connection att
 CASE_FILE = b"H;LS;20240105\nD;1001;Ola Nordmann;125000\nD;1002;Kari Nordmann;99950\nT;2;224950\n"
 
 
-@pytest.fixture(scope="module")
-def client_key(tmp_path_factory):
-    return ensure_keypair(tmp_path_factory.mktemp("openssh-keys") / "lowell")
+client_key = key_fixture("openssh-keys")
+at_rest = at_rest_fixture()
 
 
 @pytest.fixture
@@ -56,11 +53,7 @@ def sshd(user, client_key):
 @pytest.fixture
 def conn(sshd, user, client_key, monkeypatch):
     """The Airflow connection to the sshd, host key pinned, from the environment."""
-    value = sftp_connection_uri_json(
-        "127.0.0.1", sshd.port, user, client_key.private_path, sshd.host_key_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
-    return CONN_ID
+    return connect(monkeypatch, CONN_ID, sshd.port, user, client_key, sshd.host_key_line)
 
 
 @pytest.fixture
@@ -71,19 +64,6 @@ def inbox(sshd, user):
 @pytest.fixture
 def outbox(sshd, user):
     return sshd.home_of(user) / "outbox"
-
-
-@pytest.fixture
-def at_rest(tmp_path):
-    """Write a file at rest (file:// ObjectStoragePath) and describe its delivery to inbox/."""
-
-    def make(name: str, data: bytes) -> Delivery:
-        path = ObjectStoragePath(f"file://{tmp_path}/outbox/{name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return Delivery(path, "inbox", name, len(data), hashlib.sha256(data).hexdigest())
-
-    return make
 
 
 def _logins(sshd) -> int:
@@ -182,10 +162,7 @@ def test_wrong_pinned_host_key_is_refused_and_nothing_is_written(
     sshd, user, client_key, at_rest, inbox, monkeypatch, tmp_path
 ):
     impostor = ensure_keypair(tmp_path / "impostor")
-    value = sftp_connection_uri_json(
-        "127.0.0.1", sshd.port, user, client_key.private_path, impostor.public_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
+    connect(monkeypatch, CONN_ID, sshd.port, user, client_key, impostor.public_line)
     before = _logins(sshd)
     with pytest.raises(TransportError, match="BadHostKey") as failure:
         deliver_sftp(CONN_ID, [at_rest("LS1.txt", CASE_FILE)], **FAST)
@@ -196,10 +173,7 @@ def test_wrong_pinned_host_key_is_refused_and_nothing_is_written(
 
 def test_unknown_client_key_is_refused(sshd, user, at_rest, inbox, monkeypatch, tmp_path):
     stranger = ensure_keypair(tmp_path / "stranger")
-    value = sftp_connection_uri_json(
-        "127.0.0.1", sshd.port, user, stranger.private_path, sshd.host_key_line
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", value)
+    connect(monkeypatch, CONN_ID, sshd.port, user, stranger, sshd.host_key_line)
     with pytest.raises(TransportError, match="Authentication"):
         deliver_sftp(CONN_ID, [at_rest("LS1.txt", CASE_FILE)], **FAST)
     assert list(inbox.iterdir()) == []

@@ -67,6 +67,13 @@ def build_dataset(engine, base: Path) -> dict:
         agreement_id, client_id = first["agreement_id"], first["client_id"]
         facts.update(case_id=first["case_id"], agreement_id=agreement_id, client_id=client_id)
 
+        def case_event(kind, detail, file_id):
+            conn.execute(
+                insert(ink_case_event).values(
+                    case_id=first["case_id"], at=later, kind=kind, detail=detail, file_id=file_id
+                )
+            )
+
         def log_file(kind, direction, name, lines, status, records, amount):
             data = ("\r\n".join(lines) + "\r\n").encode("latin-1")
             folder = base / ("quarantine" if status == "quarantined" else "inbound") / agreement_id
@@ -102,15 +109,7 @@ def build_dataset(engine, base: Path) -> dict:
             .where(ink_case.c.case_id == first["case_id"])
             .values(status="registered", agency_case_ref="AG-777001")
         )
-        conn.execute(
-            insert(ink_case_event).values(
-                case_id=first["case_id"],
-                at=later,
-                kind="receipt",
-                detail="registered as AG-777001",
-                file_id=receipt,
-            )
-        )
+        case_event("receipt", "registered as AG-777001", receipt)
         # a direct payment of 100.00 reported in a correction file
         rd = log_file(
             "corrections", "out", "RD1_20261103043000.txt", ["H", "D", "T"], "delivered", 1, 10000
@@ -144,15 +143,7 @@ def build_dataset(engine, base: Path) -> dict:
                 created_at=later,
             )
         )
-        conn.execute(
-            insert(ink_case_event).values(
-                case_id=first["case_id"],
-                at=later,
-                kind="correction",
-                detail="DP 100,00",
-                file_id=rd,
-            )
-        )
+        case_event("correction", "DP 100,00", rd)
         # a quarantined receipt file: line 2 names an unknown case and carries a national id
         bad = log_file(
             "receipt",

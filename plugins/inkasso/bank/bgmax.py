@@ -20,7 +20,14 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from inkasso.bank.model import PAYMENTS, BankChunk, BankFile, BankFileError, payments_frame
+from inkasso.bank.model import (
+    PAYMENTS,
+    BankChunk,
+    BankFile,
+    BankFileError,
+    payments_frame,
+    whole_file,
+)
 from inkasso.formats import FormatError, load_layout
 from inkasso.formats.codec import FieldProblem, from_text
 from inkasso.formats.reader import DEFAULT_CHUNK_ROWS
@@ -36,18 +43,7 @@ def read_bgmax(data: bytes, file_name: str) -> BankFile:
     The whole file as one chunk of ``iter_bgmax``: every check is made before anything is
     returned.
     """
-    chunks = list(iter_bgmax(data, file_name, chunk_rows=None))
-    last = chunks[-1]
-    payments = pd.concat([c.payments for c in chunks], ignore_index=True)
-    return BankFile(
-        file_name=file_name,
-        format=FORMAT,
-        kind=PAYMENTS,
-        payments=payments_frame(payments),
-        control_count=int(last.control_count),
-        control_amount=int(last.control_amount),
-        created=last.created,
-    )
+    return whole_file(iter_bgmax(data, file_name, chunk_rows=None))
 
 
 def iter_bgmax(
@@ -452,47 +448,55 @@ def write_bgmax(
     ]
     keys = ["payee_account", "payment_date", "currency"]
     for serial, (key, group) in enumerate(payments.groupby(keys, sort=False), start=1):
-        payee_account, payment_date, currency = key
-        records.append(
-            (
-                "deposit_opening",
-                {
-                    "payee_bankgiro": f"{payee_bankgiro:0>10}",
-                    "payee_plusgiro": "",
-                    "currency": currency,
-                },
-            )
-        )
-        for row in group.itertuples(index=False):
-            reference = str(row.reference)
-            code = "0" if not reference else "2" if reference.isdigit() else "4"
-            values = {
-                "payer_bankgiro": f"{row.payer_account:0>10}",
-                "reference": reference.rjust(25) if reference.isdigit() else reference,
-                "amount": abs(int(row.amount)),
-                "reference_code": code,
-                "channel": "1",
-                "bgc_serial": str(row.payment_ref),
-                "image_flag": "0",
-            }
-            if int(row.amount) < 0:
-                records.append(("deduction", values | {"deduction_code": "0"}))
-            else:
-                records.append(("payment", values))
-            if row.payer_name:
-                records.append(("name", {"name": str(row.payer_name), "extra_name": ""}))
-        records.append(
-            (
-                "deposit",
-                {
-                    "payee_account": str(payee_account),
-                    "payment_date": payment_date,
-                    "deposit_serial": f"{serial:05d}",
-                    "amount": int(group["amount"].sum()),
-                    "currency": currency,
-                    "payment_count": len(group),
-                    "deposit_type": "K",
-                },
-            )
-        )
+        records += _deposit_records(payee_bankgiro, serial, key, group)
     return layout.write_records(records, file_name="BgMax (writing)")
+
+
+def _deposit_records(payee_bankgiro: str, serial: int, key, group: pd.DataFrame) -> list:
+    """One deposit's records: its opening, each payment (or deduction) with its payer's name,
+    and the deposit record with its totals."""
+    payee_account, payment_date, currency = key
+    records: list[tuple[str, dict]] = [
+        (
+            "deposit_opening",
+            {
+                "payee_bankgiro": f"{payee_bankgiro:0>10}",
+                "payee_plusgiro": "",
+                "currency": currency,
+            },
+        )
+    ]
+    for row in group.itertuples(index=False):
+        records += _payment_records(row)
+    deposit = {
+        "payee_account": str(payee_account),
+        "payment_date": payment_date,
+        "deposit_serial": f"{serial:05d}",
+        "amount": int(group["amount"].sum()),
+        "currency": currency,
+        "payment_count": len(group),
+        "deposit_type": "K",
+    }
+    return [*records, ("deposit", deposit)]
+
+
+def _payment_records(row) -> list:
+    """A payment (21: deduction when negative) and, when the payer is named, its name record."""
+    reference = str(row.reference)
+    code = "0" if not reference else "2" if reference.isdigit() else "4"
+    values = {
+        "payer_bankgiro": f"{row.payer_account:0>10}",
+        "reference": reference.rjust(25) if reference.isdigit() else reference,
+        "amount": abs(int(row.amount)),
+        "reference_code": code,
+        "channel": "1",
+        "bgc_serial": str(row.payment_ref),
+        "image_flag": "0",
+    }
+    if int(row.amount) < 0:
+        records = [("deduction", values | {"deduction_code": "0"})]
+    else:
+        records = [("payment", values)]
+    if row.payer_name:
+        records.append(("name", {"name": str(row.payer_name), "extra_name": ""}))
+    return records

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from inkasso.masking import mask_text
+from inkasso.formats.errors import FileError
 
 PAYMENTS = "payments"
 """The kind of a file whose transactions are money received; every other kind is never booked."""
@@ -32,33 +32,13 @@ PAYMENT_COLUMNS: tuple[str, ...] = (
 _INT_COLUMNS = ("amount", "line")
 
 
-class BankFileError(ValueError):
+class BankFileError(FileError):
     """A bank file is broken; names the file, the 1-based line and the field.
 
     ``str(err)`` reads like ``OCR.txt line 7 field amount: not a number: '00000000001x2000'``.
     ``line`` is ``None`` when the problem is the whole file (empty), ``field`` when it is a whole
     record (wrong length, out of place).
     """
-
-    def __init__(self, file_name: str, line: int | None, field: str | None, reason: str) -> None:
-        self.file_name = file_name
-        self.line = None if line is None else int(line)  # plain int, not numpy (drivers)
-        self.field = field
-        # a reason quotes the file's own text, which may hold a national id: masked here, so it
-        # is masked alike in the file issue, the log, the CLI and the report
-        self.reason = mask_text(reason)
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = self.file_name
-        if self.line is not None:
-            where += f" line {self.line}"
-        if self.field is not None:
-            where += f" field {self.field}"
-        return f"{where}: {self.reason}"
-
-    def __reduce__(self):
-        return (type(self), (self.file_name, self.line, self.field, self.reason))
 
 
 def payments_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
@@ -130,3 +110,20 @@ class BankChunk:
     control_count: int | None = None
     control_amount: int | None = None
     created: datetime.date | None = None
+
+
+def whole_file(chunks: Iterable[BankChunk]) -> BankFile:
+    """The `BankFile` of a file read in chunks: their payments together, the last one's
+    controls (reading every chunk makes every check of the file)."""
+    chunks = list(chunks)
+    last = chunks[-1]
+    payments = pd.concat([c.payments for c in chunks], ignore_index=True)
+    return BankFile(
+        file_name=last.file_name,
+        format=last.format,
+        kind=last.kind,
+        payments=payments_frame(payments),
+        control_count=int(last.control_count),
+        control_amount=int(last.control_amount),
+        created=last.created,
+    )

@@ -20,13 +20,19 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import IO
 
 import netsgiro
 from netsgiro import records as nr
 
-from inkasso.bank.model import PAYMENTS, BankChunk, BankFile, BankFileError, payments_frame
+from inkasso.bank.model import (
+    PAYMENTS,
+    BankChunk,
+    BankFile,
+    BankFileError,
+    payments_frame,
+    whole_file,
+)
 from inkasso.formats.codec import ascii_digits, control_character
 from inkasso.formats.reader import DEFAULT_CHUNK_ROWS, _line_blocks, _open
 
@@ -136,29 +142,14 @@ _KID = re.compile(" *[0-9]*")
 def read_ocr_giro(data: bytes, file_name: str) -> BankFile:
     """Read an OCR giro file (ISO-8859-1) into a `BankFile`; raise `BankFileError` if it is broken.
 
-    The whole file is rejected when a record is malformed, out of place, or an end record's
-    number of transactions, number of records or total amount disagrees with the body.
+    The whole file as one chunk of ``iter_ocr_giro``: the whole file is rejected when a record
+    is malformed, out of place, or an end record's number of transactions, number of records or
+    total amount disagrees with the body.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        raise BankFileError(
-            file_name, 1, None, f"starts with a UTF-8 byte order mark: OCR giro is {ENCODING}"
-        )
-    # split on LF only: str.splitlines() would also break at \x1c-\x1e and \x85 (NEL), which
-    # are single bytes in ISO-8859-1, and shift every line number after them
-    lines = [line.removesuffix("\r") for line in data.decode(ENCODING).split("\n")]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines:
-        raise BankFileError(file_name, None, None, "the file is empty")
-    parsed = [_parse_line(file_name, number, text) for number, text in enumerate(lines, start=1)]
-    structure = _StructureCheck(file_name).run(parsed)
-    try:
-        transmission = netsgiro.Transmission.from_records([record for _, record in parsed])
-    except (ValueError, TypeError, AssertionError) as exc:  # checked above; a netsgiro change
-        raise BankFileError(
-            file_name, None, None, f"netsgiro rejects the transmission: {exc}"
-        ) from exc
-    return _bank_file(file_name, transmission, structure)
+    return whole_file(iter_ocr_giro(data, file_name, chunk_rows=_WHOLE))
+
+
+_WHOLE = 1 << 62  # chunk_rows for "the whole file as one chunk"
 
 
 def _parse_line(file_name: str, number: int, text: str) -> tuple[int, nr.Record]:
@@ -452,44 +443,6 @@ class _StructureCheck:
             )
 
 
-def _bank_file(
-    file_name: str, transmission: netsgiro.Transmission, structure: list[_Assignment]
-) -> BankFile:
-    """Turn a checked transmission into a `BankFile` (payments from its OCR giro assignments)."""
-    ocr = [
-        (assignment, checked)
-        for assignment, checked in zip(transmission.assignments, structure, strict=True)
-        if assignment.service_code == netsgiro.ServiceCode.OCR_GIRO
-    ]
-    if ocr or not transmission.assignments:
-        kind = PAYMENTS
-        rows = [
-            _payment_row(assignment, transaction, checked.first_lines[transaction.number])
-            for assignment, checked in ocr
-            for transaction in assignment.transactions
-        ]
-        control_count = sum(checked.end.num_transactions for _, checked in ocr)
-        control_amount = sum(checked.end.total_amount or 0 for _, checked in ocr)
-    else:
-        agreements_only = all(
-            a.type == netsgiro.AssignmentType.AVTALEGIRO_AGREEMENTS
-            for a in transmission.assignments
-        )
-        kind = AGREEMENTS if agreements_only else PAYMENT_REQUESTS
-        rows = []
-        control_count = sum(checked.end.num_transactions for checked in structure)
-        control_amount = sum(checked.end.total_amount or 0 for checked in structure)
-    return BankFile(
-        file_name=file_name,
-        format=FORMAT,
-        kind=kind,
-        payments=payments_frame(rows),
-        control_count=control_count,
-        control_amount=control_amount,
-        created=transmission.date,
-    )
-
-
 def _row(start: nr.AssignmentStart, transaction: _Transaction) -> dict:
     """One payments-frame row from a transaction's records (30, 31, ...), as `_payment_row`."""
     item1, item2 = transaction.records[0], transaction.records[1]
@@ -608,27 +561,3 @@ def _chunk(file_name, check: _StructureCheck, rows, index, last, end) -> BankChu
         control_amount=control_amount,
         created=end.nets_date if end is not None else None,
     )
-
-
-def _payment_row(
-    assignment: netsgiro.Assignment, transaction: netsgiro.Transaction, line: int
-) -> dict:
-    """One payments-frame row of an OCR giro transaction; reversals are negative."""
-    return _frame_row(
-        ref=f"{assignment.number}-{transaction.number:07d}",
-        ore=nok_to_ore(transaction.amount),
-        reversal=transaction.type in _REVERSALS,
-        debit_account=transaction.debit_account,
-        kid=transaction.kid,
-        payment_date=transaction.date,
-        payee_account=assignment.account,
-        line=line,
-    )
-
-
-def nok_to_ore(amount: Decimal) -> int:
-    """Convert a Decimal NOK amount to integer øre exactly; raise ValueError on a fraction of øre."""
-    ore = Decimal(amount) * 100
-    if ore != ore.to_integral_value():
-        raise ValueError(f"{amount} NOK is not a whole number of øre")
-    return int(ore)

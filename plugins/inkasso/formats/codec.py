@@ -93,22 +93,32 @@ def to_cells(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndar
     return _date_out(field, series), None
 
 
-def _check_common_out(field: Field, out: pd.Series) -> pd.Series:
+def _check_common_out(field: Field, out: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
+    """Check a column of texts (a Series of str or a numpy ``<U`` array alike) against the
+    field's constant, whether it is required and its allowed values; blanks take the constant."""
+    series = isinstance(out, pd.Series)
+
+    def at(pos: int) -> str:
+        return out.iloc[pos] if series else str(out[pos])
+
     empty = out == ""
     if field.const is not None:
         wrong = ~empty & (out != field.const)
         if wrong.any():
             pos = _first(wrong)
-            raise FieldProblem(pos, f"must be {field.const!r}, got {out.iloc[pos]!r}")
-        out = out.where(~empty, field.const)
+            raise FieldProblem(pos, f"must be {field.const!r}, got {at(pos)!r}")
+        out = out.where(~empty, field.const) if series else np.where(empty, field.const, out)
         empty = out == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
     if field.values is not None:
-        bad = ~empty & ~out.isin(field.values)
+        allowed = (
+            out.isin(field.values) if series else np.isin(out, np.array(field.values, dtype=str))
+        )
+        bad = ~empty & ~allowed
         if bad.any():
             pos = _first(bad)
-            raise FieldProblem(pos, f"{out.iloc[pos]!r} is not one of {sorted(field.values)}")
+            raise FieldProblem(pos, f"{at(pos)!r} is not one of {sorted(field.values)}")
     return out
 
 
@@ -120,23 +130,7 @@ def _text_out(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.nda
         # a NUL (which a numpy unicode array cannot keep at a value's end): Python's strip
         return _check_common_out(field, strings.str.strip()), None
     # numpy strips and checks the whole column at once
-    text = np.strings.strip(np.array(values, dtype=str))
-    empty = text == ""
-    if field.const is not None:
-        wrong = ~empty & (text != field.const)
-        if wrong.any():
-            pos = _first(wrong)
-            raise FieldProblem(pos, f"must be {field.const!r}, got {str(text[pos])!r}")
-        text = np.where(empty, field.const, text)
-        empty = text == ""
-    if field.required and empty.any():
-        raise FieldProblem(_first(empty), "missing required value")
-    if field.values is not None:
-        bad = ~empty & ~np.isin(text, np.array(field.values, dtype=str))
-        if bad.any():
-            pos = _first(bad)
-            raise FieldProblem(pos, f"{str(text[pos])!r} is not one of {sorted(field.values)}")
-    return None, text
+    return None, _check_common_out(field, np.strings.strip(np.array(values, dtype=str)))
 
 
 def line_breaks(series: pd.Series) -> int | None:

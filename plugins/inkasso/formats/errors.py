@@ -5,13 +5,11 @@ from __future__ import annotations
 from inkasso.masking import mask_text
 
 
-class FormatError(ValueError):
-    """A file does not follow its layout; names the file, the 1-based line and the field.
+class FileError(ValueError):
+    """A file is broken; names the file, the 1-based line and the field (the reason masked).
 
-    ``str(err)`` reads like ``LS123_20261122.txt line 3 field remaining_amount: not an amount:
-    '12x4'``. ``line`` and ``field`` may be ``None`` when the problem is the whole file (an empty
-    file) or a whole line (wrong length). When writing, ``file_name`` is the layout being written,
-    ``line`` the line the value would have had and ``row`` the 0-based row of the input frame.
+    The shared base of ``FormatError`` (the format engine) and ``inkasso.bank.model.
+    BankFileError`` (the bank readers): one way to say where a file breaks.
     """
 
     def __init__(
@@ -45,6 +43,16 @@ class FormatError(ValueError):
 
     def __reduce__(self):
         return (type(self), (self.file_name, self.line, self.field, self.reason, self.row))
+
+
+class FormatError(FileError):
+    """A file does not follow its layout; names the file, the 1-based line and the field.
+
+    ``str(err)`` reads like ``LS123_20261122.txt line 3 field remaining_amount: not an amount:
+    '12x4'``. ``line`` and ``field`` may be ``None`` when the problem is the whole file (an empty
+    file) or a whole line (wrong length). When writing, ``file_name`` is the layout being written,
+    ``line`` the line the value would have had and ``row`` the 0-based row of the input frame.
+    """
 
 
 class LayoutError(ValueError):

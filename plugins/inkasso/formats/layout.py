@@ -15,59 +15,27 @@ from typing import IO, TYPE_CHECKING, Any
 import yaml
 
 from inkasso.formats.errors import LayoutError
-from inkasso.formats.spec import LINE_ENDINGS, RecordSpec, check_fixed_positions, records_from_yaml
+from inkasso.formats.parsed import ParsedChunk, ParsedFile
+from inkasso.formats.reader import iter_chunks, read_file
+from inkasso.formats.spec import (
+    LINE_ENDINGS,
+    LayoutSpec,
+    check_fixed_positions,
+    records_from_yaml,
+)
+from inkasso.formats.writer import write_file, write_record_list
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import pandas as pd
 
-    from inkasso.formats.parsed import ParsedChunk, ParsedFile
-
 ENCODINGS = ("iso-8859-1", "utf-8")
 
 
 @dataclass(frozen=True)
-class Layout:
-    """A file layout: record types told apart by a code, their fields, and the trailer controls."""
-
-    name: str
-    kind: str  # fixed | delimited
-    encoding: str
-    line_ending: str  # the characters, "\r\n" or "\n"
-    records: dict[str, RecordSpec]
-    description: str = ""
-    code_start: int = 1  # fixed: where the record-type code sits (1-based)
-    code_width: int = 2
-    delimiter: str = ";"
-    column_names: str | None = None  # delimited: record type whose column names open the file
-    lenient_length: bool = False  # fixed: short lines padded, extra trailing spaces allowed
-
-    # ----------------------------------------------------------------------------- structure
-    def _role(self, role: str) -> RecordSpec | None:
-        for rec in self.records.values():
-            if rec.role == role:
-                return rec
-        return None
-
-    @property
-    def header(self) -> RecordSpec | None:
-        """The header record type, or None when the layout has none."""
-        return self._role("header")
-
-    @property
-    def trailer(self) -> RecordSpec | None:
-        """The trailer record type, or None when the layout has none."""
-        return self._role("trailer")
-
-    @property
-    def detail_types(self) -> list[str]:
-        """The names of the detail record types, in declaration order."""
-        return [t for t, r in self.records.items() if r.role == "detail"]
-
-    def fields(self, record_type: str) -> list[str]:
-        """The field names of one record type, in file order."""
-        return self.records[record_type].field_names
+class Layout(LayoutSpec):
+    """A file layout (see ``LayoutSpec``) that writes a file from a frame and reads one back."""
 
     # ----------------------------------------------------------------------------- writing
     def write(
@@ -84,8 +52,6 @@ class Layout:
         Amounts and integers must be integer columns (a float column is refused); dates may be
         ``datetime.date``, datetimes or ISO strings. ``trailer`` fills non-control trailer fields.
         """
-        from inkasso.formats.writer import write_file
-
         return write_file(self, header, details, detail_type, trailer, file_name)
 
     def write_records(
@@ -96,15 +62,11 @@ class Layout:
         Include the header pair; the trailer is appended (or, if given last, completed) with its
         control fields computed from the records.
         """
-        from inkasso.formats.writer import write_record_list
-
         return write_record_list(self, records, file_name)
 
     # ----------------------------------------------------------------------------- reading
     def read(self, data: bytes, file_name: str) -> ParsedFile:
         """Parse and check a whole file; raises ``FormatError`` naming line and field."""
-        from inkasso.formats.reader import read_file
-
         return read_file(self, data, file_name)
 
     def iter_chunks(
@@ -118,8 +80,6 @@ class Layout:
         See ``inkasso.formats.reader.iter_chunks``: memory is bounded by a chunk; the whole-file
         checks raise ``FormatError`` before the last chunk is yielded.
         """
-        from inkasso.formats.reader import iter_chunks
-
         return iter_chunks(self, source, file_name, chunk_rows)
 
 

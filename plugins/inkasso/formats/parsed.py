@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from inkasso.formats.layout import Layout
+    from inkasso.formats.spec import LayoutSpec
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,16 @@ class ParsedFile:
     def __init__(
         self,
         file_name: str,
-        layout: Layout,
+        layout: LayoutSpec,
         frames: dict[str, pd.DataFrame],
         lines: dict[str, np.ndarray],
-        empty_columns: dict[str, list[str]],
     ) -> None:
         self.file_name = file_name
         self.layout = layout
         self._frames = frames
         self._lines = lines
-        self._columns = empty_columns
+        # the columns of a record type's frame when the file holds none of its records
+        self._columns = {t: r.field_names for t, r in layout.records.items()}
         self._records: list[Record] | None = None
 
     def _single(self, role_spec) -> dict[str, Any]:
@@ -121,19 +121,9 @@ class ParsedChunk(ParsedFile):
     chunk only (``last`` is True), after the whole-file checks have passed.
     """
 
-    def __init__(
-        self,
-        file_name: str,
-        layout: Layout,
-        frames: dict[str, pd.DataFrame],
-        lines: dict[str, np.ndarray],
-        header: dict[str, Any],
-        trailer: dict[str, Any],
-        last: bool,
-    ) -> None:
-        super().__init__(
-            file_name, layout, frames, lines, {t: r.field_names for t, r in layout.records.items()}
-        )
+    def __init__(self, *parts, header: dict[str, Any], trailer: dict[str, Any], last: bool) -> None:
+        """``parts``: as ``ParsedFile`` (file name, layout, this block's frames and lines)."""
+        super().__init__(*parts)
         self._header, self._trailer, self.last = header, trailer, last
 
     @property

@@ -27,7 +27,7 @@ from inkasso.formats.errors import FormatError
 from inkasso.formats.parsed import ParsedChunk, ParsedFile
 
 if TYPE_CHECKING:
-    from inkasso.formats.layout import Layout
+    from inkasso.formats.spec import LayoutSpec
 
 DEFAULT_CHUNK_ROWS = 100_000
 _LF, _CR, _SPACE = 10, 13, 32
@@ -52,21 +52,15 @@ class _Problems:
 # ------------------------------------------------------------------------------ public entry
 
 
-def read_file(layout: Layout, data: bytes, file_name: str) -> ParsedFile:
+def read_file(layout: LayoutSpec, data: bytes, file_name: str) -> ParsedFile:
     """Parse ``data`` with ``layout`` (see ``Layout.read``): the whole file as one block."""
     state = _FileState(layout, file_name)
     chunk = _read_block(state, data, 1, last=True)
-    return ParsedFile(
-        file_name=file_name,
-        layout=layout,
-        frames=chunk._frames,
-        lines=chunk._lines,
-        empty_columns={t: r.field_names for t, r in layout.records.items()},
-    )
+    return ParsedFile(file_name, layout, chunk._frames, chunk._lines)
 
 
 def iter_chunks(
-    layout: Layout,
+    layout: LayoutSpec,
     source: bytes | str | os.PathLike | IO[bytes],
     file_name: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -154,7 +148,7 @@ def _nth_lf(data: bytes, n: int, count: int) -> int:
 class _FileState:
     """What the blocks read so far tell about the whole file: header, trailer, counts, sums."""
 
-    def __init__(self, layout: Layout, file_name: str) -> None:
+    def __init__(self, layout: LayoutSpec, file_name: str) -> None:
         self.layout, self.file_name = layout, file_name
         self.records = 0
         self.header: dict[str, Any] = {}
@@ -326,7 +320,7 @@ def _values(state: _FileState, cells, positions, line_no) -> dict[str, pd.DataFr
 class _FixedBlock:
     """The lines of a fixed-width block as one array of characters with line bounds."""
 
-    def __init__(self, layout: Layout, data: bytes, first: int, last: bool, name: str) -> None:
+    def __init__(self, layout: LayoutSpec, data: bytes, first: int, last: bool, name: str) -> None:
         self.layout, self.name = layout, name
         self.chars = _characters(layout, data, first, name)
         self.padded = self.chars[:0]  # the characters and blanks after them, made once
@@ -430,14 +424,7 @@ class _FixedBlock:
                     )
                     break
         else:
-            for i in np.flatnonzero(lens < length)[:1]:
-                problems.add(
-                    lines[i], None, f"truncated line: {lens[i]} characters, expected {length}"
-                )
-            for i in np.flatnonzero(lens > length)[:1]:
-                problems.add(
-                    lines[i], None, f"wrong line length: {lens[i]} characters, expected {length}"
-                )
+            _length_problems(problems, lines, lens, length, "characters")
         # the lines as one (records x length) matrix: one gather, then each field is a view
         matrix = self.windows(length)[np.minimum(self.starts[idx], len(self.chars))]
         short = lens < length
@@ -485,7 +472,7 @@ class _FixedBlock:
         problems.add(self.line_no[i], None, f"control character {char} outside the fields")
 
 
-def _characters(layout: Layout, data: bytes, first: int, name: str) -> np.ndarray:
+def _characters(layout: LayoutSpec, data: bytes, first: int, name: str) -> np.ndarray:
     """The block's characters: its bytes when one byte is one character, else its code points."""
     if layout.encoding == "iso-8859-1" or data.isascii():
         return np.frombuffer(data, dtype=np.uint8)
@@ -493,7 +480,7 @@ def _characters(layout: Layout, data: bytes, first: int, name: str) -> np.ndarra
     return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
 
 
-def _decode(layout: Layout, data: bytes, first: int, file_name: str) -> str:
+def _decode(layout: LayoutSpec, data: bytes, first: int, file_name: str) -> str:
     try:
         return data.decode(layout.encoding)
     except UnicodeDecodeError as err:
@@ -552,14 +539,7 @@ class _DelimitedBlock:
         expected = len(rec.fields) + 1
         parts = sub.str.split(self.layout.delimiter, regex=False)
         counts = parts.str.len().to_numpy()
-        for i in np.flatnonzero(counts < expected)[:1]:
-            problems.add(
-                lines[i], None, f"truncated line: {counts[i]} columns, expected {expected}"
-            )
-        for i in np.flatnonzero(counts > expected)[:1]:
-            problems.add(
-                lines[i], None, f"wrong line length: {counts[i]} columns, expected {expected}"
-            )
+        _length_problems(problems, lines, counts, expected, "columns")
         if (counts != expected).any():
             parts = parts.map(lambda p: (p + [""] * expected)[:expected])
         table = [list(col) for col in zip(*parts.tolist(), strict=False)]
@@ -588,7 +568,9 @@ class _DelimitedBlock:
                 problems.add(line, None, f"control character {char} outside the fields")
 
 
-def _split_lines(layout: Layout, text: str, first: int, last: bool, file_name: str) -> list[str]:
+def _split_lines(
+    layout: LayoutSpec, text: str, first: int, last: bool, file_name: str
+) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -606,3 +588,11 @@ def _split_lines(layout: Layout, text: str, first: int, last: bool, file_name: s
         while lines and lines[-1].strip() == "":
             lines.pop()  # blank lines at the very end are not records
     return lines
+
+
+def _length_problems(problems, lines, counts: np.ndarray, expected: int, unit: str) -> None:
+    """Note the first line shorter than ``expected`` (truncated) and the first longer one."""
+    for i in np.flatnonzero(counts < expected)[:1]:
+        problems.add(lines[i], None, f"truncated line: {counts[i]} {unit}, expected {expected}")
+    for i in np.flatnonzero(counts > expected)[:1]:
+        problems.add(lines[i], None, f"wrong line length: {counts[i]} {unit}, expected {expected}")

@@ -176,3 +176,48 @@ def check_fixed_positions(
             raise LayoutError(
                 f"layout {layout} record {rec.type}: fields end at {end} > {rec.length}"
             )
+
+
+@dataclass(frozen=True)
+class LayoutSpec:
+    """A file layout's declaration: record types told apart by a code, their fields, and the
+    trailer controls. ``inkasso.formats.layout.Layout`` adds reading and writing; the reader and
+    the writer take this declaration, so that neither imports the other's caller."""
+
+    name: str
+    kind: str  # fixed | delimited
+    encoding: str
+    line_ending: str  # the characters, "\r\n" or "\n"
+    records: dict[str, RecordSpec]
+    description: str = ""
+    code_start: int = 1  # fixed: where the record-type code sits (1-based)
+    code_width: int = 2
+    delimiter: str = ";"
+    column_names: str | None = None  # delimited: record type whose column names open the file
+    lenient_length: bool = False  # fixed: short lines padded, extra trailing spaces allowed
+
+    # ----------------------------------------------------------------------------- structure
+    def _role(self, role: str) -> RecordSpec | None:
+        for rec in self.records.values():
+            if rec.role == role:
+                return rec
+        return None
+
+    @property
+    def header(self) -> RecordSpec | None:
+        """The header record type, or None when the layout has none."""
+        return self._role("header")
+
+    @property
+    def trailer(self) -> RecordSpec | None:
+        """The trailer record type, or None when the layout has none."""
+        return self._role("trailer")
+
+    @property
+    def detail_types(self) -> list[str]:
+        """The names of the detail record types, in declaration order."""
+        return [t for t, r in self.records.items() if r.role == "detail"]
+
+    def fields(self, record_type: str) -> list[str]:
+        """The field names of one record type, in file order."""
+        return self.records[record_type].field_names

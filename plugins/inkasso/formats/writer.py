@@ -14,7 +14,7 @@ from inkasso.formats.errors import FormatError
 from inkasso.formats.spec import RecordSpec
 
 if TYPE_CHECKING:
-    from inkasso.formats.layout import Layout
+    from inkasso.formats.spec import LayoutSpec
 
 
 class _Block:
@@ -30,7 +30,7 @@ class _Block:
 
 
 def write_file(
-    layout: Layout,
+    layout: LayoutSpec,
     header: dict[str, Any] | None,
     details: pd.DataFrame | list[dict[str, Any]],
     detail_type: str,
@@ -70,7 +70,7 @@ def write_file(
 
 
 def write_record_list(
-    layout: Layout, records: list[tuple[str, dict[str, Any]]], file_name: str | None
+    layout: LayoutSpec, records: list[tuple[str, dict[str, Any]]], file_name: str | None
 ) -> bytes:
     """Records of several types in file order (see ``Layout.write_records``)."""
     name = file_name or f"{layout.name} (writing)"
@@ -100,7 +100,7 @@ def _frame(data: pd.DataFrame | list[dict[str, Any]], rec: RecordSpec) -> pd.Dat
     return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
 
 
-def _compute_controls(layout: Layout, blocks: list[_Block]) -> None:
+def _compute_controls(layout: LayoutSpec, blocks: list[_Block]) -> None:
     """Fill the trailer's control fields from the other blocks."""
     trailer = next((b for b in blocks if b.rec.role == "trailer"), None)
     if trailer is None:
@@ -118,7 +118,7 @@ def _compute_controls(layout: Layout, blocks: list[_Block]) -> None:
         trailer.frame[control.field] = pd.Series([value], dtype=object)
 
 
-def _write_blocks(layout: Layout, blocks: list[_Block], name: str) -> bytes:
+def _write_blocks(layout: LayoutSpec, blocks: list[_Block], name: str) -> bytes:
     total = sum(len(b.frame) for b in blocks)
     lines: list[str | None] = [None] * total
     first_line = 2 if layout.column_names else 1
@@ -142,23 +142,36 @@ def _write_blocks(layout: Layout, blocks: list[_Block], name: str) -> bytes:
     if layout.column_names:
         rec = layout.records[layout.column_names]
         lines.insert(0, layout.delimiter.join(["record_type", *rec.field_names]))
+    return _encode(layout, lines, name, 1, blocks, first_line)
+
+
+def _encode(
+    layout: LayoutSpec, lines: list, name: str, line_of_first: int, blocks, first_line: int
+) -> bytes:
+    """The lines joined with the layout's line ending and encoded: the one place a value with a
+    line break (checked when ``blocks`` is given) or a character the encoding cannot hold is
+    named by line and field. ``line_of_first`` is the file's line number of ``lines[0]``."""
     ending = layout.line_ending
     text = ending.join(lines) + ending
-    if text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r"):
+    if blocks is not None and (
+        text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r")
+    ):
         _raise_line_break(layout, blocks, name, first_line)
     try:
         return text.encode(layout.encoding)
     except UnicodeEncodeError as err:
-        line_no = text.count("\n", 0, err.start) + 1
+        index = text.count("\n", 0, err.start)
         line_start = text.rfind("\n", 0, err.start) + 1
-        char = text[err.start]
-        field = _field_at(layout, lines[line_no - 1], err.start - line_start)
+        field = _field_at(layout, lines[index], err.start - line_start)
         raise FormatError(
-            name, line_no, field, f"{char!r} cannot be written in {layout.encoding}"
+            name,
+            line_of_first + index,
+            field,
+            f"{text[err.start]!r} cannot be written in {layout.encoding}",
         ) from None
 
 
-def _raise_line_break(layout: Layout, blocks: list[_Block], name: str, first_line: int) -> None:
+def _raise_line_break(layout: LayoutSpec, blocks: list[_Block], name: str, first_line: int) -> None:
     """A value holds CR or LF: find the first such value and name its line and field."""
     found = []
     for block in blocks:
@@ -171,7 +184,7 @@ def _raise_line_break(layout: Layout, blocks: list[_Block], name: str, first_lin
     raise FormatError(name, position + first_line, field, "text contains a line break", row=row)
 
 
-def _field_at(layout: Layout, line: str, column: int) -> str | None:
+def _field_at(layout: LayoutSpec, line: str, column: int) -> str | None:
     """The name of the field at 0-based character ``column`` of a written line."""
     if layout.kind == "fixed":
         code = line[layout.code_start - 1 : layout.code_start - 1 + layout.code_width]
@@ -189,53 +202,23 @@ def _field_at(layout: Layout, line: str, column: int) -> str | None:
     return None
 
 
-def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> list[str]:
+def _format_block(layout: LayoutSpec, block: _Block, name: str, first_line: int) -> list[str]:
     """The lines of one block of records, built column by column."""
     rec, frame = block.rec, block.frame
     n = len(frame)
-
-    def fail(field: str | None, problem: FieldProblem) -> FormatError:
-        pos = problem.position
-        return FormatError(
-            name,
-            int(block.positions[pos]) + first_line,
-            field,
-            problem.reason,
-            row=int(block.rows[pos]),
-        )
-
-    texts: list[tuple[Any, pd.Series]] = []
+    texts: list[tuple[Any, Any]] = []
     for f in rec.fields:
-        if f.name in frame.columns:
-            column = frame[f.name]
-        elif f.required and f.const is None:
-            raise FormatError(
-                name, None, f.name, f"missing column {f.name!r} for {rec.type} records"
-            )
-        else:
-            column = pd.Series([None] * n, dtype=object)
         try:
-            out, cells = to_cells(f, column)
-            values = _Texts(out, cells)
-            if f.width is not None:
-                too_long = values.lengths() > f.width
-                if too_long.any():
-                    pos = int(np.flatnonzero(too_long)[0])
-                    raise FieldProblem(pos, f"{values.at(pos)!r} does not fit width {f.width}")
-            if layout.kind == "fixed":
-                out = values.padded(f.width, f.align)
-            else:
-                out = values.series()
-                bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
-                if bad.any():
-                    pos = int(np.flatnonzero(bad)[0])
-                    raise FieldProblem(
-                        pos, f"{out.iloc[pos]!r} contains the delimiter {layout.delimiter!r}"
-                    )
+            texts.append((f, _field_texts(layout, rec, f, frame, name)))
         except FieldProblem as problem:
-            raise fail(f.name, problem) from None
-        texts.append((f, out))
-
+            pos = problem.position
+            raise FormatError(
+                name,
+                int(block.positions[pos]) + first_line,
+                f.name,
+                problem.reason,
+                row=int(block.rows[pos]),
+            ) from None
     if layout.kind == "delimited":
         pieces: list[Any] = [repeat(rec.code, n)]
         for _f, out in texts:
@@ -244,19 +227,51 @@ def _format_block(layout: Layout, block: _Block, name: str, first_line: int) -> 
     elif all(isinstance(out, np.ndarray) for _f, out in texts):
         return _fixed_matrix(layout, rec, texts, n)
     else:
-        slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
-        slots += [(f.start, f.width, _as_list(out)) for f, out in texts]
-        slots.sort(key=lambda s: s[0])
-        pieces = []
-        at = 1
-        for start, width, values in slots:
-            if start > at:
-                pieces.append(repeat(" " * (start - at), n))
-            pieces.append(values)
-            at = start + width
-        if rec.length is not None and rec.length >= at:
-            pieces.append(repeat(" " * (rec.length - at + 1), n))
+        pieces = _fixed_pieces(layout, rec, texts, n)
     return ["".join(parts) for parts in zip(*pieces, strict=False)]
+
+
+def _field_texts(layout: LayoutSpec, rec: RecordSpec, f, frame: pd.DataFrame, name: str):
+    """One field's column as texts: padded (fixed) or checked for the delimiter (delimited).
+    Raises ``FieldProblem`` for a value that does not fit, ``FormatError`` for a missing column."""
+    if f.name in frame.columns:
+        column = frame[f.name]
+    elif f.required and f.const is None:
+        raise FormatError(name, None, f.name, f"missing column {f.name!r} for {rec.type} records")
+    else:
+        column = pd.Series([None] * len(frame), dtype=object)
+    out, cells = to_cells(f, column)
+    values = _Texts(out, cells)
+    if f.width is not None:
+        too_long = values.lengths() > f.width
+        if too_long.any():
+            pos = int(np.flatnonzero(too_long)[0])
+            raise FieldProblem(pos, f"{values.at(pos)!r} does not fit width {f.width}")
+    if layout.kind == "fixed":
+        return values.padded(f.width, f.align)
+    out = values.series()
+    bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise FieldProblem(pos, f"{out.iloc[pos]!r} contains the delimiter {layout.delimiter!r}")
+    return out
+
+
+def _fixed_pieces(layout: LayoutSpec, rec: RecordSpec, texts, n: int) -> list:
+    """The columns of fixed-width lines in position order, blanks filling the gaps."""
+    slots = [(layout.code_start, layout.code_width, repeat(rec.code, n))]
+    slots += [(f.start, f.width, _as_list(out)) for f, out in texts]
+    slots.sort(key=lambda s: s[0])
+    pieces = []
+    at = 1
+    for start, width, values in slots:
+        if start > at:
+            pieces.append(repeat(" " * (start - at), n))
+        pieces.append(values)
+        at = start + width
+    if rec.length is not None and rec.length >= at:
+        pieces.append(repeat(" " * (rec.length - at + 1), n))
+    return pieces
 
 
 class _Texts:
@@ -307,7 +322,7 @@ def _as_list(out) -> list[str]:
     return out.tolist() if hasattr(out, "tolist") else list(out)
 
 
-def _fixed_matrix(layout: Layout, rec: RecordSpec, texts, n: int) -> np.ndarray:
+def _fixed_matrix(layout: LayoutSpec, rec: RecordSpec, texts, n: int) -> np.ndarray:
     """The lines of a fixed-width block as one matrix of characters (records x line length).
 
     One byte a character when every character is below 256 (always so for ISO-8859-1 files
@@ -335,7 +350,7 @@ def _matrix_lines(matrix: np.ndarray) -> list[str]:
     return [text[i : i + length] for i in range(0, n * length, length)]
 
 
-def _fast_bytes(layout: Layout, results: list, total: int) -> bytes | None:
+def _fast_bytes(layout: LayoutSpec, results: list, total: int) -> bytes | None:
     """The file's bytes straight from the blocks' byte matrices, when that is the same file.
 
     So when every block is a byte matrix standing on consecutive lines, no value holds a
@@ -371,7 +386,7 @@ def _fast_bytes(layout: Layout, results: list, total: int) -> bytes | None:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _unwritable_text(layout: Layout, f, values: pd.Series) -> pd.Series:
+def _unwritable_text(layout: LayoutSpec, f, values: pd.Series) -> pd.Series:
     """Per value of one text field: why the layout cannot carry it ('' when it can)."""
     text = _strings(values).str.strip()
     why = pd.Series("", index=values.index, dtype=object)
@@ -413,7 +428,7 @@ def _unwritable_text(layout: Layout, f, values: pd.Series) -> pd.Series:
 
 
 def unwritable_values(
-    layout: Layout, details: pd.DataFrame, detail_type: str = "detail"
+    layout: LayoutSpec, details: pd.DataFrame, detail_type: str = "detail"
 ) -> pd.Series:
     """For each row of ``details`` that the layout cannot write, why: ``"<field>: <problem>"``.
 
@@ -441,7 +456,7 @@ class StreamWriter:
     with all chunks at once.
     """
 
-    def __init__(self, layout: Layout, out, header: dict[str, Any] | None, **kw) -> None:
+    def __init__(self, layout: LayoutSpec, out, header: dict[str, Any] | None, **kw) -> None:
         self.layout, self.out = layout, out
         self.detail_type = kw.get("detail_type", "detail")
         self.name = kw.get("file_name") or f"{layout.name} (writing)"
@@ -463,24 +478,8 @@ class StreamWriter:
             raise FormatError(self.name, None, None, f"layout {layout.name} has no header record")
 
     def _emit(self, lines: list[str], blocks) -> None:
-        ending = self.layout.line_ending
-        text = ending.join(lines) + ending
-        if blocks and (
-            text.count("\n") != len(lines) or text.count("\r") != len(lines) * ending.count("\r")
-        ):
-            _raise_line_break(self.layout, blocks, self.name, self.first_line)
-        try:
-            data = text.encode(self.layout.encoding)
-        except UnicodeEncodeError as err:
-            line_no = text.count("\n", 0, err.start)
-            start = text.rfind("\n", 0, err.start) + 1
-            field = _field_at(self.layout, lines[line_no], err.start - start)
-            raise FormatError(
-                self.name,
-                self.lines + self.first_line + line_no,
-                field,
-                f"{text[err.start]!r} cannot be written in {self.layout.encoding}",
-            ) from None
+        line_of_first = self.lines + self.first_line
+        data = _encode(self.layout, lines, self.name, line_of_first, blocks, self.first_line)
         self.out.write(data)
         self.size += len(data)
         self.lines += len(lines)

@@ -8,7 +8,7 @@ from functools import cache
 
 from inkasso.config import TEMPLATES_DIR
 from inkasso.money.amounts import format_money
-from inkasso.report.gather import ClientReport
+from inkasso.report.model import ClientReport
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inkasso.db.schema import ink_mail_log
-from inkasso.report.gather import ClientReport
+from inkasso.report.model import ClientReport
 from inkasso.report.render import RenderedReport
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,36 @@ def mail_report(
             "client %s has no report_recipients: mail kept as a file only", report.client_id
         )
         return outcome("no_recipients", None)
+    attempt, latest = _attempt_now(engine, report, resend, run_id)
+    if attempt is None:
+        return outcome("already_sent", latest["attempt"])
+    write_report_files(base, day, report.client_id, rendered)
+    with smtp_session(conn_id) as (client, sender):
+        msg = build_message(
+            rendered, sender, report.recipients, message_id(report.client_id, day, attempt, sender)
+        )
+        mail_id = _claim_attempt(
+            engine, report, rendered, attempt, str(html_path), run_id, now or datetime.now(UTC)
+        )
+        refused = _hand_over(engine, client, msg, sender, report.recipients, mail_id)
+    _set_status(engine, mail_id, "sent", now or datetime.now(UTC))
+    if refused:
+        log.warning(
+            "client %s: %d recipient(s) refused by the server", report.client_id, len(refused)
+        )
+    log.info(
+        "client %s %s: attempt %d sent to %d recipient(s)",
+        report.client_id,
+        day,
+        attempt,
+        len(report.recipients),
+    )
+    return outcome("sent", attempt)
 
+
+def _attempt_now(engine: Engine, report: ClientReport, resend: bool, run_id: str | None):
+    """The attempt to send now (None: already sent) and the latest attempt logged."""
+    day = report.business_date
     latest = _latest(engine, report.client_id, day)
     if latest is not None:
         log.info(
@@ -193,56 +222,53 @@ def mail_report(
             day,
             latest["attempt"],
         )
-        return outcome("already_sent", latest["attempt"])
+    return attempt, latest
 
-    write_report_files(base, day, report.client_id, rendered)
-    with smtp_session(conn_id) as (client, sender):
-        msg = build_message(
-            rendered, sender, report.recipients, message_id(report.client_id, day, attempt, sender)
-        )
-        began = now or datetime.now(UTC)
-        try:
-            with engine.begin() as conn:
-                mail_id = conn.execute(
-                    ink_mail_log.insert()
-                    .values(
-                        client_id=report.client_id,
-                        business_date=day,
-                        attempt=attempt,
-                        recipients=", ".join(report.recipients),
-                        subject=rendered.subject[:200],
-                        html_path=str(html_path),
-                        status="sending",
-                        sent_at=began,
-                        run_id=run_id,
-                    )
-                    .returning(ink_mail_log.c.mail_id)
-                ).scalar_one()
-        except IntegrityError as exc:  # another run took this attempt at the same moment
-            raise MailStateError(
-                f"report mail of client {report.client_id} for {day} attempt {attempt} "
-                "is being sent by another run"
-            ) from exc
-        try:
-            refused = client.send_message(msg, from_addr=sender, to_addrs=report.recipients)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
-            # the server answered with a refusal: nothing was delivered, the next run may retry
-            _set_status(engine, mail_id, "failed", None)
-            raise
-        # any other error (connection lost, timeout) leaves 'sending': delivery is unknown
-    _set_status(engine, mail_id, "sent", now or datetime.now(UTC))
-    if refused:
-        log.warning(
-            "client %s: %d recipient(s) refused by the server", report.client_id, len(refused)
-        )
-    log.info(
-        "client %s %s: attempt %d sent to %d recipient(s)",
-        report.client_id,
-        day,
-        attempt,
-        len(report.recipients),
-    )
-    return outcome("sent", attempt)
+
+def _claim_attempt(
+    engine: Engine,
+    report: ClientReport,
+    rendered: RenderedReport,
+    attempt: int,
+    html_path: str,
+    run_id: str | None,
+    began: datetime,
+) -> int:
+    """Log the attempt as ``sending`` before the mail leaves; its unique key stops a second run
+    taking the same attempt. Returns the mail log id."""
+    try:
+        with engine.begin() as conn:
+            return conn.execute(
+                ink_mail_log.insert()
+                .values(
+                    client_id=report.client_id,
+                    business_date=report.business_date,
+                    attempt=attempt,
+                    recipients=", ".join(report.recipients),
+                    subject=rendered.subject[:200],
+                    html_path=html_path,
+                    status="sending",
+                    sent_at=began,
+                    run_id=run_id,
+                )
+                .returning(ink_mail_log.c.mail_id)
+            ).scalar_one()
+    except IntegrityError as exc:  # another run took this attempt at the same moment
+        raise MailStateError(
+            f"report mail of client {report.client_id} for {report.business_date} attempt "
+            f"{attempt} is being sent by another run"
+        ) from exc
+
+
+def _hand_over(engine: Engine, client, msg: EmailMessage, sender: str, recipients, mail_id: int):
+    """Give the mail to the server; a refusal marks the attempt ``failed`` (nothing was
+    delivered, the next run may retry). Returns the refused recipients."""
+    # any other error (connection lost, timeout) leaves 'sending': delivery is unknown
+    try:
+        return client.send_message(msg, from_addr=sender, to_addrs=recipients)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+        _set_status(engine, mail_id, "failed", None)
+        raise
 
 
 def _set_status(engine: Engine, mail_id: int, status: str, sent_at: datetime | None) -> None:

@@ -7,6 +7,7 @@ protected by Airflow); every write also needs the right to trigger the DAG conce
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -15,7 +16,7 @@ from functools import cache
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from inkasso.config import TEMPLATES_DIR
@@ -153,288 +154,323 @@ def render(request: Request, template: str, viewer: ViewUser | None, **context) 
 
 # --------------------------------------------------------------------------- the app
 
+_PARSERS = {
+    "int | None": _int,
+    "str | None": _str,
+    "date | None": _date,
+    "bool": lambda value: value == "1",
+}
+
+
+def _filter_from(query, filter_class):
+    """A list's filter dataclass filled from the query string (bad or empty values: 'any')."""
+    return filter_class(
+        **{f.name: _PARSERS[f.type](query.get(f.name)) for f in dataclasses.fields(filter_class)}
+    )
+
+
+async def _error_page(request: Request, exc: HTTPException):
+    """An HTTP error as a page of the view (with a login link for a 401)."""
+    html = (
+        _templates()
+        .get_template("error.html.j2")
+        .render(
+            prefix=URL_PREFIX,
+            airflow=airflow_base_path(),
+            status_code=exc.status_code,
+            message=str(exc.detail),
+            login=exc.status_code == status.HTTP_401_UNAUTHORIZED,
+        )
+    )
+    return HTMLResponse(html, status_code=exc.status_code)
+
+
+def _redirect(path: str, message: str) -> RedirectResponse:
+    """See-other to a page of the view, with a message for the person."""
+    return RedirectResponse(
+        f"{URL_PREFIX}{path}?{urlencode({'message': message})}",
+        status_code=status.HTTP_303_SEE_OTHER,
+    )
+
+
+# --------------------------------------------------------------------------- cases and money
+case_pages = APIRouter()
+
+
+@case_pages.get("/", include_in_schema=False)
+def home(viewer: User):
+    """The view opens on the case list."""
+    return RedirectResponse(f"{URL_PREFIX}/cases", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _list_page(request: Request, viewer, read, template: str, **context):
+    """A list page: ``read(conn, query)`` gives its rows (a dict of template values) from the
+    query string's filters and page; the filter forms' choices come with it."""
+    with erp_engine().connect() as conn:
+        options = queries.filter_options(conn)
+        rows = read(conn, request.query_params)
+    return render(request, template, viewer, options=options, **rows, **context)
+
+
+def _page(q) -> int:
+    """The page asked for (1 when none or not a number)."""
+    return _int(q.get("page")) or 1
+
+
+@case_pages.get("/cases", response_class=HTMLResponse)
+def cases(request: Request, viewer: User):
+    """The case list, filtered and paginated."""
+
+    def read(conn, q):
+        f = _filter_from(q, queries.CaseFilter)
+        return {"page": queries.list_cases(conn, f, today=today(), page=_page(q))}
+
+    return _list_page(
+        request,
+        viewer,
+        read,
+        "cases.html.j2",
+        tab="cases",
+        statuses=queries.CASE_STATUSES,
+        stale_days=queries.STALE_DAYS,
+    )
+
+
+@case_pages.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: int, viewer: User):
+    """One case with its invoice, events, corrections and money."""
+    with erp_engine().connect() as conn:
+        case = queries.case_detail(conn, case_id, today=today())
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No case {case_id}")
+    return render(request, "case.html.j2", viewer, tab="cases", case=case)
+
+
+@case_pages.get("/holds", response_class=HTMLResponse)
+def holds(request: Request, viewer: User):
+    """The invoices held back by the dispatch, grouped by reason."""
+
+    def read(conn, q):
+        groups, page = queries.list_holds(
+            conn,
+            client_id=_int(q.get("client_id")),
+            business_date=_date(q.get("business_date")),
+            reason=_str(q.get("reason")),
+            page=_page(q),
+        )
+        return {"groups": groups, "page": page}
+
+    return _list_page(request, viewer, read, "holds.html.j2", tab="holds")
+
+
+@case_pages.get("/payouts", response_class=HTMLResponse)
+def payouts(request: Request, viewer: User):
+    """The agencies' payouts and each interim account's balance."""
+
+    def read(conn, q):
+        page = queries.list_payouts(
+            conn,
+            agreement_id=_str(q.get("agreement_id")),
+            reconciliation=_str(q.get("reconciliation")),
+            page=_page(q),
+        )
+        return {"page": page, "balances": queries.interim_balances(conn)}
+
+    return _list_page(request, viewer, read, "payouts.html.j2", tab="payouts")
+
+
+@case_pages.get("/after-closure", response_class=HTMLResponse)
+def after_closure(request: Request, viewer: User):
+    """Money events on cases that had already ended."""
+
+    def read(conn, q):
+        agreement_id = _str(q.get("agreement_id"))
+        return {"page": queries.list_after_closure(conn, agreement_id=agreement_id, page=_page(q))}
+
+    return _list_page(request, viewer, read, "after_closure.html.j2", tab="after")
+
+
+# --------------------------------------------------------------------------- files
+file_pages = APIRouter()
+
+
+def _archived_bytes(row: dict) -> bytes | None:
+    """The archived bytes of a logged file, or None when they are gone."""
+    from airflow.sdk import ObjectStoragePath
+
+    try:
+        return ObjectStoragePath(row["path"]).read_bytes()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _file_or_404(file_id: int) -> dict:
+    """The logged file ``file_id`` with its issues; 404 when there is none."""
+    with erp_engine().connect() as conn:
+        row = queries.file_detail(conn, file_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No file {file_id}")
+    return row
+
+
+@file_pages.get("/files", response_class=HTMLResponse)
+def files(request: Request, viewer: User):
+    """The file log, filtered and paginated."""
+
+    def read(conn, q):
+        f = _filter_from(q, queries.FileFilter)
+        return {"page": queries.list_files(conn, f, page=_page(q))}
+
+    return _list_page(
+        request, viewer, read, "files.html.j2", tab="files", statuses=queries.FILE_STATUSES
+    )
+
+
+@file_pages.get("/files/{file_id}", response_class=HTMLResponse)
+def file_page(request: Request, file_id: int, viewer: User):
+    """One logged file: its issues and a masked preview of its first lines."""
+    row = _file_or_404(file_id)
+    data = _archived_bytes(row)
+    lines = queries.decode_file(data) if data is not None else []
+    return render(
+        request,
+        "file.html.j2",
+        viewer,
+        tab="files",
+        file=row,
+        available=data is not None,
+        sha_ok=data is not None and hashlib.sha256(data).hexdigest() == row["sha256"],
+        issues=queries.issue_lines(lines, row["issues"]),
+        preview=[(i + 1, mask_text(text)) for i, text in enumerate(lines[:40])],
+        line_count=len(lines),
+        may_handle=can_trigger(viewer.user, "inkasso_inbound"),
+        message=request.query_params.get("message"),
+    )
+
+
+@file_pages.get("/files/{file_id}/download")
+def download(file_id: int, viewer: User):
+    """The archived bytes as they were sent or received: a file for the agency, unmasked."""
+    row = _file_or_404(file_id)
+    data = _archived_bytes(row)
+    if data is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{row['file_name']}: archived bytes not found"
+        )
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{row["file_name"]}"',
+            "X-Inkasso-Sha256": hashlib.sha256(data).hexdigest(),
+        },
+    )
+
+
+@file_pages.post("/files/{file_id}/handled")
+def file_handled(
+    request: Request,
+    file_id: int,
+    viewer: User,
+    state: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+):
+    """Mark a quarantined file handled (a dismissal needs a note)."""
+    require_same_origin(request)
+    require_trigger(viewer, "inkasso_inbound")
+    if state not in actions.HANDLED_STATES:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown state {state!r}")
+    if state == "dismissed" and not note.strip():
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "A dismissal needs a note saying why")
+    done = actions.mark_file_handled(erp_engine(), file_id, state, note.strip(), viewer.name)
+    message = f"marked {state}" if done else "only a quarantined file can be marked handled"
+    return _redirect(f"/files/{file_id}", message)
+
+
+# --------------------------------------------------------------------------- actions
+action_pages = APIRouter()
+
+
+@action_pages.get("/actions", response_class=HTMLResponse)
+def actions_page(request: Request, viewer: User):
+    """The actions a person may start, and the recent ones."""
+    with erp_engine().connect() as conn:
+        options = queries.filter_options(conn)
+        recent = queries.recent_actions(conn)
+    return render(
+        request,
+        "actions.html.j2",
+        viewer,
+        tab="actions",
+        options=options,
+        recent=recent,
+        rerun_dags=list(actions.RERUN_DAGS),
+        may={d: can_trigger(viewer.user, d) for d in actions.RERUN_DAGS},
+        message=request.query_params.get("message"),
+        today=today(),
+    )
+
+
+def _action_target(action: str, dag_id: str, business_date: str):
+    """The DAG an action triggers, its logical date and the re-run day (400 when unknown)."""
+    if action in actions.ACTION_DAGS:
+        return actions.ACTION_DAGS[action], None, None
+    if action == "rerun_day":
+        day = _date(business_date)
+        if dag_id not in actions.RERUN_DAGS or day is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Choose a flow and a day to re-run")
+        return dag_id, actions.rerun_logical_date(dag_id, day), day
+    raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown action {action!r}")
+
+
+@action_pages.post("/actions")
+def run_action(
+    request: Request,
+    viewer: User,
+    action: Annotated[str, Form()],
+    agreement_id: Annotated[str, Form()],
+    dag_id: Annotated[str, Form()] = "",
+    business_date: Annotated[str, Form()] = "",
+):
+    """Trigger the DAG of an action for one agreement, and record who did it."""
+    require_same_origin(request)
+    with erp_engine().connect() as conn:
+        known = {a["agreement_id"] for a in queries.filter_options(conn).agreements}
+    if agreement_id not in known:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown agreement {agreement_id!r}")
+    dag_id, logical_date, day = _action_target(action, dag_id, business_date)
+    require_trigger(viewer, dag_id)
+    result = actions.trigger_dag(
+        airflow_api_url(request),
+        viewer.token,
+        dag_id,
+        {"agreement_id": agreement_id},
+        logical_date=logical_date,
+        note=f"Inkasso view: {action} for {agreement_id} by {viewer.name}",
+    )
+    actions.record_action(
+        erp_engine(),
+        username=viewer.name,
+        action=action,
+        outcome="triggered" if result.ok else "failed",
+        agreement_id=agreement_id,
+        business_date=day,
+        dag_id=dag_id,
+        dag_run_id=result.dag_run_id,
+        note=None if result.ok else result.message[:2000],
+        now=datetime.now(UTC),
+    )
+    message = f"{dag_id}: run {result.dag_run_id} created" if result.ok else result.message
+    return _redirect("/actions", message)
+
 
 def create_app() -> FastAPI:
-    """Build the view's FastAPI app (mounted by the ``inkasso_ui`` plugin)."""
+    """Build the view's FastAPI app (mounted by the ``inkasso_ui`` plugin): the case and money
+    pages, the file pages and the actions, with errors shown as pages."""
     app = FastAPI(title="Inkasso", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.exception_handler(HTTPException)
-    async def _error_page(request: Request, exc: HTTPException):
-        html = (
-            _templates()
-            .get_template("error.html.j2")
-            .render(
-                prefix=URL_PREFIX,
-                airflow=airflow_base_path(),
-                status_code=exc.status_code,
-                message=str(exc.detail),
-                login=exc.status_code == status.HTTP_401_UNAUTHORIZED,
-            )
-        )
-        return HTMLResponse(html, status_code=exc.status_code)
-
-    @app.get("/", include_in_schema=False)
-    def home(viewer: User):
-        return RedirectResponse(f"{URL_PREFIX}/cases", status_code=status.HTTP_303_SEE_OTHER)
-
-    @app.get("/cases", response_class=HTMLResponse)
-    def cases(request: Request, viewer: User):
-        q = request.query_params
-        f = queries.CaseFilter(
-            client_id=_int(q.get("client_id")),
-            agency=_str(q.get("agency")),
-            agreement_id=_str(q.get("agreement_id")),
-            status=_str(q.get("status")),
-            date_from=_date(q.get("date_from")),
-            date_to=_date(q.get("date_to")),
-            invoice_no=_str(q.get("invoice_no")),
-            customer_no=_str(q.get("customer_no")),
-            agency_ref=_str(q.get("agency_ref")),
-            late_receipt=q.get("late_receipt") == "1",
-        )
-        with erp_engine().connect() as conn:
-            options = queries.filter_options(conn)
-            page = queries.list_cases(conn, f, today=today(), page=_int(q.get("page")) or 1)
-        return render(
-            request,
-            "cases.html.j2",
-            viewer,
-            tab="cases",
-            page=page,
-            options=options,
-            statuses=queries.CASE_STATUSES,
-            stale_days=queries.STALE_DAYS,
-        )
-
-    @app.get("/cases/{case_id}", response_class=HTMLResponse)
-    def case_page(request: Request, case_id: int, viewer: User):
-        with erp_engine().connect() as conn:
-            case = queries.case_detail(conn, case_id, today=today())
-        if case is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"No case {case_id}")
-        return render(request, "case.html.j2", viewer, tab="cases", case=case)
-
-    @app.get("/files", response_class=HTMLResponse)
-    def files(request: Request, viewer: User):
-        q = request.query_params
-        f = queries.FileFilter(
-            agreement_id=_str(q.get("agreement_id")),
-            client_id=_int(q.get("client_id")),
-            direction=_str(q.get("direction")),
-            status=_str(q.get("status")),
-            kind=_str(q.get("kind")),
-            date_from=_date(q.get("date_from")),
-            date_to=_date(q.get("date_to")),
-            name=_str(q.get("name")),
-        )
-        with erp_engine().connect() as conn:
-            options = queries.filter_options(conn)
-            page = queries.list_files(conn, f, page=_int(q.get("page")) or 1)
-        return render(
-            request,
-            "files.html.j2",
-            viewer,
-            tab="files",
-            page=page,
-            options=options,
-            statuses=queries.FILE_STATUSES,
-        )
-
-    def _archived_bytes(row: dict) -> bytes | None:
-        from airflow.sdk import ObjectStoragePath
-
-        try:
-            return ObjectStoragePath(row["path"]).read_bytes()
-        except (FileNotFoundError, OSError):
-            return None
-
-    @app.get("/files/{file_id}", response_class=HTMLResponse)
-    def file_page(request: Request, file_id: int, viewer: User):
-        with erp_engine().connect() as conn:
-            row = queries.file_detail(conn, file_id)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"No file {file_id}")
-        data = _archived_bytes(row)
-        lines = queries.decode_file(data) if data is not None else []
-        return render(
-            request,
-            "file.html.j2",
-            viewer,
-            tab="files",
-            file=row,
-            available=data is not None,
-            sha_ok=data is not None and hashlib.sha256(data).hexdigest() == row["sha256"],
-            issues=queries.issue_lines(lines, row["issues"]),
-            preview=[(i + 1, mask_text(text)) for i, text in enumerate(lines[:40])],
-            line_count=len(lines),
-            may_handle=can_trigger(viewer.user, "inkasso_inbound"),
-            message=request.query_params.get("message"),
-        )
-
-    @app.get("/files/{file_id}/download")
-    def download(file_id: int, viewer: User):
-        with erp_engine().connect() as conn:
-            row = queries.file_detail(conn, file_id)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"No file {file_id}")
-        data = _archived_bytes(row)
-        if data is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"{row['file_name']}: archived bytes not found"
-            )
-        # the archived bytes as they were sent or received: a file for the agency, unmasked
-        return Response(
-            data,
-            media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": f'attachment; filename="{row["file_name"]}"',
-                "X-Inkasso-Sha256": hashlib.sha256(data).hexdigest(),
-            },
-        )
-
-    @app.post("/files/{file_id}/handled")
-    def file_handled(
-        request: Request,
-        file_id: int,
-        viewer: User,
-        state: Annotated[str, Form()],
-        note: Annotated[str, Form()] = "",
-    ):
-        require_same_origin(request)
-        require_trigger(viewer, "inkasso_inbound")
-        if state not in actions.HANDLED_STATES:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown state {state!r}")
-        if state == "dismissed" and not note.strip():
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "A dismissal needs a note saying why")
-        done = actions.mark_file_handled(erp_engine(), file_id, state, note.strip(), viewer.name)
-        message = f"marked {state}" if done else "only a quarantined file can be marked handled"
-        return RedirectResponse(
-            f"{URL_PREFIX}/files/{file_id}?{urlencode({'message': message})}",
-            status_code=status.HTTP_303_SEE_OTHER,
-        )
-
-    @app.get("/holds", response_class=HTMLResponse)
-    def holds(request: Request, viewer: User):
-        q = request.query_params
-        with erp_engine().connect() as conn:
-            options = queries.filter_options(conn)
-            groups, page = queries.list_holds(
-                conn,
-                client_id=_int(q.get("client_id")),
-                business_date=_date(q.get("business_date")),
-                reason=_str(q.get("reason")),
-                page=_int(q.get("page")) or 1,
-            )
-        return render(
-            request, "holds.html.j2", viewer, tab="holds", groups=groups, page=page, options=options
-        )
-
-    @app.get("/payouts", response_class=HTMLResponse)
-    def payouts(request: Request, viewer: User):
-        q = request.query_params
-        with erp_engine().connect() as conn:
-            options = queries.filter_options(conn)
-            page = queries.list_payouts(
-                conn,
-                agreement_id=_str(q.get("agreement_id")),
-                reconciliation=_str(q.get("reconciliation")),
-                page=_int(q.get("page")) or 1,
-            )
-            balances = queries.interim_balances(conn)
-        return render(
-            request,
-            "payouts.html.j2",
-            viewer,
-            tab="payouts",
-            page=page,
-            balances=balances,
-            options=options,
-        )
-
-    @app.get("/after-closure", response_class=HTMLResponse)
-    def after_closure(request: Request, viewer: User):
-        q = request.query_params
-        with erp_engine().connect() as conn:
-            options = queries.filter_options(conn)
-            page = queries.list_after_closure(
-                conn, agreement_id=_str(q.get("agreement_id")), page=_int(q.get("page")) or 1
-            )
-        return render(
-            request, "after_closure.html.j2", viewer, tab="after", page=page, options=options
-        )
-
-    @app.get("/actions", response_class=HTMLResponse)
-    def actions_page(request: Request, viewer: User):
-        with erp_engine().connect() as conn:
-            options = queries.filter_options(conn)
-            recent = queries.recent_actions(conn)
-        return render(
-            request,
-            "actions.html.j2",
-            viewer,
-            tab="actions",
-            options=options,
-            recent=recent,
-            rerun_dags=list(actions.RERUN_DAGS),
-            may={d: can_trigger(viewer.user, d) for d in actions.RERUN_DAGS},
-            message=request.query_params.get("message"),
-            today=today(),
-        )
-
-    @app.post("/actions")
-    def run_action(
-        request: Request,
-        viewer: User,
-        action: Annotated[str, Form()],
-        agreement_id: Annotated[str, Form()],
-        dag_id: Annotated[str, Form()] = "",
-        business_date: Annotated[str, Form()] = "",
-    ):
-        require_same_origin(request)
-        with erp_engine().connect() as conn:
-            known = {a["agreement_id"] for a in queries.filter_options(conn).agreements}
-        if agreement_id not in known:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown agreement {agreement_id!r}")
-        day = None
-        if action in actions.ACTION_DAGS:
-            dag_id, logical_date = actions.ACTION_DAGS[action], None
-        elif action == "rerun_day":
-            day = _date(business_date)
-            if dag_id not in actions.RERUN_DAGS or day is None:
-                raise HTTPException(
-                    status.HTTP_400_BAD_REQUEST, "Choose a flow and a day to re-run"
-                )
-            logical_date = actions.rerun_logical_date(dag_id, day)
-        else:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown action {action!r}")
-        require_trigger(viewer, dag_id)
-        note = f"Inkasso view: {action} for {agreement_id} by {viewer.name}"
-        result = actions.trigger_dag(
-            airflow_api_url(request),
-            viewer.token,
-            dag_id,
-            {"agreement_id": agreement_id},
-            logical_date=logical_date,
-            note=note,
-        )
-        actions.record_action(
-            erp_engine(),
-            username=viewer.name,
-            action=action,
-            outcome="triggered" if result.ok else "failed",
-            agreement_id=agreement_id,
-            business_date=day,
-            dag_id=dag_id,
-            dag_run_id=result.dag_run_id,
-            note=None if result.ok else result.message[:2000],
-            now=datetime.now(UTC),
-        )
-        message = f"{dag_id}: run {result.dag_run_id} created" if result.ok else result.message
-        return RedirectResponse(
-            f"{URL_PREFIX}/actions?{urlencode({'message': message})}",
-            status_code=status.HTTP_303_SEE_OTHER,
-        )
-
+    app.add_exception_handler(HTTPException, _error_page)
+    for router in (case_pages, file_pages, action_pages):
+        app.include_router(router)
     return app
 
 

@@ -218,26 +218,29 @@ def _books(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
     }
 
 
+CASE_LIST_COLUMNS = (
+    ink_case.c.case_id,
+    ink_case.c.agreement_id,
+    ink_case.c.invoice_id,
+    ink_case.c.customer_id,
+    ink_case.c.status,
+    ink_case.c.is_open,
+    ink_case.c.agency_case_ref,
+    ink_case.c.sent_amount,
+    ink_case.c.collected_amount,
+    ink_case.c.currency,
+    ink_case.c.business_date,
+    ink_agreement.c.client_id,
+    ink_agreement.c.agency,
+)
+
+
 def list_cases(
     conn: Connection, f: CaseFilter, *, today: date, page: int = 1, page_size: int = PAGE_SIZE
 ) -> Page:
     """One page of cases, newest business day first, with money columns and ages."""
     stmt = (
-        select(
-            ink_case.c.case_id,
-            ink_case.c.agreement_id,
-            ink_case.c.invoice_id,
-            ink_case.c.customer_id,
-            ink_case.c.status,
-            ink_case.c.is_open,
-            ink_case.c.agency_case_ref,
-            ink_case.c.sent_amount,
-            ink_case.c.collected_amount,
-            ink_case.c.currency,
-            ink_case.c.business_date,
-            ink_agreement.c.client_id,
-            ink_agreement.c.agency,
-        )
+        select(*CASE_LIST_COLUMNS)
         .select_from(ink_case.join(ink_agreement))
         .where(and_(true(), *_case_where(conn, f, today)))
     )
@@ -248,91 +251,80 @@ def list_cases(
         page,
         page_size,
     )
-    ids = [r["case_id"] for r in rows]
-    money = _books(conn, ids)
-    invoices = {
-        r.invoice_id: r
-        for r in conn.execute(
-            select(erp_invoice.c.invoice_id, erp_invoice.c.invoice_no).where(
-                erp_invoice.c.invoice_id.in_([r["invoice_id"] for r in rows])
-            )
-        )
-    }
-    customers = {
-        r.customer_id: r
-        for r in conn.execute(
-            select(
-                erp_customer.c.customer_id, erp_customer.c.customer_no, erp_customer.c.name
-            ).where(erp_customer.c.customer_id.in_([r["customer_id"] for r in rows]))
-        )
-    }
+    _add_case_columns(conn, rows, today)
+    return Page(rows, max(page, 1), page_size, has_next, total, capped)
+
+
+def _by_id(conn: Connection, table, key: str, ids: list, *columns) -> dict:
+    """Rows of ``table`` whose ``key`` is one of ``ids`` (only ``columns``), by that key."""
+    id_column = table.c[key]
+    stmt = select(id_column, *(table.c[c] for c in columns)).where(id_column.in_(ids))
+    return {r[key]: r for r in conn.execute(stmt).mappings()}
+
+
+def _add_case_columns(conn: Connection, rows: list[dict], today: date) -> None:
+    """Complete a page of cases: money, invoice and customer numbers, ages, masked reference."""
+    money = _books(conn, [r["case_id"] for r in rows])
+    invoices = _by_id(
+        conn, erp_invoice, "invoice_id", [r["invoice_id"] for r in rows], "invoice_no"
+    )
+    customers = _by_id(
+        conn,
+        erp_customer,
+        "customer_id",
+        [r["customer_id"] for r in rows],
+        "customer_no",
+        "name",
+    )
     for r in rows:
         r.update(money.get(r["case_id"], {}))
         inv = invoices.get(r["invoice_id"])
         cust = customers.get(r["customer_id"])
         # the agency's own text: an id-shaped reference is shown masked like any other id
         r["agency_case_ref"] = mask_text(r["agency_case_ref"])
-        r["invoice_no"] = inv.invoice_no if inv else ""
-        r["customer_no"] = cust.customer_no if cust else ""
-        r["customer_name"] = cust.name if cust else ""
+        r["invoice_no"] = inv["invoice_no"] if inv else ""
+        r["customer_no"] = cust["customer_no"] if cust else ""
+        r["customer_name"] = cust["name"] if cust else ""
         r["days_since_sent"] = (today - r["business_date"]).days
         waiting = r["status"] == "sent"
         r["receipt_age"] = r["days_since_sent"] if waiting else None
         r["receipt_late"] = waiting and r["days_since_sent"] > STALE_DAYS
-    return Page(rows, max(page, 1), page_size, has_next, total, capped)
+
+
+def _first(conn: Connection, stmt) -> dict:
+    """The first row of ``stmt`` as a dict ({} when there is none)."""
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else {}
+
+
+def _all(conn: Connection, stmt) -> list[dict]:
+    """Every row of ``stmt`` as a dict."""
+    return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
     """A case with its invoice, customer (id masked), address as sent, money and timeline."""
-    row = (
-        conn.execute(
-            select(ink_case, ink_agreement.c.client_id, ink_agreement.c.agency)
-            .select_from(ink_case.join(ink_agreement))
-            .where(ink_case.c.case_id == case_id)
-        )
-        .mappings()
-        .first()
+    result = _first(
+        conn,
+        select(ink_case, ink_agreement.c.client_id, ink_agreement.c.agency)
+        .select_from(ink_case.join(ink_agreement))
+        .where(ink_case.c.case_id == case_id),
     )
-    if row is None:
+    if not result:
         return None
-    result = dict(row)
-    invoice = (
-        conn.execute(select(erp_invoice).where(erp_invoice.c.invoice_id == row["invoice_id"]))
-        .mappings()
-        .first()
+    result["invoice"] = _first(
+        conn, select(erp_invoice).where(erp_invoice.c.invoice_id == result["invoice_id"])
     )
-    customer = (
-        conn.execute(select(erp_customer).where(erp_customer.c.customer_id == row["customer_id"]))
-        .mappings()
-        .first()
+    cust = _first(
+        conn, select(erp_customer).where(erp_customer.c.customer_id == result["customer_id"])
     )
-    result["invoice"] = dict(invoice) if invoice else {}
-    cust = dict(customer) if customer else {}
     if cust:
         cust["national_id"] = mask_id(cust["national_id"])
     result["customer"] = cust
     result["client_name"] = conn.execute(
-        select(erp_client.c.name).where(erp_client.c.client_id == row["client_id"])
+        select(erp_client.c.name).where(erp_client.c.client_id == result["client_id"])
     ).scalar()
-    events = [
-        dict(e)
-        for e in conn.execute(
-            select(
-                ink_case_event.c.event_id,
-                ink_case_event.c.at,
-                ink_case_event.c.kind,
-                ink_case_event.c.detail,
-                ink_case_event.c.file_id,
-                ink_file_log.c.file_name,
-                ink_file_log.c.direction,
-            )
-            .select_from(ink_case_event.outerjoin(ink_file_log))
-            .where(ink_case_event.c.case_id == case_id)
-            .order_by(ink_case_event.c.at, ink_case_event.c.event_id)
-        ).mappings()
-    ]
-    for e in events:
-        e["detail"] = mask_text(e["detail"])
+    events = _case_events(conn, case_id)
     result["events"] = events
     result["address_rule"] = next(
         (
@@ -342,34 +334,52 @@ def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
         ),
         "",
     )
-    result["corrections"] = [
-        dict(c)
-        for c in conn.execute(
-            select(
-                ink_correction.c.correction_type,
-                ink_correction.c.amount,
-                ink_correction.c.correction_date,
-                ink_correction.c.file_id,
-                ink_file_log.c.file_name,
-            )
-            .select_from(ink_correction.outerjoin(ink_file_log))
-            .where(ink_correction.c.case_id == case_id)
-            .order_by(ink_correction.c.correction_date, ink_correction.c.correction_id)
-        ).mappings()
-    ]
-    result["after_closure"] = [
-        dict(a)
-        for a in conn.execute(
-            select(ink_after_closure)
-            .where(ink_after_closure.c.case_id == case_id)
-            .order_by(ink_after_closure.c.event_date, ink_after_closure.c.event_id)
-        ).mappings()
-    ]
+    result["corrections"] = _all(conn, _case_corrections_query(case_id))
+    result["after_closure"] = _all(
+        conn,
+        select(ink_after_closure)
+        .where(ink_after_closure.c.case_id == case_id)
+        .order_by(ink_after_closure.c.event_date, ink_after_closure.c.event_id),
+    )
     result["money"] = _books(conn, [case_id]).get(case_id, {})
-    result["days_since_sent"] = (today - row["business_date"]).days
-    result["rejection_reason"] = mask_text(row["rejection_reason"])
-    result["agency_case_ref"] = mask_text(row["agency_case_ref"])
+    result["days_since_sent"] = (today - result["business_date"]).days
+    result["rejection_reason"] = mask_text(result["rejection_reason"])
+    result["agency_case_ref"] = mask_text(result["agency_case_ref"])
     return result
+
+
+def _case_events(conn: Connection, case_id: int) -> list[dict]:
+    """A case's timeline with the file of each event, details masked."""
+    e = ink_case_event.c
+    events = _all(
+        conn,
+        select(
+            e.event_id,
+            e.at,
+            e.kind,
+            e.detail,
+            e.file_id,
+            ink_file_log.c.file_name,
+            ink_file_log.c.direction,
+        )
+        .select_from(ink_case_event.outerjoin(ink_file_log))
+        .where(e.case_id == case_id)
+        .order_by(e.at, e.event_id),
+    )
+    for event in events:
+        event["detail"] = mask_text(event["detail"])
+    return events
+
+
+def _case_corrections_query(case_id: int):
+    """A case's corrections with the file each went in, in date order."""
+    c = ink_correction.c
+    return (
+        select(c.correction_type, c.amount, c.correction_date, c.file_id, ink_file_log.c.file_name)
+        .select_from(ink_correction.outerjoin(ink_file_log))
+        .where(c.case_id == case_id)
+        .order_by(c.correction_date, c.correction_id)
+    )
 
 
 def _file_where(f: FileFilter) -> list:

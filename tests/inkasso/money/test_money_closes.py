@@ -9,20 +9,15 @@ from datetime import timedelta
 
 import pendulum
 import pytest
-from sqlalchemy import insert
 
 from inkasso.bank.payouts import reconcile_payouts
 from inkasso.cli import main as cli
-from inkasso.db.schema import ink_agreement
 from inkasso.money.check import check_books
 from tests.inkasso.money.world import (
-    AGENCY_ACCOUNT,
     AGREEMENT,
-    CLIENT,
-    CUSTOMER_NO,
     SENT,
-    World,
     kid,
+    new_world,
     open_cases,
 )
 
@@ -33,17 +28,7 @@ A, B, C = 101, 102, 103  # paid in two parts, uncollectible after a part, recall
 @pytest.fixture(params=["bank", "settlement"])
 def world(request, erp_engine, tmp_path):
     """An empty world in one booking mode (the cases are opened by each test)."""
-    from airflow.sdk import ObjectStoragePath
-
-    with erp_engine.begin() as conn:
-        conn.execute(
-            insert(ink_agreement).values(
-                agreement_id=AGREEMENT, client_id=CLIENT, agency="lowell", country="SE",
-                customer_no_at_agency=CUSTOMER_NO, agency_bank_account=AGENCY_ACCOUNT,
-                mode="sftp", sftp_conn_id="c_lowell", booking_mode=request.param,
-            )
-        )  # fmt: skip
-    return World(erp_engine, ObjectStoragePath(f"file://{tmp_path / 'files'}"), request.param)
+    return new_world(erp_engine, tmp_path / "files", request.param)
 
 
 def assert_books_close(world, day):

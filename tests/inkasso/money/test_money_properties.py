@@ -21,18 +21,13 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert
 
-from inkasso.db.schema import ink_agreement
 from inkasso.money.check import check_books
 from tests.inkasso.money.world import (
-    AGENCY_ACCOUNT,
-    AGREEMENT,
-    CLIENT,
-    CUSTOMER_NO,
     SENT,
     World,
     kid,
+    new_world,
     open_cases,
     receipt_rejecting,
 )
@@ -143,8 +138,6 @@ def pay_out(world: World, agency: Agency, day) -> None:
 
 
 def _new_world(database: str, mode: str) -> tuple[World, str]:
-    from airflow.sdk import ObjectStoragePath
-
     from inkasso.db.engine import engine_for_url
     from inkasso.db.migrate import upgrade
     from inkasso.db.schema import erp_metadata
@@ -154,15 +147,7 @@ def _new_world(database: str, mode: str) -> tuple[World, str]:
     engine = engine_for_url(url)
     erp_metadata.create_all(engine)
     upgrade(engine)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(ink_agreement).values(
-                agreement_id=AGREEMENT, client_id=CLIENT, agency="lowell", country="SE",
-                customer_no_at_agency=CUSTOMER_NO, agency_bank_account=AGENCY_ACCOUNT,
-                mode="sftp", sftp_conn_id="c_lowell", booking_mode=mode,
-            )
-        )  # fmt: skip
-    return World(engine, ObjectStoragePath(f"file://{tmp}/files"), mode), url
+    return new_world(engine, f"{tmp}/files", mode), url
 
 
 @pytest.mark.parametrize("mode", ["bank", "settlement"])

@@ -20,6 +20,7 @@ from inkasso.db.schema import (
     erp_customer,
     erp_invoice,
     erp_invoice_adjustment,
+    ink_agreement,
     ink_case,
     ink_file_log,
 )
@@ -162,6 +163,22 @@ class World:
         """One value of a query."""
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params).scalar()
+
+
+def new_world(engine, folder, mode: str) -> World:
+    """The world's Lowell agreement in booking ``mode`` on ``engine`` (a migrated, empty ERP
+    database), its files under ``folder``; the cases are opened by each test."""
+    from airflow.sdk import ObjectStoragePath
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ink_agreement).values(
+                agreement_id=AGREEMENT, client_id=CLIENT, agency="lowell", country="SE",
+                customer_no_at_agency=CUSTOMER_NO, agency_bank_account=AGENCY_ACCOUNT,
+                mode="sftp", sftp_conn_id="c_lowell", booking_mode=mode,
+            )
+        )  # fmt: skip
+    return World(engine, ObjectStoragePath(f"file://{folder}"), mode)
 
 
 def kid(invoice_id: int) -> str:

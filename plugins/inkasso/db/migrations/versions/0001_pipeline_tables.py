@@ -14,6 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the first schema.
+
+    Long because it declares every table of the first schema; migrations are never edited
+    once released.
+    """
     op.create_table(
         "ink_agreement",
         sa.Column("agreement_id", sa.String(length=40), nullable=False),

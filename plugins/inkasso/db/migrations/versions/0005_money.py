@@ -14,6 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add the money tables and columns.
+
+    Long because it declares every table and column of the money schema; migrations are never
+    edited once released.
+    """
     with op.batch_alter_table("ink_agreement") as batch:
         batch.add_column(sa.Column("reminder_level", sa.Integer(), nullable=True))
         batch.add_column(

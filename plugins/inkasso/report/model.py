@@ -1,0 +1,127 @@
+"""The report's data: one client's day as plain dataclasses that the templates render.
+
+``inkasso.report.sections`` fills them, one function per section of the mail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class Figure:
+    """A count and an amount in øre/öre."""
+
+    n: int = 0
+    amount: int = 0
+
+
+@dataclass
+class AgencySection:
+    """One agreement's part of the day."""
+
+    agreement_id: str
+    agency: str
+    mode: str
+    cases_sent: Figure = field(default_factory=Figure)
+    corrections: list[dict] = field(default_factory=list)  # kind, label, n, amount
+    receipts_accepted: Figure = field(default_factory=Figure)
+    receipts_rejected: list[dict] = field(default_factory=list)  # reason, n, amount
+    closures: list[dict] = field(default_factory=list)  # status, n, sent, collected, remaining
+    payouts: list[dict] = field(default_factory=list)  # reconciliation, n, amount, settled
+    payouts_open: list[dict] = field(default_factory=list)  # not matched: date, amount, detail
+    quarantined: list[dict] = field(default_factory=list)  # file_name, kind, issues
+    manual_waiting: list[dict] = field(default_factory=list)  # file_name, n, amount, where
+    stale: Figure = field(default_factory=Figure)
+    stale_oldest: date | None = None
+    holds: list[dict] = field(default_factory=list)  # reason, n, amount
+    run_issues: list[dict] = field(default_factory=list)
+    # money (inkasso.report.money): after closure, ended unpaid, payouts awaited, interim account
+    after_closure: list[dict] = field(default_factory=list)
+    ended_unpaid: list[dict] = field(default_factory=list)
+    payouts_awaited: list[dict] = field(default_factory=list)
+    interim_balance: int | None = None
+
+    @property
+    def receipts_rejected_total(self) -> Figure:
+        """All rejected cases of the day."""
+        return Figure(
+            sum(r["n"] for r in self.receipts_rejected),
+            sum(r["amount"] for r in self.receipts_rejected),
+        )
+
+    @property
+    def is_quiet(self) -> bool:
+        """Nothing happened and nothing waits."""
+        return not (
+            self.cases_sent.n
+            or self.corrections
+            or self.receipts_accepted.n
+            or self.receipts_rejected
+            or self.closures
+            or self.payouts
+            or self.quarantined
+            or self.manual_waiting
+            or self.stale.n
+            or self.holds
+            or self.run_issues
+            or self.after_closure
+            or self.ended_unpaid
+            or self.payouts_awaited
+            or self.interim_balance
+        )
+
+
+@dataclass
+class ClientReport:
+    """Everything one client's mail says about one day."""
+
+    client_id: int
+    name: str
+    country: str
+    currency: str
+    business_date: date
+    recipients: list[str]
+    stale_days: int
+    agencies: list[AgencySection] = field(default_factory=list)
+    bank_files: list[dict] = field(default_factory=list)  # file_name, kind, status, n, amount
+    quarantined_other: list[dict] = field(default_factory=list)  # files without an agreement
+    run_issues: list[dict] = field(default_factory=list)  # failures not tied to an agreement
+    # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
+    # finished-day asset event, so that a zero below is not mistaken for a quiet day
+    flows_missing: list[str] = field(default_factory=list)
+
+    @property
+    def attention(self) -> list[str]:
+        """Short sentences of what needs a person today (the mail's first lines)."""
+        out = list(self.flows_missing)
+        for a in self.agencies:
+            if a.quarantined:
+                out.append(f"{a.agency}: {len(a.quarantined)} file(s) quarantined")
+            if a.receipts_rejected:
+                out.append(f"{a.agency}: {a.receipts_rejected_total.n} case(s) rejected")
+            if a.manual_waiting:
+                out.append(f"{a.agency}: {len(a.manual_waiting)} file(s) to send by hand")
+            if a.stale.n:
+                out.append(
+                    f"{a.agency}: {a.stale.n} case(s) without receipt after {self.stale_days} days"
+                )
+            if any(p["reconciliation"] != "matched" for p in a.payouts):
+                out.append(f"{a.agency}: payouts not reconciled")
+            if a.run_issues:
+                out.append(f"{a.agency}: {len(a.run_issues)} task failure(s)")
+            refunds = [x for x in a.after_closure if x["refund_amount"]]
+            if refunds:
+                out.append(f"{a.agency}: {len(refunds)} refund(s) to handle after closure")
+            if a.ended_unpaid:
+                out.append(f"{a.agency}: {len(a.ended_unpaid)} case(s) ended unpaid: decide")
+            if a.payouts_awaited:
+                out.append(
+                    f"{a.agency}: payouts overdue for {len(a.payouts_awaited)} settlement(s)"
+                )
+        if self.quarantined_other:
+            out.append(f"{len(self.quarantined_other)} bank file(s) quarantined")
+        if self.run_issues:
+            out.append(f"{len(self.run_issues)} task failure(s)")
+        return out

@@ -1,0 +1,424 @@
+"""The sections of the daily mail, one query and one small function each.
+
+Each section function takes the ``Day`` being gathered (connection, client, day, the report and
+its agency sections), runs its query (built by the ``*_query`` function beside it: one grouped
+query, none per row) and puts the section's rows in place. ``SECTIONS`` is the mail in order:
+adding a figure means adding (or changing) one section here and its lines in the templates.
+
+Free text (reasons, details, errors) is masked here with ``mask_text`` (national ids).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, Select, func, or_, select
+
+from inkasso.db.schema import (
+    erp_invoice,
+    erp_payment,
+    ink_agreement,
+    ink_case,
+    ink_case_event,
+    ink_correction,
+    ink_dispatch_hold,
+    ink_file_issue,
+    ink_file_log,
+    ink_payout,
+    ink_run_issue,
+)
+from inkasso.report.masking import mask_text
+from inkasso.report.model import AgencySection, ClientReport, Figure
+from inkasso.report.money import add_money_sections
+
+BANK_KINDS = ("ocr_giro", "bgmax")
+CORRECTION_KINDS = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
+
+
+@dataclass
+class Day:
+    """One client's day being gathered: what every section reads and fills."""
+
+    conn: Connection
+    client_id: int
+    day: date
+    stale_days: int
+    report: ClientReport
+    sections: dict[str, AgencySection]
+
+    def rows(self, stmt) -> list:
+        """The rows of ``stmt`` as mappings."""
+        return self.conn.execute(stmt).mappings().all()
+
+
+def agreements_of(client_id: int) -> Select:
+    """The ids of the client's agreements (a subquery)."""
+    return select(ink_agreement.c.agreement_id).where(ink_agreement.c.client_id == client_id)
+
+
+def files_of_day(client_id: int, day: date, direction: str, kinds) -> Select:
+    """Ids of the client's files of ``day`` in ``direction`` whose kind is one of ``kinds``."""
+    return select(ink_file_log.c.file_id).where(
+        ink_file_log.c.client_id == client_id,
+        ink_file_log.c.business_date == day,
+        ink_file_log.c.direction == direction,
+        ink_file_log.c.kind.in_(kinds),
+    )
+
+
+def cases_touched_by(client_id: int, day: date, kind: str) -> Select:
+    """Ids of the cases an incoming file of ``kind`` of the day has an event for."""
+    return (
+        select(ink_case_event.c.case_id)
+        .where(ink_case_event.c.file_id.in_(files_of_day(client_id, day, "in", (kind,))))
+        .distinct()
+    )
+
+
+def _sum(column, label: str):
+    return func.coalesce(func.sum(column), 0).label(label)
+
+
+# ----------------------------------------------------------------------------- cases sent
+def cases_sent_query(client_id: int, day: date) -> Select:
+    """Cases sent on ``day``, per agreement: count and amount."""
+    c = ink_case.c
+    return (
+        select(c.agreement_id, func.count().label("n"), _sum(c.sent_amount, "amount"))
+        .where(c.agreement_id.in_(agreements_of(client_id)), c.business_date == day)
+        .group_by(c.agreement_id)
+    )
+
+
+def cases_sent(d: Day) -> None:
+    """Section: the cases sent."""
+    for r in d.rows(cases_sent_query(d.client_id, d.day)):
+        d.sections[r["agreement_id"]].cases_sent = Figure(int(r["n"]), int(r["amount"]))
+
+
+# ----------------------------------------------------------------------------- corrections
+def corrections_query(client_id: int, day: date) -> Select:
+    """Corrections reported in the day's outgoing files, per agreement and kind."""
+    c = ink_correction.c
+    return (
+        select(c.agreement_id, c.correction_type, func.count().label("n"), _sum(c.amount, "amount"))
+        .where(
+            c.agreement_id.in_(agreements_of(client_id)),
+            c.file_id.in_(files_of_day(client_id, day, "out", ("corrections",))),
+        )
+        .group_by(c.agreement_id, c.correction_type)
+        .order_by(c.correction_type)
+    )
+
+
+def corrections(d: Day) -> None:
+    """Section: the corrections sent (direct payments, credit notes, recalls)."""
+    for r in d.rows(corrections_query(d.client_id, d.day)):
+        kind = r["correction_type"]
+        d.sections[r["agreement_id"]].corrections.append(
+            {
+                "kind": kind,
+                "label": CORRECTION_KINDS.get(kind, kind),
+                "n": int(r["n"]),
+                "amount": int(r["amount"]),
+            }
+        )
+
+
+# ----------------------------------------------------------------------------- receipts
+REJECTED = or_(ink_case.c.status == "rejected", ink_case.c.rejection_reason.is_not(None))
+
+
+def receipts_query(client_id: int, day: date) -> Select:
+    """Cases a receipt file of the day answered: accepted, or rejected by reason."""
+    c = ink_case.c
+    return (
+        select(
+            c.agreement_id,
+            REJECTED.label("rejected"),
+            c.rejection_reason,
+            func.count().label("n"),
+            _sum(c.sent_amount, "amount"),
+        )
+        .where(c.case_id.in_(cases_touched_by(client_id, day, "receipt")))
+        .group_by(c.agreement_id, REJECTED, c.rejection_reason)
+        .order_by(c.rejection_reason)
+    )
+
+
+def receipts(d: Day) -> None:
+    """Section: receipts, the accepted cases and the rejected ones by reason."""
+    for r in d.rows(receipts_query(d.client_id, d.day)):
+        section = d.sections[r["agreement_id"]]
+        if r["rejected"]:
+            section.receipts_rejected.append(
+                {
+                    "reason": mask_text(r["rejection_reason"]) or "(no reason given)",
+                    "n": int(r["n"]),
+                    "amount": int(r["amount"]),
+                }
+            )
+        else:
+            fig = section.receipts_accepted
+            section.receipts_accepted = Figure(fig.n + int(r["n"]), fig.amount + int(r["amount"]))
+
+
+# ----------------------------------------------------------------------------- closures
+def closures_query(client_id: int, day: date) -> Select:
+    """Cases a closure file of the day ended, per agreement and status, with their amounts."""
+    c = ink_case.c
+    return (
+        select(
+            c.agreement_id,
+            c.status,
+            func.count().label("n"),
+            _sum(c.sent_amount, "sent"),
+            _sum(c.collected_amount, "collected"),
+            _sum(c.closed_remaining_amount, "remaining"),
+        )
+        .where(c.case_id.in_(cases_touched_by(client_id, day, "closure")))
+        .group_by(c.agreement_id, c.status)
+        .order_by(c.status)
+    )
+
+
+def closures(d: Day) -> None:
+    """Section: the closures by status."""
+    for r in d.rows(closures_query(d.client_id, d.day)):
+        d.sections[r["agreement_id"]].closures.append(
+            {k: (v if k in ("agreement_id", "status") else int(v)) for k, v in r.items()}
+        )
+
+
+# ----------------------------------------------------------------------------- payouts
+def day_payouts(client_id: int, day: date):
+    """The payouts found in the client's bank files of the day (a subquery with ``bank_file``)."""
+    bank_names = select(ink_file_log.c.file_name).where(
+        ink_file_log.c.file_id.in_(files_of_day(client_id, day, "in", BANK_KINDS))
+    )
+    return (
+        select(ink_payout, erp_payment.c.bank_file)
+        .join(erp_payment, erp_payment.c.payment_id == ink_payout.c.payment_id)
+        .where(
+            ink_payout.c.agreement_id.in_(agreements_of(client_id)),
+            erp_payment.c.client_id == client_id,
+            erp_payment.c.bank_file.in_(bank_names),
+        )
+        .subquery()
+    )
+
+
+def payouts_query(client_id: int, day: date) -> Select:
+    """The day's payouts per agreement and reconciliation: count, amount, settled."""
+    p = day_payouts(client_id, day).c
+    return (
+        select(
+            p.agreement_id,
+            p.reconciliation,
+            func.count().label("n"),
+            _sum(p.amount, "amount"),
+            _sum(p.settled_amount, "settled"),
+        )
+        .group_by(p.agreement_id, p.reconciliation)
+        .order_by(p.reconciliation)
+    )
+
+
+def payouts_open_query(client_id: int, day: date) -> Select:
+    """The day's payouts not matched, one row each, by payment date."""
+    payouts = day_payouts(client_id, day)
+    return (
+        select(payouts)
+        .where(payouts.c.reconciliation != "matched")
+        .order_by(payouts.c.payment_date, payouts.c.payout_id)
+    )
+
+
+def payouts(d: Day) -> None:
+    """Section: the payouts by reconciliation, and each one not matched."""
+    for r in d.rows(payouts_query(d.client_id, d.day)):
+        d.sections[r["agreement_id"]].payouts.append(
+            {
+                "reconciliation": r["reconciliation"],
+                "n": int(r["n"]),
+                "amount": int(r["amount"]),
+                "settled": int(r["settled"]),
+            }
+        )
+    for r in d.rows(payouts_open_query(d.client_id, d.day)):
+        d.sections[r["agreement_id"]].payouts_open.append(
+            {
+                "payment_date": r["payment_date"],
+                "bank_file": r["bank_file"],
+                "reconciliation": r["reconciliation"],
+                "amount": int(r["amount"]),
+                "settled": None if r["settled_amount"] is None else int(r["settled_amount"]),
+                "detail": mask_text(r["detail"]),
+            }
+        )
+
+
+# ----------------------------------------------------------------------------- files of the day
+def files_query(client_id: int, day: date) -> Select:
+    """The client's files logged for the day, by name."""
+    f = ink_file_log.c
+    return (
+        select(ink_file_log)
+        .where(f.client_id == client_id, f.business_date == day)
+        .order_by(f.file_name, f.file_id)
+    )
+
+
+def file_issues_query(client_id: int, day: date) -> Select:
+    """The issues of the client's files of the day that were quarantined, in line order."""
+    f, i = ink_file_log.c, ink_file_issue.c
+    return (
+        select(ink_file_issue)
+        .join(ink_file_log, f.file_id == i.file_id)
+        .where(f.client_id == client_id, f.business_date == day, f.status == "quarantined")
+        .order_by(i.file_id, i.line, i.issue_id)
+    )
+
+
+def _file_entry(f, *keys: str) -> dict:
+    """A file's name and kind, the given columns, its record count and amount."""
+    return (
+        {"file_name": f["file_name"], "kind": f["kind"]}
+        | {k: f[k] for k in keys}
+        | {"n": int(f["record_count"]), "amount": int(f["amount_total"])}
+    )
+
+
+def files(d: Day) -> None:
+    """Section: files quarantined (with their issues), bank files read, manual exports waiting."""
+    issues = defaultdict(list)
+    for r in d.rows(file_issues_query(d.client_id, d.day)):
+        issues[r["file_id"]].append(
+            {"line": r["line"], "field": r["field"], "reason": mask_text(r["reason"])}
+        )
+    for f in d.rows(files_query(d.client_id, d.day)):
+        section = d.sections.get(f["agreement_id"])
+        if f["status"] == "quarantined":
+            entry = {
+                "file_name": f["file_name"],
+                "kind": f["kind"],
+                "where": f["path"],
+                "detail": mask_text(f["detail"]),
+                "issues": issues.get(f["file_id"], []),
+            }
+            (section.quarantined if section else d.report.quarantined_other).append(entry)
+        if f["direction"] == "in" and (f["kind"] in BANK_KINDS or not f["agreement_id"]):
+            d.report.bank_files.append(_file_entry(f, "status"))
+        if f["direction"] == "out" and f["status"] == "exported" and section:
+            section.manual_waiting.append(_file_entry(f) | {"where": f["remote_path"] or f["path"]})
+
+
+# ----------------------------------------------------------------------------- stale cases
+def stale_query(client_id: int, day: date, stale_days: int) -> Select:
+    """Cases still without a receipt (no reference, no rejection) sent over ``stale_days`` ago."""
+    c = ink_case.c
+    return (
+        select(
+            c.agreement_id,
+            func.count().label("n"),
+            _sum(c.sent_amount, "amount"),
+            func.min(c.business_date).label("oldest"),
+        )
+        .where(
+            c.agreement_id.in_(agreements_of(client_id)),
+            c.status == "sent",
+            c.is_open.is_(True),
+            c.agency_case_ref.is_(None),
+            c.rejection_reason.is_(None),
+            c.business_date < day - timedelta(days=stale_days),
+        )
+        .group_by(c.agreement_id)
+    )
+
+
+def stale(d: Day) -> None:
+    """Section: the cases without a receipt after ``stale_days``."""
+    for r in d.rows(stale_query(d.client_id, d.day, d.stale_days)):
+        section = d.sections[r["agreement_id"]]
+        section.stale = Figure(int(r["n"]), int(r["amount"]))
+        section.stale_oldest = r["oldest"]
+
+
+# ----------------------------------------------------------------------------- holds
+def holds_query(client_id: int, day: date) -> Select:
+    """Invoices the dispatch held back on ``day``, per agreement and reason."""
+    h = ink_dispatch_hold.c
+    return (
+        select(
+            h.agreement_id,
+            h.reason,
+            func.count().label("n"),
+            _sum(erp_invoice.c.remaining_amount, "amount"),
+        )
+        .join(erp_invoice, erp_invoice.c.invoice_id == h.invoice_id)
+        .where(h.agreement_id.in_(agreements_of(client_id)), h.business_date == day)
+        .group_by(h.agreement_id, h.reason)
+        .order_by(h.reason)
+    )
+
+
+def holds(d: Day) -> None:
+    """Section: the invoices held back by the dispatch."""
+    for r in d.rows(holds_query(d.client_id, d.day)):
+        d.sections[r["agreement_id"]].holds.append(
+            {"reason": r["reason"], "n": int(r["n"]), "amount": int(r["amount"])}
+        )
+
+
+# ----------------------------------------------------------------------------- task failures
+def run_issues_query(day: date) -> Select:
+    """Every task failure recorded for ``day``, in time order."""
+    i = ink_run_issue.c
+    return select(ink_run_issue).where(i.business_date == day).order_by(i.at, i.issue_id)
+
+
+def label_client(label: str, owners: dict[str, int]) -> int | None:
+    """The client a failure's label names (an agreement id or ``client <id>``), else None."""
+    match = re.match(r"client (\d+)\b", label)
+    return int(match.group(1)) if match else owners.get(label)
+
+
+def run_issues(d: Day) -> None:
+    """Section: task failures; one labelled with an agreement of the client goes to that
+    agency, one naming no other client to the general section."""
+    owners = {
+        r["agreement_id"]: r["client_id"]
+        for r in d.rows(select(ink_agreement.c.agreement_id, ink_agreement.c.client_id))
+    }
+    for r in d.rows(run_issues_query(d.day)):
+        entry = {k: r[k] for k in ("dag_id", "task_id", "label", "run_id", "at")}
+        entry["error"] = mask_text(r["error"])
+        label = r["label"] or ""
+        if label in d.sections:
+            d.sections[label].run_issues.append(entry)
+        elif label_client(label, owners) in (None, d.client_id):
+            d.report.run_issues.append(entry)
+
+
+# ----------------------------------------------------------------------------- money
+def money(d: Day) -> None:
+    """Section: after closure, ended unpaid, payouts awaited, interim account."""
+    add_money_sections(d.conn, d.report, d.sections, d.day)
+
+
+SECTIONS: list[Callable[[Day], None]] = [
+    cases_sent,
+    corrections,
+    receipts,
+    closures,
+    payouts,
+    files,
+    stale,
+    holds,
+    run_issues,
+    money,
+]
