@@ -386,6 +386,41 @@ def _fast_bytes(layout: LayoutSpec, results: list, total: int) -> bytes | None:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _surely_writable(layout: LayoutSpec, f, values: pd.Series) -> bool:
+    """True when one test of the whole column shows that no value of it can be refused.
+
+    The common case (a clean column) costs a join and a few C-level scans instead of pandas
+    string work per value. The test is conservative: anything it is not sure of (a missing
+    required value, a control character anywhere, a character outside the encoding, a value
+    that might be too long, a non-text value, a field with a list of codes) returns False, and
+    ``_unwritable_text`` then finds the reasons value by value.
+    """
+    if f.values is not None:
+        return False
+    raw = values.to_numpy(dtype=object)
+    missing = pd.isna(raw)
+    required = f.required and f.const is None
+    if missing.any():
+        if required:
+            return False
+        raw = raw[~missing]
+    try:
+        joined = "".join(raw)
+    except TypeError:  # a number or another non-text value: let the careful path convert it
+        return False
+    if _CONTROL.search(joined):
+        return False
+    if layout.kind == "delimited" and layout.delimiter in joined:
+        return False
+    try:
+        joined.encode(layout.encoding)
+    except UnicodeEncodeError:
+        return False
+    if f.width is not None and len(raw) and max(map(len, raw)) > f.width:
+        return False
+    return not (required and not all(map(str.strip, raw)))
+
+
 def _unwritable_text(layout: LayoutSpec, f, values: pd.Series) -> pd.Series:
     """Per value of one text field: why the layout cannot carry it ('' when it can)."""
     text = _strings(values).str.strip()
@@ -441,6 +476,8 @@ def unwritable_values(
     reasons = pd.Series("", index=details.index, dtype=object)
     for f in rec.fields:
         if f.type != "text" or f.name not in details.columns:
+            continue
+        if _surely_writable(layout, f, details[f.name]):
             continue
         why = _unwritable_text(layout, f, details[f.name])
         reasons = reasons.where(reasons != "", why)
