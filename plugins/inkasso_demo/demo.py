@@ -39,6 +39,11 @@ class DemoEnvironment:
         # INKASSO_DEMO_ERP_URL puts the demo ERP elsewhere, e.g. an empty PostgreSQL database
         self.erp_url = os.environ.get("INKASSO_DEMO_ERP_URL") or f"sqlite:///{self.erp_path}"
 
+    @classmethod
+    def current(cls) -> DemoEnvironment:
+        """The demo of this ``$AIRFLOW_HOME`` (``.airflow`` when unset)."""
+        return cls(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve())
+
     def last_day(self) -> date | None:
         """The last day the demo completed, or None before the first run."""
         if not self.state_file.exists():
@@ -154,13 +159,12 @@ def prepare_environment() -> DemoEnvironment:
     os.environ.setdefault(
         "AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("INKASSO_DEMO_LOG", "WARNING")
     )
-    home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
-    env = DemoEnvironment(home)
+    env = DemoEnvironment.current()
     env.dir.mkdir(parents=True, exist_ok=True)
     os.environ["AIRFLOW_CONN_ERP_DB"] = json.dumps(
         {"conn_type": "generic", "extra": {"sqlalchemy_url": env.erp_url}}
     )
-    os.environ.setdefault("INKASSO_BASE", str(home / "inkasso-files"))
+    os.environ.setdefault("INKASSO_BASE", str(env.home / "inkasso-files"))
     return env
 
 
