@@ -39,6 +39,11 @@ class DemoEnvironment:
         # INKASSO_DEMO_ERP_URL puts the demo ERP elsewhere, e.g. an empty PostgreSQL database
         self.erp_url = os.environ.get("INKASSO_DEMO_ERP_URL") or f"sqlite:///{self.erp_path}"
 
+    @classmethod
+    def current(cls) -> DemoEnvironment:
+        """The demo of this ``$AIRFLOW_HOME`` (``.airflow`` when unset)."""
+        return cls(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve())
+
     def last_day(self) -> date | None:
         """The last day the demo completed, or None before the first run."""
         if not self.state_file.exists():
@@ -148,43 +153,29 @@ def print_books(engine, day: date) -> list[str]:
     return [f"books: {v}" for v in report.violations]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the next demo day and print its outcome; exit status 1 when a run failed."""
+def prepare_environment() -> DemoEnvironment:
+    """The demo's environment under ``$AIRFLOW_HOME``, its ERP connection and files base set."""
     # the demo prints its own summary; task logs at INFO: INKASSO_DEMO_LOG=INFO make demo
     os.environ.setdefault(
         "AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("INKASSO_DEMO_LOG", "WARNING")
     )
-    watch = Stopwatch()
-    home = Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve()
-    env = DemoEnvironment(home)
+    env = DemoEnvironment.current()
     env.dir.mkdir(parents=True, exist_ok=True)
     os.environ["AIRFLOW_CONN_ERP_DB"] = json.dumps(
         {"conn_type": "generic", "extra": {"sqlalchemy_url": env.erp_url}}
     )
-    os.environ.setdefault("INKASSO_BASE", str(home / "inkasso-files"))
-    ensure_erp(env)
-    last = env.last_day()
-    day = FIRST_DAY if last is None else last + timedelta(days=1)
+    os.environ.setdefault("INKASSO_BASE", str(env.home / "inkasso-files"))
+    return env
 
-    from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements
-    from inkasso.runs import files_base
+
+def play_erp_and_bank(engine, base: Path, day: date, *, after_first: bool) -> None:
+    """The ERP's activity of the day before (not before the first day), then the bank's files."""
     from inkasso_demo.erp.adjustments import simulate_collection_adjustments
     from inkasso_demo.erp.day import simulate_erp_day
-    from inkasso_demo.simulator.agency_robot import answer_day
     from inkasso_demo.simulator.bank import bank_lock, write_bank_files
-    from inkasso_demo.simulator.mail_sink import MailSink
-    from inkasso_demo.views.bank import print_bank_day
-    from inkasso_demo.views.corrections import print_corrections_day, verify_corrections_day
-    from inkasso_demo.views.dispatch import print_day, verify_delivered
-    from inkasso_demo.views.inbound import print_inbound_day
-    from inkasso_demo.views.report import print_report_day
 
-    watch.lap("imports")
-    engine = engine_for_url(env.erp_url)
-    base = files_base()
     yesterday = day - timedelta(days=1)
-    if last is not None:
+    if after_first:
         with bank_lock(base):  # a running bank service waits for the ERP's whole day
             print(f"ERP activity on {yesterday}: {simulate_erp_day(engine, yesterday, seed=SEED)}")
             print(
@@ -193,7 +184,13 @@ def main(argv: list[str] | None = None) -> int:
             )
     written = write_bank_files(engine, base, day, seed=SEED)
     print(f"bank files in the drop for {day}: {len(written)}")
-    watch.lap("the ERP's day and the bank's files")
+
+
+def run_daily_dags(env: DemoEnvironment, engine, base: Path, day: date, watch: Stopwatch) -> dict:
+    """Run the day's DAGs in order against the agency simulator and a mail sink; their states."""
+    from inkasso.dispatch import load_agreements
+    from inkasso_demo.simulator.agency_robot import answer_day
+    from inkasso_demo.simulator.mail_sink import MailSink
 
     dags = load_dags()
     watch.lap("parse the DAGs")
@@ -212,6 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         agency.stop()
         sink.stop()
+    return states
+
+
+def print_and_verify_day(env: DemoEnvironment, engine, base: Path, day: date) -> list[str]:
+    """Print what each flow did on ``day``, read the delivered files back, prove the books."""
+    from inkasso_demo.views.bank import print_bank_day
+    from inkasso_demo.views.corrections import print_corrections_day, verify_corrections_day
+    from inkasso_demo.views.dispatch import print_day, verify_delivered
+    from inkasso_demo.views.inbound import print_inbound_day
+    from inkasso_demo.views.report import print_report_day
 
     print_bank_day(engine, day)
     print_corrections_day(engine, day)
@@ -221,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     problems = verify_delivered(engine, day, env.sftp_root)
     problems += verify_corrections_day(engine, day, env.sftp_root)
     problems += print_books(engine, day)
-    watch.lap("printouts, delivery check and the books")
-    print("\n== Where the day's seconds went ==", *watch.lines(), sep="\n")
+    return problems
+
+
+def finish_day(env: DemoEnvironment, day: date, states: dict, problems: list[str]) -> int:
+    """Mark ``day`` done when every run succeeded and nothing was found; the exit status."""
     failed = {dag_id: state for dag_id, state in states.items() if state != "success"}
     if failed or problems:
         print(f"\nDay {day}:", *[f"{d}: {s}" for d, s in failed.items()], *problems, sep="\n  ")
@@ -231,9 +241,33 @@ def main(argv: list[str] | None = None) -> int:
     env.save_day(day)
     print(f"\nDay {day} done. `make demo` again runs {day + timedelta(days=1)}.")
     print(
-        f"See the runs, mapped tasks and logs in the Airflow UI: `make airflow` (AIRFLOW_HOME={home})."
+        "See the runs, mapped tasks and logs in the Airflow UI: "
+        f"`make airflow` (AIRFLOW_HOME={env.home})."
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the next demo day and print its outcome; exit status 1 when a run failed."""
+    watch = Stopwatch()
+    env = prepare_environment()
+    ensure_erp(env)
+    last = env.last_day()
+    day = FIRST_DAY if last is None else last + timedelta(days=1)
+
+    from inkasso.db.engine import engine_for_url
+    from inkasso.runs import files_base
+
+    watch.lap("imports")
+    engine = engine_for_url(env.erp_url)
+    base = files_base()
+    play_erp_and_bank(engine, base, day, after_first=last is not None)
+    watch.lap("the ERP's day and the bank's files")
+    states = run_daily_dags(env, engine, base, day, watch)
+    problems = print_and_verify_day(env, engine, base, day)
+    watch.lap("printouts, delivery check and the books")
+    print("\n== Where the day's seconds went ==", *watch.lines(), sep="\n")
+    return finish_day(env, day, states, problems)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ def run_demo(env: dict) -> subprocess.CompletedProcess:
     )
 
 
-def test_demo_runs_consecutive_days_without_duplicates(tmp_path):
-    home = tmp_path / "airflow"
+def migrated_env(home) -> dict:
+    """The environment of a demo in ``home``, its Airflow database migrated."""
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -40,16 +40,11 @@ def test_demo_runs_consecutive_days_without_duplicates(tmp_path):
         text=True,
     )
     assert migrate.returncode == 0, migrate.stderr[-2000:]
+    return env
 
-    first = run_demo(env)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert "=== inkasso_dispatch 2026-11-02 ===" in first.stdout
-    assert "Day 2026-11-02 done" in first.stdout
 
-    second = run_demo(env)
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert "=== inkasso_dispatch 2026-11-03 ===" in second.stdout
-
+def pipeline_after(home) -> dict:
+    """What the demo's pipeline tables hold: case-file days, duplicates, manual cases and files."""
     engine = sa.create_engine(f"sqlite:///{home / 'inkasso-demo' / 'erp.sqlite'}")
     with engine.connect() as conn:
         days = conn.execute(
@@ -79,11 +74,35 @@ def test_demo_runs_consecutive_days_without_duplicates(tmp_path):
             )
         ).all()
     engine.dispose()
-    assert [str(d) for d, _ in days] == ["2026-11-02", "2026-11-03"]
-    assert dup_cases == []
-    assert undelivered == 0
+    return {
+        "days": [str(d) for d, _ in days],
+        "dup_cases": dup_cases,
+        "undelivered": undelivered,
+        "manual_cases": manual_cases,
+        "manual_files": manual_files,
+    }
+
+
+def test_demo_runs_consecutive_days_without_duplicates(tmp_path):
+    home = tmp_path / "airflow"
+    env = migrated_env(home)
+
+    first = run_demo(env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "=== inkasso_dispatch 2026-11-02 ===" in first.stdout
+    assert "Day 2026-11-02 done" in first.stdout
+
+    second = run_demo(env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "=== inkasso_dispatch 2026-11-03 ===" in second.stdout
+
+    after = pipeline_after(home)
+    assert after["days"] == ["2026-11-02", "2026-11-03"]
+    assert after["dup_cases"] == []
+    assert after["undelivered"] == 0
     # manual-export agreements: the robot plays the person and the agency, inbound reads the
     # answers from the manual inbox; every case got its receipt the day it was sent
+    manual_cases, manual_files = after["manual_cases"], after["manual_files"]
     assert manual_cases.get("registered", 0) > 0, manual_cases
     assert "sent" not in manual_cases, manual_cases
     assert {f.agreement_id for f in manual_files} == {"credicare", "intrum"}

@@ -241,6 +241,30 @@ def reference(world, tmp_path, deliveries) -> dict[str, dict[str, bytes]]:
         world["base_dir"], world["base"] = saved, base
 
 
+def start_racers(world, code: str, args: list[str], n: int = 2) -> list[subprocess.Popen]:
+    """``n`` Python processes running ``code`` with ``args`` at once: the DAG side of a race."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *args],
+            env=world["env"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+
+
+def finish_racers(racers: list[subprocess.Popen]) -> list[str]:
+    """Wait for each racer; each must succeed. Their outputs, in order."""
+    outs = []
+    for proc in racers:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+        outs.append(out)
+    return outs
+
+
 def test_the_robot_service_answers_arrivals_and_the_dag_adds_nothing(world, tmp_path):
     day1_lowell = case_file(world, "lowell_no", datetime(2026, 11, 2, 5, 0, 3), 1)
     day1_manual = case_file(world, "credicare", datetime(2026, 11, 2, 5, 0, 4), 101)
@@ -347,19 +371,7 @@ def test_the_robot_service_and_the_dag_at_once_answer_once(world, tmp_path):
             deliver(folders(world, agreement_id)[0], name, data)
         # two DAG-side calls racing the service (and each other) for the same day
         args = [world["env"]["INKASSO_DEMO_ERP_URL"], str(world["base_dir"]), str(world["root"])]
-        dags = [
-            subprocess.Popen(
-                [sys.executable, "-c", code, *args],
-                env=world["env"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        for proc in dags:
-            out, _ = proc.communicate(timeout=120)
-            assert proc.returncode == 0, out
+        finish_racers(start_racers(world, code, args))
         lowell_out, manual_out = folders(world, "lowell_no")[1], folders(world, "credicare")[1]
         wait_for(lambda: len(files(lowell_out)) == 2 and len(files(manual_out)) == 1, robot)
         time.sleep(4 * POLL)
@@ -436,22 +448,9 @@ def test_the_bank_service_and_the_dag_at_once_write_once(world):
         "                 date(2026, 11, 3))['new'])\n"
     )
     args = [world["env"]["INKASSO_DEMO_ERP_URL"], str(world["base_dir"])]
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, *args],
-            env=world["env"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    racers = start_racers(world, code, args)
     bank = start(world, "inkasso_demo.simulator.bank_service")
-    news = []
-    for proc in racers:
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0, out
-        news.append(int(out.strip().splitlines()[-1]))
+    news = [int(out.strip().splitlines()[-1]) for out in finish_racers(racers)]
     try:
         wait_for(lambda: len(bank_drop(world)) == 8, bank)
         time.sleep(4 * POLL)

@@ -36,6 +36,48 @@ def _sent_day(conn, invoice_id: int) -> date:
     ).scalar()
 
 
+def _at_collection(conn, rng, day: date, already: set) -> list[tuple]:
+    """The day's credit notes (one perhaps back-dated) and recall on invoices at collection."""
+    open_ones = [
+        r for r in _pick(conn, rng, ("at_collection",), 40, already) if r.remaining_amount > 0
+    ][: CREDIT_NOTES_PER_DAY + RECALLS_PER_DAY]
+    rows = []
+    for n, row in enumerate(open_ones):
+        if n < CREDIT_NOTES_PER_DAY:
+            amount = max(1, row.remaining_amount * rng.randint(10, 60) // 100)
+            dated = day
+            if n == 0 and rng.random() < 0.5:
+                dated = _sent_day(conn, row.invoice_id) - timedelta(days=BACK_DATED_DAYS)
+            rows.append((row.invoice_id, "credit_note", amount, dated, "price reduction"))
+        else:
+            rows.append(
+                (row.invoice_id, "recall", row.remaining_amount, day, "credit loss, recall")
+            )
+    return rows
+
+
+def _book(conn, rows: list[tuple]) -> None:
+    """Register each adjustment and lower its invoice's remaining amount, never below zero."""
+    now = datetime.now(UTC)
+    for invoice_id, kind, amount, dated, text in rows:
+        conn.execute(
+            insert(erp_invoice_adjustment).values(
+                invoice_id=invoice_id,
+                kind=kind,
+                amount=amount,
+                adjustment_date=dated,
+                text=text,
+                booked_at=now,
+            )
+        )
+        remaining = erp_invoice.c.remaining_amount
+        conn.execute(  # the ERP never takes an invoice below zero
+            update(erp_invoice)
+            .where(erp_invoice.c.invoice_id == invoice_id)
+            .values(remaining_amount=case((remaining > amount, remaining - amount), else_=0))
+        )
+
+
 def simulate_collection_adjustments(engine: Engine, day: date, *, seed: int = 42) -> dict:
     """Credit notes and recalls of ``day`` (see module doc); returns the counts.
 
@@ -53,43 +95,12 @@ def simulate_collection_adjustments(engine: Engine, day: date, *, seed: int = 42
             return {"credit_notes": 0, "recalls": 0, "after_closure": 0, "repeated": True}
         already = set(conn.execute(select(erp_invoice_adjustment.c.invoice_id)).scalars())
         rng = random.Random(f"{seed}:adjustments:{day.isoformat()}")
-        open_ones = [
-            r for r in _pick(conn, rng, ("at_collection",), 40, already) if r.remaining_amount > 0
-        ][: CREDIT_NOTES_PER_DAY + RECALLS_PER_DAY]
-        rows = []
-        for n, row in enumerate(open_ones):
-            if n < CREDIT_NOTES_PER_DAY:
-                amount = max(1, row.remaining_amount * rng.randint(10, 60) // 100)
-                dated = day
-                if n == 0 and rng.random() < 0.5:
-                    dated = _sent_day(conn, row.invoice_id) - timedelta(days=BACK_DATED_DAYS)
-                rows.append((row.invoice_id, "credit_note", amount, dated, "price reduction"))
-            else:
-                rows.append(
-                    (row.invoice_id, "recall", row.remaining_amount, day, "credit loss, recall")
-                )
+        rows = _at_collection(conn, rng, day, already)
         ended = _pick(conn, rng, ENDED, 1 if rng.random() < 0.6 else 0, already)
         for row in ended:
             amount = rng.randint(100, 500) * 100
             rows.append((row.invoice_id, "credit_note", amount, day, "credit note after closure"))
-        now = datetime.now(UTC)
-        for invoice_id, kind, amount, dated, text in rows:
-            conn.execute(
-                insert(erp_invoice_adjustment).values(
-                    invoice_id=invoice_id,
-                    kind=kind,
-                    amount=amount,
-                    adjustment_date=dated,
-                    text=text,
-                    booked_at=now,
-                )
-            )
-            remaining = erp_invoice.c.remaining_amount
-            conn.execute(  # the ERP never takes an invoice below zero
-                update(erp_invoice)
-                .where(erp_invoice.c.invoice_id == invoice_id)
-                .values(remaining_amount=case((remaining > amount, remaining - amount), else_=0))
-            )
+        _book(conn, rows)
     kinds = [kind for _, kind, _, _, _ in rows]
     return {
         "credit_notes": kinds.count("credit_note") - len(ended),

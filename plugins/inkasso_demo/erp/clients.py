@@ -46,48 +46,47 @@ CLIENTS: tuple[DemoClient, ...] = (
 BOOKING_MODE_ENV = "INKASSO_DEMO_BOOKING_MODE"
 
 
+def _bank_account(country: str, rng: random.Random) -> str:
+    """A valid account drawn from ``rng``: a Norwegian account number or a Swedish bankgiro."""
+    return ids.no_bank_account(rng) if country == "NO" else ids.se_bankgiro(rng)
+
+
 def client_rows(rng: random.Random) -> list[dict]:
     """The ``erp_client`` rows: valid org numbers and default bank accounts drawn from ``rng``."""
-    rows = []
-    for c in CLIENTS:
-        no = c.country == "NO"
-        rows.append(
-            {
-                "client_id": c.client_id,
-                "name": c.name,
-                "org_no": ids.no_orgnr(rng) if no else ids.se_orgnr(rng),
-                "country": c.country,
-                "currency": c.currency,
-                "min_collection_amount": c.min_collection_amount,
-                "default_bank_account": ids.no_bank_account(rng) if no else ids.se_bankgiro(rng),
-                "register_lookup": True,
-                "report_recipients": f"ekonomi@{c.domain}.example",
-            }
-        )
-    return rows
+    return [
+        {
+            "client_id": c.client_id,
+            "name": c.name,
+            "org_no": ids.no_orgnr(rng) if c.country == "NO" else ids.se_orgnr(rng),
+            "country": c.country,
+            "currency": c.currency,
+            "min_collection_amount": c.min_collection_amount,
+            "default_bank_account": _bank_account(c.country, rng),
+            "register_lookup": True,
+            "report_recipients": f"ekonomi@{c.domain}.example",
+        }
+        for c in CLIENTS
+    ]
 
 
 def agreement_rows(rng: random.Random) -> list[dict]:
     """The ``ink_agreement`` rows, one per client: agency, customer number there, its account."""
-    rows = []
-    for c in CLIENTS:
-        no = c.country == "NO"
-        rows.append(
-            {
-                "agreement_id": c.agreement_id,
-                "client_id": c.client_id,
-                "agency": c.agency,
-                "country": c.country,
-                "customer_no_at_agency": str(rng.randint(10000, 99999)),
-                "agency_bank_account": ids.no_bank_account(rng) if no else ids.se_bankgiro(rng),
-                "payback_account": None,
-                "mode": c.mode,
-                "sftp_conn_id": f"inkasso_sftp_{c.agreement_id}" if c.mode == "sftp" else None,
-                "reminder_service": c.reminder_service,
-                "interim_account": "1684",
-                "booking_mode": os.environ.get(BOOKING_MODE_ENV) or c.booking_mode,
-                "reminder_level": c.reminder_level,
-                "active": True,
-            }
-        )
-    return rows
+    return [
+        {
+            "agreement_id": c.agreement_id,
+            "client_id": c.client_id,
+            "agency": c.agency,
+            "country": c.country,
+            "customer_no_at_agency": str(rng.randint(10000, 99999)),
+            "agency_bank_account": _bank_account(c.country, rng),
+            "payback_account": None,
+            "mode": c.mode,
+            "sftp_conn_id": f"inkasso_sftp_{c.agreement_id}" if c.mode == "sftp" else None,
+            "reminder_service": c.reminder_service,
+            "interim_account": "1684",
+            "booking_mode": os.environ.get(BOOKING_MODE_ENV) or c.booking_mode,
+            "reminder_level": c.reminder_level,
+            "active": True,
+        }
+        for c in CLIENTS
+    ]

@@ -297,28 +297,37 @@ def answer_agreement(
                 _corrections(state, frame)
             elif kind == "new_cases":
                 receipts = _new_case_file(state, agreement_id, frame, own_day, seed)
-                count = state["receipts"].get(own_day.isoformat(), 0)
-                state["receipts"][own_day.isoformat()] = count + 1
-                when = datetime(own_day.year, own_day.month, own_day.day, 5, 30 + count)
-                out_name = profile.files["receipt"].file_name(customer_no, when)
-                header = {"customer_no": customer_no, "file_date": own_day}
-                data = load_layout(profile.files["receipt"].layout).write(
-                    header, pd.DataFrame(receipts)
-                )
-                _write(outbox, out_name, data)
+                out_name = _write_receipt(state, profile, customer_no, outbox, own_day, receipts)
                 summary["receipts"].append(out_name)
-                if own_day.isoformat() not in state["case_days"]:
-                    state["case_days"].append(own_day.isoformat())
             state["seen"].append(name)
-        today = day.isoformat()
-        due = today not in state["answered"] and all(d < today for d in state["answered"])
-        if closures == "after_cases":
-            due = due and today in state["case_days"]
-        if due:
+        if _closures_due(state, day, closures):
             summary |= _write_closures(state, profile, customer_no, outbox, day)
-            state["answered"].append(today)
+            state["answered"].append(day.isoformat())
         _save_state(state_file, state)
     return summary
+
+
+def _write_receipt(state: dict, profile, customer_no: str, outbox, own_day: date, receipts) -> str:
+    """One case file's receipt, named for its day's next receipt slot; returns its name."""
+    count = state["receipts"].get(own_day.isoformat(), 0)
+    state["receipts"][own_day.isoformat()] = count + 1
+    when = datetime(own_day.year, own_day.month, own_day.day, 5, 30 + count)
+    out_name = profile.files["receipt"].file_name(customer_no, when)
+    header = {"customer_no": customer_no, "file_date": own_day}
+    data = load_layout(profile.files["receipt"].layout).write(header, pd.DataFrame(receipts))
+    _write(outbox, out_name, data)
+    if own_day.isoformat() not in state["case_days"]:
+        state["case_days"].append(own_day.isoformat())
+    return out_name
+
+
+def _closures_due(state: dict, day: date, closures: str) -> bool:
+    """Whether ``day``'s closure file is due: once a day, in order, and per ``closures``."""
+    today = day.isoformat()
+    due = today not in state["answered"] and all(d < today for d in state["answered"])
+    if closures == "after_cases":
+        due = due and today in state["case_days"]
+    return due
 
 
 def _write_closures(state: dict, profile, customer_no: str, outbox, day: date) -> dict:

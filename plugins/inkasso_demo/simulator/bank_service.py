@@ -21,13 +21,12 @@ SIGTERM / Ctrl-C stops it cleanly.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from inkasso_demo.simulator.poll import business_today, poll_seconds, run_polling
+from inkasso_demo.simulator.poll import business_today, run_service, service_args
 
 CLOCK_ENV = "INKASSO_DEMO_BANK_CLOCK"
 CLOCKS = ("erp", "wall")
@@ -65,33 +64,27 @@ def bank_step(engine, base, seed: int, clock: str = "erp", today: date | None = 
     return {"day": day.isoformat(), "files": [Path(str(w.path)).name for w in new]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write each business day's bank files as the day begins, until SIGTERM / SIGINT."""
-    parser = argparse.ArgumentParser(
-        prog="python -m inkasso_demo.simulator.bank_service", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    parser.add_argument("--interval", type=float, help="seconds between polls (default 5)")
+def _add_clock_option(parser) -> None:
     parser.add_argument(
         "--clock", choices=CLOCKS, default=os.environ.get(CLOCK_ENV) or "erp",
         help="when a day begins: the demo ERP's days (erp, default) or the wall clock (wall)",
     )  # fmt: skip
-    parser.add_argument("--once", action="store_true", help="one poll, then exit")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write each business day's bank files as the day begins, until SIGTERM / SIGINT."""
+    args = service_args(
+        "python -m inkasso_demo.simulator.bank_service", __doc__, argv, _add_clock_option
+    )
 
     from inkasso.db.engine import engine_for_url
     from inkasso.runs import files_base
     from inkasso_demo.demo import SEED, DemoEnvironment
 
-    env = DemoEnvironment(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve())
+    env = DemoEnvironment.current()
     engine, base = engine_for_url(env.erp_url), files_base()
     print(f"demo bank: {args.clock} clock, drops in {base / 'bank'}", flush=True)
-    return run_polling(
-        "demo bank",
-        lambda: bank_step(engine, base, SEED, args.clock),
-        poll_seconds(args.interval),
-        args.once,
-    )
+    return run_service("demo bank", lambda: bank_step(engine, base, SEED, args.clock), args)
 
 
 if __name__ == "__main__":

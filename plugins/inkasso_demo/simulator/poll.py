@@ -7,6 +7,7 @@ A step that fails (the ERP not created yet, say) is logged and tried again at th
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -31,6 +32,28 @@ def business_today() -> date:
     from inkasso.runs import BUSINESS_TZ
 
     return datetime.now(BUSINESS_TZ).date()
+
+
+def service_args(
+    prog: str,
+    description: str | None,
+    argv: list[str] | None,
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """A service's command line: ``--interval``, its own options (``add_options``), ``--once``."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--interval", type=float, help="seconds between polls (default 5)")
+    if add_options is not None:
+        add_options(parser)
+    parser.add_argument("--once", action="store_true", help="one poll, then exit")
+    return parser.parse_args(argv)
+
+
+def run_service(name: str, step: Callable[[], object], args: argparse.Namespace) -> int:
+    """``run_polling`` with the interval and ``--once`` of a command line from ``service_args``."""
+    return run_polling(name, step, poll_seconds(args.interval), args.once)
 
 
 def run_polling(name: str, step: Callable[[], object], interval: float, once: bool = False) -> int:

@@ -16,12 +16,9 @@ SIGTERM / Ctrl-C stops it cleanly.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from pathlib import Path
 
-from inkasso_demo.simulator.poll import business_today, poll_seconds, run_polling
+from inkasso_demo.simulator.poll import business_today, run_service, service_args
 
 
 def robot_step(env, base, seed: int) -> list[dict]:
@@ -37,23 +34,15 @@ def robot_step(env, base, seed: int) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Answer arriving files until SIGTERM / SIGINT."""
-    parser = argparse.ArgumentParser(
-        prog="python -m inkasso_demo.simulator.robot", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    parser.add_argument("--interval", type=float, help="seconds between polls (default 5)")
-    parser.add_argument("--once", action="store_true", help="one poll, then exit")
-    args = parser.parse_args(argv)
+    args = service_args("python -m inkasso_demo.simulator.robot", __doc__, argv)
 
     from inkasso.runs import files_base
     from inkasso_demo.demo import SEED, DemoEnvironment
 
-    env = DemoEnvironment(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve())
+    env = DemoEnvironment.current()
     base = files_base()
     print(f"agency robot: accounts in {env.sftp_root}, manual exports in {base}", flush=True)
-    return run_polling(
-        "agency robot", lambda: robot_step(env, base, SEED), poll_seconds(args.interval), args.once
-    )
+    return run_service("agency robot", lambda: robot_step(env, base, SEED), args)
 
 
 if __name__ == "__main__":

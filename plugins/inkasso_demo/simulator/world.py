@@ -28,7 +28,7 @@ def demo_world_enabled() -> bool:
 def _env():
     from inkasso_demo.demo import DemoEnvironment
 
-    return DemoEnvironment(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve())
+    return DemoEnvironment.current()
 
 
 def erp_activity(engine, day: date, seed: int = SEED, base=None) -> dict:

@@ -6,32 +6,18 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 
-from inkasso.db.schema import ink_agreement, ink_case, ink_correction, ink_file_log
-from inkasso.formats import load_layout, load_profile
+from inkasso.db.schema import ink_case, ink_correction
 from inkasso.money.amounts import format_money
-from inkasso_demo.views.dispatch import delivered_bytes
+from inkasso_demo.views.dispatch import day_files, read_back_day
 
 TYPE_NAMES = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
 
 
 def corrections_files(engine: Engine, day: date) -> pd.DataFrame:
     """The correction files of business day ``day`` with their agreement's agency and mode."""
-    stmt = (
-        select(ink_file_log, ink_agreement.c.agency, ink_agreement.c.mode)
-        .join(ink_agreement, ink_agreement.c.agreement_id == ink_file_log.c.agreement_id)
-        .where(
-            and_(
-                ink_file_log.c.business_date == day,
-                ink_file_log.c.direction == "out",
-                ink_file_log.c.kind == "corrections",
-            )
-        )
-        .order_by(ink_file_log.c.agreement_id, ink_file_log.c.file_id)
-    )
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(stmt).mappings().all())
+    return day_files(engine, day, "corrections")
 
 
 def _corrections_of(engine: Engine, file_id: int) -> pd.DataFrame:
@@ -81,36 +67,29 @@ def print_corrections_day(engine: Engine, day: date, *, limit: int = 5) -> None:
             )
 
 
+def _records(frame: pd.DataFrame) -> list[tuple[int, str, int]]:
+    """(case, type, amount) of each correction in ``frame``, sorted."""
+    return sorted(
+        zip(
+            frame["case_id"].astype(int),
+            frame["correction_type"],
+            frame["amount"].astype(int),
+            strict=True,
+        )
+    )
+
+
 def verify_corrections_day(engine: Engine, day: date, sftp_root: Path) -> list[str]:
     """Read each delivered correction file of ``day`` back; list where it differs from the log."""
-    problems = []
-    for f in corrections_files(engine, day).itertuples():
-        if f.status == "written":
-            problems.append(f"{f.file_name}: not delivered yet")
-            continue
-        data = delivered_bytes(f, sftp_root)
-        layout = load_layout(load_profile(f.agency).file("corrections").layout)
-        details = layout.read(data, f.file_name).details()
-        got = sorted(
-            zip(
-                details["case_id"].astype(int),
-                details["correction_type"],
-                details["amount"].astype(int),
-                strict=True,
-            )
-        )
-        rows = _corrections_of(engine, int(f.file_id))
-        want = sorted(
-            zip(
-                rows["case_id"].astype(int),
-                rows["correction_type"],
-                rows["amount"].astype(int),
-                strict=True,
-            )
-        )
+
+    def check(f, details: pd.DataFrame) -> str | None:
+        got = _records(details)
+        want = _records(_corrections_of(engine, int(f.file_id)))
         if got != want:
-            problems.append(
+            return (
                 f"{f.file_name}: {len(got)} records read back, {len(want)} corrections logged, "
                 "or they differ"
             )
-    return problems
+        return None
+
+    return read_back_day(engine, day, sftp_root, "corrections", check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def day_files(engine: Engine, day: date, kind: str = "new_cases") -> pd.DataFram
                 ink_file_log.c.kind == kind,
             )
         )
-        .order_by(ink_file_log.c.agreement_id)
+        .order_by(ink_file_log.c.agreement_id, ink_file_log.c.file_id)
     )
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(stmt).mappings().all())
@@ -78,16 +79,34 @@ def delivered_bytes(f, sftp_root: Path) -> bytes:
     return Path(local).read_bytes() if local else ObjectStoragePath(f.remote_path).read_bytes()
 
 
-def verify_delivered(engine: Engine, day: date, sftp_root: Path) -> list[str]:
-    """Read every file delivered for ``day`` back with the project's reader; list disagreements."""
+def read_back_day(
+    engine: Engine,
+    day: date,
+    sftp_root: Path,
+    kind: str,
+    check: Callable[[object, pd.DataFrame], str | None],
+) -> list[str]:
+    """Read every file of ``kind`` delivered for ``day`` back with the project's reader.
+
+    ``check(f, details)`` compares one file's records with what was logged and returns the
+    problem, or None; a file not delivered yet is a problem of its own.
+    """
     problems = []
-    for f in day_files(engine, day).itertuples():
+    for f in day_files(engine, day, kind).itertuples():
         if f.status == "written":
             problems.append(f"{f.file_name}: not delivered yet")
             continue
-        data = delivered_bytes(f, sftp_root)
-        layout = load_layout(load_profile(f.agency).files[f.kind].layout)
-        parsed = layout.read(data, f.file_name).details()
+        layout = load_layout(load_profile(f.agency).file(kind).layout)
+        problem = check(f, layout.read(delivered_bytes(f, sftp_root), f.file_name).details())
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def verify_delivered(engine: Engine, day: date, sftp_root: Path) -> list[str]:
+    """Read every file delivered for ``day`` back with the project's reader; list disagreements."""
+
+    def check(f, parsed: pd.DataFrame) -> str | None:
         with engine.connect() as conn:
             cases = pd.DataFrame(
                 conn.execute(
@@ -104,7 +123,7 @@ def verify_delivered(engine: Engine, day: date, sftp_root: Path) -> list[str]:
             zip(cases["case_id"].astype(int), cases["sent_amount"].astype(int), strict=True)
         )
         if got != want:
-            problems.append(
-                f"{f.file_name}: {len(got)} records read back, {len(want)} cases opened, or amounts differ"
-            )
-    return problems
+            return f"{f.file_name}: {len(got)} records read back, {len(want)} cases opened, or amounts differ"
+        return None
+
+    return read_back_day(engine, day, sftp_root, "new_cases", check)
