@@ -28,10 +28,6 @@ KNOWN_LONG = {
     "plugins/inkasso/inbound/fetch.py:_fetch",
     "plugins/inkasso/rules.py:_resolve_addresses",
     "plugins/inkasso/rules.py:apply_dispatch_rules",
-    "plugins/inkasso_demo/demo.py:main",
-    "plugins/inkasso_demo/erp/adjustments.py:simulate_collection_adjustments",
-    "plugins/inkasso_demo/simulator/agency_robot.py:answer_agreement",
-    "plugins/inkasso_demo/views/bank.py:print_bank_day",
 }
 
 
