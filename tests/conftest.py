@@ -106,7 +106,7 @@ def files_base(tmp_path, monkeypatch):
 def agency(demo_erp, tmp_path, monkeypatch):
     """The SFTP agency simulator (a ``RunningAgency``): one account per automated agreement,
     host key pinned in the connections; its folders are under ``tmp_path / "sftp"``."""
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso_demo.simulator.agency import start_agency
 
     running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))

@@ -1,5 +1,9 @@
-"""The agreements whose agency answers come back (SFTP outbox, or the manual inbox), with the
-settings the inbound flow needs."""
+"""The agency agreements (``ink_agreement``): one type and one loader for every flow.
+
+Dispatch, corrections, delivery and inbound all read the same row: who the agency is, how files
+reach it and come back, the gates before sending and how collected money is booked. A new
+agreement column goes here once.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +13,60 @@ from sqlalchemy import Engine, select
 
 from inkasso.db.schema import ink_agreement
 
-RECEIVABLES_ACCOUNT = "1500"  # customer receivables, credited when a closure settles an invoice
+# the agreements whose agency answers come back: automated (the agency's SFTP outbox) and
+# manual export (a person drops the answers into <base>/manual_inbox/<agreement>/)
+ANSWERING_MODES = ("sftp", "manual")
 
 
-@dataclass(frozen=True)
-class InboundAgreement:
-    """One agreement: agency, customer number, where answers arrive, and settlement settings."""
+@dataclass(frozen=True, kw_only=True)
+class Agreement:
+    """One row of ``ink_agreement``: the agency, how files reach it and come back, and the
+    client's settings for it."""
 
     agreement_id: str
     client_id: int
     agency: str
+    country: str
     customer_no_at_agency: str
-    sftp_conn_id: str | None
+    # 'sftp' (automated) or 'manual' (files go through the manual outbox and inbox)
+    mode: str
+    sftp_conn_id: str | None = None
+    reminder_service: bool = False
+    # with reminder_service: the reminder level invoices go at (the gates require it)
+    reminder_level: int | None = None
+    # where the agency pays back to; None falls back to the client's default account
+    payback_account: str | None = None
+    # JSON overrides of the country's gates (include/rules/gates.yaml), None for none
+    gates: str | None = None
+    # the interim account a settlement-mode closure books collected money against
     interim_account: str = "1684"
+    # 'bank' (the bank import books the agency's KID payouts) or 'settlement' (the closure does)
     booking_mode: str = "bank"
-    # 'sftp': answers are read from the agency's outbox; 'manual': from <base>/manual_inbox/<id>/
-    mode: str = "sftp"
 
     @classmethod
-    def from_row(cls, row) -> InboundAgreement:
+    def from_row(cls, row) -> Agreement:
         """Build from a row mapping of ``ink_agreement`` (extra columns are ignored)."""
         return cls(**{f: row[f] for f in cls.__dataclass_fields__})
 
     def as_dict(self) -> dict:
-        """Plain dict for XCom."""
+        """Plain dict for XCom (``Agreement(**d)`` builds it again)."""
         return asdict(self)
 
 
-def load_inbound_agreements(
+def load_agreements(
     engine: Engine,
     *,
     agreement_id: str | None = None,
     client_id: int | None = None,
     agency: str | None = None,
-) -> list[InboundAgreement]:
-    """Active agreements, automated (``sftp``) and manual export alike (a person drops a manual
-    agency's answers into its inbox), optionally narrowed to one agreement/client/agency."""
+    modes: tuple[str, ...] | None = None,
+) -> list[Agreement]:
+    """The active agreements, optionally narrowed to one agreement, client or agency, and to
+    the delivery ``modes`` given (None: every mode)."""
     t = ink_agreement
-    stmt = (
-        select(t)
-        .where(t.c.active.is_(True), t.c.mode.in_(("sftp", "manual")))
-        .order_by(t.c.agreement_id)
-    )
+    stmt = select(t).where(t.c.active.is_(True)).order_by(t.c.agreement_id)
+    if modes is not None:
+        stmt = stmt.where(t.c.mode.in_(modes))
     if agreement_id:
         stmt = stmt.where(t.c.agreement_id == agreement_id)
     if client_id is not None:
@@ -58,4 +74,19 @@ def load_inbound_agreements(
     if agency:
         stmt = stmt.where(t.c.agency == agency)
     with engine.connect() as conn:
-        return [InboundAgreement.from_row(r) for r in conn.execute(stmt).mappings()]
+        return [Agreement.from_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def agreements_for_run(params: dict | None, modes: tuple[str, ...] | None = None) -> list[dict]:
+    """The active agreements a run covers (its Params may narrow them), as dicts for XCom."""
+    from inkasso.db.engine import erp_engine
+
+    params = params or {}
+    found = load_agreements(
+        erp_engine(),
+        agreement_id=params.get("agreement_id"),
+        client_id=params.get("client_id"),
+        agency=params.get("agency"),
+        modes=modes,
+    )
+    return [a.as_dict() for a in found]

@@ -75,8 +75,8 @@ def _has_clients(engine) -> bool:
 
 def start_agency_simulator(env: DemoEnvironment):
     """Start the SFTP agency simulator and put the Airflow connections in the environment."""
+    from inkasso.agreements import load_agreements
     from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements
     from inkasso_demo.simulator.agency import start_agency
 
     running = start_agency(env.sftp_root, env.keys, load_agreements(engine_for_url(env.erp_url)))
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     last = env.last_day()
     day = FIRST_DAY if last is None else last + timedelta(days=1)
 
+    from inkasso.agreements import load_agreements
     from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements
     from inkasso.runs import files_base
     from inkasso_demo.erp.adjustments import simulate_collection_adjustments
     from inkasso_demo.erp.day import simulate_erp_day

@@ -60,7 +60,7 @@ def assert_same(before, after):
 
 
 def answer(agency, engine, day, seed=11):
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
 
     return answer_day(agency.root, load_agreements(engine), day, seed)
@@ -224,8 +224,8 @@ def test_inbound_over_a_real_openssh_sshd(
     """Receipts and closures fetched from, and tidied on, OpenSSH's own SFTP server."""
     import pwd
 
+    from inkasso.agreements import load_agreements
     from inkasso.db.schema import ink_agreement
-    from inkasso.dispatch import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
     from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json
     from tests.sshd import OpenSshServer

@@ -75,7 +75,7 @@ def manual_only(demo_erp, files_base, dags):
 
 def answer(engine, tmp_path, day):
     """The robot plays the person and the agency for ``day`` (files base from INKASSO_BASE)."""
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso.runs import files_base
     from inkasso_demo.simulator.agency_robot import answer_day
 

@@ -1,49 +1,20 @@
-"""The corrections flow: direct payments, credit notes and recalls on cases at the agency ->
-one correction file per agreement -> the agency.
-
-``prepare_corrections`` does, per agreement and in one database transaction:
-
-1. logs the file it is about to write (``ink_file_log`` kind ``corrections``, status ``written``);
-2. collects every direct payment (``erp_payment`` kind ``direct``) and every credit note and
-   recall (``erp_invoice_adjustment``) on an invoice with an open case of the agreement, dated up
-   to the run's business day and not reported yet, into ``ink_correction`` pointing at that file
-   (set-based ``INSERT ... SELECT``; the unique ``(source, source_id)`` makes each event reported
-   once). Nothing found: the log row goes again and no file is written;
-3. writes the corrections with the agency profile's corrections layout and name (Lowell: ``RD``
-   + customer number + date + time) into the outbox, completes the log row (checksum, size,
-   count, total) and writes one history event per correction (``ink_case_event``).
-
-Before that, money that moved on the agreement's cases after they ended (direct payments,
-credit notes, recalls the agency will not hear of) is recorded for a person
-(``inkasso.money.after_closure``): over-payments and refunds due appear in the day's mail.
-
-Two runs of one agreement at once (overlapping runs, a backfill) take turns on the agreement's
-outgoing-file lock (``inkasso.locks``): the second finds the events reported by the first and
-ends with ``nothing_to_report``. If anything fails, the transaction rolls back and the file is
-removed: the events are collected again by the next run. Delivery is ``inkasso.dispatch.deliver_pending`` (SFTP or the manual outbox),
-which sends every written, undelivered file of the agreement, so a file that could not go out is
-delivered by the retry as the same file. A recall closes nothing here: the agency's closure does.
-"""
+"""Prepare one agreement's correction file for a day: money after closure recorded, the
+unreported events collected, the file written into the outbox, logged and its history events
+written, all in one transaction (``inkasso.corrections``)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-import pandas as pd
 from sqlalchemy import (
-    BigInteger,
     Connection,
-    Date,
     DateTime,
     Engine,
-    Integer,
     String,
     case,
     cast,
-    column,
     delete,
     insert,
     literal,
@@ -51,19 +22,17 @@ from sqlalchemy import (
     update,
 )
 
+from inkasso.agreements import Agreement
+from inkasso.corrections.collect import collect_corrections, read_file_corrections
 from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
-from inkasso.dispatch import Agreement
+from inkasso.delivery.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.formats import load_layout, load_profile
 from inkasso.locks import lock_outgoing
 from inkasso.money.after_closure import detect_after_closure
-from inkasso.outbox import free_file_name, log_outgoing_file, write_new_file
-from inkasso.sql import query
 
 log = logging.getLogger(__name__)
 
 CORRECTIONS = "corrections"
-LOCAL_TZ = ZoneInfo("Europe/Oslo")
-READ_CHUNK = 50_000
 # correction type in the file -> history event kind
 EVENT_KINDS = {"DP": "direct_payment", "CN": "credit_note", "RC": "recall"}
 DETAIL_COLUMNS = [
@@ -74,107 +43,6 @@ DETAIL_COLUMNS = [
     "amount",
     "correction_date",
 ]
-_INSERT_COLUMNS = [
-    "case_id",
-    "agreement_id",
-    "source",
-    "source_id",
-    "correction_type",
-    "amount",
-    "correction_date",
-    "created_at",
-    "file_id",
-]
-
-
-def collect_corrections(
-    conn: Connection, agreement_id: str, through: date, file_id: int, *, now: datetime
-) -> int:
-    """Record the agreement's unreported events dated up to ``through`` in ``ink_correction``,
-    reported in the file ``file_id``.
-
-    Two ``INSERT ... SELECT`` statements (payments, adjustments); returns the rows added.
-    """
-    through = date(through.year, through.month, through.day)  # a plain date (not pendulum's)
-    params = {"agreement_id": agreement_id, "through": through, "yes": True}
-    payments = (
-        query("erp/select_direct_payments_at_collection")
-        .columns(
-            column("case_id", Integer),
-            column("agreement_id", String),
-            column("source_id", Integer),
-            column("amount", BigInteger),
-            column("correction_date", Date),
-        )
-        .subquery("p")
-    )
-    adjustments = (
-        query("erp/select_adjustments_at_collection")
-        .columns(
-            column("case_id", Integer),
-            column("agreement_id", String),
-            column("source_id", Integer),
-            column("kind", String),
-            column("amount", BigInteger),
-            column("correction_date", Date),
-        )
-        .subquery("a")
-    )
-    stamp = literal(now, DateTime(timezone=True))
-    file_ref = literal(file_id, Integer)
-    added = conn.execute(
-        insert(ink_correction).from_select(
-            _INSERT_COLUMNS,
-            select(
-                payments.c.case_id,
-                payments.c.agreement_id,
-                literal("payment", String),
-                payments.c.source_id,
-                literal("DP", String),
-                payments.c.amount,
-                payments.c.correction_date,
-                stamp,
-                file_ref,
-            ),
-        ),
-        params,
-    ).rowcount
-    adjusted = conn.execute(
-        insert(ink_correction).from_select(
-            _INSERT_COLUMNS,
-            select(
-                adjustments.c.case_id,
-                adjustments.c.agreement_id,
-                literal("adjustment", String),
-                adjustments.c.source_id,
-                case((adjustments.c.kind == "recall", "RC"), else_="CN"),
-                adjustments.c.amount,
-                adjustments.c.correction_date,
-                stamp,
-                file_ref,
-            ),
-        ),
-        params,
-    ).rowcount
-    return added + adjusted
-
-
-def read_file_corrections(conn: Connection, file_id: int) -> pd.DataFrame:
-    """The corrections reported in ``file_id``, as the file's detail frame (+ correction_id)."""
-    chunks = pd.read_sql(
-        query("erp/select_file_corrections"),
-        conn,
-        params={"file_id": file_id},
-        chunksize=READ_CHUNK,
-    )
-    frame = pd.concat(list(chunks), ignore_index=True)
-    for col in ("correction_id", "case_id", "amount"):
-        frame[col] = frame[col].astype("int64")
-    frame["correction_date"] = pd.to_datetime(frame["correction_date"]).dt.date
-    frame["agency_case_ref"] = frame["agency_case_ref"].astype(object)
-    frame["agency_case_ref"] = frame["agency_case_ref"].where(frame["agency_case_ref"].notna(), "")
-    frame["invoice_no"] = frame["invoice_no"].astype(str)
-    return frame
 
 
 def prepare_corrections(
@@ -300,23 +168,3 @@ def _write_events(conn: Connection, file_id: int, file_name: str, now: datetime)
             ),
         )
     )
-
-
-def log_summary(results: list[dict]) -> dict:
-    """Log one line per agreement of a corrections run and return the totals."""
-    totals = {"agreements": len(results), "files": 0, "corrections": 0, "amount": 0}
-    for res in results:
-        prep = res.get("prepared", {})
-        log.info(
-            "%-18s %-18s corrections=%-6s amount=%-12s delivered=%s",
-            res["agreement_id"],
-            prep.get("status"),
-            prep.get("corrections", 0),
-            prep.get("amount", 0),
-            [f["file_name"] for f in res.get("files", [])],
-        )
-        if prep.get("status") == "written":
-            totals["files"] += 1
-            totals["corrections"] += int(prep.get("corrections", 0))
-            totals["amount"] += int(prep.get("amount", 0))
-    return totals

@@ -26,15 +26,15 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select
 
+from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log, ink_inbound_fetch
 from inkasso.formats import load_profile
-from inkasso.inbound.agreements import InboundAgreement
 from inkasso.inbound.sources import source_for
 
 log = logging.getLogger(__name__)
 
 
-def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
+def is_backfill(conn, agreement: Agreement, business_date: date) -> bool:
     """True when a later day already listed the agency's outbox: the run re-processes the archive."""
     newest = conn.execute(
         select(func.max(ink_inbound_fetch.c.business_date)).where(
@@ -44,7 +44,7 @@ def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
     return newest is not None and business_date < newest
 
 
-def _note_fetch(conn, agreement: InboundAgreement, business_date: date, now) -> None:
+def _note_fetch(conn, agreement: Agreement, business_date: date, now) -> None:
     """Remember that the source was listed for ``business_date`` (once per day)."""
     done = conn.execute(
         select(func.count()).where(
@@ -106,7 +106,7 @@ def _keep(path, data: bytes) -> None:
 
 def fetch_new_files(
     engine: Engine,
-    agreement: InboundAgreement,
+    agreement: Agreement,
     base,
     business_date: date,
     *,
@@ -131,7 +131,7 @@ def fetch_new_files(
 
 def _fetch(
     conn: Connection,
-    agreement: InboundAgreement,
+    agreement: Agreement,
     base,
     business_date: date,
     *,
