@@ -76,6 +76,22 @@ def reference_dir() -> Path:
 DEMO_DAY = date(2026, 11, 2)
 
 
+@pytest.fixture(scope="session")
+def load_dag():
+    """``load_dag(dag_id)``: the DAG freshly parsed from ``dags/`` (a DagBag of its own), with
+    retries off, so that a failure fails the run at once instead of waiting out the delay."""
+
+    def load(dag_id: str):
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
+        for task in dag.tasks:
+            task.retries = 0
+        return dag
+
+    return load
+
+
 @pytest.fixture
 def demo_erp(request, erp_engine, erp_url, monkeypatch):
     """A small generated demo ERP behind the `erp_db` connection.

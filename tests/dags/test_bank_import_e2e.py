@@ -9,8 +9,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, text
 
-from conftest import PROJECT_ROOT
-
 pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)
@@ -18,13 +16,8 @@ OSLO = "Europe/Oslo"
 
 
 @pytest.fixture(scope="module")
-def bank_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_bank_import")
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
+def bank_dag(load_dag):
+    return load_dag("inkasso_bank_import")
 
 
 def run(dag, day=DAY):

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, text
 
-from conftest import PROJECT_ROOT
-
 pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)  # dispatch day: cases opened
@@ -23,18 +21,12 @@ OSLO = "Europe/Oslo"
 _refs = count(1)
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
-    for task in dag.tasks:
-        task.retries = 0  # a failure fails the run at once instead of waiting out the retry delay
-    return dag
-
-
 @pytest.fixture(scope="module")
-def dags():
-    return {"dispatch": _dag("inkasso_dispatch"), "corrections": _dag("inkasso_corrections")}
+def dags(load_dag):
+    return {
+        "dispatch": load_dag("inkasso_dispatch"),
+        "corrections": load_dag("inkasso_corrections"),
+    }
 
 
 @pytest.fixture

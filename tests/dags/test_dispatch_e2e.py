@@ -11,8 +11,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, text, update
 
-from conftest import PROJECT_ROOT
-
 pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)
@@ -20,13 +18,8 @@ OSLO = "Europe/Oslo"
 
 
 @pytest.fixture(scope="module")
-def dispatch_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_dispatch")
-    for task in dag.tasks:
-        task.retries = 0  # a failure fails the run at once instead of waiting out the retry delay
-    return dag
+def dispatch_dag(load_dag):
+    return load_dag("inkasso_dispatch")
 
 
 def run(dag, day=DAY):

@@ -12,8 +12,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import text, update
 
-from conftest import PROJECT_ROOT
-
 pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)
@@ -22,18 +20,9 @@ DEMO_CUSTOMERS = 300  # the demo_erp fixture's size for this module
 STATE_TABLES = ("ink_file_log", "ink_file_issue", "ink_case", "ink_case_event")
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
-
-
 @pytest.fixture(scope="module")
-def dags():
-    return {"dispatch": _dag("inkasso_dispatch"), "inbound": _dag("inkasso_inbound")}
+def dags(load_dag):
+    return {"dispatch": load_dag("inkasso_dispatch"), "inbound": load_dag("inkasso_inbound")}
 
 
 def run(dag, day, hour):

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from conftest import PROJECT_ROOT
-
 pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)
@@ -32,24 +30,15 @@ def mail_sink(tmp_path, monkeypatch):
         yield sink
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
-
-
 @pytest.fixture(scope="module")
-def dispatch_dag():
-    return _dag("inkasso_dispatch")
+def dispatch_dag(load_dag):
+    return load_dag("inkasso_dispatch")
 
 
 @pytest.fixture
-def report_dag():
+def report_dag(load_dag):
     """Parsed for each test: dag.test keeps a run_conf's values in the DAG's params."""
-    return _dag("inkasso_report")
+    return load_dag("inkasso_report")
 
 
 def run(dag, day=DAY, hour=7, new_run=False, **conf):
