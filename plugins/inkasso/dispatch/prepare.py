@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def _existing_file(conn, agreement_id: str, business_date: date):
+    """The file-log row of the agreement's new-case file of ``business_date``, or None."""
     return (
         conn.execute(
             select(ink_file_log).where(
@@ -64,34 +65,20 @@ def prepare_new_cases(
     written: list = []  # files this run put into the outbox, removed again if it fails
     temporary: list[Path] = []  # the local file being written, removed whatever happens
 
-    def in_transaction(conn) -> dict:
-        lock_outgoing(conn, agreement.agreement_id)  # a concurrent prepare waits, then sees ours
-        existing = _existing_file(conn, agreement.agreement_id, business_date)
-        if existing is not None:
-            log.info(
-                "%s: %s already written for %s by run %s; nothing new is sent",
-                agreement.agreement_id,
-                existing["file_name"],
-                business_date,
-                existing["run_id"],
-            )
-            return summary | {
-                "status": "exists",
-                "prepared_by": existing["run_id"],
-                "file_name": existing["file_name"],
-                "cases": existing["record_count"],
-                "amount": existing["amount_total"],
-            }
-        run = DispatchRun(conn, agreement, business_date, base, now, run_id)
-        temporary.append(run.tmp_path)
-        try:
-            return summary | run.stream(cutoff, written)
-        finally:
-            run.close()
-
     try:
         with engine.begin() as conn:
-            return in_transaction(conn)
+            lock_outgoing(
+                conn, agreement.agreement_id
+            )  # a concurrent prepare waits, then sees ours
+            existing = _existing_file(conn, agreement.agreement_id, business_date)
+            if existing is not None:
+                return summary | _already_written(agreement, business_date, existing)
+            run = DispatchRun(conn, agreement, business_date, base, now, run_id)
+            temporary.append(run.tmp_path)
+            try:
+                return summary | run.stream(cutoff, written)
+            finally:
+                run.close()
     except BaseException:
         for path in written:  # the run left no trace in the database, so none on disk either
             path.unlink(missing_ok=True)
@@ -99,3 +86,21 @@ def prepare_new_cases(
     finally:
         for path in temporary:
             path.unlink(missing_ok=True)
+
+
+def _already_written(agreement: Agreement, business_date: date, existing) -> dict:
+    """The summary of a day whose file is already logged: nothing new is sent."""
+    log.info(
+        "%s: %s already written for %s by run %s; nothing new is sent",
+        agreement.agreement_id,
+        existing["file_name"],
+        business_date,
+        existing["run_id"],
+    )
+    return {
+        "status": "exists",
+        "prepared_by": existing["run_id"],
+        "file_name": existing["file_name"],
+        "cases": existing["record_count"],
+        "amount": existing["amount_total"],
+    }
