@@ -76,6 +76,15 @@ def reference_dir() -> Path:
 DEMO_DAY = date(2026, 11, 2)
 
 
+def frame(engine, sql: str, **params):
+    """The rows of ``sql`` (with ``params``) on ``engine``, as a DataFrame."""
+    import pandas as pd
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
+
+
 @pytest.fixture(scope="session")
 def load_dag():
     """``load_dag(dag_id)``: the DAG freshly parsed from ``dags/`` (a DagBag of its own), with

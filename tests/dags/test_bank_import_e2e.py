@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, text
 
+from conftest import frame
+
 pytestmark = pytest.mark.e2e
 
 DAY = date(2026, 11, 2)
@@ -24,11 +26,6 @@ def run(dag, day=DAY):
     import pendulum
 
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 4, tz=OSLO))
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def settle(engine, agreement_id: str, collected: int, closed: date) -> None:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
+
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -56,11 +58,6 @@ def manual(dag, conf):
     """A run triggered by hand ("generate the correction file now"): no logical date."""
     # every param given: dag.test keeps a param of an earlier run of the same DAG object otherwise
     return dag.test(logical_date=None, run_conf=dict.fromkeys(dag.params, None) | conf)
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def remote_files(sftp_root: Path) -> dict[str, bytes]:

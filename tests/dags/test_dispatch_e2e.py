@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
+
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +28,6 @@ def run(dag, day=DAY):
     import pendulum
 
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 5, tz=OSLO))
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def remote_files(sftp_root: Path) -> dict[str, bytes]:

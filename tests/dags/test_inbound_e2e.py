@@ -10,7 +10,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
+
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +31,6 @@ def run(dag, day, hour):
     import pendulum
 
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, hour, tz=OSLO))
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def snapshot(engine):

@@ -9,9 +9,10 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
+
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -51,11 +52,6 @@ def run(dag, day=DAY, hour=7, new_run=False, **conf):
         run_after=pendulum.now("UTC") if new_run else None,
         run_conf=conf or None,
     )
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def _file(conn, client_id, agreement_id, direction, kind, name, status, **extra):
