@@ -75,6 +75,11 @@ def step(name: str) -> Step:
     return Step(context)
 
 
+def step_context() -> Step:
+    """The running task (unmapped: no name to set)."""
+    return Step(get_current_context())
+
+
 def agreements_task(modes: tuple[str, ...] | None = None, doc: str | None = None):
     """The ``agreements`` task: the active agreements the run covers (its Params may narrow
     them), with a delivery mode in ``modes`` (None: any), as dicts for the mapped tasks."""
@@ -114,8 +119,3 @@ def summarize_task(summary: str, finished: list, *, inlets: list | None = None, 
         return log_summary(list(results[:]))  # one slice request, no probing past the end
 
     return summarize
-
-
-def step_context() -> Step:
-    """The running task (unmapped: no name to set)."""
-    return Step(get_current_context())
