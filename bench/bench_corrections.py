@@ -26,10 +26,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
+from inkasso.agreements import Agreement  # noqa: E402
 from inkasso.corrections import prepare_corrections  # noqa: E402
 from inkasso.db.migrate import upgrade  # noqa: E402
 from inkasso.db.schema import erp_metadata  # noqa: E402
-from inkasso.dispatch import Agreement  # noqa: E402
 
 PG_ADMIN = os.environ.get(
     "INKASSO_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

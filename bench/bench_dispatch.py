@@ -220,8 +220,9 @@ def dispatch_child(url: str) -> None:
 
     from airflow.sdk import ObjectStoragePath
 
+    from inkasso.agreements import load_agreements
     from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.dispatch import prepare_new_cases
 
     logging.getLogger("inkasso").setLevel(logging.WARNING)
     engine = engine_for_url(url)

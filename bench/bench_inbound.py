@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # peak_rss
 
 from peak_rss import PeakRss  # noqa: E402
 
+from inkasso.agreements import Agreement  # noqa: E402
 from inkasso.db.engine import engine_for_url  # noqa: E402
 from inkasso.db.migrate import upgrade  # noqa: E402
 from inkasso.db.schema import (  # noqa: E402
@@ -42,7 +43,6 @@ from inkasso.db.schema import (  # noqa: E402
     ink_file_log,  # noqa: E402
 )
 from inkasso.formats import load_layout, load_profile  # noqa: E402
-from inkasso.inbound import InboundAgreement  # noqa: E402
 from inkasso.inbound.apply import apply_closure  # noqa: E402
 from inkasso.inbound.validate import (  # noqa: E402
     check_details,
@@ -55,7 +55,17 @@ from inkasso.inbound.validate import (  # noqa: E402
 PG_ADMIN = os.environ.get(
     "INKASSO_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
-AG = InboundAgreement("lowell_no", 1, "lowell", "40012", "c", "1684", "settlement")
+AG = Agreement(
+    agreement_id="lowell_no",
+    client_id=1,
+    agency="lowell",
+    country="NO",
+    customer_no_at_agency="40012",
+    mode="sftp",
+    sftp_conn_id="c",
+    interim_account="1684",
+    booking_mode="settlement",
+)
 SENT = dt.date(2026, 10, 1)
 DAY = dt.date(2026, 11, 10)
 NOW = dt.datetime(2026, 11, 10, 5, tzinfo=dt.UTC)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from inkasso.assets import BANK_PAYMENTS
 from inkasso.runs import daily_default_args
+from inkasso.tasks import mapped_task, step, summarize_task
 
 DOC = """
 ### inkasso_bank_import
@@ -95,41 +96,24 @@ def inkasso_bank_import():
         config = Variable.get(VARIABLE, default=None)
         return [d.__dict__ for d in parse_drops(config, clients, files_base())]
 
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="New files of the client's drop: read, checked, booked or quarantined; reconciled.",
+    @mapped_task(
+        "New files of the client's drop: read, checked, booked or quarantined; reconciled."
     )
     def import_client(drop: dict) -> dict:
-        import pendulum as pm
-
         from inkasso.bank.drops import BankDrop
         from inkasso.bank.importer import import_drop
-        from inkasso.db.engine import erp_engine
-        from inkasso.runs import files_base, label, run_day
 
-        context = get_current_context()
-        label(context, f"client {drop['client_id']}")
+        run = step(f"client {drop['client_id']}")
         return import_drop(
-            erp_engine(),
+            run.engine,
             BankDrop(**drop),
-            business_date=run_day(context).business_date,
-            base=files_base(),
-            now=pm.now("UTC"),
-            run_id=context["run_id"],
+            business_date=run.day.business_date,
+            base=run.base,
+            now=run.now(),
+            run_id=run.run_id,
         )
 
-    @task(multiple_outputs=False, outlets=[BANK_PAYMENTS])
-    def summarize(results: list[dict]) -> dict:
-        """One line per client in the log; totals for XCom; the day marked finished."""
-        from inkasso.assets import mark_day_finished
-        from inkasso.bank.importer import log_summary
-        from inkasso.runs import run_day
-
-        context = get_current_context()
-        mark_day_finished(context, run_day(context).business_date, BANK_PAYMENTS)
-        return log_summary(list(results[:]))  # one slice request, no probing past the end
-
+    summarize = summarize_task("inkasso.bank.importer:log_summary", [BANK_PAYMENTS], per="client")
     summarize(import_client.expand(drop=drops()))
 
 

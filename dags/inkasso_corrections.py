@@ -7,7 +7,9 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from inkasso.assets import BANK_PAYMENTS, OUTGOING_FILES
+from inkasso.delivery.tasks import outgoing_flow
 from inkasso.runs import UPSTREAM_WAIT, agreement_params, daily_default_args
+from inkasso.tasks import agreements_task, mapped_task, step, summarize_task
 
 DOC = """
 ### inkasso_corrections
@@ -69,73 +71,26 @@ def inkasso_corrections():
         context = get_current_context()
         return upstream_ready(context, run_day(context).business_date, ["inkasso_bank_import"])
 
-    @task(multiple_outputs=False)
-    def agreements(params: dict | None = None) -> list[dict]:
-        """The active agreements this run covers."""
-        from inkasso.dispatch import agreements_for_run
-
-        return agreements_for_run(params)
-
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="Unreported corrections -> ink_correction, file into the outbox, log, events.",
-    )
+    @mapped_task("Unreported corrections -> ink_correction, file into the outbox, log, events.")
     def prepare(agreement: dict) -> dict:
-        import pendulum as pm
-
         from inkasso.corrections import prepare_corrections
-        from inkasso.db.engine import erp_engine
-        from inkasso.dispatch import Agreement
-        from inkasso.runs import files_base, label, run_day
 
-        context = get_current_context()
-        label(context, agreement["agreement_id"])
+        run = step(agreement["agreement_id"])
         return prepare_corrections(
-            erp_engine(),
-            Agreement(**agreement),
-            run_day(context).business_date,
-            files_base(),
-            now=pm.now("UTC"),
-            run_id=context["run_id"],
+            run.engine,
+            run.agreement(agreement),
+            run.day.business_date,
+            run.base,
+            now=run.now(),
+            run_id=run.run_id,
         )
 
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="SFTP upload (temp name, size check, rename) or manual outbox.",
-        pool="sftp",
+    summarize = summarize_task(
+        "inkasso.corrections:log_summary", [OUTGOING_FILES], inlets=[BANK_PAYMENTS]
     )
-    def deliver(prepared: dict) -> dict:
-        import pendulum as pm
-
-        from inkasso.connections import require_agreement_connection
-        from inkasso.db.engine import erp_engine
-        from inkasso.dispatch import deliver_pending, load_agreements
-        from inkasso.runs import files_base, label
-
-        label(get_current_context(), prepared["agreement_id"])
-        engine = erp_engine()
-        (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
-        require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
-        return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {
-            "prepared": prepared
-        }
-
-    @task(multiple_outputs=False, inlets=[BANK_PAYMENTS], outlets=[OUTGOING_FILES])
-    def summarize(results: list[dict]) -> dict:
-        """One line per agreement in the log; totals for XCom; the day marked finished."""
-        from inkasso.assets import mark_day_finished
-        from inkasso.corrections import log_summary
-        from inkasso.runs import run_day
-
-        context = get_current_context()
-        mark_day_finished(context, run_day(context).business_date, OUTGOING_FILES)
-        return log_summary(list(results[:]))  # one slice request, no probing past the end
-
-    found = agreements()
+    found = agreements_task()()
     wait_for_bank_import() >> found
-    summarize(deliver.expand(prepared=prepare.expand(agreement=found)))
+    outgoing_flow(found, prepare, summarize)
 
 
 inkasso_corrections()

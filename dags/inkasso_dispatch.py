@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag
 
 from inkasso.assets import CASES, OUTGOING_FILES
+from inkasso.delivery.tasks import outgoing_flow
 from inkasso.runs import agreement_params, daily_default_args
+from inkasso.tasks import agreements_task, mapped_task, step, summarize_task
 
 DOC = """
 ### inkasso_dispatch
@@ -57,73 +59,26 @@ removed by the next prepare of that agreement and day, and the file log's `detai
     params=agreement_params(),
 )
 def inkasso_dispatch():
-    @task(multiple_outputs=False)
-    def agreements(params: dict | None = None) -> list[dict]:
-        """The active agreements this run covers."""
-        from inkasso.dispatch import agreements_for_run
-
-        return agreements_for_run(params)
-
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="Rules, data check, file into the outbox, cases opened.",
+    @mapped_task(
+        "Rules, data check, file into the outbox, cases opened.",
         pool="erp_writer",  # one writer at a time on an SQLite ERP (make airflow: 1 slot)
     )
     def prepare(agreement: dict) -> dict:
-        import pendulum as pm
+        from inkasso.dispatch import prepare_new_cases
 
-        from inkasso.db.engine import erp_engine
-        from inkasso.dispatch import Agreement, prepare_new_cases
-        from inkasso.runs import files_base, label, run_day
-
-        context = get_current_context()
-        label(context, agreement["agreement_id"])
-        day = run_day(context)
+        run = step(agreement["agreement_id"])
         return prepare_new_cases(
-            erp_engine(),
-            Agreement(**agreement),
-            day.business_date,
-            day.cutoff,
-            files_base(),
-            now=pm.now("UTC"),
-            run_id=context["run_id"],
+            run.engine,
+            run.agreement(agreement),
+            run.day.business_date,
+            run.day.cutoff,
+            run.base,
+            now=run.now(),
+            run_id=run.run_id,
         )
 
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="SFTP upload (temp name, size check, rename) or manual outbox.",
-        pool="sftp",
-    )
-    def deliver(prepared: dict) -> dict:
-        import pendulum as pm
-
-        from inkasso.connections import require_agreement_connection
-        from inkasso.db.engine import erp_engine
-        from inkasso.dispatch import deliver_pending, load_agreements
-        from inkasso.runs import files_base, label
-
-        label(get_current_context(), prepared["agreement_id"])
-        engine = erp_engine()
-        (agreement,) = load_agreements(engine, agreement_id=prepared["agreement_id"])
-        require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
-        return deliver_pending(engine, agreement, files_base(), now=pm.now("UTC")) | {
-            "prepared": prepared
-        }
-
-    @task(multiple_outputs=False, outlets=[CASES, OUTGOING_FILES])
-    def summarize(results: list[dict]) -> dict:
-        """One line per agreement in the log; totals for XCom; the day marked finished."""
-        from inkasso.assets import mark_day_finished
-        from inkasso.dispatch import log_summary
-        from inkasso.runs import run_day
-
-        context = get_current_context()
-        mark_day_finished(context, run_day(context).business_date, CASES, OUTGOING_FILES)
-        return log_summary(list(results[:]))  # one slice request, no probing past the end
-
-    summarize(deliver.expand(prepared=prepare.expand(agreement=agreements())))
+    summarize = summarize_task("inkasso.dispatch:log_summary", [CASES, OUTGOING_FILES])
+    outgoing_flow(agreements_task()(), prepare, summarize)
 
 
 inkasso_dispatch()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag
 
+from inkasso.agreements import ANSWERING_MODES
 from inkasso.assets import AGENCY_ANSWERS, CASES
 from inkasso.runs import agreement_params, daily_default_args
+from inkasso.tasks import agreements_task, mapped_task, step, summarize_task
 
 DOC = """
 ### inkasso_inbound
@@ -65,12 +67,6 @@ day (13 a day); the day's later runs read the archive and find nothing new.
 """
 
 
-def _agreement(payload: dict):
-    from inkasso.inbound import InboundAgreement
-
-    return InboundAgreement(**payload)
-
-
 @dag(
     dag_id="inkasso_inbound",
     schedule=CronTriggerTimetable("0 6-18 * * *", timezone="Europe/Oslo"),  # hourly, 06-18
@@ -83,106 +79,59 @@ def _agreement(payload: dict):
     params=agreement_params(),
 )
 def inkasso_inbound():
-    @task(multiple_outputs=False)
-    def agreements(params: dict | None = None) -> list[dict]:
-        """The active agreements (automated and manual export) this run covers."""
-        from inkasso.db.engine import erp_engine
-        from inkasso.inbound import load_inbound_agreements
-
-        params = params or {}
-        found = load_inbound_agreements(
-            erp_engine(),
-            agreement_id=params.get("agreement_id"),
-            client_id=params.get("client_id"),
-            agency=params.get("agency"),
-        )
-        return [a.as_dict() for a in found]
-
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="List the agency's outbox or the manual inbox, read new files, archive, log them.",
+    @mapped_task(
+        "List the agency's outbox or the manual inbox, read new files, archive, log them.",
         pool="sftp",
     )
     def fetch(agreement: dict) -> dict:
-        import pendulum as pm
-
         from inkasso.connections import require_agreement_connection
-        from inkasso.db.engine import erp_engine
         from inkasso.inbound import fetch_new_files
-        from inkasso.runs import files_base, label, run_day
 
-        context = get_current_context()
-        label(context, agreement["agreement_id"])
+        run = step(agreement["agreement_id"])
         require_agreement_connection(agreement)  # missing: fail now, not after 3 retries
         return fetch_new_files(
-            erp_engine(),
-            _agreement(agreement),
-            files_base(),
-            run_day(context).business_date,
-            now=pm.now("UTC"),
-            run_id=context["run_id"],
+            run.engine,
+            run.agreement(agreement),
+            run.base,
+            run.day.business_date,
+            now=run.now(),
+            run_id=run.run_id,
         ) | {"agreement": agreement}
 
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="Validate and apply (or quarantine) each received file, one transaction each.",
-    )
+    @mapped_task("Validate and apply (or quarantine) each received file, one transaction each.")
     def apply(fetched: dict) -> dict:
-        import pendulum as pm
-
-        from inkasso.db.engine import erp_engine
         from inkasso.inbound import process_received
-        from inkasso.runs import files_base, label, run_day
 
-        context = get_current_context()
-        label(context, fetched["agreement_id"])
+        run = step(fetched["agreement_id"])
+        agreement = run.agreement(fetched["agreement"])
         done = process_received(
-            erp_engine(),
-            _agreement(fetched["agreement"]),
-            files_base(),
-            run_day(context).business_date,
-            now=pm.now("UTC"),
+            run.engine, agreement, run.base, run.day.business_date, now=run.now()
         )
         return fetched | done
 
-    @task(
-        multiple_outputs=False,
-        map_index_template="{{ label }}",
-        doc_md="Move applied files to the processed folder (agency's server or manual inbox).",
-        pool="sftp",
+    @mapped_task(
+        "Move applied files to the processed folder (agency's server or manual inbox).", pool="sftp"
     )
     def tidy(applied: dict) -> dict:
-        from inkasso.db.engine import erp_engine
         from inkasso.inbound import move_applied
-        from inkasso.runs import files_base, label, run_day
 
-        context = get_current_context()
-        label(context, applied["agreement_id"])
+        run = step(applied["agreement_id"])
         if applied.get("mode") == "archive":  # a backfill does not touch the source
             return applied | {"moved": []}
         moved = move_applied(
-            erp_engine(),
-            _agreement(applied["agreement"]),
-            run_day(context).business_date,
+            run.engine,
+            run.agreement(applied["agreement"]),
+            run.day.business_date,
             also=applied.get("to_move", []),
-            base=files_base(),
+            base=run.base,
         )
         return applied | {"moved": moved}
 
-    @task(multiple_outputs=False, inlets=[CASES], outlets=[AGENCY_ANSWERS])
-    def summarize(results: list[dict]) -> dict:
-        """One line per agreement in the log; totals for XCom; the day marked finished."""
-        from inkasso.assets import mark_day_finished
-        from inkasso.inbound import log_summary
-        from inkasso.runs import run_day
-
-        context = get_current_context()
-        mark_day_finished(context, run_day(context).business_date, AGENCY_ANSWERS)
-        return log_summary(list(results[:]))  # one slice request, no probing past the end
-
-    summarize(tidy.expand(applied=apply.expand(fetched=fetch.expand(agreement=agreements()))))
+    found = agreements_task(
+        ANSWERING_MODES, "The active agreements (automated and manual export) this run covers."
+    )()
+    summarize = summarize_task("inkasso.inbound:log_summary", [AGENCY_ANSWERS], inlets=[CASES])
+    summarize(tidy.expand(applied=apply.expand(fetched=fetch.expand(agreement=found))))
 
 
 inkasso_inbound()

@@ -76,6 +76,31 @@ def reference_dir() -> Path:
 DEMO_DAY = date(2026, 11, 2)
 
 
+def frame(engine, sql: str, **params):
+    """The rows of ``sql`` (with ``params``) on ``engine``, as a DataFrame."""
+    import pandas as pd
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
+
+
+@pytest.fixture(scope="session")
+def load_dag():
+    """``load_dag(dag_id)``: the DAG freshly parsed from ``dags/`` (a DagBag of its own), with
+    retries off, so that a failure fails the run at once instead of waiting out the delay."""
+
+    def load(dag_id: str):
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
+        for task in dag.tasks:
+            task.retries = 0
+        return dag
+
+    return load
+
+
 @pytest.fixture
 def demo_erp(request, erp_engine, erp_url, monkeypatch):
     """A small generated demo ERP behind the `erp_db` connection.
@@ -106,7 +131,7 @@ def files_base(tmp_path, monkeypatch):
 def agency(demo_erp, tmp_path, monkeypatch):
     """The SFTP agency simulator (a ``RunningAgency``): one account per automated agreement,
     host key pinned in the connections; its folders are under ``tmp_path / "sftp"``."""
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso_demo.simulator.agency import start_agency
 
     running = start_agency(tmp_path / "sftp", tmp_path / "keys", load_agreements(demo_erp))

@@ -17,18 +17,9 @@ MAX_LINES = 60
 REASON = "long because"
 PACKAGE = "inkasso"
 
-# Functions outside this branch's scope that other helpers are splitting at the same time; the
-# lead empties this set after merging their branches. Each entry is "<path>:<qualified name>".
-KNOWN_LONG = {
-    "dags/inkasso_corrections.py:inkasso_corrections",
-    "dags/inkasso_dispatch.py:inkasso_dispatch",
-    "dags/inkasso_inbound.py:inkasso_inbound",
-    "plugins/inkasso/corrections.py:collect_corrections",
-    "plugins/inkasso/dispatch.py:_DispatchRun._open_cases",
-    "plugins/inkasso/inbound/fetch.py:_fetch",
-    "plugins/inkasso/rules.py:_resolve_addresses",
-    "plugins/inkasso/rules.py:apply_dispatch_rules",
-}
+# Functions over the limit with no stated reason that are tolerated for now: empty, and it may
+# only shrink (an entry that is no longer long fails the test). Each is "<path>:<qualified name>".
+KNOWN_LONG: set[str] = set()
 
 
 # ----------------------------------------------------------------------------- function length

@@ -81,8 +81,8 @@ def _has_clients(engine) -> bool:
 
 def start_agency_simulator(env: DemoEnvironment):
     """Start the SFTP agency simulator and put the Airflow connections in the environment."""
+    from inkasso.agreements import load_agreements
     from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements
     from inkasso_demo.simulator.agency import start_agency
 
     running = start_agency(env.sftp_root, env.keys, load_agreements(engine_for_url(env.erp_url)))
@@ -188,7 +188,7 @@ def play_erp_and_bank(engine, base: Path, day: date, *, after_first: bool) -> No
 
 def run_daily_dags(env: DemoEnvironment, engine, base: Path, day: date, watch: Stopwatch) -> dict:
     """Run the day's DAGs in order against the agency simulator and a mail sink; their states."""
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
     from inkasso_demo.simulator.mail_sink import MailSink
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, text
 
-from conftest import PROJECT_ROOT
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -18,24 +18,14 @@ OSLO = "Europe/Oslo"
 
 
 @pytest.fixture(scope="module")
-def bank_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_bank_import")
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
+def bank_dag(load_dag):
+    return load_dag("inkasso_bank_import")
 
 
 def run(dag, day=DAY):
     import pendulum
 
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 4, tz=OSLO))
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def settle(engine, agreement_id: str, collected: int, closed: date) -> None:

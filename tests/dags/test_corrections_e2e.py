@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
-from conftest import PROJECT_ROOT
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -23,18 +23,12 @@ OSLO = "Europe/Oslo"
 _refs = count(1)
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
-    for task in dag.tasks:
-        task.retries = 0  # a failure fails the run at once instead of waiting out the retry delay
-    return dag
-
-
 @pytest.fixture(scope="module")
-def dags():
-    return {"dispatch": _dag("inkasso_dispatch"), "corrections": _dag("inkasso_corrections")}
+def dags(load_dag):
+    return {
+        "dispatch": load_dag("inkasso_dispatch"),
+        "corrections": load_dag("inkasso_corrections"),
+    }
 
 
 @pytest.fixture
@@ -64,11 +58,6 @@ def manual(dag, conf):
     """A run triggered by hand ("generate the correction file now"): no logical date."""
     # every param given: dag.test keeps a param of an earlier run of the same DAG object otherwise
     return dag.test(logical_date=None, run_conf=dict.fromkeys(dag.params, None) | conf)
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def remote_files(sftp_root: Path) -> dict[str, bytes]:

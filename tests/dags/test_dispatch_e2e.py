@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
-from conftest import PROJECT_ROOT
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -20,24 +20,14 @@ OSLO = "Europe/Oslo"
 
 
 @pytest.fixture(scope="module")
-def dispatch_dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("inkasso_dispatch")
-    for task in dag.tasks:
-        task.retries = 0  # a failure fails the run at once instead of waiting out the retry delay
-    return dag
+def dispatch_dag(load_dag):
+    return load_dag("inkasso_dispatch")
 
 
 def run(dag, day=DAY):
     import pendulum
 
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, 5, tz=OSLO))
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def remote_files(sftp_root: Path) -> dict[str, bytes]:

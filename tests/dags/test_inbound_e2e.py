@@ -10,9 +10,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
-from conftest import PROJECT_ROOT
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -22,29 +22,15 @@ DEMO_CUSTOMERS = 300  # the demo_erp fixture's size for this module
 STATE_TABLES = ("ink_file_log", "ink_file_issue", "ink_case", "ink_case_event")
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
-
-
 @pytest.fixture(scope="module")
-def dags():
-    return {"dispatch": _dag("inkasso_dispatch"), "inbound": _dag("inkasso_inbound")}
+def dags(load_dag):
+    return {"dispatch": load_dag("inkasso_dispatch"), "inbound": load_dag("inkasso_inbound")}
 
 
 def run(dag, day, hour):
     import pendulum
 
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, hour, tz=OSLO))
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def snapshot(engine):
@@ -60,7 +46,7 @@ def assert_same(before, after):
 
 
 def answer(agency, engine, day, seed=11):
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
 
     return answer_day(agency.root, load_agreements(engine), day, seed)
@@ -224,8 +210,8 @@ def test_inbound_over_a_real_openssh_sshd(
     """Receipts and closures fetched from, and tidied on, OpenSSH's own SFTP server."""
     import pwd
 
+    from inkasso.agreements import load_agreements
     from inkasso.db.schema import ink_agreement
-    from inkasso.dispatch import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
     from inkasso_demo.simulator.keys import ensure_keypair, sftp_connection_uri_json
     from tests.sshd import OpenSshServer

@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
-from conftest import PROJECT_ROOT
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -22,29 +22,15 @@ MANUAL = "intrum"
 STATE_TABLES = ("ink_file_log", "ink_file_issue", "ink_case", "ink_case_event")
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
-
-
 @pytest.fixture(scope="module")
-def dags():
-    return {"dispatch": _dag("inkasso_dispatch"), "inbound": _dag("inkasso_inbound")}
+def dags(load_dag):
+    return {"dispatch": load_dag("inkasso_dispatch"), "inbound": load_dag("inkasso_inbound")}
 
 
 def run(dag, day, hour=6):
     import pendulum
 
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, hour, tz=OSLO))
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def snapshot(engine):
@@ -75,7 +61,7 @@ def manual_only(demo_erp, files_base, dags):
 
 def answer(engine, tmp_path, day):
     """The robot plays the person and the agency for ``day`` (files base from INKASSO_BASE)."""
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso.runs import files_base
     from inkasso_demo.simulator.agency_robot import answer_day
 

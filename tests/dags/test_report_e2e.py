@@ -9,11 +9,10 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 
-from conftest import PROJECT_ROOT
+from conftest import frame
 
 pytestmark = pytest.mark.e2e
 
@@ -32,24 +31,15 @@ def mail_sink(tmp_path, monkeypatch):
         yield sink
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag(dag_id)
-    for task in dag.tasks:
-        task.retries = 0
-    return dag
-
-
 @pytest.fixture(scope="module")
-def dispatch_dag():
-    return _dag("inkasso_dispatch")
+def dispatch_dag(load_dag):
+    return load_dag("inkasso_dispatch")
 
 
 @pytest.fixture
-def report_dag():
+def report_dag(load_dag):
     """Parsed for each test: dag.test keeps a run_conf's values in the DAG's params."""
-    return _dag("inkasso_report")
+    return load_dag("inkasso_report")
 
 
 def run(dag, day=DAY, hour=7, new_run=False, **conf):
@@ -62,11 +52,6 @@ def run(dag, day=DAY, hour=7, new_run=False, **conf):
         run_after=pendulum.now("UTC") if new_run else None,
         run_conf=conf or None,
     )
-
-
-def frame(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def _file(conn, client_id, agreement_id, direction, kind, name, status, **extra):

@@ -38,14 +38,15 @@ def _slowed(real):
 
 def _slow_down(step: str) -> None:
     """Stretch the critical part of ``step`` (in a child) so both runs are inside it at once."""
-    import inkasso.corrections
-    import inkasso.dispatch
+    import inkasso.corrections.prepare
+    import inkasso.dispatch.run
     import inkasso.transport
 
     if step == "prepare":
-        inkasso.dispatch.write_new_file = _slowed(inkasso.dispatch.write_new_file)
+        inkasso.dispatch.run.write_new_file = _slowed(inkasso.dispatch.run.write_new_file)
     elif step == "corrections":
-        inkasso.corrections.write_new_file = _slowed(inkasso.corrections.write_new_file)
+        prepare = inkasso.corrections.prepare
+        prepare.write_new_file = _slowed(prepare.write_new_file)
     elif step == "deliver":
         inkasso.transport._read_checked = _slowed(inkasso.transport._read_checked)
     elif step == "inbound":
@@ -53,13 +54,14 @@ def _slow_down(step: str) -> None:
 
 
 def _run(step: str, engine, base, run_id: str) -> dict:
+    from inkasso.agreements import load_agreements
     from inkasso.corrections import prepare_corrections
-    from inkasso.dispatch import deliver_pending, load_agreements, prepare_new_cases
+    from inkasso.delivery.deliver import deliver_pending
+    from inkasso.dispatch import prepare_new_cases
     from inkasso.inbound import fetch_new_files, move_applied, process_received
-    from inkasso.inbound.agreements import load_inbound_agreements
 
     if step == "inbound":
-        (agreement,) = load_inbound_agreements(engine, agreement_id=AGREEMENT)
+        (agreement,) = load_agreements(engine, agreement_id=AGREEMENT)
         fetched = fetch_new_files(engine, agreement, base, DAY, now=NOW, run_id=run_id)
         applied = process_received(engine, agreement, base, DAY, now=NOW)
         moved = move_applied(engine, agreement, DAY, also=fetched.get("to_move", []))
@@ -134,7 +136,8 @@ def base(tmp_path):
 
 
 def prepare_once(engine, base):
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.agreements import load_agreements
+    from inkasso.dispatch import prepare_new_cases
 
     (agreement,) = load_agreements(engine, agreement_id=AGREEMENT)
     result = prepare_new_cases(engine, agreement, DAY, NOW, base, now=NOW, run_id="setup")
@@ -143,7 +146,8 @@ def prepare_once(engine, base):
 
 
 def deliver_once(engine, base):
-    from inkasso.dispatch import deliver_pending, load_agreements
+    from inkasso.agreements import load_agreements
+    from inkasso.delivery.deliver import deliver_pending
 
     (agreement,) = load_agreements(engine, agreement_id=AGREEMENT)
     return deliver_pending(engine, agreement, base, now=NOW)
@@ -217,8 +221,8 @@ def test_two_prepares_of_one_day_write_one_file_and_the_loser_says_exists(
 def test_two_deliverers_upload_and_record_each_file_once(agency, demo_erp, erp_url, base):
     prepare_once(demo_erp, base)
     pay_cases(demo_erp, 3)
+    from inkasso.agreements import load_agreements
     from inkasso.corrections import prepare_corrections
-    from inkasso.dispatch import load_agreements
 
     (agreement,) = load_agreements(demo_erp, agreement_id=AGREEMENT)
     assert prepare_corrections(demo_erp, agreement, DAY, base, now=LATER)["status"] == "written"
@@ -259,7 +263,7 @@ def test_two_deliverers_upload_and_record_each_file_once(agency, demo_erp, erp_u
 
 
 def test_two_inbound_runs_archive_and_apply_each_answer_once(agency, demo_erp, erp_url, base):
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
 
     prepare_once(demo_erp, base)
@@ -321,7 +325,7 @@ def test_an_answer_moved_by_another_run_meanwhile_is_not_an_error(agency, demo_e
     """Two tidy steps at once: the file one of them is about to move is gone, moved by the
     other, between its check and its rename. That is the other run's success, not a failure."""
     import inkasso.transport as transport
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso.inbound.sources import SftpSource
 
     (agreement,) = load_agreements(demo_erp, agreement_id=AGREEMENT)

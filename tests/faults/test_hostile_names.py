@@ -25,7 +25,9 @@ def answered(agency, demo_erp, tmp_path):
     """Cases sent to Lowell and answered by the agency robot; the base of files at rest."""
     from airflow.sdk import ObjectStoragePath
 
-    from inkasso.dispatch import deliver_pending, load_agreements, prepare_new_cases
+    from inkasso.agreements import load_agreements
+    from inkasso.delivery.deliver import deliver_pending
+    from inkasso.dispatch import prepare_new_cases
     from inkasso_demo.simulator.agency_robot import answer_day
 
     base = ObjectStoragePath(f"file://{tmp_path}/files")
@@ -38,8 +40,8 @@ def answered(agency, demo_erp, tmp_path):
 
 def test_hostile_names_are_never_fetched(answered, agency, demo_erp, tmp_path, monkeypatch):
     import inkasso.transport
+    from inkasso.agreements import load_agreements
     from inkasso.inbound import fetch_new_files
-    from inkasso.inbound.agreements import load_inbound_agreements
     from inkasso.transport import RemoteFile
 
     base, agreement = answered
@@ -78,7 +80,7 @@ def test_hostile_names_are_never_fetched(answered, agency, demo_erp, tmp_path, m
 
     monkeypatch.setattr(inkasso.transport, "list_remote", listing)
     monkeypatch.setattr(inkasso.transport, "download", recording)
-    (inbound,) = load_inbound_agreements(demo_erp, agreement_id=AGREEMENT)
+    (inbound,) = load_agreements(demo_erp, agreement_id=AGREEMENT)
 
     fetched = fetch_new_files(demo_erp, inbound, base, DAY, now=NOW)
 

@@ -91,15 +91,15 @@ def _child(step: str, url: str, base_url: str) -> None:
 
 
 def _run_step(flow: str, engine, base) -> None:
-    from inkasso.dispatch import deliver_pending, load_agreements
+    from inkasso.agreements import load_agreements
+    from inkasso.delivery.deliver import deliver_pending
     from inkasso.inbound import fetch_new_files, move_applied, process_received
-    from inkasso.inbound.agreements import load_inbound_agreements
 
     if flow == "deliver":
         (agreement,) = load_agreements(engine, agreement_id=AGREEMENT)
         deliver_pending(engine, agreement, base, now=NOW)
         return
-    (agreement,) = load_inbound_agreements(engine, agreement_id=AGREEMENT)
+    (agreement,) = load_agreements(engine, agreement_id=AGREEMENT)
     fetched = fetch_new_files(engine, agreement, base, DAY, now=NOW)
     process_received(engine, agreement, base, DAY, now=NOW)
     move_applied(engine, agreement, DAY, also=fetched.get("to_move", []))
@@ -124,7 +124,8 @@ def prepared(agency, demo_erp, erp_url, tmp_path):
     """The day's new-case file of one agreement, written and logged, not yet delivered."""
     from airflow.sdk import ObjectStoragePath
 
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.agreements import load_agreements
+    from inkasso.dispatch import prepare_new_cases
 
     base = ObjectStoragePath(f"file://{tmp_path}/files")
     (agreement,) = load_agreements(demo_erp, agreement_id=AGREEMENT)
@@ -173,7 +174,8 @@ DELIVER_STEPS = [
 def test_deliver_killed_at_each_step_then_rerun_delivers_once(
     step, prepared, agency, demo_erp, erp_url
 ):
-    from inkasso.dispatch import deliver_pending, load_agreements
+    from inkasso.agreements import load_agreements
+    from inkasso.delivery.deliver import deliver_pending
 
     base, _ = prepared
 
@@ -201,7 +203,8 @@ FETCH_STEPS = ["fetch:after_download", "fetch:after_archive", "tidy:after_move"]
 def test_fetch_killed_at_each_step_then_rerun_applies_once(
     step, prepared, agency, demo_erp, erp_url
 ):
-    from inkasso.dispatch import deliver_pending, load_agreements
+    from inkasso.agreements import load_agreements
+    from inkasso.delivery.deliver import deliver_pending
     from inkasso_demo.simulator.agency_robot import answer_day
 
     base, _ = prepared

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from test_rules import CLIENT, Register, invoice, reasons
 
-from inkasso import gates, rules
+from inkasso import gates
+from inkasso.dispatch import rules
+from inkasso.dispatch.rules import apply_dispatch_rules
 from inkasso.gates import GateConfigError, Gates, apply_gates, gates_for, load_settings
-from inkasso.rules import apply_dispatch_rules
 
 DUE = date(2026, 9, 15)
 

@@ -53,8 +53,8 @@ def world(tmp_path, erp_template):
     """A demo home: its own copy of the ERP, the Airflow home, files base and SFTP root."""
     from airflow.sdk import ObjectStoragePath
 
+    from inkasso.agreements import load_agreements
     from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements
 
     shutil.copy(erp_template, tmp_path / "erp.sqlite")
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
@@ -135,7 +135,7 @@ def files(folder: Path) -> dict[str, bytes]:
 
 def case_file(world, agreement_id: str, when: datetime, first_case: int) -> tuple[str, bytes]:
     """A new-case file as dispatch sends it: five cases, named for ``when``."""
-    from inkasso.dispatch import DETAIL_COLUMNS
+    from inkasso.dispatch.file import DETAIL_COLUMNS
     from inkasso.formats import load_layout, load_profile
 
     a = world["agreements"][agreement_id]

@@ -22,6 +22,7 @@ def build_dataset(engine, base: Path) -> dict:
     """Fill ``engine`` (migrated, empty) and ``base`` (files at rest); return ids the tests use."""
     from airflow.sdk import ObjectStoragePath
 
+    from inkasso.agreements import load_agreements
     from inkasso.db.schema import (
         erp_client,
         erp_invoice,
@@ -36,7 +37,7 @@ def build_dataset(engine, base: Path) -> dict:
         ink_file_log,
         ink_payout,
     )
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.dispatch import prepare_new_cases
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(engine, seed=7, customers=300, start_day=DAY)

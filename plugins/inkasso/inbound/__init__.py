@@ -5,20 +5,17 @@ the manual inbox, see ``sources`` - read new files, archive the original bytes, 
 ``validate`` (format engine, Great Expectations suite, domain checks naming line and field),
 ``apply`` (one transaction per file, set-based SQL), ``process`` (the per-agreement run over the
 archive: apply or quarantine), ``tidy`` (move applied files to the source's processed folder).
-The demo's printout of a day lives in ``inkasso_demo.views.inbound``.
+The agreements are ``inkasso.agreements``, shared with the outgoing flows. The demo's printout of a day lives in ``inkasso_demo.views.inbound``.
 """
 
-from inkasso.inbound.agreements import InboundAgreement, load_inbound_agreements
 from inkasso.inbound.fetch import fetch_new_files
 from inkasso.inbound.process import log_summary, process_received
 from inkasso.inbound.tidy import move_applied
 from inkasso.inbound.validate import Issue
 
 __all__ = [
-    "InboundAgreement",
     "Issue",
     "fetch_new_files",
-    "load_inbound_agreements",
     "log_summary",
     "move_applied",
     "process_received",

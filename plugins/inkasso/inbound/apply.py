@@ -45,12 +45,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 
-from inkasso.inbound.agreements import RECEIVABLES_ACCOUNT, InboundAgreement
+from inkasso.agreements import Agreement
 from inkasso.inbound.staging import bulk_session, load, stage_table
 from inkasso.inbound.validate import FINAL_STATUSES
 from inkasso.masking import mask_series
 from inkasso.sql import query
 
+RECEIVABLES_ACCOUNT = "1500"  # customer receivables, credited when a closure settles an invoice
 OPEN_STATUSES = ("sent", "registered", "partly_paid")
 RECEIPT_STAGE = "tmp_inbound_receipt"
 CLOSURE_STAGE = "tmp_inbound_closure"
@@ -246,7 +247,7 @@ def _closure_stage(d: pd.DataFrame, seq0: int, settle: bool) -> tuple[pd.DataFra
 def apply_closure(
     conn,
     chunks: pd.DataFrame | Iterable[pd.DataFrame],
-    agreement: InboundAgreement,
+    agreement: Agreement,
     file_id: int,
     file_name: str,
     now: datetime,

@@ -22,19 +22,20 @@ import hashlib
 import logging
 from collections.abc import Generator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select
 
+from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log, ink_inbound_fetch
 from inkasso.formats import load_profile
-from inkasso.inbound.agreements import InboundAgreement
 from inkasso.inbound.sources import source_for
 
 log = logging.getLogger(__name__)
 
 
-def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
+def is_backfill(conn, agreement: Agreement, business_date: date) -> bool:
     """True when a later day already listed the agency's outbox: the run re-processes the archive."""
     newest = conn.execute(
         select(func.max(ink_inbound_fetch.c.business_date)).where(
@@ -44,7 +45,7 @@ def is_backfill(conn, agreement: InboundAgreement, business_date: date) -> bool:
     return newest is not None and business_date < newest
 
 
-def _note_fetch(conn, agreement: InboundAgreement, business_date: date, now) -> None:
+def _note_fetch(conn, agreement: Agreement, business_date: date, now) -> None:
     """Remember that the source was listed for ``business_date`` (once per day)."""
     done = conn.execute(
         select(func.count()).where(
@@ -106,7 +107,7 @@ def _keep(path, data: bytes) -> None:
 
 def fetch_new_files(
     engine: Engine,
-    agreement: InboundAgreement,
+    agreement: Agreement,
     base,
     business_date: date,
     *,
@@ -131,7 +132,7 @@ def fetch_new_files(
 
 def _fetch(
     conn: Connection,
-    agreement: InboundAgreement,
+    agreement: Agreement,
     base,
     business_date: date,
     *,
@@ -154,36 +155,8 @@ def _fetch(
             business_date,
         )
         return summary | {"mode": "archive"}
-    profile = load_profile(agreement.agency)
     source = source_for(agreement, base)
-    listed = source.list_names()
-    _note_fetch(conn, agreement, business_date, now)
-    kinds = {
-        name: kind
-        for name in listed
-        if (kind := profile.incoming_kind(name, agreement.customer_no_at_agency))
-    }
-    summary |= {"mode": source.mode, "listed": len(listed)}
-    if source.mode == "inbox":
-        # a shared SFTP outbox holds other customers' files; a person's inbox should not
-        summary["unknown"] = sorted(set(listed) - set(kinds))
-        if summary["unknown"]:
-            log.warning(
-                "%s: %s in %s not named as %s's receipts or closures for customer %s; left there",
-                agreement.agreement_id,
-                summary["unknown"],
-                source,
-                agreement.agency,
-                agreement.customer_no_at_agency,
-            )
-    log.info(
-        "%s: %s files in %s, %s receipts/closures for customer %s",
-        agreement.agreement_id,
-        len(listed),
-        source,
-        len(kinds),
-        agreement.customer_no_at_agency,
-    )
+    kinds = _list_source(conn, agreement, source, business_date, now, summary)
     if not kinds:
         return summary
     contents = source.read(sorted(kinds))
@@ -212,38 +185,91 @@ def _fetch(
                 summary["to_move"].append(name)
             log.info("%s: %s already logged (%s), skipped", agreement.agreement_id, name, status)
             continue
-        flagged = name in applied_names
-        path = archive_path(base, agreement.agreement_id, business_date, name, data)
-        _keep(path, data)
-        file_id = conn.execute(
-            insert(ink_file_log).values(
-                client_id=agreement.client_id,
-                agreement_id=agreement.agreement_id,
-                direction="in",
-                kind=kinds[name],
-                file_name=name,
-                business_date=business_date,
-                status="flagged" if flagged else "received",
-                path=str(path),
-                sha256=digest,
-                size_bytes=len(data),
-                record_count=0,
-                amount_total=0,
-                remote_path=source.prefix + name,
-                run_id=run_id,
-                created_at=now,
-            )
-        ).inserted_primary_key[0]
-        if flagged:
-            reason = (
-                f"{name} was already applied with other contents; this version "
-                f"(sha256 {digest[:12]}…) is not applied - ask the agency what changed"
-            )
-            conn.execute(insert(ink_file_issue).values(file_id=file_id, reason=reason))
-            summary["flagged"].append(name)
-            log.warning("%s: %s", agreement.agreement_id, reason)
-        else:
-            summary["received"].append(name)
-            log.info("%s: received %s (%s bytes)", agreement.agreement_id, name, len(data))
-
+        new = _NewFile(name, kinds[name], data, digest, flagged=name in applied_names)
+        _receive(conn, agreement, base, business_date, source, new, now, run_id, summary)
     return summary
+
+
+def _list_source(conn, agreement: Agreement, source, business_date: date, now, summary) -> dict:
+    """List the source (noted as listed for the day); returns {name: kind} of the files the
+    profile names as the customer's receipts or closures. Adds ``mode``, ``listed`` (and, for
+    an inbox, ``unknown``) to ``summary``."""
+    profile = load_profile(agreement.agency)
+    listed = source.list_names()
+    _note_fetch(conn, agreement, business_date, now)
+    kinds = {
+        name: kind
+        for name in listed
+        if (kind := profile.incoming_kind(name, agreement.customer_no_at_agency))
+    }
+    summary |= {"mode": source.mode, "listed": len(listed)}
+    if source.mode == "inbox":
+        # a shared SFTP outbox holds other customers' files; a person's inbox should not
+        summary["unknown"] = sorted(set(listed) - set(kinds))
+        if summary["unknown"]:
+            log.warning(
+                "%s: %s in %s not named as %s's receipts or closures for customer %s; left there",
+                agreement.agreement_id,
+                summary["unknown"],
+                source,
+                agreement.agency,
+                agreement.customer_no_at_agency,
+            )
+    log.info(
+        "%s: %s files in %s, %s receipts/closures for customer %s",
+        agreement.agreement_id,
+        len(listed),
+        source,
+        len(kinds),
+        agreement.customer_no_at_agency,
+    )
+    return kinds
+
+
+@dataclass(frozen=True)
+class _NewFile:
+    """A file not logged before: its name, kind, bytes, checksum, and whether an applied file
+    had its name (then it is flagged, never applied)."""
+
+    name: str
+    kind: str
+    data: bytes
+    digest: str
+    flagged: bool
+
+
+def _receive(conn, agreement: Agreement, base, business_date, source, new, now, run_id, summary):
+    """Archive a new file and log it ``received`` (or ``flagged`` with an issue row)."""
+    name, data, digest = new.name, new.data, new.digest
+    path = archive_path(base, agreement.agreement_id, business_date, name, data)
+    _keep(path, data)
+    file_id = conn.execute(
+        insert(ink_file_log).values(
+            client_id=agreement.client_id,
+            agreement_id=agreement.agreement_id,
+            direction="in",
+            kind=new.kind,
+            file_name=name,
+            business_date=business_date,
+            status="flagged" if new.flagged else "received",
+            path=str(path),
+            sha256=digest,
+            size_bytes=len(data),
+            record_count=0,
+            amount_total=0,
+            remote_path=source.prefix + name,
+            run_id=run_id,
+            created_at=now,
+        )
+    ).inserted_primary_key[0]
+    if new.flagged:
+        reason = (
+            f"{name} was already applied with other contents; this version "
+            f"(sha256 {digest[:12]}…) is not applied - ask the agency what changed"
+        )
+        conn.execute(insert(ink_file_issue).values(file_id=file_id, reason=reason))
+        summary["flagged"].append(name)
+        log.warning("%s: %s", agreement.agreement_id, reason)
+    else:
+        summary["received"].append(name)
+        log.info("%s: received %s (%s bytes)", agreement.agreement_id, name, len(data))

@@ -17,9 +17,9 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, case, insert, select, update
 
+from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_file_issue, ink_file_log
 from inkasso.formats import FormatError, load_profile
-from inkasso.inbound.agreements import InboundAgreement
 from inkasso.inbound.apply import apply_closure, apply_receipt
 from inkasso.inbound.validate import (
     DetailChecks,
@@ -126,7 +126,7 @@ class _HashingReader:
 
 def process_received(
     engine: Engine,
-    agreement: InboundAgreement,
+    agreement: Agreement,
     base,
     business_date: date,
     *,
@@ -181,7 +181,7 @@ def process_received(
 
 
 def _first_pass(
-    profile, agreement: InboundAgreement, row: dict, chunk_rows: int
+    profile, agreement: Agreement, row: dict, chunk_rows: int
 ) -> tuple[str, list[Issue], list[Issue]]:
     """Stream the archived file once: its sha256; the format error (the only issue) or the
     header's issues, which quarantine the file; else the data-check suite's issues."""

@@ -14,8 +14,8 @@ from datetime import date
 
 from sqlalchemy import Engine, literal, select, update
 
+from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_file_log
-from inkasso.inbound.agreements import InboundAgreement
 from inkasso.inbound.sources import source_for
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def move_applied(
     engine: Engine,
-    agreement: InboundAgreement,
+    agreement: Agreement,
     business_date: date,
     also: list[str] | tuple[str, ...] = (),
     base=None,

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_case
 from inkasso.formats import FormatError, load_layout
 from inkasso.formats.profile import AgencyProfile
-from inkasso.inbound.agreements import InboundAgreement
 from inkasso.masking import mask_text
 
 MAX_PER_CHECK = 50  # issue rows per check and file; the rest is counted in one more row
@@ -110,7 +110,7 @@ def iter_parsed(
         yield as_parsed(profile, kind, chunk)
 
 
-def check_header(parsed: Parsed, agreement: InboundAgreement, business_date: date) -> list[Issue]:
+def check_header(parsed: Parsed, agreement: Agreement, business_date: date) -> list[Issue]:
     """Customer number and file date of the header record (line 1)."""
     issues = []
     customer_no = str(parsed.header.get("customer_no", "")).strip()
@@ -208,7 +208,7 @@ def _flag(checks: DetailChecks, frame: pd.DataFrame, mask, column: str, reason) 
 def check_details(
     parsed: Parsed,
     cases: pd.DataFrame,
-    agreement: InboundAgreement,
+    agreement: Agreement,
     profile: AgencyProfile,
     business_date: date,
     checks: DetailChecks | None = None,

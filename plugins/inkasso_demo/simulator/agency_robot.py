@@ -363,7 +363,7 @@ def answer_day(
 ) -> list[dict]:
     """Play one day of every agreement's agency; returns what was written per agreement.
 
-    ``agreements`` are ``inkasso.dispatch.Agreement`` objects (or dicts with the same keys).
+    ``agreements`` are ``inkasso.agreements.Agreement`` objects (or dicts with the same keys).
     Manual ones are answered through ``<base>/manual_outbox/`` and ``<base>/manual_inbox/`` when
     ``base`` (the files base, an ``ObjectStoragePath`` or a folder) is given, else skipped. Call
     it after ``inkasso_dispatch`` and before ``inkasso_inbound``.

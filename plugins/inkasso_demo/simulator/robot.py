@@ -23,8 +23,8 @@ from inkasso_demo.simulator.poll import business_today, run_service, service_arg
 
 def robot_step(env, base, seed: int) -> list[dict]:
     """One poll: answer what has arrived for every agreement; returns what was written."""
+    from inkasso.agreements import load_agreements
     from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_arrived
 
     agreements = load_agreements(engine_for_url(env.erp_url))

@@ -96,8 +96,8 @@ def write_connections(path: Path, connections: dict[str, dict]) -> Path:
 
 def prepare(home: Path, sftp_port: int, smtp_port: int):
     """Create the demo ERP once and write the connections file; returns (env, agreements)."""
+    from inkasso.agreements import load_agreements
     from inkasso.db.engine import engine_for_url
-    from inkasso.dispatch import load_agreements
     from inkasso_demo.demo import DemoEnvironment, ensure_erp
 
     env = DemoEnvironment(Path(home))

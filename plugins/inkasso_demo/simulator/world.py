@@ -69,7 +69,7 @@ def bank_files(engine, base, day: date, seed: int = SEED) -> dict:
 def agency_answers(engine, base, day: date, seed: int = SEED, sftp_root: Path | None = None):
     """The agencies answer what they have received by ``day`` (receipts, closures); what the
     robot service answered already is not answered again."""
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
     from inkasso_demo.simulator.agency_robot import answer_day
 
     root = sftp_root or _env().sftp_root

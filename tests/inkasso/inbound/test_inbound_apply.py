@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, text
 
+from inkasso.agreements import Agreement
 from inkasso.db.schema import (
     erp_client,
     erp_customer,
@@ -19,13 +20,33 @@ from inkasso.db.schema import (
     ink_file_log,
 )
 from inkasso.formats import load_layout, load_profile
-from inkasso.inbound import InboundAgreement, process_received
+from inkasso.inbound import process_received
 
 DAY = date(2026, 11, 10)
 SENT = date(2026, 11, 2)
 NOW = datetime(2026, 11, 10, 5, tzinfo=UTC)
-LOWELL = InboundAgreement("lowell_no", 1, "lowell", "40012", "c_lowell", "1684", "bank")
-SVEA = InboundAgreement("svea", 2, "svea", "55501", "c_svea", "1684", "bank")
+LOWELL = Agreement(
+    agreement_id="lowell_no",
+    client_id=1,
+    agency="lowell",
+    country="NO",
+    customer_no_at_agency="40012",
+    mode="sftp",
+    sftp_conn_id="c_lowell",
+    interim_account="1684",
+    booking_mode="bank",
+)
+SVEA = Agreement(
+    agreement_id="svea",
+    client_id=2,
+    agency="svea",
+    country="SE",
+    customer_no_at_agency="55501",
+    mode="sftp",
+    sftp_conn_id="c_svea",
+    interim_account="1684",
+    booking_mode="bank",
+)
 CASES = {LOWELL: [101, 102, 103], SVEA: [201, 202]}
 AMOUNT = 100_000  # øre sent per case
 
@@ -90,7 +111,7 @@ def base(tmp_path):
     return ObjectStoragePath(f"file://{tmp_path / 'files'}")
 
 
-def build(ag: InboundAgreement, kind: str, rows: list[dict]) -> tuple[str, bytes]:
+def build(ag: Agreement, kind: str, rows: list[dict]) -> tuple[str, bytes]:
     profile = load_profile(ag.agency)
     spec = profile.files[kind]
     name = spec.file_name(ag.customer_no_at_agency, datetime(2026, 11, 10, 5, 40))

@@ -11,12 +11,20 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, text
 
+from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_agreement
 from inkasso.formats import load_profile
-from inkasso.inbound import InboundAgreement, fetch_new_files
+from inkasso.inbound import fetch_new_files
 from inkasso.inbound.sources import InboxSource, source_for
 
-INTRUM = InboundAgreement("intrum", 8, "intrum", "77001", None, mode="manual")
+INTRUM = Agreement(
+    agreement_id="intrum",
+    client_id=8,
+    agency="intrum",
+    country="SE",
+    customer_no_at_agency="77001",
+    mode="manual",
+)
 NOW = datetime(2026, 11, 10, 5, tzinfo=UTC)
 
 

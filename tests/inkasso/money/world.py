@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 from sqlalchemy import insert, text, update
 
+from inkasso.agreements import Agreement
 from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.importer import import_bank_file
 from inkasso.bank.model import payments_frame
@@ -25,7 +26,7 @@ from inkasso.db.schema import (
     ink_file_log,
 )
 from inkasso.formats import load_layout, load_profile
-from inkasso.inbound import InboundAgreement, process_received
+from inkasso.inbound import process_received
 
 SENT = date(2026, 11, 2)
 CLIENT, AGREEMENT, CUSTOMER_NO = 4, "lowell_se", "55082"
@@ -44,10 +45,18 @@ class World:
     files: int = 0
 
     @property
-    def agreement(self) -> InboundAgreement:
+    def agreement(self) -> Agreement:
         """The agreement as the inbound flow sees it."""
-        return InboundAgreement(
-            AGREEMENT, CLIENT, "lowell", CUSTOMER_NO, "c_lowell", "1684", self.mode
+        return Agreement(
+            agreement_id=AGREEMENT,
+            client_id=CLIENT,
+            agency="lowell",
+            country="NO",
+            customer_no_at_agency=CUSTOMER_NO,
+            mode="sftp",
+            sftp_conn_id="c_lowell",
+            interim_account="1684",
+            booking_mode=self.mode,
         )
 
     def tick(self) -> datetime:
@@ -144,8 +153,8 @@ class World:
 
     def corrections(self, day: date) -> dict:
         """Run the corrections flow's prepare step for the agreement and ``day``."""
+        from inkasso.agreements import load_agreements
         from inkasso.corrections import prepare_corrections
-        from inkasso.dispatch import load_agreements
 
         (agreement,) = load_agreements(self.engine, agreement_id=AGREEMENT)
         return prepare_corrections(self.engine, agreement, day, self.base, now=self.tick())

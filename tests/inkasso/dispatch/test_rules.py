@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from inkasso import rules
-from inkasso.rules import ClientSettings, apply_dispatch_rules
+from inkasso.dispatch import rules
+from inkasso.dispatch.rules import ClientSettings, apply_dispatch_rules
 
 PERSON_NO = "15058612364"  # valid fødselsnummer
 ORG_NO = "923609016"  # valid organisasjonsnummer

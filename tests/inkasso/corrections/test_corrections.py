@@ -26,7 +26,8 @@ def base(tmp_path):
 @pytest.fixture
 def erp(erp_engine, base):
     """A small demo ERP whose Lowell NO and Intrum agreements have open cases (real dispatch)."""
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.agreements import load_agreements
+    from inkasso.dispatch import prepare_new_cases
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=300, start_day=DAY)
@@ -38,7 +39,7 @@ def erp(erp_engine, base):
 
 
 def agreement(engine, agreement_id):
-    from inkasso.dispatch import load_agreements
+    from inkasso.agreements import load_agreements
 
     (found,) = load_agreements(engine, agreement_id=agreement_id)
     return found

@@ -13,7 +13,8 @@ DAY = date(2026, 11, 2)
 def test_same_minute_files_get_distinct_names_and_neither_is_overwritten(erp_engine, tmp_path):
     from airflow.sdk import ObjectStoragePath
 
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.agreements import load_agreements
+    from inkasso.dispatch import prepare_new_cases
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)

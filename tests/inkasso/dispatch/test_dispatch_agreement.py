@@ -112,7 +112,8 @@ def customer(engine, agreement_id, name, **invoice_fields) -> int:
 
 
 def prepare(engine, agreement_id, base, day=DAY):
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.agreements import load_agreements
+    from inkasso.dispatch import prepare_new_cases
 
     (agreement,) = load_agreements(engine, agreement_id=agreement_id)
     return prepare_new_cases(engine, agreement, day, CUTOFF, base, now=NOW)

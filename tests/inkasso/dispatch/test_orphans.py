@@ -24,20 +24,21 @@ CHILD = """
 import os, sys
 from datetime import date, datetime
 from airflow.sdk import ObjectStoragePath
-from inkasso import dispatch
+from inkasso.agreements import load_agreements
+from inkasso.dispatch import prepare_new_cases, run
 from inkasso.db.engine import engine_for_url
 
 url, base, day, now, cutoff = sys.argv[1:6]
-real_write = dispatch.write_new_file
+real_write = run.write_new_file
 
 def write_then_die(path, data):
     real_write(path, data)
     os._exit(9)  # a hard kill after the file is written, before the commit
 
-dispatch.write_new_file = write_then_die
+run.write_new_file = write_then_die
 engine = engine_for_url(url)
-(agreement,) = dispatch.load_agreements(engine, agreement_id="lowell_no")
-dispatch.prepare_new_cases(
+(agreement,) = load_agreements(engine, agreement_id="lowell_no")
+prepare_new_cases(
     engine, agreement, date.fromisoformat(day), datetime.fromisoformat(cutoff),
     ObjectStoragePath(base), now=datetime.fromisoformat(now),
 )
@@ -90,7 +91,8 @@ def outbox(base) -> list:
 
 
 def prepare(engine, base):
-    from inkasso.dispatch import load_agreements, prepare_new_cases
+    from inkasso.agreements import load_agreements
+    from inkasso.dispatch import prepare_new_cases
 
     (agreement,) = load_agreements(engine, agreement_id="lowell_no")
     return prepare_new_cases(engine, agreement, DAY, CUTOFF, base, now=NOW)
@@ -146,8 +148,8 @@ def test_a_cut_off_unlogged_file_is_left_while_recent_and_removed_once_old(erp_e
 
     from airflow.sdk import ObjectStoragePath
 
+    from inkasso.dispatch.orphans import UNREADABLE_AGE, settle_orphans
     from inkasso.formats import load_layout, load_profile
-    from inkasso.orphans import UNREADABLE_AGE, settle_orphans
 
     spec = load_profile("lowell").files["new_cases"]
     layout = load_layout(spec.layout)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import Column, Connection, Date, DateTime, Integer, MetaData, String, Table, text
 
-from inkasso.rules import ClientSettings
+from inkasso.dispatch.rules import ClientSettings
 from inkasso.sql import query
 
 READ_CHUNK = 50_000

@@ -110,37 +110,8 @@ def apply_dispatch_rules(
     ``writable`` takes the invoices about to be sent (with their address) and returns, indexed
     like them, a reason for each one the agency's file cannot carry.
     """
-    frame = invoices.copy()
-    holds: list[pd.DataFrame] = []
-
     # 1. eligibility
-    at_collection = (frame["status"] == "at_collection") | frame["open_case_id"].notna()
-    # a case closed or rejected by the agency is not sent again by itself: a person decides
-    earlier = ~at_collection & frame["earlier_case_id"].notna()
-    at_collection |= earlier
-    not_open = ~at_collection & (frame["status"] != "open")
-    disputed = ~at_collection & ~not_open & frame["disputed"].astype(bool)
-    nothing = ~at_collection & ~not_open & ~disputed & (frame["remaining_amount"] <= 0)
-    holds += [
-        _hold(
-            frame,
-            at_collection & ~earlier,
-            ALREADY_AT_COLLECTION,
-            "the invoice already has an open case",
-        ),
-        _hold(
-            frame,
-            earlier,
-            EARLIER_CASE,
-            "case "
-            + frame["earlier_case_id"].astype("Int64").astype(str)
-            + " of this invoice was closed or rejected by the agency; a second case is never opened automatically",
-        ),
-        _hold(frame, not_open, NOT_OPEN, "status " + frame["status"].astype(str)),
-        _hold(frame, disputed, DISPUTED, "the invoice is disputed"),
-        _hold(frame, nothing, NOTHING_TO_COLLECT, "remaining amount is zero"),
-    ]
-    frame = frame[~(at_collection | not_open | disputed | nothing)]
+    frame, holds = _eligible(invoices.copy())
 
     # 2. the legal and sanity gates
     if gates is not None:
@@ -168,25 +139,69 @@ def apply_dispatch_rules(
         frame = frame[~bad]
 
     # 6. the client's minimum, per customer and currency, over what is still to be sent
-    totals = frame.groupby(["customer_id", "currency"])["remaining_amount"].transform("sum")
-    below = totals < client.min_collection_amount
-    holds.append(
+    frame, below_holds = _above_minimum(frame, client)
+    holds.append(below_holds)
+    return _plan(frame, holds, invoice_updates, customer_updates)
+
+
+def _eligible(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Rule 1: open, undisputed, not at collection, no earlier case, something to collect.
+    Returns (the eligible invoices, the holds of the others)."""
+    at_collection = (frame["status"] == "at_collection") | frame["open_case_id"].notna()
+    # a case closed or rejected by the agency is not sent again by itself: a person decides
+    earlier = ~at_collection & frame["earlier_case_id"].notna()
+    at_collection |= earlier
+    not_open = ~at_collection & (frame["status"] != "open")
+    disputed = ~at_collection & ~not_open & frame["disputed"].astype(bool)
+    nothing = ~at_collection & ~not_open & ~disputed & (frame["remaining_amount"] <= 0)
+    holds = [
         _hold(
             frame,
-            below,
-            BELOW_MINIMUM,
-            totals.map(
-                lambda t: (
-                    f"customer total {_money(int(t))} is below the minimum "
-                    f"{_money(client.min_collection_amount)}"
-                )
-            ),
-        )
+            at_collection & ~earlier,
+            ALREADY_AT_COLLECTION,
+            "the invoice already has an open case",
+        ),
+        _hold(
+            frame,
+            earlier,
+            EARLIER_CASE,
+            "case "
+            + frame["earlier_case_id"].astype("Int64").astype(str)
+            + " of this invoice was closed or rejected by the agency; a second case is never opened automatically",
+        ),
+        _hold(frame, not_open, NOT_OPEN, "status " + frame["status"].astype(str)),
+        _hold(frame, disputed, DISPUTED, "the invoice is disputed"),
+        _hold(frame, nothing, NOTHING_TO_COLLECT, "remaining amount is zero"),
+    ]
+    return frame[~(at_collection | not_open | disputed | nothing)], holds
+
+
+def _above_minimum(
+    frame: pd.DataFrame, client: ClientSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rule 6: hold a customer's invoices whose total per currency is below the client's
+    minimum. Returns (the invoices sent, the holds)."""
+    totals = frame.groupby(["customer_id", "currency"])["remaining_amount"].transform("sum")
+    below = totals < client.min_collection_amount
+    holds = _hold(
+        frame,
+        below,
+        BELOW_MINIMUM,
+        totals.map(
+            lambda t: (
+                f"customer total {_money(int(t))} is below the minimum "
+                f"{_money(client.min_collection_amount)}"
+            )
+        ),
     )
-    frame = frame[~below]
+    return frame[~below], holds
+
+
+def _plan(frame, holds, invoice_updates, customer_updates) -> DispatchPlan:
+    """The plan: the invoices sent, all holds, and the write-backs of the invoices and
+    customers actually sent."""
     sent_invoices = set(frame["invoice_id"])
     sent_customers = set(frame["customer_id"])
-
     non_empty = [h for h in holds if len(h)]
     hold_frame = (
         pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=HOLD_COLUMNS)
@@ -206,14 +221,35 @@ def apply_dispatch_rules(
 def _resolve_addresses(frame, client, lookup):
     """The four address rules; returns (frame with address, holds, invoice and customer updates)."""
     frame = frame.copy()
+    postal_ok = valid_address(frame, "postal_")
+    use_register = lookup is not None
+    frame["address_rule"] = _address_rule(frame, postal_ok, use_register)
+    frame = _with_register(frame, lookup)
+    _pick_addresses(frame, postal_ok)
+    has_address = valid_address(frame, "")
+    holds = _hold(
+        frame,
+        ~has_address,
+        NO_ADDRESS,
+        "no valid address on the invoice or customer"
+        + (", and none in the person register" if use_register else "; register lookup is off"),
+    )
+    sent = frame[has_address]
+    invoice_updates, customer_updates = _write_backs(sent)
+    return (
+        sent.drop(columns=["reg_street", "reg_postcode", "reg_city"]),
+        holds,
+        invoice_updates,
+        customer_updates,
+    )
+
+
+def _address_rule(frame: pd.DataFrame, postal_ok: pd.Series, use_register: bool) -> np.ndarray:
+    """Which address rule each invoice goes by (``none``: no address anywhere)."""
     manual_ok = frame["addr_changed_manually"].astype(bool) & valid_address(frame, "addr_")
     billing_ok = valid_address(frame, "billing_")
-    postal_ok = valid_address(frame, "postal_")
     from_register = frame["postal_source"].eq("register")
-    is_org = frame["is_organisation"].astype(bool)
-    use_register = lookup is not None
-
-    rule = np.select(
+    return np.select(
         [
             manual_ok,
             billing_ok,
@@ -224,21 +260,27 @@ def _resolve_addresses(frame, client, lookup):
         [RULE_MANUAL, RULE_BILLING, RULE_REGISTER_AGAIN, RULE_POSTAL, RULE_REGISTER_NEW],
         default="none",
     )
-    frame["address_rule"] = rule
 
+
+def _with_register(frame: pd.DataFrame, lookup) -> pd.DataFrame:
+    """The register's address (``reg_`` columns) of each invoice that asks it, one bulk lookup."""
+    is_org = frame["is_organisation"].astype(bool)
     # who is asked: rules 3 and 4, and the refresh of persons' postal addresses in rules 1 and 2
     refresh = frame["address_rule"].isin([RULE_MANUAL, RULE_BILLING]) & ~is_org
     ask = frame["address_rule"].isin([RULE_REGISTER_AGAIN, RULE_REGISTER_NEW]) | refresh
     register = pd.DataFrame(columns=["national_id", "reg_street", "reg_postcode", "reg_city"])
-    if use_register and ask.any():
+    if lookup is not None and ask.any():
         found = lookup(sorted(frame.loc[ask, "national_id"].unique().tolist()))
         register = found.rename(columns={f: f"reg_{f}" for f in ADDRESS_FIELDS})[
             ["national_id", "reg_street", "reg_postcode", "reg_city"]
         ].drop_duplicates("national_id")
-    frame = frame.merge(register, on="national_id", how="left").set_index(frame.index)
-    register_ok = valid_address(frame, "reg_")
+    return frame.merge(register, on="national_id", how="left").set_index(frame.index)
 
-    # the address each invoice is sent with
+
+def _pick_addresses(frame: pd.DataFrame, postal_ok: pd.Series) -> None:
+    """Fill ``street``, ``postcode`` and ``city`` in place with the address each invoice is
+    sent with (by its address rule)."""
+    register_ok = valid_address(frame, "reg_")
     sources = {
         RULE_MANUAL: "addr_",
         RULE_BILLING: "billing_",
@@ -255,17 +297,11 @@ def _resolve_addresses(frame, client, lookup):
         frame.loc[again & register_ok, field] = frame.loc[again & register_ok, f"reg_{field}"]
         fallback = again & ~register_ok & postal_ok
         frame.loc[fallback, field] = frame.loc[fallback, f"postal_{field}"]
-    has_address = valid_address(frame, "")
-    holds = _hold(
-        frame,
-        ~has_address,
-        NO_ADDRESS,
-        "no valid address on the invoice or customer"
-        + (", and none in the person register" if use_register else "; register lookup is off"),
-    )
 
-    sent = frame[has_address]
-    # write-backs: the invoice gets the address it was sent with (unless it already had it) ...
+
+def _write_backs(sent: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The address updates of the invoices and customers sent: (invoice, customer) updates."""
+    # the invoice gets the address it was sent with (unless it already had it) ...
     invoice_updates = sent.loc[
         sent["address_rule"] != RULE_MANUAL, ["invoice_id", *ADDRESS_FIELDS]
     ].copy()
@@ -282,9 +318,4 @@ def _resolve_addresses(frame, client, lookup):
         .drop_duplicates("customer_id")
         .rename(columns={f"reg_{f}": f for f in ADDRESS_FIELDS})
     )
-    return (
-        sent.drop(columns=["reg_street", "reg_postcode", "reg_city"]),
-        holds,
-        invoice_updates,
-        customer_updates,
-    )
+    return invoice_updates, customer_updates
