@@ -6,6 +6,8 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inkasso.dispatch import rules
 from inkasso.dispatch.rules import ClientSettings, apply_dispatch_rules
@@ -240,3 +242,26 @@ def test_register_asked_once_for_many_invoices():
 def test_single_invoice_at_the_edge_of_the_minimum(amount):
     plan = run([invoice(amount=amount)])
     assert len(plan.cases) == (1 if amount >= 5_000 else 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.just(float("nan")),
+            st.just(pd.NA),
+            st.text(alphabet=" \t\u00a0\u2003aÅ1", max_size=4),
+            st.integers(-5, 99999),
+        ),
+        max_size=12,
+    )
+)
+def test_an_address_field_is_blank_when_missing_or_only_whitespace(values):
+    series = pd.Series(values, dtype=object)
+    expected = [
+        v is None or v is pd.NA or (isinstance(v, float) and v != v) or not str(v).strip()
+        for v in values
+    ]
+    assert rules._blank(series).tolist() == expected
+    assert rules._blank(series.astype("string")).tolist() == expected
