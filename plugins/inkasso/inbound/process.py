@@ -36,7 +36,7 @@ from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 100_000  # lines of an inbound file held at once: memory is bounded by this
+CHUNK_ROWS = 25_000  # lines of an inbound file held at once: memory is bounded by this
 READ_BYTES = 1 << 24  # block size when hashing or copying a file
 
 
