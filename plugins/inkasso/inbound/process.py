@@ -21,6 +21,7 @@ from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_file_issue, ink_file_log
 from inkasso.formats import FormatError, load_profile
 from inkasso.inbound.apply import apply_closure, apply_receipt
+from inkasso.inbound.staging import StagedIds
 from inkasso.inbound.validate import (
     DetailChecks,
     Issue,
@@ -35,7 +36,7 @@ from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 100_000  # lines of an inbound file held at once: memory is bounded by this
+CHUNK_ROWS = 25_000  # lines of an inbound file held at once: memory is bounded by this
 READ_BYTES = 1 << 24  # block size when hashing or copying a file
 
 
@@ -152,7 +153,7 @@ def process_received(
             log, f"{agreement.agreement_id}: files applied or quarantined", done - 1, len(pending)
         )
         name = row["file_name"]
-        sha, issues, suite_issues = _first_pass(profile, agreement, row, chunk_rows)
+        sha, issues, suite = _first_pass(profile, agreement, row, chunk_rows)
         if sha != row["sha256"]:
             reason = f"archived copy {row['path']} no longer matches its sha256 {row['sha256']}"
             quarantine(engine, row, sha, [Issue(None, None, reason)], base)
@@ -161,7 +162,7 @@ def process_received(
         try:
             if issues:
                 raise _Quarantine(issues)
-            outcome = _apply_file(engine, agreement, profile, row, suite_issues, now, chunk_rows)
+            outcome = _apply_file(engine, agreement, profile, row, suite, now, chunk_rows)
         except _Quarantine as q:
             quarantine(engine, row, sha, q.issues, base)
             first = q.issues[0]
@@ -182,9 +183,10 @@ def process_received(
 
 def _first_pass(
     profile, agreement: Agreement, row: dict, chunk_rows: int
-) -> tuple[str, list[Issue], list[Issue]]:
+) -> tuple[str, list[Issue], SuiteChecks]:
     """Stream the archived file once: its sha256; the format error (the only issue) or the
-    header's issues, which quarantine the file; else the data-check suite's issues."""
+    header's issues, which quarantine the file; the data-check suite run on every chunk (its
+    case ids' uniqueness is judged in the second pass, over the staged ids)."""
     from airflow.sdk import ObjectStoragePath
 
     suite = SuiteChecks(row["kind"])
@@ -201,15 +203,14 @@ def _first_pass(
         except FormatError as err:
             issues = [Issue(err.line, err.field, err.reason)]
         sha = reader.drain()
-    return sha, issues, [] if issues else suite.issues()
+    return sha, issues, suite
 
 
-def _apply_file(engine, agreement, profile, row, suite_issues, now, chunk_rows) -> dict | None:
+def _apply_file(engine, agreement, profile, row, suite, now, chunk_rows) -> dict | None:
     """Domain checks and apply in one transaction, the file streamed chunk by chunk into the
     apply; raises _Quarantine (all rolled back) on problems."""
     from airflow.sdk import ObjectStoragePath
 
-    checks = DetailChecks()
     with engine.begin() as conn:
         claimed = conn.execute(
             update(ink_file_log)
@@ -219,9 +220,10 @@ def _apply_file(engine, agreement, profile, row, suite_issues, now, chunk_rows) 
         if not claimed:
             log.info("%s: %s applied by another run", agreement.agreement_id, row["file_name"])
             return None
+        checks = DetailChecks(StagedIds(conn))
         with ObjectStoragePath(row["path"]).open("rb") as handle:
             chunks = _checked_chunks(
-                conn, agreement, profile, row, handle, checks, suite_issues, chunk_rows
+                conn, agreement, profile, row, handle, checks, suite, chunk_rows
             )
             if row["kind"] == "receipt":
                 outcome = apply_receipt(conn, chunks, row["file_id"], row["file_name"], now)
@@ -250,13 +252,15 @@ def _apply_file(engine, agreement, profile, row, suite_issues, now, chunk_rows) 
     return outcome
 
 
-def _checked_chunks(conn, agreement, profile, row, handle, checks, suite_issues, chunk_rows):
+def _checked_chunks(conn, agreement, profile, row, handle, checks, suite, chunk_rows):
     """The file's records chunk by chunk, merged with their cases, for the apply to stage.
 
-    Every chunk is checked; once any has an issue nothing more is handed on, and at the end
-    ``_Quarantine`` is raised with all issues (domain checks, then the suite's), inside the
+    Every chunk is checked and its case ids staged (``checks.ids``); once any has an issue
+    nothing more is handed on. After the last chunk the repeated case ids are found in SQL,
+    and ``_Quarantine`` is raised with all issues (domain checks, then the suite's), inside the
     apply, so the transaction rolls back whatever was staged.
     """
+    suite_issues = suite.issues(partial=True)
     for parsed in iter_parsed(profile, row["kind"], handle, row["file_name"], chunk_rows):
         cases = read_cases(conn, agreement.agreement_id, parsed.details["case_id"])
         issues, merged = check_details(
@@ -264,7 +268,8 @@ def _checked_chunks(conn, agreement, profile, row, handle, checks, suite_issues,
         )
         if not issues and not suite_issues:
             yield merged
-    issues = checks.issues() + suite_issues
+    issues = checks.finish() + suite.finish(checks.ids)
+    checks.ids.drop()
     if issues:
         raise _Quarantine(issues)
 

@@ -28,6 +28,7 @@ from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_case
 from inkasso.formats import FormatError, load_layout
 from inkasso.formats.profile import AgencyProfile
+from inkasso.inbound.staging import StagedIds
 from inkasso.masking import mask_text
 
 MAX_PER_CHECK = 50  # issue rows per check and file; the rest is counted in one more row
@@ -154,15 +155,23 @@ def read_cases(conn, agreement_id: str, case_ids: pd.Series) -> pd.DataFrame:
 
 class DetailChecks:
     """What the domain checks keep across the chunks of one file: per check (in the order the
-    checks run) its first ``MAX_PER_CHECK`` issues and how many rows it flagged, and the case
-    ids seen so far (for "no case twice"). One per file; ``check_details`` per chunk, in order."""
+    checks run) its first ``MAX_PER_CHECK`` issues and how many rows it flagged. One per file;
+    ``check_details`` per chunk, in order, then ``finish``.
 
-    def __init__(self) -> None:
-        """An empty tally."""
+    "No case twice" across chunks: with ``ids`` (a ``StagedIds`` on the transaction's
+    connection) each chunk's case ids and lines are staged in the database and the repeated
+    ones are found there, set-based, by ``finish``; nothing per record is kept here, so memory
+    is bounded by a chunk. Without ``ids`` (one frame, the whole file) they are found in the
+    frame.
+    """
+
+    def __init__(self, ids: StagedIds | None = None) -> None:
+        """An empty tally; ``ids``: where the case ids of a file read in chunks are staged."""
         self._checks: list[tuple[str, list[Issue], list[int]]] = []
         self._at = 0
-        self.seen_ids = np.empty(0, dtype=np.int64)
         self.rows = 0
+        self.ids = ids
+        self._repeat_slot: int | None = None
 
     def begin_chunk(self) -> None:
         """The next chunk's checks run in the same order as the last one's."""
@@ -189,15 +198,30 @@ class DetailChecks:
                 out.append(Issue(None, column, more))
         return out
 
-    def repeated(self, case_ids: pd.Series) -> np.ndarray:
-        """True for a case id seen on an earlier line of the file (this chunk or before)."""
-        again = case_ids.duplicated(keep="first").to_numpy(copy=True)
-        ids = pd.to_numeric(case_ids, errors="coerce")
-        present = ids.notna().to_numpy()
-        values = ids[present].to_numpy(dtype=np.int64)
-        again[present] |= np.isin(values, self.seen_ids)
-        self.seen_ids = np.union1d(self.seen_ids, values)
-        return again
+    def repeated(self, d: pd.DataFrame) -> np.ndarray:
+        """True for a record whose case id an earlier line of the frame has. With ``ids`` the
+        chunk is staged instead and nothing is flagged yet: ``finish`` words the repeats of the
+        whole file in this check's place."""
+        if self.ids is None:
+            return d["case_id"].duplicated(keep="first").to_numpy(copy=True)
+        self.ids.add(d["line"], d["case_id"])
+        self._repeat_slot = self._at  # the slot the flag of this check takes
+        return np.zeros(len(d), dtype=bool)
+
+    def finish(self) -> list[Issue]:
+        """All the file's issues: the staged case ids' repeats (found in SQL) in their check's
+        place, by line, as ``repeated`` flags them in one frame."""
+        if self.ids is not None and self._repeat_slot is not None:
+            count, first = self.ids.repeated(MAX_PER_CHECK)
+            _, issues, counter = self._checks[self._repeat_slot]
+            issues[:] = [Issue(line, "case_id", _twice(case_id)) for line, case_id in first]
+            counter[0] = count
+        return self.issues()
+
+
+def _twice(case_id) -> str:
+    """The reason for a case id on a second line."""
+    return f"case {case_id} appears more than once in the file"
 
 
 def _flag(checks: DetailChecks, frame: pd.DataFrame, mask, column: str, reason) -> None:
@@ -218,7 +242,7 @@ def check_details(
     The merged frame has the case's state as ``invoice_id``, ``case_status``, ``case_ref``,
     ``sent_amount``, ``case_collected`` and ``case_opened``. ``checks``: the tally of a file
     read in chunks (pass the same one for each chunk, in order); the issues returned are then
-    those of the chunks so far.
+    those of the chunks so far, and ``checks.finish()`` after the last chunk gives the file's.
     """
     issues = checks or DetailChecks()
     issues.begin_chunk()
@@ -235,9 +259,9 @@ def check_details(
     _flag(
         issues,
         d,
-        issues.repeated(d["case_id"]),
+        issues.repeated(d),
         "case_id",
-        lambda r: f"case {r.case_id} appears more than once in the file",
+        lambda r: _twice(r.case_id),
     )
     ref = d["agency_case_ref"].fillna("").astype(str)
     theirs = d["case_ref"].fillna("").astype(str)
@@ -359,10 +383,14 @@ def _suite_issues(kind: str, failures: list[str]) -> list[Issue]:
 
 class SuiteChecks:
     """The data-check suite over the chunks of one file, with the whole file's outcome: per
-    expectation the rows it flagged, its first line and first three values. A uniqueness
-    expectation on an integer column also holds across chunks: the values seen so far are kept
-    (sorted, with the line of their first occurrence), so both lines of a pair split across
-    chunks are counted, as over the whole file. ``check`` per chunk, in order; then ``issues``.
+    expectation the rows it flagged, its first line and first three values. ``check`` per
+    chunk, in order; then ``finish`` (or ``issues``).
+
+    A uniqueness expectation on the integer ``case_id`` must hold across chunks: it is not
+    evaluated per chunk but by ``finish`` over the file's case ids staged in the database
+    (``StagedIds``, set-based), so every line of a pair split across chunks is counted, as over
+    the whole file, and nothing per record is kept here. A uniqueness expectation on another
+    column holds within each chunk.
     """
 
     def __init__(self, kind: str) -> None:
@@ -374,7 +402,8 @@ class SuiteChecks:
         self._count = [0] * len(self.suite)
         self._examples: list[list[tuple[int, str]]] = [[] for _ in self.suite]
         self._missing: list[str | None] = [None] * len(self.suite)
-        self._seen: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._deferred: dict[int, object] = {}  # expectation -> case_id's dtype, for ``finish``
+        self._finished = False
 
     def check(self, parsed: Parsed) -> None:
         """Run the suite on one chunk (a ``Parsed`` whose details carry the file's lines)."""
@@ -389,49 +418,36 @@ class SuiteChecks:
                     f"{exp.describe()}: column {missing[0]} is missing from the frame"
                 )
                 continue
-            bad = exp.evaluate(frame, **exp.kwargs)
-            found: list[tuple[int, str]] = []
-            if exp.type == "ExpectColumnValuesToBeUnique" and lines is not None:
-                bad, found = self._unique_across(exp.columns[0], frame, bad, lines)
-            where = np.flatnonzero(bad)
-            self._count[i] += len(where) + len(found)
             col = exp.columns[0]
-            found += [(int(lines[p]), _example(frame, col, int(p))) for p in where[:3]]
+            if (
+                exp.type == "ExpectColumnValuesToBeUnique"
+                and col == "case_id"
+                and lines is not None
+                and pd.api.types.is_integer_dtype(frame[col])
+            ):
+                self._deferred[i] = frame[col].dtype
+                continue
+            bad = exp.evaluate(frame, **exp.kwargs)
+            where = np.flatnonzero(bad)
+            self._count[i] += len(where)
+            found = [(int(lines[p]), _example(frame, col, int(p))) for p in where[:3]]
             self._examples[i] = sorted(self._examples[i] + found)[:3]
 
-    def _unique_across(self, column: str, frame: pd.DataFrame, bad: np.ndarray, lines):
-        """Also flag rows whose value an earlier chunk had; returns the chunk's flags and the
-        earlier first occurrences flagged now (line, shown value)."""
-        values = frame[column]
-        if not pd.api.types.is_integer_dtype(values):
-            return bad, []  # only integer ids are kept across chunks (the suites' case_id)
-        v = values.to_numpy(dtype=np.int64)
-        ids, first_lines, flagged = self._seen.get(
-            column, (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool))
-        )
-        at = np.minimum(np.searchsorted(ids, v), max(len(ids) - 1, 0))
-        hit = ids[at] == v if len(ids) else np.zeros(len(v), dtype=bool)
-        bad = bad | hit
-        earlier = np.unique(at[hit])
-        earlier = earlier[~flagged[earlier]]
-        flagged[earlier] = True
-        earlier = earlier[np.argsort(first_lines[earlier])]
-        # only the three first lines can be shown: the others are counted, not worded
-        shown = [
-            (int(first_lines[j]), _shown(values.dtype, ids[j]) if k < 3 else "")
-            for k, j in enumerate(earlier)
-        ]
-        new, pos = np.unique(v[~hit], return_index=True)
-        order = np.argsort(np.concatenate([ids, new]))
-        self._seen[column] = (
-            np.concatenate([ids, new])[order],
-            np.concatenate([first_lines, lines[~hit][pos]])[order],
-            np.concatenate([flagged, bad[~hit][pos]])[order],
-        )
-        return bad, shown
+    def finish(self, ids: StagedIds) -> list[Issue]:
+        """The whole file's issues, the case ids' uniqueness judged over ``ids`` (the file's
+        case ids and lines, staged chunk by chunk)."""
+        for i, dtype in self._deferred.items():
+            count, first = ids.not_unique(3)
+            self._count[i] = count
+            self._examples[i] = [(line, _shown(dtype, value)) for line, value in first]
+        self._finished = True
+        return self.issues()
 
-    def issues(self) -> list[Issue]:
-        """One issue per failed expectation, worded as ``check_suite`` words the whole file."""
+    def issues(self, partial: bool = False) -> list[Issue]:
+        """One issue per failed expectation, worded as ``check_suite`` words the whole file;
+        ``partial``: before ``finish``, without the case ids' uniqueness."""
+        if self._deferred and not self._finished and not partial:
+            raise RuntimeError("the case ids' uniqueness is judged by finish(ids)")
         failures = []
         for i, exp in enumerate(self.suite):
             if self._missing[i]:

@@ -143,3 +143,31 @@ def test_suite_failures_spread_over_chunks_are_counted_and_worded_as_for_the_who
     assert got == issues
     suite = [i[2] for i in got if i[2].startswith("data check")]
     assert len(suite) == 2 and all("3 unexpected, first at line 2" in s for s in suite)
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 100])
+def test_repeats_over_the_cap_are_worded_by_line_and_counted_as_for_the_whole_file(
+    db, base, chunk_rows
+):
+    # 3 cases, 60 lines: every line after the first three repeats a case of an earlier chunk
+    records = [receipt(case_id) for _ in range(20) for case_id in (101, 102, 103)]
+    row = _archive(db, base, "receipt", records)
+    issues, _ = _whole_file(db, row)
+    with db.connect() as conn:
+        before = _state(conn)
+    out = process_received(db, LOWELL, base, DAY, now=NOW, chunk_rows=chunk_rows)
+    assert out["applied"] == [] and out["quarantined"][0]["line"] == 5
+    got = _issues(db, row["file_id"])
+    assert got == issues
+    twice = [i for i in got if i[1] == "case_id" and not i[2].startswith("data check")]
+    # the second occurrence's line (header on line 1: records on lines 2..61), 50 worded
+    assert twice[:2] == [
+        (5, "case_id", "case 101 appears more than once in the file"),
+        (6, "case_id", "case 102 appears more than once in the file"),
+    ]
+    assert [i[0] for i in twice[:50]] == list(range(5, 55))
+    assert twice[50] == (None, "case_id", "... and 7 more lines with the same problem")
+    suite = [i[2] for i in got if "expect_column_values_to_be_unique" in i[2]]
+    assert len(suite) == 1 and "60 unexpected, first at line 2" in suite[0]
+    with db.connect() as conn:
+        assert _state(conn) == before
