@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from inkasso.gates import Gates, apply_gates
+from inkasso.money.amounts import format_money
 from inkasso.national_ids import valid_ids
 
 ADDRESS_FIELDS = ["street", "postcode", "city"]
@@ -100,10 +101,6 @@ def _hold(frame: pd.DataFrame, mask: pd.Series, reason: str, detail) -> pd.DataF
     held["reason"] = reason
     held["detail"] = detail if isinstance(detail, str) else detail[mask]
     return held
-
-
-def _money(ore: int) -> str:
-    return f"{ore // 100}.{ore % 100:02d}"
 
 
 def apply_dispatch_rules(
@@ -195,18 +192,19 @@ def _above_minimum(
     minimum. Returns (the invoices sent, the holds)."""
     totals = frame.groupby(["customer_id", "currency"])["remaining_amount"].transform("sum")
     below = totals < client.min_collection_amount
-    holds = _hold(
-        frame,
-        below,
-        BELOW_MINIMUM,
-        totals.map(
-            lambda t: (
-                f"customer total {_money(int(t))} is below the minimum "
-                f"{_money(client.min_collection_amount)}"
-            )
-        ),
-    )
+    holds = _hold(frame, below, BELOW_MINIMUM, _minimum_detail(frame, totals, below, client))
     return frame[~below], holds
+
+
+def _minimum_detail(frame, totals, below, client: ClientSettings) -> pd.Series:
+    """The held invoices' reason text, each amount in its own currency (rows not held: NaN)."""
+    minimum = client.min_collection_amount
+    currencies = frame.loc[below, "currency"]
+    text = [
+        f"customer total {format_money(int(t), c)} is below the minimum {format_money(minimum, c)}"
+        for t, c in zip(totals[below], currencies, strict=True)
+    ]
+    return pd.Series(text, index=currencies.index, dtype=object).reindex(frame.index)
 
 
 def _plan(frame, holds, invoice_updates, customer_updates) -> DispatchPlan:
