@@ -200,10 +200,14 @@ def _minimum_detail(frame, totals, below, client: ClientSettings) -> pd.Series:
     """The held invoices' reason text, each amount in its own currency (rows not held: NaN)."""
     minimum = client.min_collection_amount
     currencies = frame.loc[below, "currency"]
-    text = [
-        f"customer total {format_money(int(t), c)} is below the minimum {format_money(minimum, c)}"
-        for t, c in zip(totals[below], currencies, strict=True)
-    ]
+    pairs = list(zip(totals[below].astype("int64"), currencies, strict=True))
+    # one text per customer total and currency, not per invoice: babel is slow per call
+    texts = {
+        (t, c): f"customer total {format_money(int(t), c)} is below the minimum "
+        f"{format_money(minimum, c)}"
+        for t, c in set(pairs)
+    }
+    text = [texts[pair] for pair in pairs]
     return pd.Series(text, index=currencies.index, dtype=object).reindex(frame.index)
 
 

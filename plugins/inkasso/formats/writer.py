@@ -392,11 +392,9 @@ def _surely_writable(layout: LayoutSpec, f, values: pd.Series) -> bool:
     The common case (a clean column) costs a join and a few C-level scans instead of pandas
     string work per value. The test is conservative: anything it is not sure of (a missing
     required value, a control character anywhere, a character outside the encoding, a value
-    that might be too long, a non-text value, a field with a list of codes) returns False, and
+    that might be too long, a non-text value, a value not in the field's codes) returns False, and
     ``_unwritable_text`` then finds the reasons value by value.
     """
-    if f.values is not None:
-        return False
     raw = values.to_numpy(dtype=object)
     missing = pd.isna(raw)
     required = f.required and f.const is None
@@ -418,7 +416,10 @@ def _surely_writable(layout: LayoutSpec, f, values: pd.Series) -> bool:
         return False
     if f.width is not None and len(raw) and max(map(len, raw)) > f.width:
         return False
-    return not (required and not all(map(str.strip, raw)))
+    if required and not all(map(str.strip, raw)):
+        return False
+    # a field with a list of codes: the few distinct values, stripped as the writer strips them
+    return f.values is None or all(v.strip() in f.values for v in set(raw) if v.strip())
 
 
 def _unwritable_text(layout: LayoutSpec, f, values: pd.Series) -> pd.Series:

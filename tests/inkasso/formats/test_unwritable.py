@@ -63,5 +63,12 @@ def _careful(layout, details):
 )
 def test_the_whole_column_test_agrees_with_the_per_value_reasons(layout_name, values):
     layout = load_layout(layout_name)
-    details = pd.DataFrame({"debtor_name": values, "invoice_no": ["1"] * len(values)})
+    codes = ["NOK", "SEK", " NOK", "XXX", "", None, "nok"]  # currency: a field with a list of codes
+    details = pd.DataFrame(
+        {
+            "debtor_name": values,
+            "invoice_no": ["1"] * len(values),
+            "currency": [codes[len(str(v)) % len(codes)] for v in values],
+        }
+    )
     assert unwritable_values(layout, details).to_dict() == _careful(layout, details).to_dict()
