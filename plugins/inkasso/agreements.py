@@ -8,10 +8,10 @@ agreement column goes here once.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
-
-from inkasso.db.schema import ink_agreement
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # the agreements whose agency answers come back: automated (the agency's SFTP outbox) and
 # manual export (a person drops the answers into <base>/manual_inbox/<agreement>/)
@@ -63,6 +63,12 @@ def load_agreements(
 ) -> list[Agreement]:
     """The active agreements, optionally narrowed to one agreement, client or agency, and to
     the delivery ``modes`` given (None: every mode)."""
+    # imported here, not at the top: DAG files import this module at parse time for
+    # ANSWERING_MODES, and the schema is not needed to parse a DAG
+    from sqlalchemy import select
+
+    from inkasso.db.schema import ink_agreement
+
     t = ink_agreement
     stmt = select(t).where(t.c.active.is_(True)).order_by(t.c.agreement_id)
     if modes is not None:
