@@ -60,3 +60,23 @@ def test_dag_files_parse_fast_without_heavy_imports():
         )
         assert out.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports {out.stdout}"
         assert time.time() - started < 30
+
+
+def test_task_processes_load_the_plugins_without_the_view():
+    """Every task process loads the plugins (for their macros): the UI plugin registers its view
+    without importing it, so a task pays neither FastAPI nor the view's pandas and queries."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; "
+        "from airflow.sdk.plugins_manager import _get_plugins, integrate_macros_plugins; "
+        "integrate_macros_plugins(); "
+        "print([p.name for p in _get_plugins()[0]]); "
+        "print([m for m in ('fastapi', 'pandas', 'inkasso.ui.app') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert "inkasso_ui" in out[-2], out
+    assert out[-1] == "[]", f"loading the plugins imported {out[-1]}"

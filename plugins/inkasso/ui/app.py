@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from inkasso.config import TEMPLATES_DIR
 from inkasso.money.amounts import format_money
 from inkasso.report.masking import mask_text
-from inkasso.ui import actions, queries
+from inkasso.ui import URL_PREFIX, actions, queries
 from inkasso.ui.auth import (
     ViewUser,
     can_trigger,
@@ -31,7 +31,6 @@ from inkasso.ui.auth import (
     require_trigger,
 )
 
-URL_PREFIX = "/inkasso"
 ERP_URL_TTL = 60.0  # seconds an erp_db connection lookup is reused
 User = Annotated[ViewUser, Depends(current_user)]
 
