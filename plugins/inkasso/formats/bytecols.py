@@ -40,15 +40,13 @@ def pack_texts(values: list[str], width: int, align: str) -> np.ndarray | None:
     """
     n = len(values)
     joined = "\n".join(values)  # one buffer of the whole column; LF between values
-    if joined.count("\n") != max(n - 1, 0):
-        return None
     try:
         data = joined.encode("iso-8859-1")
     except UnicodeEncodeError:
         return None
     buf = np.frombuffer(data, dtype=np.uint8)
     if (buf == 127).any() or np.count_nonzero(buf < _SPACE) != max(n - 1, 0):
-        return None
+        return None  # a control character besides the n - 1 LFs between values (a LF inside)
     begin, size = _stripped(buf, *value_bounds(buf, n))
     if n and int(size.max()) > width:
         return None

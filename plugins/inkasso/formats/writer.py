@@ -345,12 +345,17 @@ def _fixed_matrix(layout: LayoutSpec, rec: RecordSpec, texts, n: int) -> np.ndar
     fields = [(f, _points(out, n, f.width)) for f, out in texts]
     wide = any(p.dtype != np.uint8 and p.size and int(p.max()) > 255 for _f, p in fields)
     matrix = np.empty((n, length + len(ending)), dtype=np.uint32 if wide else np.uint8)
-    matrix[:, :length] = ord(" ")
-    matrix[:, length:] = ending
+    blank = np.ones(length, dtype=bool)  # the places no field takes: blanks, set once each
     code = np.array([ord(c) for c in rec.code], dtype=matrix.dtype)
     matrix[:, layout.code_start - 1 : layout.code_start - 1 + layout.code_width] = code
+    blank[layout.code_start - 1 : layout.code_start - 1 + layout.code_width] = False
     for f, points in fields:
         matrix[:, f.start - 1 : f.start - 1 + f.width] = points
+        blank[f.start - 1 : f.start - 1 + f.width] = False
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], blank.view(np.int8), [0]))))
+    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        matrix[:, start:end] = ord(" ")
+    matrix[:, length:] = ending
     return matrix
 
 
@@ -393,7 +398,7 @@ def _fast_bytes(layout: LayoutSpec, results: list, total: int) -> bytes | None:
         return None
     if not all(_plain_lines(layout, matrix) for _block, matrix in parts):
         return None
-    return b"".join(matrix.tobytes() for _block, matrix in parts)
+    return b"".join(memoryview(matrix) for _block, matrix in parts)  # one copy, not two
 
 
 def _plain_lines(layout: LayoutSpec, matrix: np.ndarray) -> bool:
