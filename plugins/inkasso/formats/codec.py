@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.dtypes import StringDType
 
+from inkasso.formats.bytecols import spaces
 from inkasso.formats.spec import Field
 
 _DIRECTIVES = {
@@ -93,7 +94,7 @@ def to_cells(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndar
     return _date_out(field, series), None
 
 
-def _check_common_out(field: Field, out: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
+def check_common_out(field: Field, out: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
     """Check a column of texts (a Series of str or a numpy ``<U`` array alike) against the
     field's constant, whether it is required and its allowed values; blanks take the constant."""
     series = isinstance(out, pd.Series)
@@ -128,9 +129,19 @@ def _text_out(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.nda
     values = strings.tolist()
     if not values or "\x00" in "\x01".join(values):
         # a NUL (which a numpy unicode array cannot keep at a value's end): Python's strip
-        return _check_common_out(field, strings.str.strip()), None
+        return check_common_out(field, strings.str.strip()), None
     # numpy strips and checks the whole column at once
-    return None, _check_common_out(field, np.strings.strip(np.array(values, dtype=str)))
+    return None, check_common_out(field, np.strings.strip(np.array(values, dtype=str)))
+
+
+def exact_sum(column: pd.Series) -> int:
+    """The sum of an integer column as a Python int (no int64 overflow, blanks skipped)."""
+    if not pd.api.types.is_integer_dtype(column.dtype):  # Python ints, as written from dicts
+        return sum(int(v) for v in column.dropna().tolist())
+    values = column.dropna().to_numpy(dtype=np.int64)
+    if not len(values) or int(np.abs(values).max()) < (1 << 62) // len(values):
+        return int(values.sum())
+    return sum(values.tolist())
 
 
 def line_breaks(series: pd.Series) -> int | None:
@@ -199,6 +210,13 @@ def _is_int(value: object) -> bool:
 
 
 def _date_out(field: Field, series: pd.Series) -> pd.Series:
+    out = format_dates(date_stamps(series), field.format)
+    return check_common_out(field, out)
+
+
+def date_stamps(series: pd.Series) -> pd.Series:
+    """A column of dates (datetimes, ``datetime.date`` or ISO strings; blanks as NaT) as a
+    datetime column; ``FieldProblem`` at the first value that is not a date."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         stamps = series
         bad = pd.Series(False, index=series.index)
@@ -213,8 +231,7 @@ def _date_out(field: Field, series: pd.Series) -> pd.Series:
     if bad.any():
         pos = _first(bad)
         raise FieldProblem(pos, f"not a date: {series.iloc[pos]!r}")
-    out = format_dates(stamps, field.format)
-    return _check_common_out(field, out)
+    return stamps
 
 
 def _plain_dates(series: pd.Series) -> np.ndarray | None:
@@ -237,13 +254,14 @@ def format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
     """
     codes, uniques = pd.factorize(stamps)
     if len(uniques) * 4 < len(stamps):
-        text = _format_dates(pd.Series(uniques), fmt).tolist()
+        text = format_each_date(pd.Series(uniques), fmt).tolist()
         values = np.array([*text, ""], dtype=object)[codes]  # code -1 (a blank): the last
         return pd.Series(values, index=stamps.index, dtype="str")
-    return _format_dates(stamps, fmt)
+    return format_each_date(stamps, fmt)
 
 
-def _format_dates(stamps: pd.Series, fmt: str) -> pd.Series:
+def format_each_date(stamps: pd.Series, fmt: str) -> pd.Series:
+    """``format_dates`` value by value (no sharing of equal dates); blanks as ''."""
     missing = stamps.isna()
     parts = re.split(r"(%.)", fmt)
     if all(p in _DIRECTIVES or not p.startswith("%") for p in parts):
@@ -306,6 +324,8 @@ def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
     if field.type == "integer" or (field.type == "amount" and not field.decimals):
         quick = _all_digits(field, raw)
         return quick if quick is not None else _plain_number_in(field, _cells(raw))
+    if field.type == "date" and (quick := _matrix_dates(field, raw)) is not None:
+        return quick
     cells = _cells(raw)
     text = np.strings.strip(cells)
     empty = text == ""
@@ -448,35 +468,83 @@ def _date_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
     if bad.any():
         pos = _first(bad)
         raise FieldProblem(pos, f"not a date ({field.format}): {str(text[pos])!r}")
-    out = dates.astype("datetime64[D]").astype(object)
+    return _date_objects(dates, empty)
+
+
+def _date_objects(dates: np.ndarray, empty: np.ndarray) -> pd.Series:
+    """``datetime.date`` values (None where ``empty``), one object made per distinct date."""
+    codes, days = pd.factorize(dates.astype("datetime64[D]").view(np.int64))
+    out = days.astype("datetime64[D]").astype(object)[codes]
     if empty.any():
         out[empty] = None
     return pd.Series(out, dtype=object)
 
 
-def _fixed_dates(parts: list[str], text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dates of a fixed-width format, cut digit by digit: (datetime64[s] values, valid mask).
+def _matrix_dates(field: Field, raw) -> pd.Series | None:
+    """Dates read straight from their matrix of characters, when the field is as wide as its
+    format and every cell is the format's width once stripped, or blank (the usual case);
+    None for any other column (``from_text`` then strips and measures it as text)."""
+    parts = _date_parts(field.format)
+    if not isinstance(raw, np.ndarray) or raw.ndim != 2 or parts is None:
+        return None
+    if raw.shape[1] != _format_width(parts) or not len(raw):
+        return None
+    shaped = ~spaces(raw[:, 0]) & ~spaces(raw[:, -1])  # nothing to strip: the text is the cell
+    empty = ~shaped
+    if empty.any():
+        empty &= spaces(raw).all(axis=1)
+        if (~shaped & ~empty).any():
+            return None  # a shorter date: the careful path names it
+        if field.required:
+            raise FieldProblem(_first(empty), "missing required value")
+    dates, ok = _dates_from_points(parts, raw.astype(np.int64), shaped)
+    bad = ~empty & ~ok
+    if bad.any():
+        pos = _first(bad)
+        text = "".join(map(chr, raw[pos].tolist()))
+        raise FieldProblem(pos, f"not a date ({field.format}): {text!r}")
+    return _date_objects(dates, empty)
 
-    Exact digit counts (strptime alone would take '2026111' for %Y%m%d) and real calendar
-    dates (no 30 February, no year 0), as ``pd.to_datetime`` with the format would judge them.
-    """
-    width = sum(_DIRECTIVES[p][1] if p in _DIRECTIVES else len(p) for p in parts)
+
+def _format_width(parts: list[str]) -> int:
+    """The width of a date format made of fixed-width directives and literals."""
+    return sum(_DIRECTIVES[p][1] if p in _DIRECTIVES else len(p) for p in parts)
+
+
+def _fixed_dates(parts: list[str], text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dates of a fixed-width format, cut digit by digit: (datetime64[s] values, valid mask)."""
+    width = _format_width(parts)
     n = len(text)
     ok = np.strings.str_len(text) == width
     fixed = np.where(ok, text, " " * width).astype(f"<U{width}")
     points = fixed.view(np.uint32).reshape(n, width).astype(np.int64)
+    return _dates_from_points(parts, points, ok)
+
+
+def _dates_from_points(parts: list[str], points: np.ndarray, ok: np.ndarray):
+    """Dates from a ``(values x format width)`` matrix of code points, ``ok`` where the text
+    had the format's width: (datetime64[s] values, valid mask).
+
+    Exact digit counts (strptime alone would take '2026111' for %Y%m%d) and real calendar
+    dates (no 30 February, no year 0), as ``pd.to_datetime`` with the format would judge them.
+    """
+    n = len(points)
+    ok = ok.copy()
     got = {"year": 1970, "month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0}
     at = 0
-    for part in parts:
+    for part in parts:  # column by column: reductions along a row of 2 to 4 cost far more
         if part in _DIRECTIVES:
             name, size = _DIRECTIVES[part]
-            digits = points[:, at : at + size] - 48
-            ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
-            got[name] = (digits * 10 ** np.arange(size - 1, -1, -1)).sum(axis=1)
+            value = np.zeros(n, dtype=np.int64)
+            for column in range(at, at + size):
+                digit = points[:, column] - 48
+                ok &= (digit >= 0) & (digit <= 9)
+                value = value * 10 + digit
+            got[name] = value
         else:
             size = len(part)
-            literal = np.array([ord(c) for c in part])
-            ok &= (points[:, at : at + size] == literal).all(axis=1)
+            for column, char in enumerate(part, start=at):
+                ok &= points[:, column] == ord(char)
         at += size
     year, month, day = (np.broadcast_to(got[k], (n,)) for k in ("year", "month", "day"))
     hour, minute, second = (np.broadcast_to(got[k], (n,)) for k in ("hour", "minute", "second"))

@@ -22,7 +22,13 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from inkasso.formats.codec import CONTROL_CHARACTERS, FieldProblem, control_character, from_text
+from inkasso.formats.codec import (
+    CONTROL_CHARACTERS,
+    FieldProblem,
+    control_character,
+    exact_sum,
+    from_text,
+)
 from inkasso.formats.errors import FormatError
 from inkasso.formats.parsed import ParsedChunk, ParsedFile
 
@@ -199,7 +205,7 @@ class _FileState:
             for t in control.of:
                 if t in frames:
                     column = frames[t][control.sum]
-                    total = _exact_sum(column)
+                    total = exact_sum(column)
                     key = (t, control.sum)
                     self.sums[key] = self.sums.get(key, 0) + total
 
@@ -282,14 +288,6 @@ def _read_block(state: _FileState, data: bytes, first: int, last: bool) -> Parse
     )
 
 
-def _exact_sum(column: pd.Series) -> int:
-    """The sum of an integer column as a Python int (no int64 overflow, blanks skipped)."""
-    values = column.dropna().to_numpy(dtype=np.int64)
-    if not len(values) or int(np.abs(values).max()) < (1 << 62) // len(values):
-        return int(values.sum())
-    return sum(values.tolist())
-
-
 def _first_row(frame: pd.DataFrame) -> dict[str, Any]:
     from inkasso.formats.parsed import _plain
 
@@ -309,7 +307,7 @@ def _values(state: _FileState, cells, positions, line_no) -> dict[str, pd.DataFr
             except FieldProblem as problem:
                 problems.add(line_no[positions[rtype][problem.position]], f.name, problem.reason)
         n = len(positions[rtype])
-        frames[rtype] = pd.DataFrame(columns, index=pd.RangeIndex(n))
+        frames[rtype] = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
     problems.raise_first()
     return frames
 
@@ -323,7 +321,6 @@ class _FixedBlock:
     def __init__(self, layout: LayoutSpec, data: bytes, first: int, last: bool, name: str) -> None:
         self.layout, self.name = layout, name
         self.chars = _characters(layout, data, first, name)
-        self.padded = self.chars[:0]  # the characters and blanks after them, made once
         chars = self.chars
         breaks = np.flatnonzero(chars == _LF)
         starts = np.concatenate(([0], breaks + 1))
@@ -355,14 +352,26 @@ class _FixedBlock:
         self.lens = self.ends - self.starts
         self.line_no = np.arange(n) + first
 
-    def windows(self, width: int) -> np.ndarray:
-        """Every run of ``width`` characters as a row (a view), blank-padded past the end."""
-        if len(self.padded) < len(self.chars) + width:
-            pad = np.full(width + 128, _SPACE, dtype=self.chars.dtype)
-            self.padded = np.concatenate((self.chars, pad))
-        return np.lib.stride_tricks.sliding_window_view(
-            self.padded[: len(self.chars) + width], width
-        )
+    def rows(self, at: np.ndarray, width: int) -> np.ndarray:
+        """The ``width`` characters from each offset ``at`` (at most the block's length) as the
+        rows of a new matrix, blank past the block's end.
+
+        One gather of whole rows from a sliding view of the characters; only the rows that run
+        past the end are cut from a short blank-padded copy of the block's tail.
+        """
+        chars = self.chars
+        tail_from = max(len(chars) - width + 1, 0)  # a row from here runs past the end
+        if tail_from:
+            view = np.lib.stride_tricks.sliding_window_view(chars, width)
+            out = view[np.minimum(at, tail_from - 1)]
+        else:
+            out = np.empty((len(at), width), dtype=chars.dtype)
+        late = np.flatnonzero(at >= tail_from)
+        if len(late):
+            pad = np.full(width, _SPACE, dtype=chars.dtype)
+            tail = np.concatenate((chars[tail_from:], pad))
+            out[late] = np.lib.stride_tricks.sliding_window_view(tail, width)[at[late] - tail_from]
+        return out
 
     def text(self, i: int) -> str:
         """Line ``i`` of the block as a Python string (for messages and odd lines only)."""
@@ -380,7 +389,7 @@ class _FixedBlock:
         layout, chars = self.layout, self.chars
         width = layout.code_width
         at = self.starts + layout.code_start - 1
-        window = self.windows(width)[np.minimum(at, len(chars))].astype(np.int64)
+        window = self.rows(np.minimum(at, len(chars)), width).astype(np.int64)
         folded = np.zeros(self.n, dtype=np.int64)
         for j in range(width):
             folded = folded * 0x110000 + window[:, j]
@@ -426,7 +435,7 @@ class _FixedBlock:
         else:
             _length_problems(problems, lines, lens, length, "characters")
         # the lines as one (records x length) matrix: one gather, then each field is a view
-        matrix = self.windows(length)[np.minimum(self.starts[idx], len(self.chars))]
+        matrix = self.rows(np.minimum(self.starts[idx], len(self.chars)), length)
         short = lens < length
         if short.any():
             # past a short line's end: blanks, as ljust would (only lenient layouts get on)
@@ -441,11 +450,10 @@ class _FixedBlock:
         blanks), on every database alike: PostgreSQL cannot store a NUL, SQLite would keep it.
         """
         chars = self.chars
-        low = chars < _SPACE
         # the usual case, told by counting alone: the only C0 characters are the line endings
-        if not (chars == 127).any() and np.count_nonzero(low) == self.terminators:
+        if _controls(chars) == self.terminators:
             return
-        where = np.flatnonzero(low | (chars == 127))
+        where = np.flatnonzero((chars < _SPACE) | (chars == 127))
         line = np.searchsorted(self.starts, where, side="right") - 1
         keep = (line >= 0) & (line < self.n)
         where, line = where[keep], line[keep]
@@ -470,6 +478,16 @@ class _FixedBlock:
                 return
         char = control_character(self.text(i))
         problems.add(self.line_no[i], None, f"control character {char} outside the fields")
+
+
+def _controls(chars: np.ndarray, step: int = 1 << 18) -> int:
+    """How many control characters (C0 and DEL) ``chars`` holds, counted a slice at a time so
+    that the masks stay small (a mask of the whole block would be as large as the block)."""
+    found = 0
+    for at in range(0, len(chars), step):
+        part = chars[at : at + step]
+        found += np.count_nonzero(part < _SPACE) + np.count_nonzero(part == 127)
+    return found
 
 
 def _characters(layout: LayoutSpec, data: bytes, first: int, name: str) -> np.ndarray:

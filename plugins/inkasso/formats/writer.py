@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from inkasso.formats.codec import FieldProblem, _strings, line_breaks, to_cells
+from inkasso.formats.codec import FieldProblem, _strings, exact_sum, line_breaks, to_cells
 from inkasso.formats.errors import FormatError
+from inkasso.formats.packing import field_matrix
 from inkasso.formats.spec import RecordSpec
 
 if TYPE_CHECKING:
@@ -113,8 +114,7 @@ def _compute_controls(layout: LayoutSpec, blocks: list[_Block]) -> None:
             value = 0
             for t in control.of:
                 if t in by_type and control.sum in by_type[t].frame:
-                    column = by_type[t].frame[control.sum]
-                    value += sum(int(v) for v in column.dropna().tolist())
+                    value += exact_sum(by_type[t].frame[control.sum])
         trailer.frame[control.field] = pd.Series([value], dtype=object)
 
 
@@ -136,7 +136,7 @@ def _write_blocks(layout: LayoutSpec, blocks: list[_Block], name: str) -> bytes:
         return fast
     for block, formatted in results:
         if isinstance(formatted, np.ndarray):
-            formatted = _matrix_lines(formatted)
+            formatted = _matrix_lines(formatted, layout.line_ending)
         for pos, text in zip(block.positions.tolist(), formatted, strict=False):
             lines[pos] = text
     if layout.column_names:
@@ -240,6 +240,16 @@ def _field_texts(layout: LayoutSpec, rec: RecordSpec, f, frame: pd.DataFrame, na
         raise FormatError(name, None, f.name, f"missing column {f.name!r} for {rec.type} records")
     else:
         column = pd.Series([None] * len(frame), dtype=object)
+    if layout.kind == "fixed":
+        packed = field_matrix(f, column)  # the plain case, a whole column at once
+        if packed is not None:
+            return packed
+    return _careful_texts(layout, f, column)
+
+
+def _careful_texts(layout: LayoutSpec, f, column: pd.Series):
+    """``_field_texts`` for any column (``packing`` takes only the plain ones): the values
+    converted by ``codec.to_cells``, measured and padded; ``FieldProblem`` at the first bad one."""
     out, cells = to_cells(f, column)
     values = _Texts(out, cells)
     if f.width is not None:
@@ -319,30 +329,47 @@ class _Texts:
 
 
 def _as_list(out) -> list[str]:
+    if isinstance(out, np.ndarray) and out.ndim == 2:
+        return _matrix_lines(out)
     return out.tolist() if hasattr(out, "tolist") else list(out)
 
 
 def _fixed_matrix(layout: LayoutSpec, rec: RecordSpec, texts, n: int) -> np.ndarray:
-    """The lines of a fixed-width block as one matrix of characters (records x line length).
+    """The lines of a fixed-width block as one matrix of characters, each row a line and its
+    line ending (records x (line length + ending)): the file's bytes as they will be written.
 
     One byte a character when every character is below 256 (always so for ISO-8859-1 files
     that can be written at all), else four.
     """
-    length = rec.length
-    fields = [
-        (f, np.ascontiguousarray(out).view(np.uint32).reshape(n, f.width)) for f, out in texts
-    ]
-    wide = any(points.size and int(points.max()) > 255 for _f, points in fields)
-    matrix = np.full((n, length), ord(" "), dtype=np.uint32 if wide else np.uint8)
+    length, ending = rec.length, [ord(c) for c in layout.line_ending]
+    fields = [(f, _points(out, n, f.width)) for f, out in texts]
+    wide = any(p.dtype != np.uint8 and p.size and int(p.max()) > 255 for _f, p in fields)
+    matrix = np.empty((n, length + len(ending)), dtype=np.uint32 if wide else np.uint8)
+    blank = np.ones(length, dtype=bool)  # the places no field takes: blanks, set once each
     code = np.array([ord(c) for c in rec.code], dtype=matrix.dtype)
     matrix[:, layout.code_start - 1 : layout.code_start - 1 + layout.code_width] = code
+    blank[layout.code_start - 1 : layout.code_start - 1 + layout.code_width] = False
     for f, points in fields:
         matrix[:, f.start - 1 : f.start - 1 + f.width] = points
+        blank[f.start - 1 : f.start - 1 + f.width] = False
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], blank.view(np.int8), [0]))))
+    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        matrix[:, start:end] = ord(" ")
+    matrix[:, length:] = ending
     return matrix
 
 
-def _matrix_lines(matrix: np.ndarray) -> list[str]:
-    """The lines of a block's matrix of characters as strings."""
+def _points(out: np.ndarray, n: int, width: int) -> np.ndarray:
+    """A field's padded texts as a matrix of characters: a ``<U`` array's code points, or the
+    byte matrix ``packing`` made."""
+    if out.ndim == 2:
+        return out
+    return np.ascontiguousarray(out).view(np.uint32).reshape(n, width)
+
+
+def _matrix_lines(matrix: np.ndarray, ending: str = "") -> list[str]:
+    """The lines of a matrix of characters as strings, less the ``ending`` each row ends with."""
+    matrix = matrix[:, : matrix.shape[1] - len(ending)]
     n, length = matrix.shape
     if matrix.dtype != np.uint8:
         return np.ascontiguousarray(matrix).view(f"<U{length}")[:, 0].tolist()
@@ -354,8 +381,9 @@ def _fast_bytes(layout: LayoutSpec, results: list, total: int) -> bytes | None:
     """The file's bytes straight from the blocks' byte matrices, when that is the same file.
 
     So when every block is a byte matrix standing on consecutive lines, no value holds a
-    line break (the slow path names it), and every byte is the character itself (ISO-8859-1,
-    or only ASCII). Otherwise None: the lines are joined and encoded as strings.
+    control character (a line break: the slow path names it), and every byte is the character
+    itself (ISO-8859-1, or only ASCII). Otherwise None: the lines are joined and encoded as
+    strings.
     """
     parts = sorted(results, key=lambda r: int(r[0].positions[0]))
     at = 0
@@ -368,19 +396,21 @@ def _fast_bytes(layout: LayoutSpec, results: list, total: int) -> bytes | None:
         at += len(matrix)
     if at != total:
         return None
-    ending = np.frombuffer(layout.line_ending.encode("ascii"), dtype=np.uint8)
-    pieces = []
-    for _block, matrix in parts:
-        if ((matrix == 10) | (matrix == 13)).any():
-            return None
-        if layout.encoding != "iso-8859-1" and (matrix >= 128).any():
-            return None
-        width = matrix.shape[1]
-        lines = np.empty((len(matrix), width + len(ending)), dtype=np.uint8)
-        lines[:, :width] = matrix
-        lines[:, width:] = ending
-        pieces.append(lines.tobytes())
-    return b"".join(pieces)
+    if not all(_plain_lines(layout, matrix) for _block, matrix in parts):
+        return None
+    return b"".join(memoryview(matrix) for _block, matrix in parts)  # one copy, not two
+
+
+def _plain_lines(layout: LayoutSpec, matrix: np.ndarray) -> bool:
+    """Are a block's lines (a matrix of lines with their endings) the file's bytes as they
+    stand? Not when a control character is there besides the line endings (a value with a
+    line break is named on the way through strings), nor a byte that is not its character in
+    the encoding (a four-byte matrix, or UTF-8 beyond ASCII)."""
+    if matrix.dtype != np.uint8:
+        return False
+    if np.count_nonzero(matrix < 32) != len(matrix) * len(layout.line_ending):
+        return False
+    return layout.encoding == "iso-8859-1" or not (matrix >= 128).any()
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -518,9 +548,12 @@ class StreamWriter:
     def _emit(self, lines: list[str], blocks) -> None:
         line_of_first = self.lines + self.first_line
         data = _encode(self.layout, lines, self.name, line_of_first, blocks, self.first_line)
+        self._write(data, len(lines))
+
+    def _write(self, data: bytes, lines: int) -> None:
         self.out.write(data)
         self.size += len(data)
-        self.lines += len(lines)
+        self.lines += lines
 
     def _block(self, rec: RecordSpec, frame: pd.DataFrame, rows: np.ndarray | None = None) -> None:
         n = len(frame)
@@ -528,7 +561,10 @@ class StreamWriter:
         block = _Block(rec, frame, positions, np.arange(n) if rows is None else rows)
         formatted = _format_block(self.layout, block, self.name, self.first_line)
         if isinstance(formatted, np.ndarray):  # a fixed-width block comes as a character matrix
-            formatted = _matrix_lines(formatted)
+            if _plain_lines(self.layout, formatted):  # its bytes as they stand
+                self._write(formatted.tobytes(), n)
+                return
+            formatted = _matrix_lines(formatted, self.layout.line_ending)
         self._emit(formatted, [block])
 
     def append(self, details: pd.DataFrame) -> None:
