@@ -129,7 +129,7 @@ def book_staged(
     _bulk_settings(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))
     conn.execute(query("erp/create_bank_payment_match"), params)
-    _analyze(conn, MATCH, "invoice_id, kind")
+    _analyze(conn, MATCH, "invoice_id, kind, payout_agreement_id")
     conn.execute(query("erp/insert_bank_payments"), params | {"booked_at": booked_at})
     changed = conn.execute(query("erp/apply_direct_payments")).rowcount
     # an invoice whose case has ended moves on (payout_pending -> paid, ...) as money arrives
