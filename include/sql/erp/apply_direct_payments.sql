@@ -13,9 +13,11 @@ SET remaining_amount = CASE WHEN erp_invoice.remaining_amount > p.paid
                   WHEN erp_invoice.remaining_amount > p.paid THEN 'open'
                   ELSE 'paid' END
 FROM (
+    -- the file's payments as matched in ink_bank_payment_match (what insert_bank_payments.sql
+    -- recorded), summed per invoice over the whole file
     SELECT invoice_id, SUM(amount) AS paid
-    FROM erp_payment
-    WHERE bank_file = :bank_file AND client_id = :client_id AND kind IN ('direct', 'collection')
+    FROM ink_bank_payment_match
+    WHERE kind IN ('direct', 'collection')
     GROUP BY invoice_id
 ) p
 WHERE erp_invoice.invoice_id = p.invoice_id

@@ -1,34 +1,11 @@
--- ERP contract (write): record the payments of one bank file (staged in ink_bank_payment_stage),
--- matched to the client's invoices by KID / OCR reference in one set-based statement.
--- kind:
---   'collection'    the payer account is a bank-mode agreement's agency and the reference is an
---                   invoice's KID: the agency paying what it collected on that invoice (method
---                   'collection'; booked on the invoice, never reported back as a direct payment);
---   'agency_payout' any other payment from an agency's account: a lump settlement that clears the
---                   interim account (settlement mode), not a payment on an invoice;
---   'direct'        the reference is an invoice's KID (the debtor paid the creditor);
---   'unmatched'     everything else, for a person to allocate.
+-- ERP contract (write): record the payments of one bank file in erp_payment, as matched by
+-- create_bank_payment_match.sql (kinds explained there), in the file's order, in one statement.
+-- Method 'collection' for a bank-mode agency paying an invoice by its KID, otherwise 'bank'.
 INSERT INTO erp_payment (client_id, invoice_id, bank_file, payment_ref, payer_account, reference,
                          amount, payment_date, kind, method, booked_at)
-SELECT :client_id,
-       CASE WHEN s.payout_agreement_id IS NULL OR a.booking_mode = 'bank' THEN m.invoice_id END,
-       :bank_file, s.payment_ref, s.payer_account, s.reference, s.amount, s.payment_date,
-       CASE WHEN s.payout_agreement_id IS NOT NULL AND a.booking_mode = 'bank'
-                 AND m.invoice_id IS NOT NULL THEN 'collection'
-            WHEN s.payout_agreement_id IS NOT NULL THEN 'agency_payout'
-            WHEN m.invoice_id IS NOT NULL THEN 'direct'
-            ELSE 'unmatched' END,
-       CASE WHEN s.payout_agreement_id IS NOT NULL AND a.booking_mode = 'bank'
-                 AND m.invoice_id IS NOT NULL THEN 'collection'
-            ELSE 'bank' END,
+SELECT :client_id, m.invoice_id, :bank_file, m.payment_ref, m.payer_account, m.reference,
+       m.amount, m.payment_date, m.kind,
+       CASE WHEN m.kind = 'collection' THEN 'collection' ELSE 'bank' END,
        :booked_at
-FROM ink_bank_payment_stage s
-LEFT JOIN ink_agreement a ON a.agreement_id = s.payout_agreement_id
-LEFT JOIN (
-    SELECT kid, MIN(invoice_id) AS invoice_id
-    FROM erp_invoice
-    WHERE client_id = :client_id
-      AND kid IN (SELECT reference FROM ink_bank_payment_stage WHERE reference <> '')
-    GROUP BY kid
-) m ON m.kid = s.reference
-ORDER BY s.line
+FROM ink_bank_payment_match m
+ORDER BY m.line

@@ -26,12 +26,18 @@ import shutil
 from collections.abc import Iterator
 from datetime import date, datetime
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, select
 
 from inkasso.bank.detect import _head, detect_format, iter_bank_file
 from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
 from inkasso.bank.payouts import agency_accounts, log_payouts, reconcile_payouts
-from inkasso.bank.record import STAGE, append_stage, begin_stage, book_staged, mark_payouts
+from inkasso.bank.record import (
+    append_stage,
+    begin_stage,
+    book_staged,
+    drop_stage,
+    mark_payouts,
+)
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
 from inkasso.inbound.staging import bulk_session
 from inkasso.runs import progress
@@ -168,7 +174,7 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
         if chunk is None or not chunk.last:  # a reader ends with its last chunk; never book less
             raise BankFileError(file_name, None, None, "the reader gave no last chunk")
         if chunk.kind != PAYMENTS:
-            conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+            drop_stage(conn)
             conn.execute(
                 insert(ink_file_log).values(
                     row
@@ -188,6 +194,7 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
         )
         counts = book_staged(conn, client_id, file_name, now)
         counts |= log_payouts(conn, client_id, file_name)
+        drop_stage(conn)
     log.info("client %s: %s booked: %s", client_id, file_name, counts)
     return {"status": "applied", "payments": count, "amount": amount, **counts}
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, text, update
 
-from inkasso.bank.record import account_key
-from inkasso.db.schema import ink_agreement, ink_case, ink_collection, ink_payout
+from inkasso.bank.record import MATCH
+from inkasso.db.schema import ink_agreement, ink_collection, ink_payout
 from inkasso.money.amounts import format_money, plain_date
 from inkasso.sql import query
 
@@ -47,83 +47,46 @@ def agency_accounts(conn: Connection, client_id: int) -> dict[str, str]:
     return {agreement: account for agreement, account in rows}
 
 
-def _settings(conn: Connection, client_id: int) -> dict:
-    return {
-        r.agreement_id: r
-        for r in conn.execute(
-            select(
-                ink_agreement.c.agreement_id,
-                ink_agreement.c.interim_account,
-                ink_agreement.c.booking_mode,
-                ink_agreement.c.agency,
-            ).where(ink_agreement.c.client_id == client_id)
-        )
-    }
-
-
-def _case_of_invoice(conn: Connection, agreement_invoice: set[tuple[str, int]]) -> dict:
-    """(agreement, invoice) -> the invoice's latest case with that agreement."""
-    if not agreement_invoice:
-        return {}
-    invoices = sorted({i for _, i in agreement_invoice})
-    rows = conn.execute(
-        select(ink_case.c.agreement_id, ink_case.c.invoice_id, ink_case.c.case_id)
-        .where(ink_case.c.invoice_id.in_(invoices))
-        .order_by(ink_case.c.case_id)
-    ).all()
-    return {(a, i): c for a, i, c in rows}  # the latest case wins
-
-
 def log_payouts(conn: Connection, client_id: int, bank_file: str) -> dict:
     """Add the file's payouts to ``ink_payout`` and book the lump ones where the mode says so.
 
-    Returns the count and sum of payouts and how many journal lines were written.
+    Reads the file's payments as `book_staged` matched them (``MATCH``: call it before
+    `drop_stage`); the payouts are written in one ``INSERT ... SELECT``. Returns the count and
+    sum of payouts and how many journal lines were written.
     """
-    accounts = {account_key(acc): a for a, acc in agency_accounts(conn, client_id).items()}
-    rows = conn.execute(
-        query("erp/select_bank_file_payouts"), {"bank_file": bank_file, "client_id": client_id}
-    ).mappings()
-    payouts = [
-        {
-            "agreement_id": accounts[account_key(r["payer_account"])],
-            "payment_id": r["payment_id"],
-            "amount": int(r["amount"]),
-            "payment_date": plain_date(r["payment_date"]),
-            "invoice_id": r["invoice_id"] if r["kind"] == "collection" else None,
-        }
-        for r in rows
-    ]
-    if not payouts:
+    params = {"bank_file": bank_file, "client_id": client_id}
+    count, amount = conn.execute(
+        text(
+            f"SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM {MATCH} "
+            "WHERE payout_agreement_id IS NOT NULL"
+        )
+    ).one()
+    if not count:
         return {"payouts": 0, "payout_amount": 0, "journal_lines": 0}
-    cases = _case_of_invoice(
-        conn, {(p["agreement_id"], p["invoice_id"]) for p in payouts if p["invoice_id"]}
-    )
-    for p in payouts:
-        invoice = p.pop("invoice_id")
-        p["case_id"] = cases.get((p["agreement_id"], invoice)) if invoice else None
-    conn.execute(insert(ink_payout), payouts)
-    settings = _settings(conn, client_id)
+    conn.execute(query("erp/insert_bank_file_payouts"), params)
     lines = []
-    for payout in payouts:
-        agreement = settings[payout["agreement_id"]]
-        if agreement.booking_mode != "settlement":
-            continue
-        amount, ref = payout["amount"], f"payout:{payout['payment_id']}"
-        note = f"Payout {agreement.agency} ({payout['agreement_id']}) {payout['payment_date']}"
+    for payout in conn.execute(query("erp/select_bank_file_settlements"), params).mappings():
+        day = plain_date(payout["payment_date"])
+        note = f"Payout {payout['agency']} ({payout['agreement_id']}) {day}"
         common = {
             "client_id": client_id,
-            "journal_date": payout["payment_date"],
+            "journal_date": day,
             "text": note[:200],
-            "source_ref": ref,
+            "source_ref": f"payout:{payout['payment_id']}",
         }
         lines += [
-            common | {"account": BANK_ACCOUNT, "debit": amount, "credit": 0},
-            common | {"account": agreement.interim_account or "1684", "debit": 0, "credit": amount},
+            common | {"account": BANK_ACCOUNT, "debit": int(payout["amount"]), "credit": 0},
+            common
+            | {
+                "account": payout["interim_account"] or "1684",
+                "debit": 0,
+                "credit": int(payout["amount"]),
+            },
         ]
     written = conn.execute(query("erp/insert_journal_line"), lines).rowcount if lines else 0
     return {
-        "payouts": len(payouts),
-        "payout_amount": sum(p["amount"] for p in payouts),
+        "payouts": int(count),
+        "payout_amount": int(amount),
         "journal_lines": max(int(written), 0) if lines else 0,
     }
 

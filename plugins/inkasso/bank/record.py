@@ -1,24 +1,27 @@
 """Recording one bank file's payments in the ERP: staged in bulk, matched and inserted set-based.
 
 The payments frame is loaded into a temporary table (PostgreSQL: COPY; SQLite: one executemany),
-then one ``INSERT ... SELECT`` records every payment in ``erp_payment`` matched to the client's
-invoices by KID / OCR reference, and one ``UPDATE ... FROM`` lowers the paid invoices' remaining
-amounts. No statement per payment or per invoice. A file read in chunks is staged chunk by chunk
+matched once to the client's invoices by KID / OCR reference into a second temporary table
+(``CREATE TABLE ... AS SELECT``), from which one ``INSERT ... SELECT`` records every payment in
+``erp_payment``, one ``UPDATE ... FROM`` lowers the paid invoices' remaining amounts and one query
+counts them. No statement per payment or per invoice. A file read in chunks is staged chunk by chunk
 (`begin_stage`, `append_stage`) and booked once at the end (`book_staged`), in one transaction.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Column, Connection, MetaData, Table, text
 
+from inkasso.inbound.staging import load
 from inkasso.sql import query
 
 STAGE = "ink_bank_payment_stage"
+MATCH = "ink_bank_payment_match"  # the staged payments with their invoice and kind
+WORK_MEM = "64MB"  # per sort or hash of the booking statements; a 300 000-payment file needs ~40
 STAGE_COLUMNS = (
     "line",
     "payment_ref",
@@ -28,6 +31,16 @@ STAGE_COLUMNS = (
     "payment_date",
     "payout_agreement_id",
 )
+_STAGE_TYPES = {  # the staging table's columns as `inbound.staging.load` converts them
+    "line": "int",
+    "payment_ref": "str",
+    "payer_account": "str",
+    "reference": "str",
+    "amount": "int",
+    "payment_date": "date",
+    "payout_agreement_id": "str",
+}
+_STAGE_TABLE = Table(STAGE, MetaData(), *(Column(name) for name in STAGE_COLUMNS))
 _NOT_DIGIT = re.compile(r"\D")
 
 
@@ -42,39 +55,32 @@ def mark_payouts(payments: pd.DataFrame, agency_accounts: dict[str, str]) -> pd.
     ``agency_accounts`` maps an agreement id to its ``agency_bank_account``.
     """
     by_key = {account_key(acc): agreement for agreement, acc in agency_accounts.items() if acc}
-    keys = payments["payer_account"].map(account_key)
+    keys = _account_keys(payments["payer_account"])
     return keys.map(by_key).where(keys != "", None).astype(object)
+
+
+def _account_keys(accounts: pd.Series) -> pd.Series:
+    """`account_key` of a whole column: most accounts are digits only and just lose their
+    leading zeros; only the others go through the regex (``isdecimal`` is what ``\\d`` matches)."""
+    accounts = accounts.fillna("").astype(str)
+    keys = accounts.str.lstrip("0")
+    other = ~accounts.str.isdecimal() & (accounts != "")
+    if other.any():
+        keys[other] = accounts[other].str.replace(_NOT_DIGIT, "", regex=True).str.lstrip("0")
+    return keys
 
 
 def begin_stage(conn: Connection) -> None:
     """(Re)create the empty staging table for one file's payments, in the caller's transaction."""
-    conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+    drop_stage(conn)
     conn.execute(query("erp/create_bank_payment_stage"))
 
 
 def append_stage(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -> None:
-    """Load some of a file's payments (one chunk, or all of them) into the staging table."""
+    """Load some of a file's payments (one chunk, or all of them) into the staging table: one
+    COPY on PostgreSQL, one executemany of tuples made column-wise on SQLite."""
     frame = payments.assign(payout_agreement_id=payouts)[list(STAGE_COLUMNS)]
-    if frame.empty:
-        return
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
-        buffer = io.StringIO()
-        frame.to_csv(buffer, header=False, index=False)
-        buffer.seek(0)
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            cursor.copy_expert(
-                f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv, "
-                "FORCE_NOT_NULL (payment_ref, payer_account, reference))",
-                buffer,
-            )
-        finally:
-            cursor.close()
-        return
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    columns = ", ".join(STAGE_COLUMNS)
-    values = ", ".join(f":{c}" for c in STAGE_COLUMNS)
-    conn.execute(text(f"INSERT INTO {STAGE} ({columns}) VALUES ({values})"), rows)
+    load(conn, _STAGE_TABLE, frame, _STAGE_TYPES)
 
 
 def stage_payments(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -> None:
@@ -98,7 +104,15 @@ def record_payments(
     invoices changed.
     """
     stage_payments(conn, payments, mark_payouts(payments, agency_accounts))
-    return book_staged(conn, client_id, bank_file, booked_at)
+    counts = book_staged(conn, client_id, bank_file, booked_at)
+    drop_stage(conn)
+    return counts
+
+
+def drop_stage(conn: Connection) -> None:
+    """Drop one file's staging and match tables (in the caller's transaction)."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))
+    conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
 
 
 def book_staged(
@@ -107,26 +121,41 @@ def book_staged(
     """Book every payment staged for one file, set-based and once (counts as `record_payments`).
 
     Called once per file after all its chunks are staged: applying the payments sums them per
-    invoice over the whole file, so it must not run per chunk.
+    invoice over the whole file, so it must not run per chunk. The matches are worked out once
+    into a temporary table (`MATCH`) that the insert, the invoice update and the counts read; it
+    stays for `payouts.log_payouts` until `drop_stage`.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"ANALYZE {STAGE}"))  # a fresh temp table has no statistics
     params = {"client_id": client_id, "bank_file": bank_file}
+    _bulk_settings(conn)
+    conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))
+    conn.execute(query("erp/create_bank_payment_match"), params)
+    _analyze(conn, MATCH, "invoice_id, kind, payout_agreement_id")
     conn.execute(query("erp/insert_bank_payments"), params | {"booked_at": booked_at})
-    changed = conn.execute(query("erp/apply_direct_payments"), params).rowcount
+    changed = conn.execute(query("erp/apply_direct_payments")).rowcount
     # an invoice whose case has ended moves on (payout_pending -> paid, ...) as money arrives
     conn.execute(query("erp/update_ended_invoice_status"), {"client_id": client_id, "no": False})
-    summary = conn.execute(query("erp/summarize_bank_payments"), params).mappings().all()
-    conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-    counts = {
-        "direct": 0,
-        "direct_at_collection": 0,
-        "unmatched": 0,
-        "agency_payout": 0,
-        "collection": 0,
-    }
+    summary = conn.execute(query("erp/summarize_bank_payments")).mappings().all()
+    counts = dict.fromkeys(
+        ("direct", "direct_at_collection", "unmatched", "agency_payout", "collection"), 0
+    )
     for row in summary:
         counts[row["kind"]] = counts.get(row["kind"], 0) + int(row["payments"])
-        if row["kind"] == "direct" and row["invoice_status"] == "at_collection":
-            counts["direct_at_collection"] += int(row["payments"])
+        counts["direct_at_collection"] += int(row["direct_at_collection"] or 0)
     return counts | {"invoices_changed": int(changed)}
+
+
+def _bulk_settings(conn: Connection) -> None:
+    """PostgreSQL: statistics for the staged payments (a fresh temporary table has none) and,
+    for this transaction only, memory enough that matching a file's references and ordering its
+    payments hash and sort in memory instead of spilling to disk (the default 4 MB does)."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    _analyze(conn, STAGE, "reference, payout_agreement_id")
+
+
+def _analyze(conn: Connection, table: str, columns: str) -> None:
+    """PostgreSQL: row count and statistics of the columns the following joins use (ANALYZE
+    samples a fixed number of rows, so it costs the same for a big file)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {table} ({columns})"))
