@@ -137,6 +137,26 @@ def test_payments_are_matched_by_kid_and_lower_what_is_owed(demo, tmp_path):
                i=part["invoice_id"]) == part["remaining_amount"] - 500  # fmt: skip
 
 
+def test_a_new_file_under_an_old_name_books_only_its_own_payments(demo, tmp_path):
+    """Banks reuse file names (one a day, or a counter that wraps): a file with other bytes under
+    a name already imported lowers each invoice by its own payments once, never again by the
+    earlier file's."""
+    first, second = invoices(demo, "open", 2).to_dict("records")
+    run(demo, tmp_path, "BGMAX.txt", bgmax([payment(first["kid"], 700, ref="A")]))
+    later = bgmax([payment(second["kid"], 300, ref="B", on=DAY)])
+
+    result = run(demo, tmp_path, "BGMAX.txt", later, day=DAY + dt.timedelta(days=1))
+
+    assert result["status"] == "applied" and result["direct"] == 1
+    left = rows(demo, "SELECT invoice_id, remaining_amount FROM erp_invoice "
+                      "WHERE invoice_id IN (:a, :b) ORDER BY invoice_id",
+                a=first["invoice_id"], b=second["invoice_id"])  # fmt: skip
+    owed = {first["invoice_id"]: first["remaining_amount"] - 700,
+            second["invoice_id"]: second["remaining_amount"] - 300}  # fmt: skip
+    assert dict(zip(left.invoice_id, left.remaining_amount)) == owed
+    assert one(demo, "SELECT SUM(amount) FROM erp_payment") == 1_000
+
+
 def test_broken_reference_file_is_quarantined_and_nothing_booked(demo, tmp_path, reference_dir):
     data = (reference_dir / "bgmax" / "BgMaxfil4_broken.txt").read_bytes()
 
