@@ -153,7 +153,7 @@ def test_a_new_file_under_an_old_name_books_only_its_own_payments(demo, tmp_path
                 a=first["invoice_id"], b=second["invoice_id"])  # fmt: skip
     owed = {first["invoice_id"]: first["remaining_amount"] - 700,
             second["invoice_id"]: second["remaining_amount"] - 300}  # fmt: skip
-    assert dict(zip(left.invoice_id, left.remaining_amount)) == owed
+    assert dict(zip(left.invoice_id, left.remaining_amount, strict=True)) == owed
     assert one(demo, "SELECT SUM(amount) FROM erp_payment") == 1_000
 
 
