@@ -56,7 +56,7 @@ OPEN_STATUSES = ("sent", "registered", "partly_paid")
 RECEIPT_STAGE = "tmp_inbound_receipt"
 CLOSURE_STAGE = "tmp_inbound_closure"
 RECEIPT_COLUMNS = {
-    "seq": "int",
+    "seq": "seq",
     "case_id": "id",
     "invoice_id": "id",
     "changed": "bool",
@@ -69,7 +69,7 @@ RECEIPT_COLUMNS = {
     "detail": "text",
 }
 CLOSURE_COLUMNS = {
-    "seq": "int",
+    "seq": "seq",
     "case_id": "id",
     "invoice_id": "id",
     "live": "bool",

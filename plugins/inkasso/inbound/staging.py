@@ -25,6 +25,8 @@ from sqlalchemy import (
     text,
 )
 
+BULK_WORK_MEM = "64MB"  # per sort or hash of a bulk transaction (see ``bulk_session``)
+
 _TYPES = {
     "int": BigInteger,
     "id": Integer,
@@ -66,10 +68,10 @@ def _sqlite_column(column: pd.Series, kind: str) -> list:
         except TypeError:  # unhashable
             return [_iso_date(v) for v in values]
         return [iso[v] for v in values]
-    if kind in ("int", "id", "bool") and not column.isna().any():
+    if kind in ("seq", "int", "id", "bool") and not column.isna().any():
         return column.astype("int64").tolist()
     values = column.astype(object).where(column.notna(), None).tolist()
-    if kind in ("int", "id", "bool"):
+    if kind in ("seq", "int", "id", "bool"):
         return [None if v is None else int(v) for v in values]
     return [None if v is None else str(v) for v in values]
 
@@ -107,12 +109,22 @@ def load(conn, table: Table, frame: pd.DataFrame, types: dict[str, str]) -> None
     conn.execute(insert(table), rows)
 
 
+def _column(conn, name: str, kind: str) -> Column:
+    """One staging column. ``seq`` (the record's place in the file): on SQLite the table's
+    INTEGER PRIMARY KEY, i.e. its rowid, so rows are stored in file order and the ``ORDER BY
+    seq`` of the statements that read them needs no sort (a temporary B-tree per statement);
+    PostgreSQL sorts a staged file in memory (``bulk_session``) and keeps no index up on COPY."""
+    if kind == "seq" and conn.dialect.name == "sqlite":
+        return Column(name, Integer, primary_key=True, autoincrement=False)
+    return Column(name, BigInteger if kind == "seq" else _TYPES[kind])
+
+
 def stage_table(conn, name: str, types: dict[str, str]) -> Table:
     """Create an empty temporary table ``name`` (columns and types from ``types``) on ``conn``."""
     table = Table(
         name,
         MetaData(),
-        *[Column(col, _TYPES[kind]) for col, kind in types.items()],
+        *[_column(conn, col, kind) for col, kind in types.items()],
         prefixes=["TEMPORARY"],
     )
     conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
@@ -152,10 +164,15 @@ def bulk_session(conn) -> None:
     """Settings for the bulk statements of this transaction only (PostgreSQL; SET LOCAL).
 
     JIT compiles every statement whose estimated cost is high: for the short ``INSERT ... SELECT``
-    of a file that compilation alone takes about 0.4 s, more than the work.
+    of a file that compilation alone takes about 0.4 s, more than the work. The default 4 MB of
+    ``work_mem`` sends the sort of a staged file in line order (``ORDER BY seq``, so events and
+    bookings get their ids in file order) and the hash of its join to disk from about 30,000
+    records on; 64 MB keeps a file of a few hundred thousand records in memory (per sort, for
+    this transaction only).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SET LOCAL jit = off"))
+        conn.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
 
 
 IDS_STAGE = "tmp_inbound_ids"
