@@ -97,9 +97,14 @@ def valid_address(frame: pd.DataFrame, prefix: str) -> pd.Series:
 
 
 def _hold(frame: pd.DataFrame, mask: pd.Series, reason: str, detail) -> pd.DataFrame:
+    """The held rows with their reason; ``detail`` is one text, texts indexed like ``frame``,
+    or a function of ``mask`` that spells the held rows' texts (only theirs)."""
     held = frame.loc[mask, ["invoice_id", "customer_id"]].copy()
     held["reason"] = reason
-    held["detail"] = detail if isinstance(detail, str) else detail[mask]
+    if callable(detail):
+        held["detail"] = detail(mask)
+    else:
+        held["detail"] = detail if isinstance(detail, str) else detail[mask]
     return held
 
 
@@ -174,11 +179,13 @@ def _eligible(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
             frame,
             earlier,
             EARLIER_CASE,
-            "case "
-            + frame["earlier_case_id"].astype("Int64").astype(str)
-            + " of this invoice was closed or rejected by the agency; a second case is never opened automatically",
+            lambda m: (
+                "case "
+                + frame.loc[m, "earlier_case_id"].astype("Int64").astype(str)
+                + " of this invoice was closed or rejected by the agency; a second case is never opened automatically"
+            ),
         ),
-        _hold(frame, not_open, NOT_OPEN, "status " + frame["status"].astype(str)),
+        _hold(frame, not_open, NOT_OPEN, lambda m: "status " + frame.loc[m, "status"].astype(str)),
         _hold(frame, disputed, DISPUTED, "the invoice is disputed"),
         _hold(frame, nothing, NOTHING_TO_COLLECT, "remaining amount is zero"),
     ]
@@ -198,13 +205,12 @@ def _above_minimum(
 
 def _minimum_detail(frame, totals, below, client: ClientSettings) -> pd.Series:
     """The held invoices' reason text, each amount in its own currency (rows not held: NaN)."""
-    minimum = client.min_collection_amount
     currencies = frame.loc[below, "currency"]
     pairs = list(zip(totals[below].astype("int64"), currencies, strict=True))
     # one text per customer total and currency, not per invoice: babel is slow per call
+    minimum = {c: format_money(client.min_collection_amount, c) for c in set(currencies)}
     texts = {
-        (t, c): f"customer total {format_money(int(t), c)} is below the minimum "
-        f"{format_money(minimum, c)}"
+        (t, c): f"customer total {format_money(int(t), c)} is below the minimum {minimum[c]}"
         for t, c in set(pairs)
     }
     text = [texts[pair] for pair in pairs]
