@@ -99,6 +99,8 @@ def valid_address(frame: pd.DataFrame, prefix: str) -> pd.Series:
 def _hold(frame: pd.DataFrame, mask: pd.Series, reason: str, detail) -> pd.DataFrame:
     """The held rows with their reason; ``detail`` is one text, texts indexed like ``frame``,
     or a function of ``mask`` that spells the held rows' texts (only theirs)."""
+    if not mask.any():  # most reasons hold no one: no empty frame taken out of the chunk
+        return pd.DataFrame(columns=HOLD_COLUMNS)
     held = frame.loc[mask, ["invoice_id", "customer_id"]].copy()
     held["reason"] = reason
     if callable(detail):
