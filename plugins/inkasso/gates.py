@@ -152,7 +152,7 @@ def gates_for(
 def _hold(frame: pd.DataFrame, mask: pd.Series, reason: str, detail: pd.Series) -> pd.DataFrame:
     held = frame.loc[mask, ["invoice_id", "customer_id"]].copy()
     held["reason"] = reason
-    held["detail"] = detail[mask]
+    held["detail"] = detail
     return held
 
 
@@ -164,56 +164,76 @@ def apply_gates(frame: pd.DataFrame, gates: Gates) -> tuple[pd.DataFrame, pd.Dat
     """Split ``frame`` (select_marked_invoices.sql rows) into (passed, holds with HOLD_COLUMNS)."""
     if frame.empty:
         return frame, pd.DataFrame(columns=HOLD_COLUMNS)
-    today = pd.Timestamp(gates.business_date)
-    due = pd.to_datetime(frame["due_date"])
-    due_text = _iso(due)
     remaining = pd.Series(True, index=frame.index)
     holds = []
-
-    def gate(mask: pd.Series, reason: str, detail: pd.Series) -> None:
-        nonlocal remaining
-        mask = mask & remaining
-        holds.append(_hold(frame, mask, reason, detail))
-        remaining = remaining & ~mask
-
-    currency = frame["currency"].astype("string").fillna("")
-    gate(
-        currency != gates.currency,
-        CURRENCY_MISMATCH,
-        "invoice in " + currency + f", the agreement's currency is {gates.currency}",
-    )
-    if gates.limitation_years is not None:
-        # calendar years: a claim due on 29 February is barred from 28 February
-        barred_from = due + pd.DateOffset(years=gates.limitation_years)
-        gate(
-            today >= barred_from,
-            TIME_BARRED,
-            "due "
-            + due_text
-            + "; time-barred from "
-            + _iso(barred_from)
-            + f" (limitation {gates.limitation_years} years from the due date)",
-        )
-    gate(today <= due, NOT_DUE, "due " + due_text + f", not yet due on {gates.business_date}")
-    reminders = frame["reminder_count"].astype("int64")
-    gate(
-        reminders < gates.min_reminders,
-        TOO_FEW_REMINDERS,
-        reminders.astype(str)
-        + f" reminder(s) sent; {gates.min_reminders} needed before a case ({gates.why_reminders})",
-    )
-    allowed_from = due + pd.Timedelta(days=gates.min_days_after_due)
-    gate(
-        today < allowed_from,
-        NOT_DUE_LONG_ENOUGH,
-        "due "
-        + due_text
-        + "; may go from "
-        + _iso(allowed_from)
-        + f" ({gates.min_days_after_due} days after the due date)",
-    )
+    for mask, reason, detail in _gates(frame, gates):
+        mask = mask & remaining  # an invoice gets the first reason that applies
+        if mask.any():
+            holds.append(_hold(frame, mask, reason, detail(mask)))
+            remaining = remaining & ~mask
     non_empty = [h for h in holds if len(h)]
     held = (
         pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=HOLD_COLUMNS)
     )
     return frame[remaining], held[HOLD_COLUMNS]
+
+
+def _gates(frame: pd.DataFrame, gates: Gates) -> list:
+    """The gates in their order: (whom it would hold, reason, detail). ``detail`` spells the
+    texts of the rows held, given their mask: only those, not one text per invoice read."""
+    today = pd.Timestamp(gates.business_date)
+    due = pd.to_datetime(frame["due_date"])
+    currency = frame["currency"].astype("string").fillna("")
+    reminders = frame["reminder_count"].astype("int64")
+    allowed_from = due + pd.Timedelta(days=gates.min_days_after_due)
+    checks = [
+        (
+            currency != gates.currency,
+            CURRENCY_MISMATCH,
+            lambda m: (
+                "invoice in " + currency[m] + f", the agreement's currency is {gates.currency}"
+            ),
+        )
+    ]
+    if gates.limitation_years is not None:
+        # calendar years: a claim due on 29 February is barred from 28 February
+        barred_from = due + pd.DateOffset(years=gates.limitation_years)
+        checks.append(
+            (
+                today >= barred_from,
+                TIME_BARRED,
+                lambda m: (
+                    "due "
+                    + _iso(due[m])
+                    + "; time-barred from "
+                    + _iso(barred_from[m])
+                    + f" (limitation {gates.limitation_years} years from the due date)"
+                ),
+            )
+        )
+    return checks + [
+        (
+            today <= due,
+            NOT_DUE,
+            lambda m: "due " + _iso(due[m]) + f", not yet due on {gates.business_date}",
+        ),
+        (
+            reminders < gates.min_reminders,
+            TOO_FEW_REMINDERS,
+            lambda m: (
+                reminders[m].astype(str) + f" reminder(s) sent; {gates.min_reminders} "
+                f"needed before a case ({gates.why_reminders})"
+            ),
+        ),
+        (
+            today < allowed_from,
+            NOT_DUE_LONG_ENOUGH,
+            lambda m: (
+                "due "
+                + _iso(due[m])
+                + "; may go from "
+                + _iso(allowed_from[m])
+                + f" ({gates.min_days_after_due} days after the due date)"
+            ),
+        ),
+    ]

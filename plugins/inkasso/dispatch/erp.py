@@ -192,9 +192,29 @@ def stage_customer_addresses(conn: Connection, updates: pd.DataFrame) -> None:
 
 def set_invoices_at_collection(conn: Connection) -> int:
     """Put every staged invoice at collection, with its new address; returns rows changed."""
-    return conn.execute(query("erp/set_invoices_at_collection"), {"no": False}).rowcount
+    return _staged_update(conn, "erp/set_invoices_at_collection", {"no": False})
 
 
 def update_customer_addresses(conn: Connection) -> None:
     """Write the staged register addresses onto the customers' postal addresses (set-based)."""
-    conn.execute(query("erp/update_customer_postal_address"))
+    _staged_update(conn, "erp/update_customer_postal_address", {})
+
+
+def _staged_update(conn: Connection, name: str, params: dict) -> int:
+    """Run the ``UPDATE ... FROM`` stage ``name``; returns the rows changed.
+
+    On PostgreSQL each staged row finds its ERP row by the primary key. The planner cannot know
+    a temporary table's size (no statistics) and, once the stage is a few thousand rows, hashes
+    it and scans the whole ERP table instead: every invoice of the ERP read (most of them from
+    disk) for each agreement, whatever the day's share. Only for this statement; RESET
+    restores the settings.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+    changed = conn.execute(query(name), params).rowcount
+    if postgres:
+        conn.exec_driver_sql("RESET enable_hashjoin")
+        conn.exec_driver_sql("RESET enable_mergejoin")
+    return changed
