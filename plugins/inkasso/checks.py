@@ -24,9 +24,8 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from inkasso.config import FORMATS_DIR
+from inkasso.config import FORMATS_DIR, read_yaml
 from inkasso.masking import mask_text
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class CheckResult:
 @cache
 def load_suite(name: str) -> dict:
     """Read ``include/formats/checks/<name>.yaml`` (once per process)."""
-    return yaml.safe_load((FORMATS_DIR / "checks" / f"{name}.yaml").read_text(encoding="utf-8"))
+    return read_yaml(FORMATS_DIR / "checks" / f"{name}.yaml")
 
 
 # ----------------------------------------------------------------------------- the evaluators

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+
+from inkasso.config import read_yaml
 
 CURRENCY_MISMATCH = "currency_mismatch"
 TIME_BARRED = "time_barred"
@@ -100,7 +101,7 @@ def load_settings(
 ) -> GateSettings:
     """The settings for ``country`` with the agreement's ``overrides`` (its JSON text) on top."""
     source = path or gates_file()
-    raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(source) or {}
     merged = dict(_check(raw.get("defaults") or {}, f"{source.name} defaults"))
     countries = raw.get("countries") or {}
     if any(not isinstance(key, str) for key in countries):  # a bare NO is YAML's false

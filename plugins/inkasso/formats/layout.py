@@ -12,8 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import yaml
-
+from inkasso.config import read_yaml
 from inkasso.formats.errors import LayoutError
 from inkasso.formats.parsed import ParsedChunk, ParsedFile
 from inkasso.formats.reader import iter_chunks, read_file
@@ -107,7 +106,7 @@ def load_layout(name: str, directory: Path | None = None) -> Layout:
 
 @lru_cache(maxsize=128)
 def _load(path: str, _mtime: int) -> Layout:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     return layout_from_dict(raw, expected_name=Path(path).stem)
 
 

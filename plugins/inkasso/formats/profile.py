@@ -12,8 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from inkasso.config import read_yaml
 from inkasso.formats.errors import LayoutError
 from inkasso.formats.layout import Layout, load_layout
 
@@ -190,7 +189,7 @@ def load_profile(agency: str, directory: Path | None = None) -> AgencyProfile:
 
 @lru_cache(maxsize=32)
 def _load(path: str, _mtime: int) -> AgencyProfile:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     profile = profile_from_dict(raw, expected_name=Path(path).stem)
     check_profile_layouts(profile)
     return profile
