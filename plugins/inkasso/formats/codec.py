@@ -62,7 +62,7 @@ def _first(mask: pd.Series | np.ndarray) -> int:
     return int(np.flatnonzero(np.asarray(mask, dtype=bool))[0])
 
 
-def _strings(series: pd.Series) -> pd.Series:
+def as_strings(series: pd.Series) -> pd.Series:
     """Any column as plain strings, missing values as ''."""
     if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
         return series.fillna("") if series.hasnans else series
@@ -125,7 +125,7 @@ def check_common_out(field: Field, out: pd.Series | np.ndarray) -> pd.Series | n
 
 def _text_out(field: Field, series: pd.Series) -> tuple[pd.Series | None, np.ndarray | None]:
     """(texts as a Series, None) or, when numpy can hold them, (None, a ``<U`` array)."""
-    strings = _strings(series)
+    strings = as_strings(series)
     values = strings.tolist()
     if not values or "\x00" in "\x01".join(values):
         # a NUL (which a numpy unicode array cannot keep at a value's end): Python's strip
@@ -146,7 +146,7 @@ def exact_sum(column: pd.Series) -> int:
 
 def line_breaks(series: pd.Series) -> int | None:
     """Position of the first value holding a line break (the writer's slow path), or None."""
-    breaks = _strings(series).str.contains("[\r\n]", regex=True)
+    breaks = as_strings(series).str.contains("[\r\n]", regex=True)
     return _first(breaks) if breaks.any() else None
 
 

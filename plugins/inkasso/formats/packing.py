@@ -15,7 +15,7 @@ import pandas as pd
 from inkasso.formats.bytecols import pack_texts
 from inkasso.formats.codec import (
     FieldProblem,
-    _strings,
+    as_strings,
     check_common_out,
     date_stamps,
     format_each_date,
@@ -41,7 +41,7 @@ def _text_matrix(field: Field, column: pd.Series) -> np.ndarray | None:
     try:
         matrix = pack_texts(values, field.width, field.align)
     except TypeError:  # a blank or a non-text value: as text, the way the careful path has it
-        matrix = pack_texts(_strings(column).tolist(), field.width, field.align)
+        matrix = pack_texts(as_strings(column).tolist(), field.width, field.align)
     return None if matrix is None else _checked(field, matrix)
 
 

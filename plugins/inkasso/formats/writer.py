@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from inkasso.formats.codec import FieldProblem, _strings, exact_sum, line_breaks, to_cells
+from inkasso.formats.codec import FieldProblem, as_strings, exact_sum, line_breaks, to_cells
 from inkasso.formats.errors import FormatError
 from inkasso.formats.packing import field_matrix
 from inkasso.formats.spec import RecordSpec
@@ -454,7 +454,7 @@ def _surely_writable(layout: LayoutSpec, f, values: pd.Series) -> bool:
 
 def _unwritable_text(layout: LayoutSpec, f, values: pd.Series) -> pd.Series:
     """Per value of one text field: why the layout cannot carry it ('' when it can)."""
-    text = _strings(values).str.strip()
+    text = as_strings(values).str.strip()
     why = pd.Series("", index=values.index, dtype=object)
 
     def mark(mask, reasons) -> None:
