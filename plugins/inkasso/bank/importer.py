@@ -10,7 +10,10 @@
 * a payments file is logged ``applied`` and, in the same transaction, its payments recorded in
   ``erp_payment`` (matched by KID / OCR reference), applied to invoices, payouts logged and booked.
 
-The same bytes under another name are logged once more as ``duplicate`` and not booked.
+The same bytes under another name are logged once more as ``duplicate`` and not booked. Other
+bytes under a name already booked are a new file: booked on their own, under the ERP name
+`names.erp_bank_file` gives them (``<name>#<file_id>``), since their references may repeat the
+earlier file's. A reference twice within one file quarantines it (the ERP keeps each once).
 
 A file is given as bytes or as a local path; a path is hashed, archived and read in streams, and
 the payments are read in chunks (``chunk_rows`` lines) staged one by one and booked once at the
@@ -26,10 +29,11 @@ import shutil
 from collections.abc import Iterator
 from datetime import date, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from inkasso.bank.detect import _head, detect_format, iter_bank_file
 from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
+from inkasso.bank.names import erp_bank_file
 from inkasso.bank.payouts import agency_accounts, log_payouts, reconcile_payouts
 from inkasso.bank.record import (
     append_stage,
@@ -37,6 +41,7 @@ from inkasso.bank.record import (
     book_staged,
     drop_stage,
     mark_payouts,
+    repeated_ref,
 )
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
 from inkasso.inbound.staging import bulk_session
@@ -187,16 +192,35 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
             )
             log.info("client %s: %s is %s; not booked", client_id, file_name, chunk.kind)
             return {"status": "ignored", "file_kind": chunk.kind}
-        conn.execute(
-            insert(ink_file_log).values(
-                row | {"status": "applied", "record_count": count, "amount_total": amount}
-            )
-        )
-        counts = book_staged(conn, client_id, file_name, now)
-        counts |= log_payouts(conn, client_id, file_name)
+        counts = _record(conn, row | {"record_count": count, "amount_total": amount}, now)
         drop_stage(conn)
     log.info("client %s: %s booked: %s", client_id, file_name, counts)
     return {"status": "applied", "payments": count, "amount": amount, **counts}
+
+
+def _record(conn: Connection, row: dict, now: datetime) -> dict:
+    """Log the staged payments file ``applied`` and book it, under its ERP name (`names`)."""
+    client_id, file_name = row["client_id"], row["file_name"]
+    repeat = repeated_ref(conn)
+    if repeat:  # erp_payment holds a reference once per file: a person must look at it
+        ref, first, line = repeat
+        raise BankFileError(
+            file_name, line, "payment_ref", f"payment reference {ref!r} already on line {first}"
+        )
+    file_id = conn.execute(
+        insert(ink_file_log).values(row | {"status": "applied"})
+    ).inserted_primary_key[0]
+    bank_file = erp_bank_file(conn, client_id, file_name, file_id)
+    if bank_file != file_name:
+        conn.execute(
+            update(ink_file_log)
+            .where(ink_file_log.c.file_id == file_id)
+            .values(detail=f"name used before: booked as bank file {bank_file}")
+        )
+        log.info("client %s: %s used before; booked as %s", client_id, file_name, bank_file)
+    counts = book_staged(conn, client_id, bank_file, now)
+    counts |= log_payouts(conn, client_id, bank_file)
+    return counts | {"bank_file": bank_file}
 
 
 def _chunks(data: Source, file_name: str, chunk_rows: int) -> Iterator[BankChunk]:
