@@ -27,9 +27,9 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from inkasso.bank.detect import _head, detect_format, iter_bank_file
 from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
@@ -57,17 +57,36 @@ _BLOCK = 1 << 20  # bytes hashed per read of a file given as a path
 Source = bytes | str | os.PathLike
 
 
-def logged_files(engine: Engine, client_id: int) -> set[tuple[str, int]]:
-    """(file name, size) of every bank file logged for the client: not fetched again."""
+def logged_files(engine: Engine, client_id: int) -> dict[tuple[str, int], datetime]:
+    """(file name, size) of every bank file logged for the client -> when it was last logged."""
+    f = ink_file_log.c
     with engine.connect() as conn:
         rows = conn.execute(
-            select(ink_file_log.c.file_name, ink_file_log.c.size_bytes).where(
-                ink_file_log.c.client_id == client_id,
-                ink_file_log.c.direction == "in",
-                ink_file_log.c.kind.in_((*BANK_KINDS, UNKNOWN_KIND)),
+            select(f.file_name, f.size_bytes, func.max(f.created_at))
+            .where(
+                f.client_id == client_id,
+                f.direction == "in",
+                f.kind.in_((*BANK_KINDS, UNKNOWN_KIND)),
             )
+            .group_by(f.file_name, f.size_bytes)
         ).all()
-    return {(name, int(size)) for name, size in rows}
+    return {(name, int(size)): _utc(at) for name, size, at in rows}
+
+
+def _utc(at) -> datetime:
+    """A logged time as an aware datetime (SQLite gives it back without its zone: UTC)."""
+    at = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def new_files(waiting: dict, known: dict) -> list[str]:
+    """The drop's files to read: a name and size not logged yet, or one changed since it was
+    logged (a bank reusing a name, with fixed-width records, often writes the same size)."""
+    return [
+        name
+        for name, (size, mtime) in waiting.items()
+        if (name, size) not in known or (mtime is not None and mtime > known[name, size])
+    ]
 
 
 def _digest(source: Source) -> tuple[str, int]:
@@ -274,8 +293,7 @@ def import_drop(
     from inkasso.bank.drops import iter_drop, list_drop
 
     waiting = list_drop(drop)
-    known = logged_files(engine, drop.client_id)
-    new = [name for name, size in waiting.items() if (name, size) not in known]
+    new = new_files(waiting, logged_files(engine, drop.client_id))
     results = []
     for done, (name, data) in enumerate(iter_drop(drop, new)):
         progress(log, f"client {drop.client_id}: bank files imported", done, len(new))

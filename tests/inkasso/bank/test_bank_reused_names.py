@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from decimal import Decimal
 
 import netsgiro
@@ -43,6 +44,11 @@ def rows(engine, sql, **params) -> pd.DataFrame:
 def one(engine, sql, **params):
     with engine.connect() as conn:
         return conn.execute(text(sql), params).scalar()
+
+
+def wall() -> dt.datetime:
+    """The clock the drop's file times are on (the DAG passes ``run.now()``)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def run(engine, base, name, data, client_id=SE_CLIENT, day=DAY):
@@ -175,17 +181,17 @@ def test_a_file_after_a_reused_name_in_the_same_drop_is_booked(demo, tmp_path):
     folder.mkdir()
     (folder / "BGMAX.txt").write_bytes(bgmax((a["kid"], 700)))
     drop = BankDrop(SE_CLIENT, folder=str(folder))
-    import_drop(demo, drop, business_date=DAY, base=tmp_path, now=NOW)
+    import_drop(demo, drop, business_date=DAY, base=tmp_path, now=wall())
     (folder / "BGMAX.txt").write_bytes(bgmax((b["kid"], 200), ("999", 5)))  # replaced by the bank
     (folder / "BGMAX_2.txt").write_bytes(bgmax((c["kid"], 300)))
 
-    result = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=NOW)
+    result = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=wall())
 
     assert [(f["file_name"], f["status"]) for f in result["files"]] == [
         ("BGMAX.txt", "applied"), ("BGMAX_2.txt", "applied")]  # fmt: skip
     for invoice, paid in ((a, 700), (b, 200), (c, 300)):
         assert remaining(demo, invoice["invoice_id"]) == max(invoice["remaining_amount"] - paid, 0)
-    again = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=NOW)
+    again = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=wall())
     assert again["files"] == [] and one(demo, "SELECT SUM(amount) FROM erp_payment") == 1_205
 
 
@@ -260,3 +266,28 @@ def test_the_report_finds_each_days_file_under_its_erp_name(demo, tmp_path):
             for day in (DAY, NEXT)
         }  # fmt: skip
     assert names == {DAY: ["BGMAX.txt", f"BGMAX.txt#{first_id}"], NEXT: [second["bank_file"]]}
+
+
+def test_a_file_replaced_in_the_drop_by_one_of_the_same_size_is_booked(demo, tmp_path):
+    """Fixed-width records: the bank's next file under the name often has the old one's size."""
+    a, b = open_invoices(demo, SE_CLIENT, 2)
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    old, new = bgmax((a["kid"], 700)), bgmax((b["kid"], 200))
+    assert len(old) == len(new)
+    (folder / "BGMAX.txt").write_bytes(old)
+    drop = BankDrop(SE_CLIENT, folder=str(folder))
+    import_drop(demo, drop, business_date=DAY, base=tmp_path, now=NOW)
+    (folder / "BGMAX.txt").write_bytes(new)  # a day later, by the file's time
+    os.utime(folder / "BGMAX.txt", (NOW.timestamp() + 86_400,) * 2)
+
+    result = import_drop(
+        demo, drop, business_date=NEXT, base=tmp_path, now=NOW + dt.timedelta(days=1, hours=1)
+    )
+
+    assert [(f["file_name"], f["status"]) for f in result["files"]] == [("BGMAX.txt", "applied")]
+    assert remaining(demo, b["invoice_id"]) == b["remaining_amount"] - 200
+    assert remaining(demo, a["invoice_id"]) == a["remaining_amount"] - 700
+    later = NOW + dt.timedelta(days=2)
+    again = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=later)
+    assert again["files"] == [] and one(demo, "SELECT SUM(amount) FROM erp_payment") == 900
