@@ -11,7 +11,7 @@ Every ``bank_file`` value is then one file's, and a file's rerun finds its own r
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, String, cast, exists, func, literal, select, union
+from sqlalchemy import Connection, String, cast, exists, func, literal, select, text, union
 from sqlalchemy.sql import Select
 
 from inkasso.db.schema import erp_payment, ink_file_log
@@ -19,6 +19,8 @@ from inkasso.db.schema import erp_payment, ink_file_log
 SEPARATOR = "#"
 _WIDTH = erp_payment.c.bank_file.type.length  # 200
 _KINDS = ("ocr_giro", "bgmax")
+# advisory lock namespace of a bank file name (beside inkasso.locks.OUTGOING_NAMESPACE)
+NAME_NAMESPACE = 7302
 
 
 def qualified(file_name: str, file_id: int) -> str:
@@ -41,7 +43,17 @@ def _earlier_applied(client_id, file_name, file_id):
 
 
 def erp_bank_file(conn: Connection, client_id: int, file_name: str, file_id: int) -> str:
-    """The ``bank_file`` the payments of the logged bank file ``file_id`` are recorded under."""
+    """The ``bank_file`` the payments of the logged bank file ``file_id`` are recorded under.
+
+    PostgreSQL: two clients' files of one name booked at the same time would both see the name
+    free and the second fail on the unique key; a lock on the name, held to the end of the
+    transaction, makes the second wait and then see it taken.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:name))"),
+            {"ns": NAME_NAMESPACE, "name": file_name},
+        )
     in_use = exists().where(erp_payment.c.bank_file == file_name)
     seen = conn.execute(select(in_use | _earlier_applied(client_id, file_name, file_id))).scalar()
     return qualified(file_name, file_id) if seen else file_name

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import threading
+import time
 from decimal import Decimal
 
 import netsgiro
@@ -291,3 +293,40 @@ def test_a_file_replaced_in_the_drop_by_one_of_the_same_size_is_booked(demo, tmp
     later = NOW + dt.timedelta(days=2)
     again = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=later)
     assert again["files"] == [] and one(demo, "SELECT SUM(amount) FROM erp_payment") == 900
+
+
+def test_two_clients_files_of_one_name_booked_at_once_both_book(demo, tmp_path, reference_dir,
+                                                                 monkeypatch):  # fmt: skip
+    """PostgreSQL runs the clients' imports in parallel: the second of two files of one name
+    waits for the first to commit and takes its own name, instead of failing on the unique key.
+    (SQLite has one writer at a time.)"""
+    if demo.dialect.name != "postgresql":
+        pytest.skip("parallel writers: PostgreSQL only")
+    import inkasso.bank.importer as importer
+
+    inside, real = threading.Event(), importer.book_staged
+
+    def slow_first(conn, client_id, *args):
+        if client_id == NO_CLIENT:  # the first file: hold its transaction open a while
+            inside.set()
+            time.sleep(1.5)
+        return real(conn, client_id, *args)
+
+    monkeypatch.setattr(importer, "book_staged", slow_first)
+    results = {}
+
+    def book(client_id, text_):
+        data = _ocr_sample(reference_dir, text=text_)
+        results[client_id] = run(demo, tmp_path / str(client_id), "OCR.txt", data, client_id)
+
+    first = threading.Thread(target=book, args=(NO_CLIENT, "First"))
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=book, args=(2, "Second"))
+    second.start()
+    first.join(60)
+    second.join(60)
+
+    assert results[NO_CLIENT]["bank_file"] == "OCR.txt"
+    assert results[2]["status"] == "applied" and results[2]["bank_file"].startswith("OCR.txt#")
+    assert one(demo, "SELECT COUNT(*) FROM erp_payment") == 40
