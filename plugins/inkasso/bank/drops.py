@@ -6,7 +6,9 @@ Configured in the Airflow Variable ``inkasso_bank_drops`` (JSON), keyed by clien
      "4": {"sftp_conn_id": "bank_sftp_gota", "dir": "/outgoing/bgmax"}}
 
 A client without an entry uses the demo default, the folder ``<files_base>/bank/<client_id>/``.
-Files are left in the drop: the file log (by SHA-256) makes sure each is booked once.
+Files are left in the drop: the file log (by SHA-256) makes sure each is booked once. A file whose
+name and size are logged is not fetched again, unless it was modified after it was logged: a bank
+reusing a name replaces the file, often with one of the same size (fixed-width records).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 VARIABLE = "inkasso_bank_drops"
@@ -58,8 +61,9 @@ def parse_drops(config: dict | str | None, client_ids: list[int], base) -> list[
     return drops
 
 
-def list_drop(drop: BankDrop) -> dict[str, int]:
-    """The files waiting in the drop: name -> size in bytes (hidden files left out)."""
+def list_drop(drop: BankDrop) -> dict[str, tuple[int, datetime | None]]:
+    """The files waiting in the drop: name -> (size in bytes, modified at or None when the store
+    does not say); hidden files left out."""
     if drop.folder:
         from airflow.sdk import ObjectStoragePath
 
@@ -67,13 +71,27 @@ def list_drop(drop: BankDrop) -> dict[str, int]:
         if not folder.exists():
             return {}
         return {
-            p.name: p.stat().st_size
+            p.name: _size_and_time(p.stat())
             for p in sorted(folder.iterdir(), key=lambda p: p.name)
             if p.is_file() and not p.name.startswith(".")
         }
     from inkasso.transport import list_remote
 
-    return {f.name: f.size for f in list_remote(drop.sftp_conn_id, drop.dir)}
+    return {
+        f.name: (f.size, f.mtime if f.mtime.timestamp() > 0 else None)
+        for f in list_remote(drop.sftp_conn_id, drop.dir)
+    }
+
+
+def _size_and_time(info) -> tuple[int, datetime | None]:
+    """Size and modification time of a file's ``stat()``; stores give the time as a POSIX
+    timestamp or a datetime, some not at all (0: unknown)."""
+    mtime = getattr(info, "st_mtime", None)
+    if isinstance(mtime, datetime):
+        return info.st_size, mtime if mtime.tzinfo else mtime.replace(tzinfo=UTC)
+    if isinstance(mtime, int | float) and mtime > 0:
+        return info.st_size, datetime.fromtimestamp(mtime, UTC)
+    return info.st_size, None
 
 
 def fetch_drop(drop: BankDrop, names: list[str]) -> dict[str, bytes]:

@@ -10,7 +10,10 @@
 * a payments file is logged ``applied`` and, in the same transaction, its payments recorded in
   ``erp_payment`` (matched by KID / OCR reference), applied to invoices, payouts logged and booked.
 
-The same bytes under another name are logged once more as ``duplicate`` and not booked.
+The same bytes under another name are logged once more as ``duplicate`` and not booked. Other
+bytes under a name already booked are a new file: booked on their own, under the ERP name
+`names.erp_bank_file` gives them (``<name>#<file_id>``), since their references may repeat the
+earlier file's. A reference twice within one file quarantines it (the ERP keeps each once).
 
 A file is given as bytes or as a local path; a path is hashed, archived and read in streams, and
 the payments are read in chunks (``chunk_rows`` lines) staged one by one and booked once at the
@@ -24,12 +27,13 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from inkasso.bank.detect import _head, detect_format, iter_bank_file
 from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
+from inkasso.bank.names import erp_bank_file
 from inkasso.bank.payouts import agency_accounts, log_payouts, reconcile_payouts
 from inkasso.bank.record import (
     append_stage,
@@ -37,6 +41,7 @@ from inkasso.bank.record import (
     book_staged,
     drop_stage,
     mark_payouts,
+    repeated_ref,
 )
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
 from inkasso.inbound.staging import bulk_session
@@ -52,17 +57,36 @@ _BLOCK = 1 << 20  # bytes hashed per read of a file given as a path
 Source = bytes | str | os.PathLike
 
 
-def logged_files(engine: Engine, client_id: int) -> set[tuple[str, int]]:
-    """(file name, size) of every bank file logged for the client: not fetched again."""
+def logged_files(engine: Engine, client_id: int) -> dict[tuple[str, int], datetime]:
+    """(file name, size) of every bank file logged for the client -> when it was last logged."""
+    f = ink_file_log.c
     with engine.connect() as conn:
         rows = conn.execute(
-            select(ink_file_log.c.file_name, ink_file_log.c.size_bytes).where(
-                ink_file_log.c.client_id == client_id,
-                ink_file_log.c.direction == "in",
-                ink_file_log.c.kind.in_((*BANK_KINDS, UNKNOWN_KIND)),
+            select(f.file_name, f.size_bytes, func.max(f.created_at))
+            .where(
+                f.client_id == client_id,
+                f.direction == "in",
+                f.kind.in_((*BANK_KINDS, UNKNOWN_KIND)),
             )
+            .group_by(f.file_name, f.size_bytes)
         ).all()
-    return {(name, int(size)) for name, size in rows}
+    return {(name, int(size)): _utc(at) for name, size, at in rows}
+
+
+def _utc(at) -> datetime:
+    """A logged time as an aware datetime (SQLite gives it back without its zone: UTC)."""
+    at = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def new_files(waiting: dict, known: dict) -> list[str]:
+    """The drop's files to read: a name and size not logged yet, or one changed since it was
+    logged (a bank reusing a name, with fixed-width records, often writes the same size)."""
+    return [
+        name
+        for name, (size, mtime) in waiting.items()
+        if (name, size) not in known or (mtime is not None and mtime > known[name, size])
+    ]
 
 
 def _digest(source: Source) -> tuple[str, int]:
@@ -187,16 +211,35 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
             )
             log.info("client %s: %s is %s; not booked", client_id, file_name, chunk.kind)
             return {"status": "ignored", "file_kind": chunk.kind}
-        conn.execute(
-            insert(ink_file_log).values(
-                row | {"status": "applied", "record_count": count, "amount_total": amount}
-            )
-        )
-        counts = book_staged(conn, client_id, file_name, now)
-        counts |= log_payouts(conn, client_id, file_name)
+        counts = _record(conn, row | {"record_count": count, "amount_total": amount}, now)
         drop_stage(conn)
     log.info("client %s: %s booked: %s", client_id, file_name, counts)
     return {"status": "applied", "payments": count, "amount": amount, **counts}
+
+
+def _record(conn: Connection, row: dict, now: datetime) -> dict:
+    """Log the staged payments file ``applied`` and book it, under its ERP name (`names`)."""
+    client_id, file_name = row["client_id"], row["file_name"]
+    repeat = repeated_ref(conn)
+    if repeat:  # erp_payment holds a reference once per file: a person must look at it
+        ref, first, line = repeat
+        raise BankFileError(
+            file_name, line, "payment_ref", f"payment reference {ref!r} already on line {first}"
+        )
+    file_id = conn.execute(
+        insert(ink_file_log).values(row | {"status": "applied"})
+    ).inserted_primary_key[0]
+    bank_file = erp_bank_file(conn, client_id, file_name, file_id)
+    if bank_file != file_name:
+        conn.execute(
+            update(ink_file_log)
+            .where(ink_file_log.c.file_id == file_id)
+            .values(detail=f"name used before: booked as bank file {bank_file}")
+        )
+        log.info("client %s: %s used before; booked as %s", client_id, file_name, bank_file)
+    counts = book_staged(conn, client_id, bank_file, now)
+    counts |= log_payouts(conn, client_id, bank_file)
+    return counts | {"bank_file": bank_file}
 
 
 def _chunks(data: Source, file_name: str, chunk_rows: int) -> Iterator[BankChunk]:
@@ -250,8 +293,7 @@ def import_drop(
     from inkasso.bank.drops import iter_drop, list_drop
 
     waiting = list_drop(drop)
-    known = logged_files(engine, drop.client_id)
-    new = [name for name, size in waiting.items() if (name, size) not in known]
+    new = new_files(waiting, logged_files(engine, drop.client_id))
     results = []
     for done, (name, data) in enumerate(iter_drop(drop, new)):
         progress(log, f"client {drop.client_id}: bank files imported", done, len(new))

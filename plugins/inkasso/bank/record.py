@@ -109,6 +109,19 @@ def record_payments(
     return counts
 
 
+def repeated_ref(conn: Connection) -> tuple[str, int, int] | None:
+    """A payment reference the staged file holds twice: (reference, first line, next line)."""
+    repeat = conn.execute(query("erp/select_bank_payment_repeat")).first()
+    if repeat is None:
+        return None
+    ref, first = repeat
+    line = conn.execute(
+        text(f"SELECT MIN(line) FROM {STAGE} WHERE payment_ref = :ref AND line > :first"),
+        {"ref": ref, "first": first},
+    ).scalar()
+    return str(ref), int(first), int(line)
+
+
 def drop_stage(conn: Connection) -> None:
     """Drop one file's staging and match tables (in the caller's transaction)."""
     conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))

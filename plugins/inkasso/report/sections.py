@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, Select, func, or_, select
 
+from inkasso.bank.names import erp_names
 from inkasso.db.schema import (
     erp_invoice,
     erp_payment,
@@ -197,9 +198,8 @@ def closures(d: Day) -> None:
 # ----------------------------------------------------------------------------- payouts
 def day_payouts(client_id: int, day: date):
     """The payouts found in the client's bank files of the day (a subquery with ``bank_file``)."""
-    bank_names = select(ink_file_log.c.file_name).where(
-        ink_file_log.c.file_id.in_(files_of_day(client_id, day, "in", BANK_KINDS))
-    )
+    # the names their payments carry in erp_payment: a reused file name is qualified there
+    bank_names = erp_names(files_of_day(client_id, day, "in", BANK_KINDS))
     return (
         select(ink_payout, erp_payment.c.bank_file)
         .join(erp_payment, erp_payment.c.payment_id == ink_payout.c.payment_id)

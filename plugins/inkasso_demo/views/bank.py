@@ -15,13 +15,22 @@ _FILES_SQL = (
     "AND f.kind IN ('ocr_giro', 'bgmax', 'bank_unknown') AND f.business_date = :d "
     "ORDER BY f.client_id, f.file_name"
 )
+# a file's payments: under its own name, or '<name>#<file_id>' when the name was used before
+# (inkasso.bank.names); the plain name is the client's first applied file's of that name
+_OWN_PAYMENTS = (
+    "f.client_id = p.client_id AND f.direction = 'in' AND f.status = 'applied' "
+    "AND f.kind IN ('ocr_giro', 'bgmax') "
+    "AND (p.bank_file = f.file_name || '#' || CAST(f.file_id AS VARCHAR(12)) "
+    "OR (p.bank_file = f.file_name AND NOT EXISTS (SELECT 1 FROM ink_file_log e "
+    "WHERE e.client_id = f.client_id AND e.file_name = f.file_name AND e.direction = 'in' "
+    "AND e.kind IN ('ocr_giro', 'bgmax') AND e.status = 'applied' AND e.file_id < f.file_id)))"
+)
 _KINDS_SQL = (
-    "SELECT p.client_id, p.bank_file, p.kind, COALESCE(i.status, '') AS st, "
+    "SELECT f.file_id, p.kind, COALESCE(i.status, '') AS st, "
     "COUNT(*) AS n, SUM(p.amount) AS amount FROM erp_payment p "
     "LEFT JOIN erp_invoice i ON i.invoice_id = p.invoice_id "
-    "JOIN ink_file_log f ON f.client_id = p.client_id AND f.file_name = p.bank_file "
-    "AND f.direction = 'in' AND f.status = 'applied' AND f.business_date = :d "
-    "GROUP BY p.client_id, p.bank_file, p.kind, COALESCE(i.status, '')"
+    f"JOIN ink_file_log f ON {_OWN_PAYMENTS} AND f.business_date = :d "
+    "GROUP BY f.file_id, p.kind, COALESCE(i.status, '')"
 )
 _ISSUES_SQL = (
     "SELECT s.file_id, s.line, s.field, s.reason FROM ink_file_issue s "
@@ -31,8 +40,7 @@ _ISSUES_SQL = (
 _PAYOUTS_SQL = (
     "SELECT o.agreement_id, o.payment_date, o.amount, o.reconciliation, o.detail "
     "FROM ink_payout o JOIN erp_payment p ON p.payment_id = o.payment_id "
-    "JOIN ink_file_log f ON f.client_id = p.client_id AND f.file_name = p.bank_file "
-    "AND f.direction = 'in' AND f.business_date = :d ORDER BY o.agreement_id"
+    f"JOIN ink_file_log f ON {_OWN_PAYMENTS} AND f.business_date = :d ORDER BY o.agreement_id"
 )
 
 
@@ -48,7 +56,7 @@ def _print_file(f, kinds: list, issues: list) -> None:
     else:
         print(f"  ({f['detail'] or ''})")
     for k in kinds:
-        if k["client_id"] == f["client_id"] and k["bank_file"] == f["file_name"]:
+        if k["file_id"] == f["file_id"]:
             where = f" on invoices now {k['st']}" if k["st"] else ""
             print(f"      {k['kind']:<14} {k['n']:>5}  {format_money(k['amount']):>14}{where}")
     for issue in issues:
