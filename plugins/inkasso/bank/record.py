@@ -83,32 +83,6 @@ def append_stage(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -
     load(conn, _STAGE_TABLE, frame, _STAGE_TYPES)
 
 
-def stage_payments(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -> None:
-    """(Re)create the staging table and load the file's payments into it."""
-    begin_stage(conn)
-    append_stage(conn, payments, payouts)
-
-
-def record_payments(
-    conn: Connection,
-    client_id: int,
-    bank_file: str,
-    payments: pd.DataFrame,
-    agency_accounts: dict[str, str],
-    booked_at: datetime,
-) -> dict[str, int]:
-    """Record the payments of one file in ``erp_payment`` and apply the direct ones to invoices.
-
-    Runs in the caller's transaction. Returns counts: payments per kind (``collection``: a
-    bank-mode agency paying an invoice by its KID), direct ones on invoices at collection,
-    invoices changed.
-    """
-    stage_payments(conn, payments, mark_payouts(payments, agency_accounts))
-    counts = book_staged(conn, client_id, bank_file, booked_at)
-    drop_stage(conn)
-    return counts
-
-
 def repeated_ref(conn: Connection) -> tuple[str, int, int] | None:
     """A payment reference the staged file holds twice: (reference, first line, next line)."""
     repeat = conn.execute(query("erp/select_bank_payment_repeat")).first()
@@ -131,12 +105,14 @@ def drop_stage(conn: Connection) -> None:
 def book_staged(
     conn: Connection, client_id: int, bank_file: str, booked_at: datetime
 ) -> dict[str, int]:
-    """Book every payment staged for one file, set-based and once (counts as `record_payments`).
+    """Book every payment staged for one file, set-based and once.
 
     Called once per file after all its chunks are staged: applying the payments sums them per
     invoice over the whole file, so it must not run per chunk. The matches are worked out once
     into a temporary table (`MATCH`) that the insert, the invoice update and the counts read; it
-    stays for `payouts.log_payouts` until `drop_stage`.
+    stays for `payouts.log_payouts` until `drop_stage`. Returns counts: payments per kind
+    (``collection``: a bank-mode agency paying an invoice by its KID), direct ones on invoices
+    at collection, invoices changed.
     """
     params = {"client_id": client_id, "bank_file": bank_file}
     _bulk_settings(conn)
