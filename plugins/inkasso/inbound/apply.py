@@ -46,7 +46,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 
 from inkasso.agreements import Agreement
-from inkasso.inbound.staging import bulk_session, load, stage_table
+from inkasso.inbound.staging import analyze, bulk_session, load, stage_table
 from inkasso.inbound.validate import FINAL_STATUSES
 from inkasso.masking import mask_series
 from inkasso.sql import query
@@ -181,6 +181,7 @@ def apply_receipt(
         counts.update(chunk_counts)
         rejected += chunk_rejected[: 100 - len(rejected)]
         seq += len(d)
+    analyze(conn, table)
     conn.execute(_sql(RECEIPT_UPDATE_CASES))
     conn.execute(query("erp/reopen_rejected_invoices"))
     conn.execute(_sql(RECEIPT_EVENTS), {"now": now, "file_id": file_id})
@@ -265,6 +266,7 @@ def apply_closure(
         load(conn, table, stage, CLOSURE_COLUMNS)
         counts.update(chunk_counts)
         seq += len(d)
+    analyze(conn, table)  # the planner's row counts for the statements below, not a guess
     params = {
         "client_id": agreement.client_id,
         "agreement_id": agreement.agreement_id,
@@ -295,7 +297,13 @@ UPDATE ink_case SET status = s.new_status, agency_case_ref = s.ref, is_open = s.
        collected_amount = s.collected, closed_remaining_amount = s.remaining,
        closed_date = s.closure_date
 FROM {CLOSURE_STAGE} s
-WHERE ink_case.case_id = s.case_id AND s.live"""
+WHERE ink_case.case_id = s.case_id AND s.live
+  -- a row whose values are already these is not written again (no new version, no index entry)
+  AND (ink_case.status IS DISTINCT FROM s.new_status OR ink_case.is_open IS DISTINCT FROM s.is_open
+       OR ink_case.agency_case_ref IS DISTINCT FROM s.ref
+       OR ink_case.collected_amount IS DISTINCT FROM s.collected
+       OR ink_case.closed_remaining_amount IS DISTINCT FROM s.remaining
+       OR ink_case.closed_date IS DISTINCT FROM s.closure_date)"""
 # one ``ink_collection`` row per case whose collected amount changed in this file: the
 # settlement a payout must match
 CLOSURE_COLLECTIONS = f"""
