@@ -46,7 +46,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 
 from inkasso.agreements import Agreement
-from inkasso.inbound.staging import analyze, bulk_session, load, stage_table
+from inkasso.inbound.staging import bulk_session, load, stage_table
 from inkasso.inbound.validate import FINAL_STATUSES
 from inkasso.masking import mask_series
 from inkasso.sql import query
@@ -181,7 +181,6 @@ def apply_receipt(
         counts.update(chunk_counts)
         rejected += chunk_rejected[: 100 - len(rejected)]
         seq += len(d)
-    analyze(conn, table)
     conn.execute(_sql(RECEIPT_UPDATE_CASES))
     conn.execute(query("erp/reopen_rejected_invoices"))
     conn.execute(_sql(RECEIPT_EVENTS), {"now": now, "file_id": file_id})
@@ -266,7 +265,6 @@ def apply_closure(
         load(conn, table, stage, CLOSURE_COLUMNS)
         counts.update(chunk_counts)
         seq += len(d)
-    analyze(conn, table)  # the planner's row counts for the statements below, not a guess
     params = {
         "client_id": agreement.client_id,
         "agreement_id": agreement.agreement_id,
