@@ -98,7 +98,8 @@ def _copy_column(column: pd.Series, kind: str) -> list[str]:
         values = np.array([str(v) for v in days] + [NULL], dtype=object)[codes]
     else:
         values = np.array([v if type(v) is str else str(v) for v in column.tolist()], dtype=object)
-        if any(c in "".join(values[~na]) for c in "\\\t\n\r"):
+        joined = "".join(values[~na])
+        if any(c in joined for c in "\\\t\n\r"):
             values = np.array([v.translate(_ESCAPES) for v in values], dtype=object)
     values[na] = NULL
     return values.tolist()
