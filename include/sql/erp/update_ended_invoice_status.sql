@@ -20,6 +20,14 @@ WHERE k.invoice_id = erp_invoice.invoice_id
   AND erp_invoice.status IN ('at_collection', 'payout_pending', 'collection_ended')
   AND k.is_open = :no
   AND k.status IN ('paid', 'closed', 'recalled', 'uncollectible')
+  -- only invoices whose status changes: one that already has it is not written again (the
+  -- statement runs after every closure file and bank file, over all of the client's invoices)
+  AND erp_invoice.status <> CASE
+        WHEN erp_invoice.remaining_amount <= 0 AND k.status = 'recalled' THEN 'credited'
+        WHEN erp_invoice.remaining_amount <= 0 THEN 'paid'
+        WHEN erp_invoice.remaining_amount > COALESCE(k.closed_remaining_amount, 0)
+            THEN 'payout_pending'
+        ELSE 'collection_ended' END
   -- the latest case: none later for the invoice (an anti-join the planner can hash; a correlated
   -- MAX() ran once per row and went quadratic on tables without statistics)
   AND NOT EXISTS (

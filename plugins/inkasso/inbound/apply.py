@@ -295,7 +295,13 @@ UPDATE ink_case SET status = s.new_status, agency_case_ref = s.ref, is_open = s.
        collected_amount = s.collected, closed_remaining_amount = s.remaining,
        closed_date = s.closure_date
 FROM {CLOSURE_STAGE} s
-WHERE ink_case.case_id = s.case_id AND s.live"""
+WHERE ink_case.case_id = s.case_id AND s.live
+  -- a row whose values are already these is not written again (no new version, no index entry)
+  AND (ink_case.status IS DISTINCT FROM s.new_status OR ink_case.is_open IS DISTINCT FROM s.is_open
+       OR ink_case.agency_case_ref IS DISTINCT FROM s.ref
+       OR ink_case.collected_amount IS DISTINCT FROM s.collected
+       OR ink_case.closed_remaining_amount IS DISTINCT FROM s.remaining
+       OR ink_case.closed_date IS DISTINCT FROM s.closure_date)"""
 # one ``ink_collection`` row per case whose collected amount changed in this file: the
 # settlement a payout must match
 CLOSURE_COLLECTIONS = f"""

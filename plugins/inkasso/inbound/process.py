@@ -21,7 +21,7 @@ from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_file_issue, ink_file_log
 from inkasso.formats import FormatError, load_profile
 from inkasso.inbound.apply import apply_closure, apply_receipt
-from inkasso.inbound.staging import StagedIds
+from inkasso.inbound.staging import StagedIds, bulk_session
 from inkasso.inbound.validate import (
     DetailChecks,
     Issue,
@@ -220,6 +220,7 @@ def _apply_file(engine, agreement, profile, row, suite, now, chunk_rows) -> dict
         if not claimed:
             log.info("%s: %s applied by another run", agreement.agreement_id, row["file_name"])
             return None
+        bulk_session(conn)  # before the first temporary table: see ``staging.bulk_session``
         checks = DetailChecks(StagedIds(conn))
         with ObjectStoragePath(row["path"]).open("rb") as handle:
             chunks = _checked_chunks(

@@ -10,6 +10,7 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -24,8 +25,10 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.exc import DBAPIError
 
 BULK_WORK_MEM = "64MB"  # per sort or hash of a bulk transaction (see ``bulk_session``)
+BULK_TEMP_BUFFERS = "256MB"  # a session's ceiling for temporary tables in memory (idem)
 
 _TYPES = {
     "int": BigInteger,
@@ -76,16 +79,40 @@ def _sqlite_column(column: pd.Series, kind: str) -> list:
     return [None if v is None else str(v) for v in values]
 
 
-def _copy(conn, table: Table, frame: pd.DataFrame) -> None:
-    """One ``COPY ... FROM STDIN`` (CSV) of the frame; ``\\N`` is NULL, an empty string stays ''."""
-    buf = io.StringIO()
-    frame.to_csv(buf, header=False, index=False, na_rep="\\N")
-    buf.seek(0)
-    quoted = ", ".join(f'"{c}"' for c in frame.columns)
+NULL = "\\N"  # COPY's text format: NULL; an empty string stays ''
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_INT_KINDS = ("seq", "int", "id")
+
+
+def _copy_column(column: pd.Series, kind: str) -> list[str]:
+    """One column as fields of COPY's text format, converted column-wise: NULL as ``\\N``,
+    text escaped; values written as ``str`` writes them (so a float in an integer column
+    fails in the database, as it should, instead of being cut to an integer here)."""
+    na = column.isna().to_numpy()
+    if kind in _INT_KINDS and pd.api.types.is_integer_dtype(column.dtype):
+        values = np.array(list(map(str, column.to_numpy("int64", na_value=0).tolist())), object)
+    elif kind == "bool" and pd.api.types.is_bool_dtype(column.dtype):
+        values = np.where(column.to_numpy(dtype=bool, na_value=False), "t", "f").astype(object)
+    elif kind == "date":  # a file has few distinct dates: each written once
+        codes, days = pd.factorize(column)
+        values = np.array([str(v) for v in days] + [NULL], dtype=object)[codes]
+    else:
+        values = np.array([v if type(v) is str else str(v) for v in column.tolist()], dtype=object)
+        joined = "".join(values[~na])
+        if any(c in joined for c in "\\\t\n\r"):
+            values = np.array([v.translate(_ESCAPES) for v in values], dtype=object)
+    values[na] = NULL
+    return values.tolist()
+
+
+def _copy(conn, table: Table, frame: pd.DataFrame, types: dict[str, str]) -> None:
+    """One ``COPY ... FROM STDIN`` (text format) of the frame's columns ``types``; the rows are
+    built column by column, no per-row object beyond the line itself."""
+    columns = [_copy_column(frame[c], k) for c, k in types.items()]
+    buf = io.StringIO("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n")
+    quoted = ", ".join(f'"{c}"' for c in types)
     with conn.connection.dbapi_connection.cursor() as cur:
-        cur.copy_expert(
-            f"COPY \"{table.name}\" ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf
-        )
+        cur.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', buf)
 
 
 def load(conn, table: Table, frame: pd.DataFrame, types: dict[str, str]) -> None:
@@ -94,7 +121,7 @@ def load(conn, table: Table, frame: pd.DataFrame, types: dict[str, str]) -> None
         return
     frame = frame[list(types)]
     if conn.dialect.driver == "psycopg2":
-        _copy(conn, table, frame)
+        _copy(conn, table, frame, types)
         return
     if conn.dialect.name == "sqlite":
         rows = list(zip(*(_sqlite_column(frame[c], k) for c, k in types.items()), strict=True))
@@ -168,11 +195,29 @@ def bulk_session(conn) -> None:
     ``work_mem`` sends the sort of a staged file in line order (``ORDER BY seq``, so events and
     bookings get their ids in file order) and the hash of its join to disk from about 30,000
     records on; 64 MB keeps a file of a few hundred thousand records in memory (per sort, for
-    this transaction only).
+    this transaction only). The default 8 MB of ``temp_buffers`` holds about 60,000 staged
+    closures: a bigger file's staging table went through the disk on its COPY and again on each
+    statement that reads it (see ``_temp_buffers``).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SET LOCAL jit = off"))
         conn.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
+        _temp_buffers(conn)
+
+
+def _temp_buffers(conn) -> None:
+    """Raise ``temp_buffers`` (a ceiling, taken only as temporary tables fill) for this
+    transaction, if the session still allows it: PostgreSQL refuses any change once the session
+    has used a temporary table at another size, so the attempt runs in a savepoint and a refusal
+    leaves the transaction as it was, on the default size."""
+    smaller = "SELECT pg_size_bytes(current_setting('temp_buffers')) < pg_size_bytes(:size)"
+    if not conn.execute(text(smaller), {"size": BULK_TEMP_BUFFERS}).scalar_one():
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(text(f"SET LOCAL temp_buffers = '{BULK_TEMP_BUFFERS}'"))
+    except DBAPIError:
+        pass  # temporary tables already in use at the default size: it stays
 
 
 IDS_STAGE = "tmp_inbound_ids"

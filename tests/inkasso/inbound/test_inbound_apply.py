@@ -290,3 +290,39 @@ def test_a_malformed_file_is_quarantined_whole_with_line_field_and_reason(db, ba
         db, base, ag, fine[0].replace("0540", "0549").replace("T0540", "T0549"), fine[1]
     )
     assert len(again["applied"]) == 1
+
+
+def _versions(engine) -> dict:
+    """PostgreSQL's row versions (xmin) of case 101 and invoice 102: a write makes a new one."""
+    sql = """SELECT 'case' AS what, xmin::text AS v FROM ink_case WHERE case_id = 101
+             UNION ALL SELECT 'invoice', xmin::text FROM erp_invoice WHERE invoice_id = 102"""
+    return dict(rows(engine, sql).itertuples(index=False, name=None))
+
+
+def test_a_closure_restating_a_case_writes_neither_it_nor_an_invoice_already_ended(db, base):
+    """Only rows whose values change are written: a partly paid case restated with the same
+    figures keeps its row (its event is still logged), and an invoice already
+    ``collection_ended`` is not rewritten by the next closure file's status sweep."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("row versions (xmin) are PostgreSQL's")
+    deliver(db, base, LOWELL, *build(LOWELL, "receipt", [receipt(c) for c in (101, 102, 103)]))
+    part = closure(101, "partly_paid", collected=30_000, remaining=70_000)
+    first = build(LOWELL, "closure", [part, closure(102, "uncollectible", 0, AMOUNT)])
+    deliver(db, base, LOWELL, *first)
+    before = _versions(db)
+    name, data = build(LOWELL, "closure", [part, closure(103)])
+    out = deliver(db, base, LOWELL, name.replace("0540", "0541"), data)
+    assert [a["file_name"] for a in out["applied"]] == [name.replace("0540", "0541")]
+    assert _versions(db) == before
+    cases = case_state(db).set_index("case_id")
+    assert (
+        cases.loc[101, "status"] == "partly_paid" and cases.loc[101, "collected_amount"] == 30_000
+    )
+    assert cases.loc[103, "status"] == "paid"
+    kinds = rows(db, "SELECT kind FROM ink_case_event WHERE case_id = 101 ORDER BY event_id")
+    assert list(kinds["kind"]) == ["registered", "partly_paid", "partly_paid"]
+    invoices = rows(db, "SELECT invoice_id, status FROM erp_invoice ORDER BY invoice_id")
+    assert invoices.set_index("invoice_id")["status"].to_dict() == {
+        101: "at_collection", 102: "collection_ended", 103: "payout_pending",
+        201: "at_collection", 202: "at_collection",
+    }  # fmt: skip
