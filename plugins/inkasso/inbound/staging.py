@@ -71,12 +71,27 @@ def _sqlite_column(column: pd.Series, kind: str) -> list:
         except TypeError:  # unhashable
             return [_iso_date(v) for v in values]
         return [iso[v] for v in values]
+    if kind in ("seq", "int", "id", "bool"):
+        _refuse_fractions(column)
     if kind in ("seq", "int", "id", "bool") and not column.isna().any():
         return column.astype("int64").tolist()
     values = column.astype(object).where(column.notna(), None).tolist()
     if kind in ("seq", "int", "id", "bool"):
         return [None if v is None else int(v) for v in values]
     return [None if v is None else str(v) for v in values]
+
+
+def _refuse_fractions(column: pd.Series) -> None:
+    """An integer column holding a fraction (a float that went astray) is an error, as
+    PostgreSQL's COPY makes it, instead of being cut to an integer on the way in."""
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        return
+    numbers = pd.to_numeric(column.dropna(), errors="coerce")
+    fraction = numbers[numbers.notna() & (numbers != numbers.round())]
+    if len(fraction):
+        raise ValueError(
+            f"staging column {column.name!r}: {fraction.iloc[0]!r} is not a whole number"
+        )
 
 
 NULL = "\\N"  # COPY's text format: NULL; an empty string stays ''
