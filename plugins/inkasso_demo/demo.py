@@ -298,9 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     from inkasso.db.engine import engine_for_url
     from inkasso.runs import files_base
 
-    watch.lap("imports")
+    base = files_base()  # the first use of airflow.sdk: imports Airflow (about a second)
+    watch.lap("start-up (imports, Airflow's too)")
     engine = engine_for_url(env.erp_url)
-    base = files_base()
     play_erp_and_bank(engine, base, day, after_first=last is not None)
     watch.lap("the ERP's day and the bank's files")
     states = run_daily_dags(env, engine, base, day, watch)
