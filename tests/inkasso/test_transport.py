@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 from airflow.sdk import ObjectStoragePath
 
+from inkasso import transport
 from inkasso.transport import (
     ALREADY_DELIVERED,
     DELIVERED,
@@ -84,6 +86,32 @@ def test_server_down_names_connection_and_file_and_retry_delivers(conn, at_rest,
     [result] = deliver_sftp(conn, [delivery], **FAST)
     assert result.outcome == DELIVERED
     assert (inbox / "LS7.txt").read_bytes() == CASE_FILE
+
+
+def test_a_server_down_at_the_first_attempt_is_reached_at_the_next(
+    conn, at_rest, inbox, server, monkeypatch
+):
+    delivery = at_rest("LS8.txt", CASE_FILE)
+    server.stop()
+    waits = []
+
+    def wait(seconds):  # the agency's server comes back while we wait between attempts
+        waits.append(seconds)
+        server.start()
+
+    monkeypatch.setattr(transport.time, "sleep", wait)
+    [result] = deliver_sftp(conn, [delivery], connect_attempts=2)
+    assert result.outcome == DELIVERED
+    assert (inbox / "LS8.txt").read_bytes() == CASE_FILE
+    assert len(waits) == 1 and 3 <= waits[0] <= 5
+
+
+def test_the_connection_sends_without_waiting_for_the_servers_acks(conn):
+    # with Nagle's algorithm on, each SSH handshake waited for delayed ACKs: about 90 ms a
+    # connection to the demo's agency instead of 7 ms, and a demo day opens about 30
+    with transport._sftp(conn, "test", 1) as (client, _):
+        sock = client.get_channel().get_transport().sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_wrong_pinned_host_key_is_refused_and_nothing_is_written(
