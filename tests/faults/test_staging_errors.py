@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import text
 
-from inkasso.inbound.staging import staged
+from inkasso.db.staging import staged
 
 
 def test_the_real_error_surfaces_from_a_staged_block(erp_engine):

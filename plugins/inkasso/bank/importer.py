@@ -44,7 +44,7 @@ from inkasso.bank.record import (
     repeated_ref,
 )
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
-from inkasso.inbound.staging import bulk_session
+from inkasso.db.staging import bulk_session
 from inkasso.runs import progress
 
 log = logging.getLogger(__name__)

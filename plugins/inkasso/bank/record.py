@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Column, Connection, MetaData, Table, text
 
-from inkasso.inbound.staging import load
+from inkasso.db.staging import load
 from inkasso.sql import query
 
 STAGE = "ink_bank_payment_stage"
@@ -31,7 +31,7 @@ STAGE_COLUMNS = (
     "payment_date",
     "payout_agreement_id",
 )
-_STAGE_TYPES = {  # the staging table's columns as `inbound.staging.load` converts them
+_STAGE_TYPES = {  # the staging table's columns as `db.staging.load` converts them
     "line": "int",
     "payment_ref": "str",
     "payer_account": "str",

@@ -46,7 +46,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 
 from inkasso.agreements import Agreement
-from inkasso.inbound.staging import bulk_session, load, stage_table
+from inkasso.db.staging import bulk_session, load, stage_table
 from inkasso.inbound.validate import FINAL_STATUSES
 from inkasso.masking import mask_series
 from inkasso.sql import query

@@ -19,9 +19,10 @@ from sqlalchemy import Engine, case, insert, select, update
 
 from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_file_issue, ink_file_log
+from inkasso.db.staging import bulk_session
 from inkasso.formats import FormatError, load_profile
 from inkasso.inbound.apply import apply_closure, apply_receipt
-from inkasso.inbound.staging import StagedIds, bulk_session
+from inkasso.inbound.staging import StagedIds
 from inkasso.inbound.validate import (
     DetailChecks,
     Issue,

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from inkasso.inbound.staging import BULK_TEMP_BUFFERS, bulk_session, load, stage_table
+from inkasso.db.staging import BULK_TEMP_BUFFERS, bulk_session, load, stage_table
+from tests.pg import drop_postgres, new_postgres_url
 
 TYPES = {"seq": "seq", "amount": "int", "case_id": "id", "live": "bool", "ref": "str",
          "detail": "text", "day": "date", "stamp": "date"}  # fmt: skip
@@ -62,13 +63,20 @@ def test_a_float_in_an_integer_column_is_refused_not_cut(erp_engine):
         load(conn, table, frame, {"seq": "seq", "amount": "int"})
 
 
-def test_bulk_session_raises_temp_buffers_and_a_refusal_keeps_the_transaction(erp_engine):
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database (``temp_buffers`` is PostgreSQL's own setting)."""
+    url = new_postgres_url()
+    yield url
+    drop_postgres(url)
+
+
+@pytest.mark.postgres
+def test_bulk_session_raises_temp_buffers_and_a_refusal_keeps_the_transaction(pg_url):
     """A fresh session gets the bigger ceiling for its staging tables; a session that already
     used a temporary table keeps its size (PostgreSQL refuses the change) and its transaction
     goes on as if nothing was tried."""
-    if erp_engine.dialect.name != "postgresql":
-        pytest.skip("temp_buffers is PostgreSQL's")
-    engine = create_engine(erp_engine.url, poolclass=NullPool)  # each connect a new session
+    engine = create_engine(pg_url, poolclass=NullPool)  # each connect a new session
     with engine.connect() as conn:
         with conn.begin():
             bulk_session(conn)
