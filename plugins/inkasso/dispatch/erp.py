@@ -16,7 +16,11 @@ from sqlalchemy import Column, Connection, Date, DateTime, Integer, MetaData, St
 from inkasso.dispatch.rules import ClientSettings
 from inkasso.sql import query
 
-READ_CHUNK = 50_000
+# Marked invoices per chunk. Peak memory is set by one chunk's frames, so it stays flat only once
+# an agreement fills more than a chunk: at 50 000 the peak was 394 MB at 1M invoices (about 41 000
+# per agreement, one partial chunk) and 483 MB at 3M; at 20 000 it is 295 and 305 MB, and the 1M
+# dispatch takes as long (22.9 vs 23.1 s on PostgreSQL, same database, alternated).
+READ_CHUNK = 20_000
 ADDRESS = ["street", "postcode", "city"]
 _BOOL_COLUMNS = ["disputed", "addr_changed_manually", "is_organisation"]
 _DATE_COLUMNS = ["invoice_date", "due_date"]
