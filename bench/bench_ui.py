@@ -261,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         ("cases, no filter, page 1", cases_page(queries.CaseFilter())),
         ("cases, no filter, page 100", cases_page(queries.CaseFilter(), 100)),
+        ("cases, status", cases_page(queries.CaseFilter(status="partly_paid"))),
+        ("cases, status, page 100", cases_page(queries.CaseFilter(status="registered"), 100)),
+        ("cases, status, none", cases_page(queries.CaseFilter(status="uncollectible"))),
         (
             "cases, agreement + status",
             cases_page(queries.CaseFilter(agreement_id="agr_3", status="sent")),

@@ -1,5 +1,5 @@
 """Cheaper case rows: one foreign key on (file, agreement) instead of two, and the agency
-reference index only for cases that have one
+reference index only for cases that have one, no index on status alone
 
 Revision ID: 0009_case_write_cost
 Revises: 0008_delivery_claim
@@ -17,6 +17,7 @@ FILE_FK = "fk_ink_case_file_id_ink_file_log"
 AGREEMENT_FK = "fk_ink_case_agreement_id_ink_agreement"
 REF_INDEX = "ix_ink_case_agency_case_ref"
 NOT_NULL = "agency_case_ref IS NOT NULL"
+STATUS_INDEX = ("ix_ink_case_status_day", ["status", "business_date", "case_id"])
 
 
 def _replace_case_fks(old: list[tuple], new: list[tuple]) -> None:
@@ -45,9 +46,11 @@ def upgrade() -> None:
         sqlite_where=sa.text(NOT_NULL),
         postgresql_where=sa.text(NOT_NULL),
     )
+    op.drop_index(STATUS_INDEX[0], table_name="ink_case")
 
 
 def downgrade() -> None:
+    op.create_index(STATUS_INDEX[0], "ink_case", STATUS_INDEX[1])
     op.drop_index(REF_INDEX, table_name="ink_case")
     op.create_index(REF_INDEX, "ink_case", ["agency_case_ref"])
     _replace_case_fks(
