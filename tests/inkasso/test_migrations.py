@@ -110,3 +110,28 @@ def test_the_case_keys_migrate_with_cases_and_their_events_in_place(erp_url):
         ).all()
         assert [tuple(r) for r in rows] == [(case_id, "opened")]
     engine.dispose()
+
+
+def test_an_sqlite_migration_refuses_to_commit_rows_without_their_parent(tmp_path):
+    """SQLite migrates with its foreign keys off (to rebuild tables others refer to): every key
+    is checked before the migration commits, and a row without its parent stops it."""
+    import sqlite3
+
+    path = tmp_path / "erp.sqlite"
+    engine = engine_for_url(f"sqlite:///{path}")
+    upgrade(engine, "0008_delivery_claim")
+    engine.dispose()
+    raw = sqlite3.connect(path)  # foreign keys off: an event of a case that does not exist
+    raw.execute("INSERT INTO ink_case_event (case_id, at, kind) VALUES (999, '2026-11-02', 'x')")
+    raw.commit()
+    raw.close()
+    with pytest.raises(RuntimeError, match="without their parent"):
+        upgrade(engine)
+    from inkasso.db.migrate import current_revision
+
+    assert current_revision(engine) == "0008_delivery_claim"  # nothing of 0009 committed
+    with engine.begin() as conn:  # once the row is dealt with, the same migration goes through
+        conn.execute(sa.text("DELETE FROM ink_case_event WHERE case_id = 999"))
+    upgrade(engine)
+    assert current_revision(engine) == "0009_case_write_cost"
+    engine.dispose()
