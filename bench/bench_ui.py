@@ -78,7 +78,9 @@ FILL = [
          agency_case_ref, original_amount, sent_amount, currency, business_date, opened_at,
          collected_amount)
        SELECT g, 'agr_' || (1 + (g % :customers + 1) % :agreements), g, g % :customers + 1,
-         2 * (1 + g % (:agreements * :days)),
+         -- the new-case file of the case's agreement and day (the key on both refuses others)
+         2 * COALESCE(NULLIF((g % :days) * :agreements + (g % :customers + 1) % :agreements, 0),
+                      :days * :agreements),
          (ARRAY['sent','registered','registered','paid','partly_paid','closed','recalled','registered'])[1 + (g / 3) % 8],
          (g / 3) % 8 NOT IN (3, 5, 6), CASE WHEN (g / 3) % 8 = 0 THEN NULL ELSE 'AG' || g END,
          10000 + (g * 37 % 500000), 10000 + (g * 37 % 500000), 'NOK',
@@ -259,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         ("cases, no filter, page 1", cases_page(queries.CaseFilter())),
         ("cases, no filter, page 100", cases_page(queries.CaseFilter(), 100)),
+        ("cases, status", cases_page(queries.CaseFilter(status="partly_paid"))),
+        ("cases, status, page 100", cases_page(queries.CaseFilter(status="registered"), 100)),
+        ("cases, status, none", cases_page(queries.CaseFilter(status="uncollectible"))),
         (
             "cases, agreement + status",
             cases_page(queries.CaseFilter(agreement_id="agr_3", status="sent")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -22,4 +23,115 @@ def test_migrations_match_the_declared_tables_and_downgrade(erp_url):
     assert set(sa.inspect(engine).get_table_names()) == {VERSION_TABLE}
     upgrade(engine)  # and up again
     assert set(pipeline_metadata.tables) <= set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def _case_world(conn, agreements=("a1", "a2")) -> None:
+    """Two agreements of client 1, a new-case file each, one case with an event in the first."""
+    for agreement_id in agreements:
+        conn.execute(
+            sa.text(
+                "INSERT INTO ink_agreement (agreement_id, client_id, agency, country,"
+                " customer_no_at_agency, agency_bank_account, mode)"
+                " VALUES (:a, 1, 'lowell', 'NO', 'C1', '1234', 'manual')"
+            ),
+            {"a": agreement_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO ink_file_log (client_id, agreement_id, direction, kind, file_name,"
+                " business_date, status, path, sha256, size_bytes, record_count, amount_total,"
+                " created_at) VALUES (1, :a, 'out', 'new_cases', :a, '2026-11-02', 'written',"
+                " 'p', 'x', 0, 1, 100, '2026-11-02 05:00:00')"
+            ),
+            {"a": agreement_id},
+        )
+
+
+def _insert_case(conn, agreement_id: str, file_id: int) -> int:
+    return conn.execute(
+        sa.text(
+            "INSERT INTO ink_case (agreement_id, invoice_id, customer_id, file_id, status,"
+            " original_amount, sent_amount, currency, business_date, opened_at)"
+            " VALUES (:a, 7, 3, :f, 'sent', 100, 100, 'NOK', '2026-11-02', '2026-11-02 05:00:00')"
+            " RETURNING case_id"
+        ),
+        {"a": agreement_id, "f": file_id},
+    ).scalar_one()
+
+
+def _file_of(conn, agreement_id: str) -> int:
+    return conn.execute(
+        sa.text("SELECT file_id FROM ink_file_log WHERE agreement_id = :a"), {"a": agreement_id}
+    ).scalar_one()
+
+
+def test_a_case_names_a_file_of_its_own_agreement(erp_url):
+    """A case is sent in a file of its agreement: a case naming another agreement's file, or a
+    file that does not exist, is refused by the database (0009: one key on both)."""
+    engine = engine_for_url(erp_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        _case_world(conn)
+        _insert_case(conn, "a1", _file_of(conn, "a1"))
+    for agreement_id, file_id in (("a2", "a1"), ("a1", None), ("nobody", "a1")):
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            file_id = _file_of(conn, file_id) if file_id else 999
+            _insert_case(conn, agreement_id, file_id)
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # its file stays
+        conn.execute(sa.text("DELETE FROM ink_file_log WHERE agreement_id = 'a1'"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM ink_case")).scalar_one() == 1
+    engine.dispose()
+
+
+def test_the_case_keys_migrate_with_cases_and_their_events_in_place(erp_url):
+    """Upgrading to 0009 and back keeps every case and the rows that refer to them."""
+    engine = engine_for_url(erp_url)
+    upgrade(engine, "0008_delivery_claim")
+    with engine.begin() as conn:
+        _case_world(conn)
+        case_id = _insert_case(conn, "a1", _file_of(conn, "a1"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO ink_case_event (case_id, at, kind) VALUES (:c, '2026-11-02', 'opened')"
+            ),
+            {"c": case_id},
+        )
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "0008_delivery_claim")
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT k.case_id, e.kind FROM ink_case k JOIN ink_case_event e"
+                " ON e.case_id = k.case_id"
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [(case_id, "opened")]
+    engine.dispose()
+
+
+def test_an_sqlite_migration_refuses_to_commit_rows_without_their_parent(tmp_path):
+    """SQLite migrates with its foreign keys off (to rebuild tables others refer to): every key
+    is checked before the migration commits, and a row without its parent stops it."""
+    import sqlite3
+
+    path = tmp_path / "erp.sqlite"
+    engine = engine_for_url(f"sqlite:///{path}")
+    upgrade(engine, "0008_delivery_claim")
+    engine.dispose()
+    raw = sqlite3.connect(path)  # foreign keys off: an event of a case that does not exist
+    raw.execute("INSERT INTO ink_case_event (case_id, at, kind) VALUES (999, '2026-11-02', 'x')")
+    raw.commit()
+    raw.close()
+    with pytest.raises(RuntimeError, match="without their parent"):
+        upgrade(engine)
+    from inkasso.db.migrate import current_revision
+
+    assert current_revision(engine) == "0008_delivery_claim"  # nothing of 0009 committed
+    with engine.begin() as conn:  # once the row is dealt with, the same migration goes through
+        conn.execute(sa.text("DELETE FROM ink_case_event WHERE case_id = 999"))
+    upgrade(engine)
+    assert current_revision(engine) == "0009_case_write_cost"
     engine.dispose()

@@ -58,7 +58,11 @@ def build_dataset(engine, base: Path) -> dict:
         first = (
             conn.execute(
                 select(ink_case, ink_agreement.c.client_id)
-                .select_from(ink_case.join(ink_agreement))
+                .select_from(
+                    ink_case.join(
+                        ink_agreement, ink_agreement.c.agreement_id == ink_case.c.agreement_id
+                    )
+                )
                 .order_by(ink_case.c.case_id)
                 .limit(1)
             )

@@ -218,6 +218,9 @@ def _books(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
     }
 
 
+# a case's agreement (its foreign key goes through the file it was sent in)
+CASE_AGREEMENT = ink_agreement.c.agreement_id == ink_case.c.agreement_id
+
 CASE_LIST_COLUMNS = (
     ink_case.c.case_id,
     ink_case.c.agreement_id,
@@ -241,7 +244,7 @@ def list_cases(
     """One page of cases, newest business day first, with money columns and ages."""
     stmt = (
         select(*CASE_LIST_COLUMNS)
-        .select_from(ink_case.join(ink_agreement))
+        .select_from(ink_case.join(ink_agreement, CASE_AGREEMENT))
         .where(and_(true(), *_case_where(conn, f, today)))
     )
     rows, has_next, total, capped = _paged(
@@ -307,7 +310,7 @@ def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
     result = _first(
         conn,
         select(ink_case, ink_agreement.c.client_id, ink_agreement.c.agency)
-        .select_from(ink_case.join(ink_agreement))
+        .select_from(ink_case.join(ink_agreement, CASE_AGREEMENT))
         .where(ink_case.c.case_id == case_id),
     )
     if not result:

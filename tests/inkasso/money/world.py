@@ -212,7 +212,7 @@ def open_cases(engine, cases: dict[int, int]) -> None:
         )  # fmt: skip
         file_id = conn.execute(
             insert(ink_file_log).values(
-                client_id=CLIENT, agreement_id=None, direction="out", kind="new_cases",
+                client_id=CLIENT, agreement_id=AGREEMENT, direction="out", kind="new_cases",
                 file_name="LS1", business_date=SENT, status="delivered", path="x", sha256="x",
                 size_bytes=1, record_count=len(cases), amount_total=sum(cases.values()),
                 created_at=OPENED,
