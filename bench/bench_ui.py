@@ -94,7 +94,10 @@ FILL = [
     """INSERT INTO ink_correction (case_id, agreement_id, source, source_id, correction_type, amount,
          correction_date, file_id, created_at)
        SELECT g, 'agr_' || (1 + (g % :customers + 1) % :agreements), 'payment', g,
-         (ARRAY['DP','CN','RC'])[1 + g % 3], 1000, DATE '2025-12-01' + (g % 300), NULL, now()
+         (ARRAY['DP','CN','RC'])[1 + g % 3], 1000, DATE '2025-12-01' + (g % 300),
+         -- a file of the case's agreement (the key on both refuses others): the case's own
+         2 * COALESCE(NULLIF((g % :days) * :agreements + (g % :customers + 1) % :agreements, 0),
+                      :days * :agreements), now()
        FROM generate_series(1, :cases, 3) g""",
 ]
 

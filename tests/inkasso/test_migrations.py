@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from inkasso.db.engine import engine_for_url
-from inkasso.db.migrate import VERSION_TABLE, alembic_config, upgrade
+from inkasso.db.migrate import VERSION_TABLE, alembic_config, current_revision, upgrade
 from inkasso.db.schema import pipeline_metadata
 
 
@@ -127,11 +128,70 @@ def test_an_sqlite_migration_refuses_to_commit_rows_without_their_parent(tmp_pat
     raw.close()
     with pytest.raises(RuntimeError, match="without their parent"):
         upgrade(engine)
-    from inkasso.db.migrate import current_revision
-
     assert current_revision(engine) == "0008_delivery_claim"  # nothing of 0009 committed
     with engine.begin() as conn:  # once the row is dealt with, the same migration goes through
         conn.execute(sa.text("DELETE FROM ink_case_event WHERE case_id = 999"))
     upgrade(engine)
+    assert (
+        current_revision(engine)
+        == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    )
+    engine.dispose()
+
+
+def _insert_correction(conn, agreement_id: str, file_id: int | None, case_id: int) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO ink_correction (case_id, agreement_id, source, source_id,"
+            " correction_type, amount, correction_date, file_id, created_at) VALUES"
+            " (:c, :a, 'payment', :s, 'DP', 100, '2026-11-02', :f, '2026-11-03')"
+        ),
+        {"c": case_id, "a": agreement_id, "s": next(_SOURCE_IDS), "f": file_id},
+    )
+
+
+_SOURCE_IDS = iter(range(1, 1_000_000))
+
+
+def test_a_correction_names_a_file_of_its_own_agreement(erp_url):
+    """A correction is reported in a file of its agreement: another agreement's file, a file
+    that does not exist, no file, or an agreement that does not exist is refused (0010)."""
+    engine = engine_for_url(erp_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        _case_world(conn)
+        case_id = _insert_case(conn, "a1", _file_of(conn, "a1"))
+        _insert_correction(conn, "a1", _file_of(conn, "a1"), case_id)
+    for agreement_id, file_of in (("a2", "a1"), ("a1", None), ("nobody", "a1"), ("a1", "none")):
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            file_id = _file_of(conn, file_of) if file_of not in (None, "none") else None
+            file_id = 999 if file_of is None else file_id  # a file that does not exist
+            _insert_correction(conn, agreement_id, file_id, case_id)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM ink_correction")).scalar_one() == 1
+    engine.dispose()
+
+
+def test_the_correction_key_migrates_with_its_rows_and_refuses_a_row_without_a_file(erp_url):
+    """Upgrading to 0010 and back keeps every correction; a correction without a file (which
+    the new key could not tie to its agreement) stops the upgrade, named, with nothing done."""
+    engine = engine_for_url(erp_url)
+    upgrade(engine, "0009_case_write_cost")
+    with engine.begin() as conn:
+        _case_world(conn)
+        case_id = _insert_case(conn, "a1", _file_of(conn, "a1"))
+        _insert_correction(conn, "a1", _file_of(conn, "a1"), case_id)
+        _insert_correction(conn, "a1", None, case_id)
+    with pytest.raises(RuntimeError, match="1 rows without a file"):
+        upgrade(engine)
     assert current_revision(engine) == "0009_case_write_cost"
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM ink_correction WHERE file_id IS NULL"))
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "0009_case_write_cost")
+    upgrade(engine)
+    assert current_revision(engine) == "0010_correction_write_cost"
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT case_id, agreement_id FROM ink_correction")).all()
+        assert [tuple(r) for r in rows] == [(case_id, "a1")]
     engine.dispose()

@@ -320,7 +320,8 @@ ink_correction = Table(
     pipeline_metadata,
     Column("correction_id", Integer, primary_key=True, autoincrement=True),
     Column("case_id", ForeignKey("ink_case.case_id"), nullable=False),
-    Column("agreement_id", ForeignKey("ink_agreement.agreement_id"), nullable=False),
+    # the agreement and the file that reports the correction: one foreign key on both (below)
+    Column("agreement_id", String(40), nullable=False),
     Column("source", String(20), nullable=False),  # payment / adjustment
     Column("source_id", Integer, nullable=False),
     Column(
@@ -328,11 +329,19 @@ ink_correction = Table(
     ),  # DP direct payment, CN credit note, RC recall
     Column("amount", BigInteger, nullable=False),
     Column("correction_date", Date, nullable=False),
-    Column("file_id", ForeignKey("ink_file_log.file_id"), index=True),  # NULL until reported
+    # recorded with the file that reports it, in that file's transaction (0010: never NULL)
+    Column("file_id", Integer, nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source", "source_id"),
     # a case's corrections (the Inkasso view's money columns and case page)
     Index("ix_ink_correction_case_id", "case_id"),
+    # the file exists and is a file of the correction's agreement, whose own foreign key makes
+    # the agreement exist: one check per row where two cost twice (0010, as ink_case in 0009)
+    ForeignKeyConstraint(
+        ["file_id", "agreement_id"],
+        ["ink_file_log.file_id", "ink_file_log.agreement_id"],
+        name="fk_ink_correction_file_id_ink_file_log",
+    ),
 )
 
 # Agency payouts found in bank files, reconciled against the agency's settlement (closures).
