@@ -61,6 +61,11 @@ def _insert_case(conn, agreement_id: str, file_id: int) -> int:
     ).scalar_one()
 
 
+def _head(engine) -> str:
+    """The newest migration."""
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
 def _file_of(conn, agreement_id: str) -> int:
     return conn.execute(
         sa.text("SELECT file_id FROM ink_file_log WHERE agreement_id = :a"), {"a": agreement_id}
@@ -190,8 +195,24 @@ def test_the_correction_key_migrates_with_its_rows_and_refuses_a_row_without_a_f
     upgrade(engine)
     command.downgrade(alembic_config(engine), "0009_case_write_cost")
     upgrade(engine)
-    assert current_revision(engine) == "0010_correction_write_cost"
+    assert current_revision(engine) == _head(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT case_id, agreement_id FROM ink_correction")).all()
         assert [tuple(r) for r in rows] == [(case_id, "a1")]
+    engine.dispose()
+
+
+def test_a_files_events_and_its_key_check_use_an_index(erp_url):
+    """Deleting a file-log row checks that no event names it, and a file's events are read by
+    delivery and the view: both find them through an index, not a scan of every event (0011)."""
+    engine = engine_for_url(erp_url)
+    upgrade(engine)
+    sql = "SELECT 1 FROM ink_case_event WHERE file_id = 7"
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # as on a big table
+            plan = conn.execute(sa.text(f"EXPLAIN {sql}")).scalars().all()
+        else:
+            plan = [r[-1] for r in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"))]
+    assert any("ix_ink_case_event_file_id" in line for line in plan), plan
     engine.dispose()

@@ -288,6 +288,15 @@ ink_case_event = Table(
     Column("kind", String(30), nullable=False),
     Column("detail", Text),
     Column("file_id", ForeignKey("ink_file_log.file_id")),
+    # a file's events (delivery, an adopted orphan, the view's file page) and the key check when
+    # a file-log row goes (dispatch's day with nothing to send): without it, a scan of every
+    # event, 0.25 s at 5M events and growing with history (0011)
+    Index(
+        "ix_ink_case_event_file_id",
+        "file_id",
+        sqlite_where=text("file_id IS NOT NULL"),
+        postgresql_where=text("file_id IS NOT NULL"),
+    ),
 )
 
 # Invoices a dispatch held back, with the reason, per agreement and day (replaced on rerun).
