@@ -326,13 +326,17 @@ def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
         return quick if quick is not None else _plain_number_in(field, _cells(raw))
     if field.type == "date" and (quick := _matrix_dates(field, raw)) is not None:
         return quick
-    cells = _cells(raw)
-    text = np.strings.strip(cells)
+    few = _few_texts(raw) if field.type == "text" else None
+    if few is not None:
+        unique_text, unique_objects, codes = few
+        text = unique_text[codes]
+    else:
+        text = np.strings.strip(_cells(raw))
     empty = text == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
     if field.type == "text":
-        return _text_in(field, text, empty)
+        return _text_in(field, text, empty, None if few is None else unique_objects[codes])
     if field.type == "amount":
         series = _str_series(text)
         return _number_in(field, series, pd.Series(empty))
@@ -407,7 +411,35 @@ def _digits_value(body: np.ndarray) -> np.ndarray:
     return values
 
 
-def _text_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
+def _few_texts(raw) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A narrow byte column holding few distinct values (codes, flags, currencies), each
+    distinct value decoded and stripped once: (their texts as ``<U``, the same as str objects,
+    each row's code); None for any other column.
+
+    Making one Python string per row is most of what reading a text column costs; rows that
+    share a value share its string.
+    """
+    if not isinstance(raw, np.ndarray) or raw.ndim != 2 or raw.dtype != np.uint8:
+        return None
+    n, width = raw.shape
+    if not n or not 0 < width <= 8:
+        return None
+    keys = np.zeros((n, 8), dtype=np.uint8)
+    keys[:, :width] = raw
+    codes, uniques = pd.factorize(keys.view(np.uint64)[:, 0])
+    if len(uniques) * 8 > n:
+        return None  # mostly distinct values: no strings to share
+    rows = np.ascontiguousarray(uniques, dtype=np.uint64).view(np.uint8).reshape(-1, 8)
+    # as numpy's <U would hold and strip them: trailing NULs dropped, then whitespace
+    texts = [r[:width].tobytes().decode("iso-8859-1").rstrip("\x00").strip() for r in rows]
+    if any("\x00" in t for t in texts):
+        return None  # (the reader names a control character before values are read)
+    return np.array(texts, dtype=f"<U{width}"), np.array(texts, dtype=object), codes
+
+
+def _text_in(
+    field: Field, text: np.ndarray, empty: np.ndarray, objects: np.ndarray | None = None
+) -> pd.Series:
     if field.const is not None:
         wrong = text != field.const
         if wrong.any():
@@ -418,6 +450,8 @@ def _text_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
         if bad.any():
             pos = _first(bad)
             raise FieldProblem(pos, f"{str(text[pos])!r} is not one of {sorted(field.values)}")
+    if objects is not None:
+        return pd.Series(objects, dtype="str")
     return _str_series(text)
 
 
