@@ -28,7 +28,7 @@ def _outcome(read):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.integers(1, 8).flatmap(
+    st.integers(1, 30).flatmap(
         lambda width: st.tuples(
             st.just(width),
             st.lists(st.text(CELL, min_size=width, max_size=width), min_size=1, max_size=4),
@@ -58,3 +58,25 @@ def test_a_column_of_one_repeated_code_reads_as_its_text():
     values = codec.from_text(field, matrix)
     assert str(values.dtype) == "str"
     assert values.tolist() == ["SEK"] * 50
+
+
+def test_two_values_with_the_same_key_read_apart():
+    # 16 bytes are keyed as two 8-byte words mixed into one; these two share their key
+    same_key = ["AAAAAAAAzzzzzzzz", "BAAAAAAA/xzzz{zz"]
+    texts = [same_key[i % 2] for i in range(40)]
+    matrix = np.array([[ord(c) for c in t] for t in texts], dtype=np.uint8)
+    field = Field(name="t", type="text", start=1, width=16)
+    assert codec.from_text(field, matrix).tolist() == texts
+
+
+def test_a_long_column_names_the_row_of_its_first_bad_value():
+    texts = ["SEK "] * 6000
+    texts[4500] = "XX  "
+    texts[5000] = "YY  "
+    matrix = np.array([[ord(c) for c in t] for t in texts], dtype=np.uint8)
+    field = Field(name="currency", type="text", start=1, width=4, values=["SEK", "NOK"])
+    problem = _outcome(lambda: codec.from_text(field, matrix))
+    assert problem == ("problem", 4500, "'XX' is not one of ['NOK', 'SEK']")
+    distinct = np.array([[ord(c) for c in f"{i:>6}"] for i in range(6000)], dtype=np.uint8)
+    values = codec.from_text(Field(name="n", type="text", start=1, width=6), distinct)
+    assert values.tolist() == [str(i) for i in range(6000)]
