@@ -15,7 +15,7 @@ from inkasso.formats import codec
 from inkasso.formats.codec import FieldProblem
 from inkasso.formats.spec import Field
 
-CELL = "AB1 \xa0\x00\t\xe5"  # letters, blanks (ISO-8859-1 NBSP and tab too), a NUL, å
+CELL = "AB1 \xa0\x85\x1f\x00\t\xe5"  # letters, blanks (NBSP, NEL, US, tab too), a NUL, å
 
 
 def _outcome(read):
