@@ -322,11 +322,10 @@ class _Walk:
             dates, accounts = np.full(len(money), None), np.full(len(money), "", dtype=object)
         reference = _texts(money["reference"])
         for extra in ("extra_reference", "extra_reference_negative"):
-            reference = np.where(reference == "", _texts(money[extra]), reference)
-        if survey.unique_serials:
-            refs = _texts(money["bgc_serial"])
-        else:
-            refs = np.strings.add("L", lines.astype(str)).astype(object)
+            blank = reference == ""
+            if blank.any():
+                reference = np.where(blank, _texts(money[extra]), reference)
+        refs = _texts(money["bgc_serial"]) if survey.unique_serials else _labels("L", lines)
         payer = np.strings.lstrip(_texts(money["payer_bankgiro"]).astype(str), "0")
         frame = pd.DataFrame(
             {
@@ -347,9 +346,33 @@ class _Walk:
 def _texts(column: pd.Series) -> np.ndarray:
     """A text column as an object array of str, blanks as ''."""
     values = column.to_numpy(dtype=object)
-    if column.dtype == object:  # the engine's text columns ("str") are never blank as NaN
+    # the engine's text columns ("str") are never blank as NaN; an object column of str alone
+    # (told by one pass in C) needs no look for NaN either
+    if column.dtype == object and pd.api.types.infer_dtype(values, skipna=False) != "string":
         values = np.where(pd.isna(values), "", values)
     return values
+
+
+def _labels(prefix: str, numbers: np.ndarray) -> np.ndarray:
+    """``prefix`` and each non-negative number in decimal, as an object array of str.
+
+    Laid out digit by digit in a matrix of code points (a value's unused places are NULs, which
+    a numpy unicode array drops): numpy's int-to-str cast goes through Python one at a time.
+    """
+    n = len(numbers)
+    if not n:
+        return np.array([], dtype=object)
+    width = len(str(int(numbers.max())))
+    digits = np.ones(n, dtype=np.int64)
+    for power in range(1, width):
+        digits += numbers >= 10**power
+    points = np.zeros((n, width + 1), dtype=np.uint32)
+    points[:, 0] = ord(prefix)
+    for j in range(width):
+        place = digits - 1 - j  # the power of ten at column j of each value
+        digit = numbers // 10 ** np.maximum(place, 0) % 10 + 48
+        points[:, j + 1] = np.where(place >= 0, digit, 0)
+    return points.view(f"<U{width + 1}")[:, 0].astype(object)
 
 
 def _written_date(value: str) -> datetime.date | None:
@@ -376,7 +399,7 @@ def _money_records(parsed) -> pd.DataFrame:
             parts[column].append(frame[column].to_numpy(dtype=object))
         parts["amount"].append(frame["amount"].to_numpy(dtype="int64"))
         parts["line"].append(parsed.lines_of(record_type).astype("int64"))
-        parts["record_type"].append(np.full(len(frame), record_type, dtype=object))
+        parts["record_type"].append(_filled(len(frame), record_type))
     if parts["line"]:
         columns = {c: np.concatenate(v) for c, v in parts.items()}
     else:
@@ -388,8 +411,15 @@ def _money_records(parsed) -> pd.DataFrame:
     deduction = columns["record_type"] == "deduction"
     columns["signed"] = np.where(deduction, -columns["amount"], columns["amount"])
     for column in _ATTACHED:
-        columns[column] = np.full(len(columns["line"]), "", dtype=object)
+        columns[column] = _filled(len(columns["line"]), "")
     return pd.DataFrame(columns)
+
+
+def _filled(n: int, text: str) -> np.ndarray:
+    """An object array of ``n`` times the one str ``text`` (``np.full`` makes a str per row)."""
+    values = np.empty(n, dtype=object)
+    values.fill(text)
+    return values
 
 
 def _attach(parsed, money: pd.DataFrame) -> pd.DataFrame:

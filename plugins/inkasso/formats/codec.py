@@ -326,8 +326,9 @@ def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
         return quick if quick is not None else _plain_number_in(field, _cells(raw))
     if field.type == "date" and (quick := _matrix_dates(field, raw)) is not None:
         return quick
-    cells = _cells(raw)
-    text = np.strings.strip(cells)
+    if field.type == "text" and (few := _few_texts(raw)) is not None:
+        return _few_text_in(field, *few)
+    text = np.strings.strip(_cells(raw))
     empty = text == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
@@ -405,6 +406,73 @@ def _digits_value(body: np.ndarray) -> np.ndarray:
             break
         values = np.where(present, values * 10 + (column - 48), values)
     return values
+
+
+def _few_texts(raw) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A byte column holding few distinct values (codes, names, towns), each distinct value
+    decoded and stripped once: (their texts as ``<U``, the same as str objects, each row's
+    code); None for any other column.
+
+    Making one Python string per row is most of what reading a text column costs; rows that
+    share a value share its string. Rows are told apart by a key made of their bytes; a key
+    that two different values share is caught by comparing every row with its value's row,
+    and the column then takes the careful path.
+    """
+    if not isinstance(raw, np.ndarray) or raw.ndim != 2 or raw.dtype != np.uint8:
+        return None
+    n, width = raw.shape
+    if not n or not width:
+        return None
+    if n > 4096 and len(pd.unique(_row_keys(raw[:1024]))) > 256:
+        return None  # mostly distinct values (told from the first rows): few strings to share
+    codes, uniques = pd.factorize(_row_keys(raw))
+    if len(uniques) * 4 > n:
+        return None
+    first = np.empty(len(uniques), dtype=np.intp)
+    first[codes] = np.arange(n)
+    rows = raw[first]
+    if width > 8 and not (rows[codes] == raw).all():
+        return None  # two values share a key
+    # as numpy's <U would hold and strip them: trailing NULs dropped, then whitespace
+    texts = [r.tobytes().decode("iso-8859-1").rstrip("\x00").strip() for r in rows]
+    if any("\x00" in t for t in texts):
+        return None  # (the reader names a control character before values are read)
+    return np.array(texts, dtype=f"<U{width}"), np.array(texts, dtype=object), codes
+
+
+def _row_keys(raw: np.ndarray) -> np.ndarray:
+    """One uint64 key per row of a byte matrix: the row itself when it is at most 8 bytes,
+    else its 8-byte words mixed (two rows may then share a key)."""
+    n, width = raw.shape
+    words = -(-width // 8)
+    padded = np.zeros((n, words * 8), dtype=np.uint8)
+    padded[:, :width] = raw
+    parts = padded.view(np.uint64)
+    key = parts[:, 0].copy()
+    for j in range(1, words):
+        key = (key * np.uint64(0x100000001B3)) ^ parts[:, j]
+    return key
+
+
+def _few_text_in(field: Field, text: np.ndarray, objects: np.ndarray, codes: np.ndarray):
+    """``from_text`` of a text column of few distinct values (``_few_texts``): each check made
+    once per distinct value, the row named the first holding a bad one."""
+    empty = text == ""
+    if field.required and empty.any():
+        raise FieldProblem(_first(empty[codes]), "missing required value")
+    if field.const is not None:
+        wrong = text != field.const
+        if wrong.any():
+            pos = _first(wrong[codes])
+            got = str(text[codes[pos]])
+            raise FieldProblem(pos, f"expected {field.const!r}, got {got!r}")
+    if field.values is not None:
+        bad = ~empty & ~np.isin(text, np.array(field.values, dtype=str))
+        if bad.any():
+            pos = _first(bad[codes])
+            got = str(text[codes[pos]])
+            raise FieldProblem(pos, f"{got!r} is not one of {sorted(field.values)}")
+    return pd.Series(objects[codes], dtype="str")
 
 
 def _text_in(field: Field, text: np.ndarray, empty: np.ndarray) -> pd.Series:
