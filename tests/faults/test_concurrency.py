@@ -18,7 +18,9 @@ import traceback
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
+
+from tests.db_helpers import query_rows as rows
 
 DAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 4, tzinfo=UTC)
@@ -110,11 +112,6 @@ def run_together(step: str, url: str, base) -> list[dict]:
     errors = [a["error"] for a in answers if "error" in a]
     assert errors == [], f"a concurrent {step} failed: {errors}"
     return [a["result"] for a in answers]
-
-
-def rows(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).all()
 
 
 def agency_folder(agency, which: str):

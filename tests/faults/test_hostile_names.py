@@ -7,17 +7,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import text
+
+from tests.db_helpers import query_rows as rows
 
 DAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
 DEMO_CUSTOMERS = 150
 AGREEMENT = "lowell_no"
-
-
-def rows(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).all()
 
 
 @pytest.fixture

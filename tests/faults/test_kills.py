@@ -15,7 +15,8 @@ import traceback
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import text
+
+from tests.db_helpers import query_rows as rows
 
 DAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 4, tzinfo=UTC)
@@ -112,11 +113,6 @@ def kill_at(step: str, url: str, base) -> None:
     process.start()
     process.join(120)
     assert process.exitcode == KILLED, f"the child was not killed at {step}"
-
-
-def rows(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).all()
 
 
 @pytest.fixture

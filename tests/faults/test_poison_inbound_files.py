@@ -5,9 +5,9 @@ applied; the next good file of the same agreement is applied; a rerun changes no
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 
 from inkasso.inbound import process_received
+from tests.db_helpers import query_rows as rows
 from tests.inkasso.inbound.test_inbound_apply import (  # noqa: F401  (fixtures)
     DAY,
     LOWELL,
@@ -37,11 +37,6 @@ POISONS = {
     "empty": (LOWELL, lambda d: b"", None),
     "huge line": (LOWELL, lambda d: _line(d, 2, lambda ln: ln + b" " * 5_000_000 + b"X"), 2),
 }
-
-
-def rows(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).all()
 
 
 @pytest.mark.parametrize("poison", sorted(POISONS))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import pytest
 from sqlalchemy import insert, text, update
 
@@ -15,6 +14,8 @@ from inkasso.bank.importer import import_bank_file
 from inkasso.bank.model import payments_frame
 from inkasso.bank.payouts import reconcile_payouts
 from inkasso.db.schema import ink_agreement, ink_case, ink_collection, ink_file_log
+from tests.db_helpers import query_frame as rows
+from tests.db_helpers import query_one as one
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -27,16 +28,6 @@ def demo(erp_engine):
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
     return erp_engine
-
-
-def rows(engine, sql, **params) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
-
-
-def one(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).scalar()
 
 
 def run(engine, base, name, data, client_id=SE_CLIENT, day=DAY):

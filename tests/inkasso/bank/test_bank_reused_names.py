@@ -13,9 +13,7 @@ import time
 from decimal import Decimal
 
 import netsgiro
-import pandas as pd
 import pytest
-from sqlalchemy import text
 
 from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.drops import BankDrop
@@ -23,6 +21,8 @@ from inkasso.bank.importer import import_bank_file, import_drop
 from inkasso.bank.model import payments_frame
 from inkasso.bank.names import erp_names
 from inkasso.report.sections import files_of_day
+from tests.db_helpers import query_frame as rows
+from tests.db_helpers import query_one as one
 
 DAY = dt.date(2026, 11, 2)
 NEXT = DAY + dt.timedelta(days=1)
@@ -36,16 +36,6 @@ def demo(erp_engine):
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
     return erp_engine
-
-
-def rows(engine, sql, **params) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
-
-
-def one(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).scalar()
 
 
 def wall() -> dt.datetime:

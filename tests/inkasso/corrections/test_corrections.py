@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select, text, update
 
+from tests.db_helpers import query_frame as rows
+
 DAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)  # dispatch time: cases opened
 LATER = datetime(2026, 11, 3, 3, 30, tzinfo=UTC)  # corrections run (04:30 Oslo)
@@ -43,11 +45,6 @@ def agreement(engine, agreement_id):
 
     (found,) = load_agreements(engine, agreement_id=agreement_id)
     return found
-
-
-def rows(engine, sql, **params) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def open_cases(engine, agreement_id, n):

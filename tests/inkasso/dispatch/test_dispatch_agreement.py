@@ -6,12 +6,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
-import pandas as pd
 import pytest
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, update
 
 from inkasso.db.schema import erp_client, erp_customer, erp_invoice, ink_agreement
 from inkasso_demo.erp import ids
+from tests.db_helpers import query_frame as rows
 
 DAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
@@ -117,11 +117,6 @@ def prepare(engine, agreement_id, base, day=DAY):
 
     (agreement,) = load_agreements(engine, agreement_id=agreement_id)
     return prepare_new_cases(engine, agreement, day, CUTOFF, base, now=NOW)
-
-
-def rows(engine, sql, **params) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def holds(engine, agreement_id, day=DAY) -> dict[int, tuple[str, str]]:

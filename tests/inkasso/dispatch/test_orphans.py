@@ -10,11 +10,11 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 
-import pandas as pd
 import pytest
 from sqlalchemy import text
 
 from conftest import PROJECT_ROOT
+from tests.db_helpers import query_frame as rows
 
 DAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
@@ -78,11 +78,6 @@ def killed_prepare(erp_url, base):
         timeout=300,
     )
     assert done.returncode == 9, done.stderr[-3000:]
-
-
-def rows(engine, sql, **params) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def outbox(base) -> list:

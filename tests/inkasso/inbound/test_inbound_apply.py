@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from inkasso.agreements import Agreement
 from inkasso.db.schema import (
@@ -21,6 +21,7 @@ from inkasso.db.schema import (
 )
 from inkasso.formats import load_layout, load_profile
 from inkasso.inbound import process_received
+from tests.db_helpers import query_frame as rows
 
 DAY = date(2026, 11, 10)
 SENT = date(2026, 11, 2)
@@ -150,11 +151,6 @@ def deliver(engine, base, ag, name, data, kind=None):
             )
         )  # fmt: skip
     return process_received(engine, ag, base, DAY, now=NOW)
-
-
-def rows(engine, sql, **params):
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(text(sql), params).mappings().all())
 
 
 def case_state(engine):
