@@ -87,11 +87,6 @@ def test_a_poison_file_is_quarantined_and_the_rest_of_the_drop_is_booked(
     # the poison file sorts first: the bug was that it stopped every file after it
     (drop_dir / "a_poison.txt").write_bytes(mutate(good))
     (drop_dir / "b_good.txt").write_bytes(good)
-    # the bank wrote them before the run (the run's clock is NOW): a file modified after it
-    # was logged would be read again, as a replacement under the same name
-    written = (NOW - dt.timedelta(hours=1)).timestamp()
-    for path in drop_dir.iterdir():
-        os.utime(path, (written, written))
     drop = BankDrop(NO_CLIENT, folder=str(drop_dir))
 
     result = import_drop(demo, drop, business_date=DAY, base=tmp_path / "files", now=NOW)

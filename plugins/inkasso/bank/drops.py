@@ -7,8 +7,9 @@ Configured in the Airflow Variable ``inkasso_bank_drops`` (JSON), keyed by clien
 
 A client without an entry uses the demo default, the folder ``<files_base>/bank/<client_id>/``.
 Files are left in the drop: the file log (by SHA-256) makes sure each is booked once. A file whose
-name and size are logged is not fetched again, unless it was modified after it was logged: a bank
-reusing a name replaces the file, often with one of the same size (fixed-width records).
+name and size are logged is not fetched again, unless its modification time differs from the one
+recorded when it was read: a bank reusing a name replaces the file, often with one of the same
+size (fixed-width records).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from inkasso.bank.detect import _head, detect_format, iter_bank_file
 from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
@@ -57,20 +57,25 @@ _BLOCK = 1 << 20  # bytes hashed per read of a file given as a path
 Source = bytes | str | os.PathLike
 
 
-def logged_files(engine: Engine, client_id: int) -> dict[tuple[str, int], datetime]:
-    """(file name, size) of every bank file logged for the client -> when it was last logged."""
+def logged_files(engine: Engine, client_id: int) -> dict[tuple[str, int], tuple[set, datetime]]:
+    """(file name, size) of every bank file logged for the client -> (the drop's modification
+    times recorded when such files were read, when such a file was last logged)."""
     f = ink_file_log.c
     with engine.connect() as conn:
         rows = conn.execute(
-            select(f.file_name, f.size_bytes, func.max(f.created_at))
-            .where(
+            select(f.file_name, f.size_bytes, f.source_mtime, f.created_at).where(
                 f.client_id == client_id,
                 f.direction == "in",
                 f.kind.in_((*BANK_KINDS, UNKNOWN_KIND)),
             )
-            .group_by(f.file_name, f.size_bytes)
         ).all()
-    return {(name, int(size)): _utc(at) for name, size, at in rows}
+    known: dict[tuple[str, int], tuple[set, datetime]] = {}
+    for name, size, mtime, at in rows:
+        times, last = known.get((name, int(size)), (set(), _utc(at)))
+        if mtime is not None:
+            times.add(_utc(mtime))
+        known[name, int(size)] = (times, max(last, _utc(at)))
+    return known
 
 
 def _utc(at) -> datetime:
@@ -80,13 +85,19 @@ def _utc(at) -> datetime:
 
 
 def new_files(waiting: dict, known: dict) -> list[str]:
-    """The drop's files to read: a name and size not logged yet, or one changed since it was
-    logged (a bank reusing a name, with fixed-width records, often writes the same size)."""
-    return [
-        name
-        for name, (size, mtime) in waiting.items()
-        if (name, size) not in known or (mtime is not None and mtime > known[name, size])
-    ]
+    """The drop's files to read: a name and size not logged yet, or one whose modification time
+    is not one recorded when such a file was read (a bank reusing a name, with fixed-width
+    records, often writes the same size). Files logged before times were recorded (0012) count
+    as changed when modified after they were last logged."""
+    chosen = []
+    for name, (size, mtime) in waiting.items():
+        if (name, size) not in known:
+            chosen.append(name)
+            continue
+        times, last = known[name, size]
+        if mtime is not None and (mtime not in times if times else mtime > last):
+            chosen.append(name)
+    return chosen
 
 
 def _digest(source: Source) -> tuple[str, int]:
@@ -140,10 +151,12 @@ def import_bank_file(
     now: datetime,
     run_id: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    source_mtime: datetime | None = None,
 ) -> dict:
     """Import one bank file of one client (see module doc); returns a small summary for XCom.
 
-    ``data`` is the file's bytes or a local path to it.
+    ``data`` is the file's bytes or a local path to it; ``source_mtime`` its modification time
+    in the drop, recorded so that the next listing knows it (`new_files`).
     """
     digest = _digest(data)
     kind = detect_format(_head(data)) or UNKNOWN_KIND
@@ -157,11 +170,15 @@ def import_bank_file(
             )
         ).all()
     if any(name == file_name for name, _ in seen):
+        _seen_at(engine, client_id, file_name, digest[0], source_mtime)
         return summary | {"status": "already_imported"}
     archive = base / "inbound" / "bank" / str(client_id) / business_date.isoformat() / file_name
     archive.parent.mkdir(parents=True, exist_ok=True)
     _copy(data, archive)
-    row = _log_row(client_id, kind, file_name, business_date, "", archive, digest, now, run_id)
+    row = _log_row(
+        client_id, kind, file_name, business_date, "", archive, digest, now, run_id,
+        source_mtime=source_mtime,
+    )  # fmt: skip
     if seen:
         first = seen[0][0]
         with engine.begin() as conn:
@@ -179,6 +196,25 @@ def import_bank_file(
     except BankFileError as error:
         # raised mid-file, it rolled back all the file staged or booked: quarantined whole
         return summary | _quarantine(engine, row, base, data, error)
+
+
+def _seen_at(engine: Engine, client_id: int, file_name: str, sha256: str, mtime) -> None:
+    """The same bytes under their name, touched again in the drop: its new modification time is
+    recorded on its log row, so later listings do not read it again and again."""
+    if mtime is None:
+        return
+    f = ink_file_log.c
+    with engine.begin() as conn:
+        conn.execute(
+            update(ink_file_log)
+            .where(
+                f.client_id == client_id,
+                f.direction == "in",
+                f.file_name == file_name,
+                f.sha256 == sha256,
+            )
+            .values(source_mtime=mtime)
+        )
 
 
 def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: int) -> dict:
@@ -301,6 +337,7 @@ def import_drop(
             import_bank_file(
                 engine, drop.client_id, name, data,
                 business_date=business_date, base=base, now=now, run_id=run_id,
+                source_mtime=waiting[name][1],
             )
         )  # fmt: skip
     with engine.begin() as conn:

@@ -179,6 +179,9 @@ ink_file_log = Table(
     Column("record_count", Integer, nullable=False),
     Column("amount_total", BigInteger, nullable=False),
     Column("remote_path", Text),
+    # a bank file's modification time in its drop when it was read (0012): a later listing with
+    # another time under the same name and size is a replacement, read again
+    Column("source_mtime", DateTime(timezone=True)),
     Column("detail", Text),
     Column("run_id", String(250)),
     Column("created_at", DateTime(timezone=True), nullable=False),

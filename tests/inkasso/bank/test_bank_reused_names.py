@@ -318,3 +318,31 @@ def test_two_clients_files_of_one_name_booked_at_once_both_book(demo, tmp_path, 
     assert results[NO_CLIENT]["bank_file"] == "OCR.txt"
     assert results[2]["status"] == "applied" and results[2]["bank_file"].startswith("OCR.txt#")
     assert one(demo, "SELECT COUNT(*) FROM erp_payment") == 40
+
+
+def test_a_replacement_is_found_by_its_drop_time_whatever_the_banks_clock(demo, tmp_path):
+    """The bank's clock runs behind ours: its replacement of a file (same name, same size) is
+    stamped before we logged the first one, and is still read and booked, once. The same bytes
+    touched again are read once more (nothing booked) and then left alone."""
+    a, b = open_invoices(demo, SE_CLIENT, 2)
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    path = folder / "BGMAX.txt"
+    old, new = bgmax((a["kid"], 700)), bgmax((b["kid"], 200))
+    path.write_bytes(old)
+    os.utime(path, (NOW.timestamp() - 7200,) * 2)
+    drop = BankDrop(SE_CLIENT, folder=str(folder))
+    import_drop(demo, drop, business_date=DAY, base=tmp_path, now=NOW)
+    path.write_bytes(new)  # stamped by a clock an hour behind: still before NOW
+    os.utime(path, (NOW.timestamp() - 3600,) * 2)
+
+    result = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=NOW)
+
+    assert [(f["file_name"], f["status"]) for f in result["files"]] == [("BGMAX.txt", "applied")]
+    assert one(demo, "SELECT SUM(amount) FROM erp_payment") == 900
+    os.utime(path, (NOW.timestamp() - 1800,) * 2)  # touched: same bytes, another time
+    touched = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=NOW)
+    assert [f["status"] for f in touched["files"]] == ["already_imported"]
+    again = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=NOW)
+    assert again["files"] == [] and again["skipped_known"] == 1
+    assert one(demo, "SELECT SUM(amount) FROM erp_payment") == 900
