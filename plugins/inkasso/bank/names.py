@@ -59,15 +59,27 @@ def erp_bank_file(conn: Connection, client_id: int, file_name: str, file_id: int
     return qualified(file_name, file_id) if seen else file_name
 
 
-def erp_names(file_ids: Select) -> Select:
-    """The ``erp_payment.bank_file`` values of the logged bank files ``file_ids`` (a subquery of
-    ids): each file's qualified name, and its plain name when it is the client's first applied
-    file of that name (a later one never books under it). Filter the payments by client too."""
+def erp_names_by_file(file_ids: Select) -> Select:
+    """(``file_id``, ``client_id``, ``bank_file``) of the logged bank files ``file_ids`` (a
+    subquery of ids): each file's qualified name, and its plain name when it is the client's
+    first applied file of that name (a later one never books under it). Join the payments on
+    client and ``bank_file``."""
     f = ink_file_log
     suffix = literal(SEPARATOR) + cast(f.c.file_id, String)
     name = func.substr(f.c.file_name, 1, _WIDTH - func.length(suffix)) + suffix
     first = (f.c.status == "applied") & ~_earlier_applied(f.c.client_id, f.c.file_name, f.c.file_id)
     return union(
-        select(name.label("bank_file")).where(f.c.file_id.in_(file_ids)),
-        select(f.c.file_name.label("bank_file")).where(f.c.file_id.in_(file_ids), first),
+        select(f.c.file_id, f.c.client_id, name.label("bank_file")).where(
+            f.c.file_id.in_(file_ids)
+        ),
+        select(f.c.file_id, f.c.client_id, f.c.file_name.label("bank_file")).where(
+            f.c.file_id.in_(file_ids), first
+        ),
     )
+
+
+def erp_names(file_ids: Select) -> Select:
+    """The ``erp_payment.bank_file`` values of the logged bank files ``file_ids`` (see
+    `erp_names_by_file`). Filter the payments by client too."""
+    names = erp_names_by_file(file_ids).subquery()
+    return select(names.c.bank_file).distinct()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Select, func, select, text
 
+from inkasso.bank.names import erp_names_by_file
+from inkasso.db.schema import erp_invoice, erp_payment, ink_file_log, ink_payout
 from inkasso.masking import mask_text
 from inkasso.money.amounts import format_money
 
@@ -15,37 +17,55 @@ _FILES_SQL = (
     "AND f.kind IN ('ocr_giro', 'bgmax', 'bank_unknown') AND f.business_date = :d "
     "ORDER BY f.client_id, f.file_name"
 )
-# a file's payments: under its own name, or '<name>#<file_id>' when the name was used before
-# (inkasso.bank.names); the plain name is the client's first applied file's of that name
-_OWN_PAYMENTS = (
-    "f.client_id = p.client_id AND f.direction = 'in' AND f.status = 'applied' "
-    "AND f.kind IN ('ocr_giro', 'bgmax') "
-    "AND (p.bank_file = f.file_name || '#' || CAST(f.file_id AS VARCHAR(12)) "
-    "OR (p.bank_file = f.file_name AND NOT EXISTS (SELECT 1 FROM ink_file_log e "
-    "WHERE e.client_id = f.client_id AND e.file_name = f.file_name AND e.direction = 'in' "
-    "AND e.kind IN ('ocr_giro', 'bgmax') AND e.status = 'applied' AND e.file_id < f.file_id)))"
-)
-_KINDS_SQL = (
-    "SELECT f.file_id, p.kind, COALESCE(i.status, '') AS st, "
-    "COUNT(*) AS n, SUM(p.amount) AS amount FROM erp_payment p "
-    "LEFT JOIN erp_invoice i ON i.invoice_id = p.invoice_id "
-    f"JOIN ink_file_log f ON {_OWN_PAYMENTS} AND f.business_date = :d "
-    "GROUP BY f.file_id, p.kind, COALESCE(i.status, '')"
-)
 _ISSUES_SQL = (
     "SELECT s.file_id, s.line, s.field, s.reason FROM ink_file_issue s "
     "JOIN ink_file_log f ON f.file_id = s.file_id WHERE f.business_date = :d "
     "AND f.kind IN ('ocr_giro', 'bgmax', 'bank_unknown')"
 )
-_PAYOUTS_SQL = (
-    "SELECT o.agreement_id, o.payment_date, o.amount, o.reconciliation, o.detail "
-    "FROM ink_payout o JOIN erp_payment p ON p.payment_id = o.payment_id "
-    f"JOIN ink_file_log f ON {_OWN_PAYMENTS} AND f.business_date = :d ORDER BY o.agreement_id"
-)
 
 
 def _day_rows(conn: Connection, sql: str, day: date) -> list:
     return conn.execute(text(sql), {"d": day}).mappings().all()
+
+
+def _day_names(day: date):
+    """The names the day's bank files' payments carry in ``erp_payment`` (inkasso.bank.names)."""
+    files = select(ink_file_log.c.file_id).where(
+        ink_file_log.c.direction == "in",
+        ink_file_log.c.kind.in_(("ocr_giro", "bgmax")),
+        ink_file_log.c.business_date == day,
+    )
+    return erp_names_by_file(files).subquery("names")
+
+
+def _kinds_query(day: date) -> Select:
+    """Per bank file of the day: its payments by kind and by the status of the paid invoice."""
+    names, p, i = _day_names(day), erp_payment, erp_invoice
+    status = func.coalesce(i.c.status, "")
+    return (
+        select(
+            names.c.file_id,
+            p.c.kind,
+            status.label("st"),
+            func.count().label("n"),
+            func.sum(p.c.amount).label("amount"),
+        )  # fmt: skip
+        .select_from(p)
+        .join(names, (names.c.client_id == p.c.client_id) & (names.c.bank_file == p.c.bank_file))
+        .outerjoin(i, i.c.invoice_id == p.c.invoice_id)
+        .group_by(names.c.file_id, p.c.kind, status)
+    )
+
+
+def _payouts_query(day: date) -> Select:
+    """The agency payouts found in the day's bank files."""
+    names, p, o = _day_names(day), erp_payment, ink_payout
+    return (
+        select(o.c.agreement_id, o.c.payment_date, o.c.amount, o.c.reconciliation, o.c.detail)
+        .join(p, p.c.payment_id == o.c.payment_id)
+        .join(names, (names.c.client_id == p.c.client_id) & (names.c.bank_file == p.c.bank_file))
+        .order_by(o.c.agreement_id)
+    )
 
 
 def _print_file(f, kinds: list, issues: list) -> None:
@@ -80,9 +100,9 @@ def print_bank_day(engine: Engine, day: date) -> None:
     """Print the bank files of ``day``, their payments by kind, payouts and their reconciliation."""
     with engine.connect() as conn:
         files = _day_rows(conn, _FILES_SQL, day)
-        kinds = _day_rows(conn, _KINDS_SQL, day)
+        kinds = conn.execute(_kinds_query(day)).mappings().all()
         issues = _day_rows(conn, _ISSUES_SQL, day)
-        payouts = _day_rows(conn, _PAYOUTS_SQL, day)
+        payouts = conn.execute(_payouts_query(day)).mappings().all()
     print(f"Bank import {day}: {len(files)} file(s)")
     for f in files:
         _print_file(f, kinds, issues)

@@ -346,3 +346,19 @@ def test_a_replacement_is_found_by_its_drop_time_whatever_the_banks_clock(demo, 
     again = import_drop(demo, drop, business_date=NEXT, base=tmp_path, now=NOW)
     assert again["files"] == [] and again["skipped_known"] == 1
     assert one(demo, "SELECT SUM(amount) FROM erp_payment") == 900
+
+
+def test_the_demo_bank_view_shows_each_days_file_with_its_own_payments(demo, tmp_path, capsys):
+    """`make demo`'s bank printout: a file under a reused name lists its own payments only."""
+    from inkasso_demo.views.bank import print_bank_day
+
+    (a,) = open_invoices(demo, SE_CLIENT, 1)
+    run(demo, tmp_path, "BGMAX.txt", bgmax((a["kid"], 10)))
+    run(demo, tmp_path, "BGMAX.txt", bgmax((a["kid"], 20), ("1", 1)), day=NEXT)
+    counted = {}
+    for day in (DAY, NEXT):
+        print_bank_day(demo, day)
+        kinds = [line.split() for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("      ")]  # fmt: skip
+        counted[day] = sorted((kind[0], int(kind[1])) for kind in kinds)
+    assert counted == {DAY: [("direct", 1)], NEXT: [("direct", 1), ("unmatched", 1)]}
