@@ -10,7 +10,8 @@
 * a payments file is logged ``applied`` and, in the same transaction, its payments recorded in
   ``erp_payment`` (matched by KID / OCR reference), applied to invoices, payouts logged and booked.
 
-The same bytes under another name are logged once more as ``duplicate`` and not booked. Other
+The same bytes under another name are logged once more as ``duplicate`` and not booked, also
+when two runs take them at once: the booking transaction locks the bytes and looks again. Other
 bytes under a name already booked are a new file: booked on their own, under the ERP name
 `names.erp_bank_file` gives them (``<name>#<file_id>``), since their references may repeat the
 earlier file's. A reference twice within one file quarantines it (the ERP keeps each once).
@@ -29,7 +30,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from inkasso.bank.detect import _head, detect_format, iter_bank_file
 from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
@@ -45,6 +46,7 @@ from inkasso.bank.record import (
 )
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
 from inkasso.db.staging import bulk_session
+from inkasso.locks import sqlite_write_lock
 from inkasso.runs import progress
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 BANK_KINDS = ("ocr_giro", "bgmax")
 UNKNOWN_KIND = "bank_unknown"
 CHUNK_ROWS = 100_000
+BYTES_NAMESPACE = 7303  # advisory locks on a client's file bytes (beside inkasso.locks')
 _BLOCK = 1 << 20  # bytes hashed per read of a file given as a path
 
 Source = bytes | str | os.PathLike
@@ -161,36 +164,18 @@ def import_bank_file(
     digest = _digest(data)
     kind = detect_format(_head(data)) or UNKNOWN_KIND
     summary = {"client_id": client_id, "file_name": file_name, "kind": kind}
-    with engine.connect() as conn:
-        seen = conn.execute(
-            select(ink_file_log.c.file_name, ink_file_log.c.status).where(
-                ink_file_log.c.client_id == client_id,
-                ink_file_log.c.direction == "in",
-                ink_file_log.c.sha256 == digest[0],
-            )
-        ).all()
-    if any(name == file_name for name, _ in seen):
-        _seen_at(engine, client_id, file_name, digest[0], source_mtime)
-        return summary | {"status": "already_imported"}
     archive = base / "inbound" / "bank" / str(client_id) / business_date.isoformat() / file_name
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    _copy(data, archive)
     row = _log_row(
         client_id, kind, file_name, business_date, "", archive, digest, now, run_id,
         source_mtime=source_mtime,
     )  # fmt: skip
-    if seen:
-        first = seen[0][0]
+    with engine.connect() as conn:
+        seen = _seen_names(conn, row)
+    if file_name in seen:  # imported before under this name: nothing to archive again
         with engine.begin() as conn:
-            conn.execute(
-                insert(ink_file_log).values(
-                    row | {"status": "duplicate", "detail": f"same bytes as {first}: not booked"}
-                )
-            )
-        log.warning(
-            "client %s: %s has the same bytes as %s; not booked", client_id, file_name, first
-        )
-        return summary | {"status": "duplicate", "same_as": first}
+            return summary | _known_bytes(conn, row, seen)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    _copy(data, archive)
     try:
         return summary | _book(engine, row, data, now, chunk_rows)
     except BankFileError as error:
@@ -198,23 +183,67 @@ def import_bank_file(
         return summary | _quarantine(engine, row, base, data, error)
 
 
-def _seen_at(engine: Engine, client_id: int, file_name: str, sha256: str, mtime) -> None:
+def _lock_bytes(conn: Connection, client_id: int, sha256: str) -> None:
+    """Hold the right to book these bytes for the client to the end of ``conn``'s transaction.
+
+    Two runs at once (a rerun beside the scheduled run, a backfill) may both find a file's
+    bytes new; the second waits here until the first has committed and then sees them booked.
+    PostgreSQL: a transaction-level advisory lock on (client, SHA-256); SQLite: the write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"),
+            {"ns": BYTES_NAMESPACE, "key": f"{client_id}:{sha256}"},
+        )
+        return
+    sqlite_write_lock(conn)
+
+
+def _seen_names(conn: Connection, row: dict) -> list[str]:
+    """The names the client's file log has the bytes of ``row`` under, first logged first."""
+    f = ink_file_log.c
+    return list(
+        conn.execute(
+            select(f.file_name)
+            .where(f.client_id == row["client_id"], f.direction == "in", f.sha256 == row["sha256"])
+            .order_by(f.file_id)
+        ).scalars()
+    )
+
+
+def _known_bytes(conn: Connection, row: dict, seen: list[str]) -> dict:
+    """What becomes of a file whose bytes the log has under the names ``seen``: under its own
+    name ``already_imported`` (its drop time updated, see `_seen_at`); under another name a
+    ``duplicate`` row is logged, naming the first, and nothing is booked."""
+    client_id, file_name = row["client_id"], row["file_name"]
+    if file_name in seen:
+        _seen_at(conn, row)
+        return {"status": "already_imported"}
+    conn.execute(
+        insert(ink_file_log).values(
+            row | {"status": "duplicate", "detail": f"same bytes as {seen[0]}: not booked"}
+        )
+    )
+    log.warning("client %s: %s has the same bytes as %s; not booked", client_id, file_name, seen[0])
+    return {"status": "duplicate", "same_as": seen[0]}
+
+
+def _seen_at(conn: Connection, row: dict) -> None:
     """The same bytes under their name, touched again in the drop: its new modification time is
     recorded on its log row, so later listings do not read it again and again."""
-    if mtime is None:
+    if row["source_mtime"] is None:
         return
     f = ink_file_log.c
-    with engine.begin() as conn:
-        conn.execute(
-            update(ink_file_log)
-            .where(
-                f.client_id == client_id,
-                f.direction == "in",
-                f.file_name == file_name,
-                f.sha256 == sha256,
-            )
-            .values(source_mtime=mtime)
+    conn.execute(
+        update(ink_file_log)
+        .where(
+            f.client_id == row["client_id"],
+            f.direction == "in",
+            f.file_name == row["file_name"],
+            f.sha256 == row["sha256"],
         )
+        .values(source_mtime=row["source_mtime"])
+    )
 
 
 def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: int) -> dict:
@@ -223,6 +252,10 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
     count = amount = 0
     chunk = None
     with engine.begin() as conn:
+        _lock_bytes(conn, client_id, row["sha256"])
+        seen = _seen_names(conn, row)  # logged by a run beside this one meanwhile
+        if seen:
+            return _known_bytes(conn, row, seen)
         bulk_session(conn)
         begin_stage(conn)
         accounts = agency_accounts(conn, client_id)

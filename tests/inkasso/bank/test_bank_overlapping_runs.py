@@ -1,0 +1,109 @@
+"""Two runs of the bank import at once (a manual rerun beside the scheduled run, a backfill, a
+retry beside a zombie) over the same drop: each file's bytes are booked once, whatever the
+interleaving, and the loser ends cleanly instead of failing (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from inkasso.bank.importer import import_bank_file
+from tests.db_helpers import query_frame as rows
+from tests.db_helpers import query_one as one
+
+DAY = dt.date(2026, 11, 2)
+NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
+CLIENT = 1  # Norwegian client: Nets OCR giro
+
+
+@pytest.fixture
+def demo(erp_engine):
+    from inkasso_demo.erp.generator import create_demo_erp
+
+    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    return erp_engine
+
+
+def _ocr_sample(reference_dir) -> bytes:
+    return (reference_dir / "ocr-giro" / "ocr_giro_transactions.txt").read_bytes()
+
+
+def _two_runs_at_once(monkeypatch, engine, base, first: str, second: str, data: bytes) -> list:
+    """Import ``data`` as ``first`` in one thread and as ``second`` in another, the second
+    started while the first is inside its booking transaction, past the point where it looked
+    for the same bytes."""
+    import inkasso.bank.importer as importer
+
+    inside, real = threading.Event(), importer.book_staged
+    calls = []
+
+    def slow_first(conn, client_id, *args):
+        calls.append(client_id)
+        if len(calls) == 1:  # the first booking holds its transaction open a while
+            inside.set()
+            time.sleep(1.5)
+        return real(conn, client_id, *args)
+
+    monkeypatch.setattr(importer, "book_staged", slow_first)
+    results, errors = [None, None], []
+
+    def book(i, name):
+        try:
+            results[i] = import_bank_file(
+                engine, CLIENT, name, data, business_date=DAY, base=base / str(i), now=NOW,
+                run_id=f"run-{i}",
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the test reports it below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=book, args=(0, first))]
+    threads[0].start()
+    assert inside.wait(30)
+    threads.append(threading.Thread(target=book, args=(1, second)))
+    threads[1].start()
+    for t in threads:
+        t.join(90)
+    assert not errors, errors
+    return results  # [first, second]
+
+
+def _booked(engine) -> tuple[int, int]:
+    """(payments, their sum in øre) in the ERP."""
+    frame = rows(engine, "SELECT amount FROM erp_payment WHERE kind <> 'agency_settlement'")
+    return len(frame), int(frame["amount"].sum()) if len(frame) else 0
+
+
+def test_the_same_bytes_under_two_names_in_two_runs_at_once_are_booked_once(
+    demo, tmp_path, reference_dir, monkeypatch
+):
+    """The drop holds one payment file twice (the bank sent it again under a new name); two
+    overlapping runs take one name each: one books it, the other logs a duplicate."""
+    data = _ocr_sample(reference_dir)
+    results = _two_runs_at_once(monkeypatch, demo, tmp_path, "OCR.1.txt", "OCR.2.txt", data)
+
+    assert [r["status"] for r in results] == ["applied", "duplicate"]
+    payments, amount = _booked(demo)
+    applied = results[0]
+    assert (payments, amount) == (applied["payments"], applied["amount"])
+    logged = rows(demo, "SELECT file_name, status FROM ink_file_log WHERE kind = 'ocr_giro'")
+    assert sorted(logged["status"]) == ["applied", "duplicate"]
+    assert one(demo, "SELECT COUNT(DISTINCT bank_file) FROM erp_payment") == 1
+
+
+def test_one_file_imported_by_two_runs_at_once_is_booked_once(
+    demo, tmp_path, reference_dir, monkeypatch
+):
+    """Both runs take the same file of the drop: one books it, the other says it is already
+    imported (no unique-key failure, no second booking)."""
+    data = _ocr_sample(reference_dir)
+    results = _two_runs_at_once(monkeypatch, demo, tmp_path, "OCR.txt", "OCR.txt", data)
+
+    assert [r["status"] for r in results] == ["applied", "already_imported"]
+    payments, _ = _booked(demo)
+    assert payments == one(
+        demo, "SELECT record_count FROM ink_file_log WHERE kind = 'ocr_giro' AND status = 'applied'"
+    )
+    assert one(demo, "SELECT COUNT(*) FROM ink_file_log WHERE kind = 'ocr_giro'") == 1
