@@ -11,6 +11,14 @@ Airflow may run the same step twice at once (overlapping runs, a backfill that i
     not touch the agreement row, so inserts referencing it and the inbound fetch lock are not
     blocked). SQLite: ``BEGIN IMMEDIATE``, the database's single write lock.
 
+``lock_inbound``
+    Inside the transaction that applies an agency's answer file: two runs of one agreement (a
+    backfill of an earlier day beside today's run) apply their files one after the other, each
+    reading the cases as the other left them. A closure's collected amount is a total to date,
+    and what it adds is computed against the case: read before the other committed, the same
+    money would be counted twice. PostgreSQL: an advisory lock keyed on the agreement;
+    SQLite: ``BEGIN IMMEDIATE``.
+
 ``DeliveryClaim``
     A deliverer's identity (host, process, token) written into the file log rows it claims
     (``status = 'delivering'``) before it uploads them, and proof that it is still alive: on
@@ -31,6 +39,7 @@ from sqlalchemy import Connection, Engine, text
 
 # advisory lock namespaces (first key of pg_advisory_xact_lock(int, int))
 OUTGOING_NAMESPACE = 7301
+INBOUND_NAMESPACE = 7304
 # a claim nobody can prove alive (SQLite, another host) is taken over after this long
 CLAIM_LEASE = timedelta(hours=2)
 
@@ -49,6 +58,18 @@ def lock_outgoing(conn: Connection, agreement_id: str) -> None:
         conn.execute(
             text("SELECT pg_advisory_xact_lock(:ns, hashtext(:agreement))"),
             {"ns": OUTGOING_NAMESPACE, "agreement": agreement_id},
+        )
+        return
+    sqlite_write_lock(conn)
+
+
+def lock_inbound(conn: Connection, agreement_id: str) -> None:
+    """Hold the agreement's inbound-apply lock until ``conn``'s transaction ends; call it first
+    in the transaction, before anything is read (see module doc)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:agreement))"),
+            {"ns": INBOUND_NAMESPACE, "agreement": agreement_id},
         )
         return
     sqlite_write_lock(conn)

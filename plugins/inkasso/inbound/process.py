@@ -32,6 +32,7 @@ from inkasso.inbound.validate import (
     iter_parsed,
     read_cases,
 )
+from inkasso.locks import lock_inbound
 from inkasso.masking import mask_text
 from inkasso.runs import progress
 
@@ -213,6 +214,7 @@ def _apply_file(engine, agreement, profile, row, suite, now, chunk_rows) -> dict
     from airflow.sdk import ObjectStoragePath
 
     with engine.begin() as conn:
+        lock_inbound(conn, agreement.agreement_id)  # a run beside this one applies first
         claimed = conn.execute(
             update(ink_file_log)
             .where(ink_file_log.c.file_id == row["file_id"], ink_file_log.c.status == "received")

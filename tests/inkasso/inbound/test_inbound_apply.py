@@ -4,7 +4,9 @@ SQLite and PostgreSQL: the archive -> validate -> apply path without SFTP."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -334,3 +336,77 @@ def test_a_closure_restating_a_case_writes_neither_it_nor_an_invoice_already_end
         101: "at_collection", 102: "collection_ended", 103: "payout_pending",
         201: "at_collection", 202: "at_collection",
     }  # fmt: skip
+
+
+# Two inbound runs of one agreement at once (a backfill of an earlier day beside today's run):
+# closure files of the same case are applied one after the other, each against what the other
+# committed, so the collections add up to what the agency says it collected.
+
+NEXT = DAY + timedelta(days=1)
+
+
+def receive(engine, base, ag, name: str, data: bytes, day) -> None:
+    """Archive a fetched closure file and log it ``received`` for ``day``, as fetch does."""
+    path = base / "inbound" / ag.agreement_id / day.isoformat() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ink_file_log).values(
+                client_id=ag.client_id, agreement_id=ag.agreement_id, direction="in",
+                kind="closure", file_name=name, business_date=day, status="received",
+                path=str(path), sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+                record_count=0, amount_total=0, created_at=NOW,
+            )
+        )  # fmt: skip
+
+
+def test_closures_of_one_case_applied_by_two_runs_at_once_add_up(db, base, monkeypatch):
+    """Today's run applies the first closure (30 000 collected) and is slow to commit; a
+    backfill of yesterday meanwhile applies the second (50 000 to date). The case's
+    collections are 30 000 + 20 000, not 30 000 + 50 000."""
+    import inkasso.inbound.apply as apply
+
+    deliver(db, base, LOWELL, *build(LOWELL, "receipt", [receipt(101)]))
+    first = build(LOWELL, "closure", [closure(101, "partly_paid", 30_000, AMOUNT - 30_000)])
+    second = build(LOWELL, "closure", [closure(101, "partly_paid", 50_000, AMOUNT - 50_000)])
+    # the first file is today's (fetched today); the second came yesterday, under a later name
+    receive(db, base, LOWELL, first[0].replace("0540", "0550"), first[1], NEXT)
+    receive(db, base, LOWELL, second[0].replace("0540", "0551"), second[1], DAY)
+
+    inside, real = threading.Event(), apply.query
+    slowed = []
+
+    def slow_first(name):
+        if name == "erp/update_ended_invoice_status" and not slowed:
+            slowed.append(name)  # the first closure applied: hold its transaction open
+            inside.set()
+            time.sleep(2)
+        return real(name)
+
+    monkeypatch.setattr(apply, "query", slow_first)
+    results, errors = {}, []
+
+    def run(day):
+        try:
+            results[day] = process_received(db, LOWELL, base, day, now=NOW)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    today = threading.Thread(target=run, args=(NEXT,))
+    today.start()
+    assert inside.wait(30)
+    backfill = threading.Thread(target=run, args=(DAY,))
+    backfill.start()
+    today.join(60)
+    backfill.join(60)
+    assert not errors, errors
+
+    applied = sorted(a["file_name"] for r in results.values() for a in r["applied"])
+    assert len(applied) == 2
+    case = rows(db, "SELECT collected_amount FROM ink_case WHERE case_id = 101")
+    assert case["collected_amount"].tolist() == [50_000]
+    collections = rows(
+        db, "SELECT amount FROM ink_collection WHERE case_id = 101 ORDER BY collection_id"
+    )
+    assert collections["amount"].tolist() == [30_000, 20_000]
