@@ -16,8 +16,9 @@ Airflow may run the same step twice at once (overlapping runs, a backfill that i
     backfill of an earlier day beside today's run) apply their files one after the other, each
     reading the cases as the other left them. A closure's collected amount is a total to date,
     and what it adds is computed against the case: read before the other committed, the same
-    money would be counted twice. PostgreSQL: an advisory lock keyed on the agreement;
-    SQLite: ``BEGIN IMMEDIATE``.
+    money would be counted twice. The corrections run holds it too (after ``lock_outgoing``,
+    always in that order), so no case ends between its two reads of which cases are open.
+    PostgreSQL: an advisory lock keyed on the agreement; SQLite: ``BEGIN IMMEDIATE``.
 
 ``DeliveryClaim``
     A deliverer's identity (host, process, token) written into the file log rows it claims

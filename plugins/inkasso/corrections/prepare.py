@@ -27,7 +27,7 @@ from inkasso.corrections.collect import collect_corrections, read_file_correctio
 from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
 from inkasso.delivery.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.formats import load_layout, load_profile
-from inkasso.locks import lock_outgoing
+from inkasso.locks import lock_inbound, lock_outgoing
 from inkasso.money.after_closure import detect_after_closure
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ def prepare_corrections(
     try:
         with engine.connect() as conn, conn.begin():
             lock_outgoing(conn, agreement.agreement_id)  # a concurrent run waits, then sees ours
+            # no closure is applied meanwhile: which cases are open is read twice below
+            lock_inbound(conn, agreement.agreement_id)
             # money on cases that already ended is not for the agency: recorded for a person
             summary |= detect_after_closure(
                 conn, agreement.agreement_id, agreement.client_id, business_date, now=now
