@@ -326,11 +326,13 @@ class _Walk:
             if blank.any():
                 reference = np.where(blank, _texts(money[extra]), reference)
         refs = _texts(money["bgc_serial"]) if survey.unique_serials else _labels("L", lines)
-        payer = np.strings.lstrip(_texts(money["payer_bankgiro"]).astype(str), "0")
+        # leading zeros off each str in place: a round trip through a numpy unicode array
+        # costs two conversions of every value
+        payer = np.array([v.lstrip("0") for v in _texts(money["payer_bankgiro"])], dtype=object)
         frame = pd.DataFrame(
             {
                 "payment_ref": refs,
-                "payer_account": payer.astype(object),
+                "payer_account": payer,
                 "reference": reference,
                 "amount": money["signed"].to_numpy(dtype="int64"),
                 "payment_date": dates,
