@@ -73,3 +73,53 @@ def test_a_deposit_in_another_currency_is_never_booked_on_the_clients_invoices(w
     assert world.invoice(A) == {"status": "at_collection", "remaining": 100_000}
     assert world.scalar("SELECT COUNT(*) FROM erp_payment") == 0
     books_close(world, D1)
+
+
+def test_money_collected_after_a_closure_reaches_the_invoice(world):
+    """The agency closes A as uncollectible with part collected, then collects the rest after
+    all and says so in a later closure: that money is the debtor's, paid; it must reach the
+    invoice (settlement: booked; bank: the KID payout matches), never be ignored while the
+    invoice says the debtor still owes it."""
+    open_cases(world.engine, {A: 100_000})
+    world.closure(
+        D1, [{"case_id": A, "status": "uncollectible", "collected": 20_000, "remaining": 80_000}]
+    )
+    world.bank_file(
+        D2,
+        [{"reference": kid(A) if world.mode == "bank" else "91235", "amount": 20_000,
+          "paid_on": D1, "from_agency": True}],
+    )  # fmt: skip
+    assert world.invoice(A) == {"status": "collection_ended", "remaining": 80_000}
+    books_close(world, D2)
+
+    world.closure(D3, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
+    if world.mode == "settlement":
+        assert world.invoice(A) == {"status": "paid", "remaining": 0}
+    else:  # the closure leaves the ledger to the KID payout, which is on its way
+        assert world.invoice(A) == {"status": "payout_pending", "remaining": 80_000}
+    books_close(world, D3)
+    # the rerun of the same file under another name (or the same closure again) books nothing
+    world.closure(D3, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
+    assert world.scalar("SELECT SUM(amount) FROM ink_collection") == 100_000
+    kinds = world.scalar(
+        "SELECT COUNT(*) FROM ink_case_event WHERE kind = 'collected_after_closure'"
+        " AND detail LIKE 'after the case was closed as uncollectible: collected 100000%'"
+    )
+    assert kinds == 1
+    assert world.scalar("SELECT status FROM ink_case WHERE case_id = :c", c=A) == "paid"
+
+    payout = {"amount": 80_000, "paid_on": D3, "from_agency": True}
+    payout["reference"] = kid(A) if world.mode == "bank" else "91236"
+    world.bank_file(D4, [payout])
+    assert world.invoice(A) == {"status": "paid", "remaining": 0}
+    report = books_close(world, D4)
+    assert report.totals["SEK"]["collected"] == 100_000
+    assert report.totals["SEK"]["open"] == 0 and report.totals["SEK"]["in_transit"] == 0
+    assert world.scalar("SELECT COUNT(*) FROM ink_payout WHERE reconciliation = 'matched'") == 2
+    if world.mode == "settlement":
+        assert (
+            world.scalar(
+                "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = '1684'"
+            )
+            == 0
+        )
