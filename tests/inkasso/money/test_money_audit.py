@@ -123,3 +123,29 @@ def test_money_collected_after_a_closure_reaches_the_invoice(world):
             )
             == 0
         )
+
+
+def test_two_settlement_agreements_of_a_client_share_the_interim_account(erp_engine, tmp_path):
+    """A client that moved its settlement-mode collection to another agency keeps the old
+    agreement (inactive: its payouts may still arrive); both book against the default interim
+    account 1684, so its balance is explained by both agreements' collections and payouts
+    together, never judged per agreement against the sum of the two."""
+    from sqlalchemy import insert
+
+    from inkasso.db.schema import ink_agreement
+
+    world = new_world(erp_engine, tmp_path / "files", "settlement")
+    open_cases(world.engine, {A: 100_000})
+    with world.engine.begin() as conn:
+        conn.execute(
+            insert(ink_agreement).values(
+                agreement_id="svea_old", client_id=CLIENT, agency="svea", country="SE",
+                customer_no_at_agency="1", agency_bank_account="1111111", mode="sftp",
+                sftp_conn_id="c_svea", booking_mode="settlement", active=False,
+            )
+        )  # fmt: skip
+    world.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    report = books_close(world, D1)
+    assert any("1684 at 300,00" in item for item in report.listed), report.listed
