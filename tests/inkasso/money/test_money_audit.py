@@ -7,13 +7,25 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
+from sqlalchemy import insert
 
 from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.importer import import_bank_file
 from inkasso.bank.model import payments_frame
+from inkasso.db.schema import ink_agreement
+from inkasso.formats import load_layout, load_profile
 from inkasso.money.check import check_books
-from tests.inkasso.money.world import AGENCY_ACCOUNT, CLIENT, SENT, kid, new_world, open_cases
+from tests.inkasso.money.world import (
+    AGENCY_ACCOUNT,
+    CLIENT,
+    CUSTOMER_NO,
+    SENT,
+    kid,
+    new_world,
+    open_cases,
+)
 
 D1, D2, D3, D4 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6))
 A, B = 301, 302
@@ -125,15 +137,68 @@ def test_money_collected_after_a_closure_reaches_the_invoice(world):
         )
 
 
+def test_a_closure_whose_collected_amount_goes_down_is_quarantined_and_books_nothing(world):
+    """The agency said 300.00 collected on an open case, then 200.00: which is true is for a
+    person; the file is quarantined, the booked 300.00 stays, nothing is booked back or twice."""
+    open_cases(world.engine, {A: 100_000})
+    world.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    spec = load_profile("lowell").files["closure"]
+    codes = {v: k for k, v in load_profile("lowell").closure_statuses.items()}
+    frame = pd.DataFrame(
+        [{"case_id": A, "agency_case_ref": f"L{A}", "closure_status": codes["partly_paid"],
+          "collected_amount": 20_000, "remaining_amount": 80_000, "closure_date": D2}]
+    )  # fmt: skip
+    data = load_layout(spec.layout).write({"customer_no": CUSTOMER_NO, "file_date": D2}, frame)
+    with pytest.raises(AssertionError, match="quarantined"):
+        world.receive(
+            D2, "closure", spec.file_name(CUSTOMER_NO, datetime(2026, 11, 6, 5, 59)), data
+        )
+    issue = world.scalar("SELECT reason FROM ink_file_issue WHERE field = 'collected_amount'")
+    assert "less than the 30000 reported earlier" in issue
+    assert world.scalar("SELECT collected_amount FROM ink_case WHERE case_id = :c", c=A) == 30_000
+    assert world.scalar("SELECT SUM(amount) FROM ink_collection") == 30_000
+    expected = 70_000 if world.mode == "settlement" else 100_000
+    assert world.invoice(A) == {"status": "at_collection", "remaining": expected}
+    books_close(world, D2)
+
+
+def test_a_payout_by_an_unknown_kid_is_listed_and_books_nothing_on_an_invoice(world):
+    """The agency pays 300.00 with a reference that is no invoice's KID: not booked on any
+    invoice nor as a direct payment; the payout is listed as paying no collection, the case's
+    collection as still waiting for its payout; the books close."""
+    open_cases(world.engine, {A: 100_000})
+    world.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    world.bank_file(
+        D4, [{"reference": "999999999", "amount": 30_000, "paid_on": D1, "from_agency": True}]
+    )
+    assert world.scalar("SELECT COUNT(*) FROM erp_payment WHERE invoice_id IS NOT NULL") == (
+        1 if world.mode == "settlement" else 0  # the settlement booking of the closure
+    )
+    report = books_close(world, D4)
+    if world.mode == "bank":  # per case: this payout pays no case, A's collection waits
+        assert world.invoice(A) == {"status": "at_collection", "remaining": 100_000}
+        assert any("no collection by the agency to pay" in item for item in report.listed)
+        assert any(f"case {A}, closures" in item for item in report.listed), report.listed
+        assert report.totals["SEK"]["in_transit"] == 30_000
+    else:  # a lump: it pays the agreement's collections, whatever its reference
+        assert world.scalar("SELECT reconciliation FROM ink_payout") == "matched"
+        assert (
+            world.scalar(
+                "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = '1684'"
+            )
+            == 0
+        )
+
+
 def test_two_settlement_agreements_of_a_client_share_the_interim_account(erp_engine, tmp_path):
     """A client that moved its settlement-mode collection to another agency keeps the old
     agreement (inactive: its payouts may still arrive); both book against the default interim
     account 1684, so its balance is explained by both agreements' collections and payouts
     together, never judged per agreement against the sum of the two."""
-    from sqlalchemy import insert
-
-    from inkasso.db.schema import ink_agreement
-
     world = new_world(erp_engine, tmp_path / "files", "settlement")
     open_cases(world.engine, {A: 100_000})
     with world.engine.begin() as conn:
