@@ -214,3 +214,48 @@ def test_two_settlement_agreements_of_a_client_share_the_interim_account(erp_eng
     )
     report = books_close(world, D1)
     assert any("1684 at 300,00" in item for item in report.listed), report.listed
+
+
+def test_a_settlement_beyond_what_is_left_keeps_an_open_case_at_collection(world):
+    """The debtor pays the creditor 800.00 directly while the agency, not yet told, collects
+    300.00 of the 1 000.00 and goes on (partly paid): the invoice is paid beyond its claim, a
+    refund to handle, but its case is still open at the agency, so it stays at collection."""
+    open_cases(world.engine, {A: 100_000})
+    world.bank_file(D1, [{"reference": kid(A), "amount": 80_000}])
+    assert world.invoice(A) == {"status": "at_collection", "remaining": 20_000}
+    world.corrections(D1)  # the direct payment is reported to the agency
+    world.closure(
+        D2, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    expected = 0 if world.mode == "settlement" else 20_000  # bank: the payout is on its way
+    assert world.invoice(A) == {"status": "at_collection", "remaining": expected}
+    world.bank_file(
+        D3,
+        [{"reference": kid(A) if world.mode == "bank" else "91237", "amount": 30_000,
+          "paid_on": D2, "from_agency": True}],
+    )  # fmt: skip
+    assert world.invoice(A) == {"status": "at_collection", "remaining": 0}
+    report = books_close(world, D3)
+    assert report.totals["SEK"]["refund_due"] == 10_000
+    assert any("100,00 SEK received beyond the claim" in item for item in report.listed)
+
+
+def test_money_collected_after_a_recall_is_a_refund_and_the_invoice_stays_credited(world):
+    """The creditor recalls A (credit loss for all of it); the agency had collected nothing
+    then, but a payment reaches it afterwards and it says so: the invoice stays credited, the
+    100.00 is money to pay back (or to take off the credit loss), listed, never lost."""
+    open_cases(world.engine, {A: 100_000})
+    world.adjustment(A, "recall", 100_000, D1)
+    world.corrections(D1)
+    world.closure(D1, [{"case_id": A, "status": "recalled", "collected": 0, "remaining": 0}])
+    assert world.invoice(A) == {"status": "credited", "remaining": 0}
+    world.closure(D2, [{"case_id": A, "status": "recalled", "collected": 10_000, "remaining": 0}])
+    world.bank_file(
+        D3,
+        [{"reference": kid(A) if world.mode == "bank" else "91238", "amount": 10_000,
+          "paid_on": D2, "from_agency": True}],
+    )  # fmt: skip
+    assert world.invoice(A) == {"status": "credited", "remaining": 0}
+    report = books_close(world, D3)
+    assert report.totals["SEK"]["refund_due"] == 10_000
+    assert world.scalar("SELECT reconciliation FROM ink_payout") == "matched"
