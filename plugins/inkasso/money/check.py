@@ -3,9 +3,10 @@
 For every case (``inkasso.money.books``):
 
 * sent = collected + direct + credited + recalled + written_off + open, and the ERP's remaining
-  amount is what that leaves (``expected_remaining``); the agency never booked more on the
-  invoice than it says it collected; the closure records (``ink_collection``) add up to the
-  case's collected amount;
+  amount is what that leaves (``expected_remaining``); a settlement never booked more on the
+  invoice than the agency says it collected (a bank-mode agency's KID payouts beyond it are
+  its mistake, listed); the closure records (``ink_collection``) add up to the case's
+  collected amount;
 * the invoice's status is the one the ERP contract names for the case's state (no invoice stays
   *at collection* once its case has ended);
 
@@ -84,7 +85,8 @@ def _case_violations(books: pd.DataFrame) -> list[str]:
         )
     if len(wrong) > SHOWN_PER_KIND:
         out.append(f"... and {len(wrong) - SHOWN_PER_KIND} more cases whose remaining disagrees")
-    over = live[live["in_transit"] < 0]
+    # settlement mode: the pipeline's own closure bookings; more than collected is booked twice
+    over = live[(live["in_transit"] < 0) & (live["booking_mode"] == "settlement")]
     for r in over.head(SHOWN_PER_KIND).itertuples(index=False):
         out.append(
             f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.collected_booked)} booked "
@@ -216,6 +218,17 @@ def check_books(engine: Engine, through: date) -> BooksReport:
         payout_bad, payout_listed = _payout_items(conn, agreements, through)
     report.violations += interim_bad + payout_bad
     report.listed += interim_listed + payout_listed
+    # bank mode: the agency's own KID payouts; more than it reports collected is its mistake
+    paid_more = books[
+        books["is_latest"] & (books["in_transit"] < 0) & (books["booking_mode"] == "bank")
+    ]
+    report.listed += [
+        f"case {r.case_id} invoice {r.invoice_no}: the agency paid "
+        f"{format_money(r.collected_booked, r.currency)}, more than the "
+        f"{format_money(r.collected, r.currency)} it reports collected: "
+        f"{format_money(-r.in_transit, r.currency)} to return or to be explained"
+        for r in paid_more.head(SHOWN_PER_KIND).itertuples(index=False)
+    ]
     refunds = books[books["refund_due"] > 0]
     report.listed += [
         f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.refund_due, r.currency)} "

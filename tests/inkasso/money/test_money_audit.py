@@ -259,3 +259,32 @@ def test_money_collected_after_a_recall_is_a_refund_and_the_invoice_stays_credit
     report = books_close(world, D3)
     assert report.totals["SEK"]["refund_due"] == 10_000
     assert world.scalar("SELECT reconciliation FROM ink_payout") == "matched"
+
+
+def test_a_payout_bigger_than_the_collection_is_listed_not_lost(world):
+    """The agency collected 300.00 and pays 400.00: the 400.00 arrived and is booked where the
+    booking mode books payouts; the 100.00 too much is the agency's, listed for a person (the
+    payout differs), and the invoice shows what the debtor still owes: 700.00."""
+    open_cases(world.engine, {A: 100_000})
+    world.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    world.bank_file(
+        D2,
+        [{"reference": kid(A) if world.mode == "bank" else "91239", "amount": 40_000,
+          "paid_on": D1, "from_agency": True}],
+    )  # fmt: skip
+    report = books_close(world, D2)
+    assert world.scalar("SELECT reconciliation FROM ink_payout") == "differs"
+    assert any("difference 100,00" in item for item in report.listed), report.listed
+    if world.mode == "bank":  # booked on the invoice by its KID: 600.00 left, 700.00 owed...
+        assert world.invoice(A) == {"status": "at_collection", "remaining": 60_000}
+        assert any("more than the 300,00 SEK it reports collected" in i for i in report.listed)
+    else:  # ...or against the interim account, which now owes the agency 100.00
+        assert world.invoice(A) == {"status": "at_collection", "remaining": 70_000}
+        assert (
+            world.scalar(
+                "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = '1684'"
+            )
+            == -10_000
+        )
