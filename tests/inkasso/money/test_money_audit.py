@@ -288,3 +288,24 @@ def test_a_payout_bigger_than_the_collection_is_listed_not_lost(world):
             )
             == -10_000
         )
+
+
+@pytest.mark.parametrize(
+    ("path", "currency"),
+    [("ocr-giro/ocr_giro_transactions.txt", "NOK"), ("bgmax/BgMaxfil4.txt", "EUR")],
+)
+def test_the_banks_own_files_in_another_currency_book_nothing(world, reference_dir, path, currency):
+    """Nets' OCR giro example (NOK) reaching the Swedish client's drop, Bankgirot's example with
+    a EUR deposit after its SEK ones: never kroner or euro booked as kronor on SEK invoices, nor
+    summed with them; quarantined with the line, nothing of the file booked."""
+    open_cases(world.engine, {A: 100_000})
+    data = (reference_dir / path).read_bytes()
+    result = import_bank_file(
+        world.engine, CLIENT, path.split("/")[1], data,
+        business_date=D1, base=world.base, now=world.tick(), run_id="test",
+    )  # fmt: skip
+    assert result["status"] == "quarantined", result
+    assert result["field"] == "currency" and currency in result["error"] and result["line"] > 1
+    assert world.scalar("SELECT COUNT(*) FROM erp_payment") == 0
+    report = books_close(world, D1)
+    assert set(report.totals) == {"SEK"}
