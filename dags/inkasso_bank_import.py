@@ -22,8 +22,9 @@ task each):
 2. **Format**: Nets OCR giro (starts `NY000010`, read with netsgiro) or Bankgirot BgMax (starts
    `01BGMAX`, read with the format engine's `bgmax` layout). The original bytes are archived
    under `inbound/bank/<client>/<day>/`.
-3. **Rejected whole**: a file that does not read, or whose end / deposit records disagree with
-   its body, is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
+3. **Rejected whole**: a file that does not read, whose end / deposit records disagree with
+   its body, or that holds a payment in another currency than the client's (BgMax: a EUR
+   deposit), is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
    in `ink_file_issue`; nothing of it is booked. AvtaleGiro files are logged `ignored`.
 4. **Booked** (one transaction per file, with its file log row): every payment into
    `erp_payment`, matched to the client's invoices by KID / OCR reference:

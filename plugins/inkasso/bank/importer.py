@@ -3,7 +3,8 @@
 ``import_bank_file`` handles one file, exactly once per content (SHA-256 in ``ink_file_log``):
 
 * the original bytes are archived under ``inbound/bank/<client>/<business date>/``;
-* a file that does not read, or whose control records disagree with its body, is quarantined
+* a file that does not read, whose control records disagree with its body, or that holds a
+  payment in another currency than the client's (BgMax deposits may be in EUR), is quarantined
   whole (``quarantine/bank/<client>/``, file log status ``quarantined``, the line and field in
   ``ink_file_issue``): nothing of it is booked;
 * an AvtaleGiro file (agreements, payment requests) is logged as ``ignored``: not money received;
@@ -48,6 +49,7 @@ from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
 from inkasso.db.staging import bulk_session
 from inkasso.locks import sqlite_write_lock
 from inkasso.runs import progress
+from inkasso.sql import query
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +261,10 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
         bulk_session(conn)
         begin_stage(conn)
         accounts = agency_accounts(conn, client_id)
+        currency = conn.execute(query("erp/select_client"), {"client_id": client_id}).one().currency
         for chunk in _chunks(data, file_name, chunk_rows):
             payments = chunk.payments
+            _same_currency(payments, currency, file_name)
             append_stage(conn, payments, mark_payouts(payments, accounts))
             count += len(payments)
             amount += int(payments["amount"].sum())
@@ -284,6 +288,20 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
         drop_stage(conn)
     log.info("client %s: %s booked: %s", client_id, file_name, counts)
     return {"status": "applied", "payments": count, "amount": amount, **counts}
+
+
+def _same_currency(payments, currency: str, file_name: str) -> None:
+    """Raise `BankFileError` at the first payment in another currency than the client's: its
+    amount is not in the client's øre/öre, so nothing of the file may be booked (a BgMax file can
+    hold EUR deposits beside SEK ones; an OCR giro file is NOK)."""
+    other = payments[payments["currency"] != currency]
+    if len(other):
+        first = other.iloc[0]
+        raise BankFileError(
+            file_name, int(first["line"]), "currency",
+            f"payment in {first['currency'] or 'no currency'}; the client books {currency} only:"
+            " nothing of the file is booked",
+        )  # fmt: skip
 
 
 def _record(conn: Connection, row: dict, now: datetime) -> dict:

@@ -14,11 +14,18 @@ Closures (amounts are the case's totals to date)
     collected and remaining amounts, closure date, agency reference; ``partly_paid`` keeps the
     case open (the agency goes on), every other status closes it; a case closed before its
     receipt says so in the event;
-  * case already closed or rejected → nothing changes (event ``closure_ignored``).
+  * case already closed (paid, closed, recalled, uncollectible) and the agency now says it
+    collected **more** (it went on collecting after closing) → the case takes the new amounts,
+    closure date and status (a ``partly_paid`` code keeps the old status: the case stays
+    closed), and the increase is collected money like any other (below); event
+    ``collected_after_closure``. Money is never ignored while the invoice says it is owed;
+  * case already closed with no more collected, or rejected → nothing changes (event
+    ``closure_ignored``).
   * what the agency collected since the case's previous closure record (the change in its
     collected amount) is one ``ink_collection`` row: the settlement that a payout must match;
   * in ``settlement`` booking mode that amount is also booked on the invoice (remaining down, never
-    below zero: more is an over-payment the report lists) as a payment with method
+    below zero: more is an over-payment the report lists; its status is left to the case: an
+    open one keeps it at collection) as a payment with method
     ``collection`` (``erp_payment`` kind ``agency_settlement``) and two journal lines: debit the
     interim account (default 1684, a short-term claim on the agency), credit receivables 1500,
     ``source_ref`` ``closure:<file_id>:<case_id>`` (never booked twice). In ``bank`` mode the
@@ -53,6 +60,7 @@ from inkasso.sql import query
 
 RECEIVABLES_ACCOUNT = "1500"  # customer receivables, credited when a closure settles an invoice
 OPEN_STATUSES = ("sent", "registered", "partly_paid")
+ENDED_STATUSES = ("paid", "closed", "recalled", "uncollectible")  # a closed case (not rejected)
 RECEIPT_STAGE = "tmp_inbound_receipt"
 CLOSURE_STAGE = "tmp_inbound_closure"
 RECEIPT_COLUMNS = {
@@ -83,6 +91,7 @@ CLOSURE_COLUMNS = {
     "settled": "int",
     "kind": "str",
     "case_status": "str",
+    "late": "bool",
 }
 
 
@@ -206,10 +215,14 @@ def _closure_stage(d: pd.DataFrame, seq0: int, settle: bool) -> tuple[pd.DataFra
     # column of øre ever turns into float64 on its way to the database
     money = ["collected_amount", "remaining_amount", "case_collected", "sent_amount"]
     d = d.astype({c: "Int64" for c in money if c in d})
-    live = d["case_status"].isin(OPEN_STATUSES)
-    before_receipt = live & (d["case_status"] == "sent")
+    is_open = d["case_status"].isin(OPEN_STATUSES)
+    before_receipt = is_open & (d["case_status"] == "sent")
+    increase = d["collected_amount"] - d["case_collected"].fillna(0)
+    # a closed case whose collected amount went up: the agency collected after closing it
+    late = (d["case_status"].isin(ENDED_STATUSES) & (increase > 0).fillna(False)).astype(bool)
+    live = is_open | late  # the rows that write the case and its money
     # what the agency collected since the case's previous closure record
-    delta = (d["collected_amount"] - d["case_collected"].fillna(0)).where(live)
+    delta = increase.where(live)
     # settlement mode books the whole amount on the invoice (the agency holds it)
     settled = delta.clip(lower=0).fillna(0) if settle else pd.Series(0, index=d.index)
     settled = settled.astype("int64")
@@ -219,23 +232,30 @@ def _closure_stage(d: pd.DataFrame, seq0: int, settle: bool) -> tuple[pd.DataFra
             "case_id": d["case_id"].astype("int64"),
             "invoice_id": d["invoice_id"].astype("Int64"),
             "live": live,
-            "new_status": d["status"],
+            # a closed case stays closed: a partly_paid code after closing keeps its status
+            "new_status": d["status"].where(
+                ~late | (d["status"] != "partly_paid"), d["case_status"]
+            ),
             "ref": _ref(d),
-            "is_open": d["status"] == "partly_paid",
+            "is_open": is_open & (d["status"] == "partly_paid"),
             "collected": d["collected_amount"],
             "remaining": d["remaining_amount"],
             "closure_date": d["closure_date"],
             "delta": delta,
             "settled": settled,
-            "kind": d["status"].where(live, "closure_ignored"),
+            "kind": d["status"]
+            .where(is_open, "closure_ignored")
+            .where(~late, "collected_after_closure"),
             "case_status": d["case_status"].astype(str),
+            "late": late,
         }
     )
-    final = live & (d["status"] != "partly_paid")
-    todo = d[live]
+    final = is_open & (d["status"] != "partly_paid")
+    todo = d[is_open]
     counts = Counter({f"closure:{k}": int(v) for k, v in todo["status"].value_counts().items()})
     counts.update(
         closure_before_receipt=int(before_receipt.sum()),
+        collected_after_closure=int(late.sum()),
         closure_ignored=int((~live).sum()),
         left_unpaid=int((final & (d["remaining_amount"] > 0)).sum()),
         collected=int(todo["collected_amount"].sum()),
@@ -284,7 +304,14 @@ def apply_closure(
     conn.execute(_sql(CLOSURE_EVENTS), params)
     table.drop(conn)
     statuses = sorted(k for k in counts if k.startswith("closure:"))
-    keys = ("closure_before_receipt", "closure_ignored", "left_unpaid", "collected", "settled")
+    keys = (
+        "closure_before_receipt",
+        "collected_after_closure",
+        "closure_ignored",
+        "left_unpaid",
+        "collected",
+        "settled",
+    )
     return {"closures": {k.split(":", 1)[1]: counts[k] for k in statuses}} | {
         k: counts[k] for k in keys
     }
@@ -315,7 +342,9 @@ CLOSURE_EVENTS = f"""
 INSERT INTO ink_case_event (case_id, at, kind, detail, file_id)
 SELECT s.case_id, :now, s.kind,
        CASE WHEN NOT s.live THEN 'closure ignored, the case is already ' || s.case_status
-       ELSE 'collected ' || COALESCE(CAST(s.collected AS VARCHAR(20)), '<NA>')
+       ELSE CASE WHEN s.late THEN 'after the case was closed as ' || s.case_status || ': '
+                 ELSE '' END
+            || 'collected ' || COALESCE(CAST(s.collected AS VARCHAR(20)), '<NA>')
             || ', remaining ' || COALESCE(CAST(s.remaining AS VARCHAR(20)), '<NA>')
             || ', closed ' || CAST(s.closure_date AS VARCHAR(10)) || ' (' || :file_name || ')'
             || CASE WHEN s.case_status = 'sent'

@@ -3,9 +3,10 @@
 For every case (``inkasso.money.books``):
 
 * sent = collected + direct + credited + recalled + written_off + open, and the ERP's remaining
-  amount is what that leaves (``expected_remaining``); the agency never booked more on the
-  invoice than it says it collected; the closure records (``ink_collection``) add up to the
-  case's collected amount;
+  amount is what that leaves (``expected_remaining``); a settlement never booked more on the
+  invoice than the agency says it collected (a bank-mode agency's KID payouts beyond it are
+  its mistake, listed); the closure records (``ink_collection``) add up to the case's
+  collected amount;
 * the invoice's status is the one the ERP contract names for the case's state (no invoice stays
   *at collection* once its case has ended);
 
@@ -13,8 +14,9 @@ and for the money between the agency and the creditor:
 
 * every payout is reconciled (``matched``, ``differs`` with its difference, ``missing``), and
   every collection older than the grace days without a payout is listed;
-* in settlement mode, each interim account's balance equals what the agency collected and
-  booked but has not paid out yet, minus what it paid beyond that: every øre of it explained.
+* in settlement mode, each interim account's balance equals what the agencies booking against
+  it (a client's settlement-mode agreements with that account, together) collected and booked
+  but have not paid out yet, minus what they paid beyond that: every øre of it explained.
 
 A violation is something that must never happen (wrong money); a listed item is something for a
 person (a refund due, a payout that differs, an invoice whose collection ended unpaid).
@@ -83,7 +85,8 @@ def _case_violations(books: pd.DataFrame) -> list[str]:
         )
     if len(wrong) > SHOWN_PER_KIND:
         out.append(f"... and {len(wrong) - SHOWN_PER_KIND} more cases whose remaining disagrees")
-    over = live[live["in_transit"] < 0]
+    # settlement mode: the pipeline's own closure bookings; more than collected is booked twice
+    over = live[(live["in_transit"] < 0) & (live["booking_mode"] == "settlement")]
     for r in over.head(SHOWN_PER_KIND).itertuples(index=False):
         out.append(
             f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.collected_booked)} booked "
@@ -119,37 +122,44 @@ def _collection_violations(conn, books: pd.DataFrame) -> list[str]:
 
 
 def _interim(conn, agreements: list) -> tuple[list[str], list[str]]:
-    """Settlement mode: each interim account's balance, explained by collections and payouts."""
+    """Settlement mode: each interim account's balance, explained by collections and payouts.
+
+    An account is the client's: every settlement-mode agreement of the client booking against
+    it (an old agency's and a new one's, say) explains its balance together.
+    """
     violations, listed = [], []
+    accounts: dict[tuple[int, str], list[str]] = {}
     for a in agreements:
-        if a.booking_mode != "settlement":
-            continue
+        if a.booking_mode == "settlement":
+            accounts.setdefault((a.client_id, a.interim_account), []).append(a.agreement_id)
+    for (client_id, account), ids in sorted(accounts.items()):
         j = erp_journal_line.c
         balance = conn.execute(
             select(func.coalesce(func.sum(j.debit - j.credit), 0)).where(
-                j.client_id == a.client_id, j.account == a.interim_account
+                j.client_id == client_id, j.account == account
             )
         ).scalar()
         booked = conn.execute(
             select(func.coalesce(func.sum(ink_collection.c.booked_amount), 0)).where(
-                ink_collection.c.agreement_id == a.agreement_id
+                ink_collection.c.agreement_id.in_(ids)
             )
         ).scalar()
         paid = conn.execute(
             select(func.coalesce(func.sum(ink_payout.c.amount), 0)).where(
-                ink_payout.c.agreement_id == a.agreement_id, ink_payout.c.case_id.is_(None)
+                ink_payout.c.agreement_id.in_(ids), ink_payout.c.case_id.is_(None)
             )
         ).scalar()
         balance, explained = int(balance), int(booked) - int(paid)
+        who = ", ".join(sorted(ids))
         if balance != explained:
             violations.append(
-                f"{a.agreement_id}: interim account {a.interim_account} stands at "
+                f"{who}: interim account {account} stands at "
                 f"{format_money(balance)}; collections booked {format_money(booked)} - payouts "
                 f"{format_money(paid)} explain {format_money(explained)}"
             )
         elif balance:
             listed.append(
-                f"{a.agreement_id}: interim account {a.interim_account} at {format_money(balance)}"
+                f"{who}: interim account {account} at {format_money(balance)}"
                 f" = collected and booked {format_money(booked)} - paid out {format_money(paid)}"
             )
     return violations, listed
@@ -208,6 +218,17 @@ def check_books(engine: Engine, through: date) -> BooksReport:
         payout_bad, payout_listed = _payout_items(conn, agreements, through)
     report.violations += interim_bad + payout_bad
     report.listed += interim_listed + payout_listed
+    # bank mode: the agency's own KID payouts; more than it reports collected is its mistake
+    paid_more = books[
+        books["is_latest"] & (books["in_transit"] < 0) & (books["booking_mode"] == "bank")
+    ]
+    report.listed += [
+        f"case {r.case_id} invoice {r.invoice_no}: the agency paid "
+        f"{format_money(r.collected_booked, r.currency)}, more than the "
+        f"{format_money(r.collected, r.currency)} it reports collected: "
+        f"{format_money(-r.in_transit, r.currency)} to return or to be explained"
+        for r in paid_more.head(SHOWN_PER_KIND).itertuples(index=False)
+    ]
     refunds = books[books["refund_due"] > 0]
     report.listed += [
         f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.refund_due, r.currency)} "
