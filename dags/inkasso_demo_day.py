@@ -11,7 +11,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
-from inkasso_demo.simulator.world import demo_world_enabled
+from inkasso_demo.simulator.world import demo_run_id, demo_world_enabled
 
 DOC = """
 ### inkasso_demo_day (demo world, embedded default only)
@@ -62,7 +62,7 @@ def _trigger(dag_id: str):
     return TriggerDagRunOperator(
         task_id=f"run_{dag_id.removeprefix('inkasso_')}",
         trigger_dag_id=dag_id,
-        trigger_run_id=f"demo__{{{{ ti.xcom_pull(task_ids='plan')['day'] }}}}__{dag_id}",
+        trigger_run_id=demo_run_id("{{ ti.xcom_pull(task_ids='plan')['day'] }}", dag_id),
         logical_date=f"{{{{ ti.xcom_pull(task_ids='plan')['{dag_id}'] }}}}",
         reset_dag_run=True,  # a day played again reruns its runs (safe: nothing is sent twice)
         wait_for_completion=True,
