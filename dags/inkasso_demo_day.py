@@ -35,7 +35,8 @@ files as they arrive, the bank writes a day's files once the ERP's day before is
 and 4 share their locks and records, so whichever comes first writes and the other finds it
 done: the outcome is the same with or without the services.
 
-Every step is done once per day, and the triggered runs are named `demo__<day>__<dag>`: running
+Every step is done once per day, and the triggered runs are named `demo__<day>__<dag>` (as
+`make demo` names its runs, so a day it played is reset here rather than refused): running
 a day again (clear, or `airflow backfill create ... --reprocess-behavior completed`) reruns the
 same runs, which send nothing twice. A backfill over a week of demo days, one day at a time:
 
