@@ -36,9 +36,10 @@ for each active agency agreement (one mapped task each):
    name (Lowell/Lindorff: `RD` + customer number + date + time) in the outbox, the file log
    (kind `corrections`) and a history event per correction on its case. A recall closes nothing
    here; the agency's closure does.
-2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP (temporary name,
-   size check, rename) or the manual-export outbox. A file that could not go out (SFTP down) is
-   delivered by the retry as the same file.
+2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP
+   (temporary name, read back and compared by sha256 with the file log, rename) or the
+   manual-export outbox. A file that could not go out (SFTP down) is delivered by the retry as
+   the same file.
 
 **Safe to re-run:** each ERP event is reported once (`ink_correction` is unique on its source).
 A rerun or backfill of a day sends nothing that was already sent; an agreement with nothing to

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
-from inkasso_demo.simulator.world import demo_world_enabled
+from inkasso_demo.simulator.world import demo_run_id, demo_world_enabled
 
 DOC = """
 ### inkasso_demo_day (demo world, embedded default only)
@@ -35,7 +35,8 @@ files as they arrive, the bank writes a day's files once the ERP's day before is
 and 4 share their locks and records, so whichever comes first writes and the other finds it
 done: the outcome is the same with or without the services.
 
-Every step is done once per day, and the triggered runs are named `demo__<day>__<dag>`: running
+Every step is done once per day, and the triggered runs are named `demo__<day>__<dag>` (as
+`make demo` names its runs, so a day it played is reset here rather than refused): running
 a day again (clear, or `airflow backfill create ... --reprocess-behavior completed`) reruns the
 same runs, which send nothing twice. A backfill over a week of demo days, one day at a time:
 
@@ -62,7 +63,7 @@ def _trigger(dag_id: str):
     return TriggerDagRunOperator(
         task_id=f"run_{dag_id.removeprefix('inkasso_')}",
         trigger_dag_id=dag_id,
-        trigger_run_id=f"demo__{{{{ ti.xcom_pull(task_ids='plan')['day'] }}}}__{dag_id}",
+        trigger_run_id=demo_run_id("{{ ti.xcom_pull(task_ids='plan')['day'] }}", dag_id),
         logical_date=f"{{{{ ti.xcom_pull(task_ids='plan')['{dag_id}'] }}}}",
         reset_dag_run=True,  # a day played again reruns its runs (safe: nothing is sent twice)
         wait_for_completion=True,

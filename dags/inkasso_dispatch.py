@@ -31,9 +31,9 @@ Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped t
    transaction opens the cases, puts the invoices *at collection*, writes history events and
    the file log. Held-back invoices and their reasons land in `ink_dispatch_hold`; the business
    date is the gates' reference day, so a held invoice goes on the first day it is allowed.
-2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP (temporary name, size
-   check, rename) or the manual-export outbox. A file that failed to go out is retried as the
-   same file.
+2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP
+   (temporary name, read back and compared by sha256 with the file log, rename) or the
+   manual-export outbox. A file that failed to go out is retried as the same file.
 
 **Day finished:** `summarize` emits events on `inkasso://pipeline/cases` and
 `inkasso://files/outgoing` with `extra={"business_date": "<day>"}`; `inkasso_report` waits for

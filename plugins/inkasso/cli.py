@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -19,6 +20,7 @@ from typing import Any
 OCR_GIRO = "ocr_giro"
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
+EXIT_PIPE_CLOSED = 141  # what a shell reports for a command ended by SIGPIPE
 
 
 def format_names() -> list[str]:
@@ -144,17 +146,35 @@ def _read(format_name: str, path: Path) -> int:
                 json.dumps({k: _json_value(v) for k, v in record.items()}, ensure_ascii=False)
             )
             out.write("\n")
-    except (FormatError, BankFileError) as exc:
         out.flush()
+    except BrokenPipeError:
+        _quiet_stdout(out)
+        return EXIT_PIPE_CLOSED
+    except (FormatError, BankFileError) as exc:
+        _flush(out)
         print(f"inkasso read: {exc}", file=sys.stderr)
         return EXIT_BROKEN
     except Exception as exc:  # a reader bug: still one line for the operator, not a traceback
-        out.flush()
+        _flush(out)
         print(
             f"inkasso read: {path}: cannot be read ({type(exc).__name__}: {exc})", file=sys.stderr
         )
         return EXIT_BROKEN
     return 0
+
+
+def _flush(out) -> None:
+    """Flush the records printed so far (before a message on stderr), whoever still reads them."""
+    try:
+        out.flush()
+    except BrokenPipeError:
+        _quiet_stdout(out)
+
+
+def _quiet_stdout(out) -> None:
+    """The reader of the output left (``inkasso read ... | head``): not the file's fault, so no
+    message of its own; stdout goes to devnull so that the interpreter's last flush is quiet."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 def _engine(url: str | None):

@@ -136,10 +136,22 @@ class Stopwatch:
 
 
 def run_dag(dags: dict, dag_id: str, day: date, at: time) -> str:
-    """Run one DAG through Airflow (``dag.test``) for the day's logical date; returns its state."""
+    """Run one DAG through Airflow (``dag.test``) for the day's logical date; returns its state.
+
+    The run is named as ``inkasso_demo_day`` names the day's run (``demo_run_id``), not
+    ``dag.test``'s ``manual__<now>``: Airflow keeps one run per DAG and logical date, so under
+    ``make airflow`` a trigger of a day ``make demo`` played finds this run and resets it."""
+    from unittest.mock import patch
+
+    from airflow.models.dagrun import DagRun
+
+    from inkasso_demo.simulator.world import demo_run_id
+
     logical = datetime.combine(day, at, tzinfo=BUSINESS_TZ)
     print(f"running {dag_id} for {logical.isoformat()} ...", flush=True)
-    return str(dags[dag_id].test(logical_date=logical).state)
+    run_id = demo_run_id(day.isoformat(), dag_id)
+    with patch.object(DagRun, "generate_run_id", staticmethod(lambda **_: run_id)):
+        return str(dags[dag_id].test(logical_date=logical).state)
 
 
 def print_books(engine, day: date) -> list[str]:

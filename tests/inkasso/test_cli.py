@@ -166,6 +166,34 @@ def test_missing_file_exits_2_naming_it(tmp_path):
     assert "gone.txt" in result.stderr
 
 
+@pytest.mark.parametrize("name", ["BgMaxfil4.txt", "BgMaxfil4_broken.txt"])
+def test_output_into_a_closed_pipe_is_not_called_a_broken_file(reference_dir, name):
+    """``inkasso read ... | head -1``: the reader of the output leaving is not the file's fault,
+    so no "cannot be read" and no traceback; a broken file still says what is wrong with it."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (head) is gone before the first record is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "inkasso", "read", "--format", "bgmax"]
+            + [str(reference_dir / "bgmax" / name)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ | {"PYTHONPATH": str(PROJECT_ROOT / "plugins")},
+            cwd=PROJECT_ROOT,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert "cannot be read" not in result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    if name == "BgMaxfil4.txt":
+        assert result.stderr == "" and result.returncode == 141  # as a shell reports SIGPIPE
+    else:
+        assert result.returncode == 1
+        assert "line 67 field payment_count" in result.stderr
+
+
 def test_migrate_creates_and_upgrades_the_pipeline_tables_twice_safely(erp_url, capsys):
     import sqlalchemy as sa
     from alembic.script import ScriptDirectory

@@ -114,6 +114,20 @@ def test_demo_runs_consecutive_days_without_duplicates(tmp_path):
         inbox = home / "inkasso-files" / "manual_inbox" / agreement
         assert [p.name for p in inbox.iterdir() if p.is_file()] == [], "the inbox is emptied"
 
+    # the runs in Airflow's database carry the names inkasso_demo_day (make airflow) triggers for
+    # a day, so playing a make-demo day there again resets these runs: Airflow keeps one run per
+    # DAG and logical date, and a run under another name made every trigger of that day fail
+    meta = sa.create_engine(f"sqlite:///{home / 'airflow.db'}")
+    with meta.connect() as conn:
+        runs = conn.execute(sa.text("SELECT dag_id, run_id FROM dag_run")).all()
+    meta.dispose()
+    flows = ("bank_import", "corrections", "dispatch", "inbound", "report")
+    assert sorted(runs) == sorted(
+        (f"inkasso_{flow}", f"demo__{day}__inkasso_{flow}")
+        for flow in flows
+        for day in ("2026-11-02", "2026-11-03")
+    )
+
 
 def test_after_start_up_the_collector_runs_again_and_skips_what_start_up_built():
     # `make demo` turns the collector off while Airflow starts; left off, a day's cyclic garbage

@@ -12,7 +12,8 @@ Brings up, on ``$AIRFLOW_HOME``, with nothing done by hand:
 * api-server, scheduler, dag-processor and triggerer as separate processes, with the
   LocalExecutor, ``parallelism`` 8, the connections read through the local-filesystem secrets
   backend by every component, and the demo DAG ``inkasso_demo_day`` (``INKASSO_DEMO_WORLD=1``);
-  the DAGs are on, but the scheduler creates no runs by the clock (``use_job_schedule`` off):
+  the DAGs are on (also those ``make demo`` registered paused), but the scheduler creates no
+  runs by the clock (``use_job_schedule`` off):
   days are played by triggering ``inkasso_demo_day`` (or any DAG) for a logical date, or by
   ``airflow backfill create``.
 
@@ -166,21 +167,34 @@ class Stack:
         for name, module in POLLERS:
             self._spawn(name, [sys.executable, "-m", module])
 
+    def prepare(self) -> None:
+        """Airflow's metadata database, the pools, and the project's DAGs on (``airflow``
+        commands run to their end).
+
+        ``make demo`` runs the DAGs with ``dag.test``, which registers them under Airflow's
+        default ``dags_are_paused_at_creation``: paused. On such a home every run that
+        ``inkasso_demo_day`` triggers would stay queued; the clock starts no runs here
+        (``use_job_schedule`` off), so turning the DAGs on is safe.
+        """
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._run("db", "migrate")
+        self._run(
+            "pools", "set", "sftp", str(SFTP_POOL_SLOTS), "concurrent SFTP sessions to agencies"
+        )
+        self._run(
+            "pools",
+            "set",
+            "erp_writer",
+            str(erp_writer_slots(self.env)),
+            "concurrent dispatch writers on the ERP database (1 on SQLite)",
+        )
+        self._run("dags", "unpause", "--treat-dag-id-as-regex", "--yes", "^inkasso_")
+
     def start(self, timeout: float = 180) -> Stack:
         """Start services and Airflow; returns when the API server answers."""
         self.logs.mkdir(parents=True, exist_ok=True)
         try:
-            self._run("db", "migrate")
-            self._run(
-                "pools", "set", "sftp", str(SFTP_POOL_SLOTS), "concurrent SFTP sessions to agencies"
-            )
-            self._run(
-                "pools",
-                "set",
-                "erp_writer",
-                str(erp_writer_slots(self.env)),
-                "concurrent dispatch writers on the ERP database (1 on SQLite)",
-            )
+            self.prepare()
             self.start_services(timeout)
             airflow = str(Path(sys.executable).parent / "airflow")
             for name, args in components(self.env):

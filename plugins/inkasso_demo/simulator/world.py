@@ -25,6 +25,17 @@ def demo_world_enabled() -> bool:
     return os.environ.get(DEMO_WORLD_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+DEMO_RUN_ID = "demo__{day}__{dag_id}"
+
+
+def demo_run_id(day: str, dag_id: str) -> str:
+    """The name of a flow's run for a demo day (``day`` ISO), the same whoever plays the day:
+    ``inkasso_demo_day``'s triggers (``make airflow``) and ``make demo``'s ``dag.test``. Airflow
+    keeps one run per DAG and logical date, and a trigger that finds the day's run resets it by
+    this name; a run of that date under another name made the trigger fail."""
+    return DEMO_RUN_ID.format(day=day, dag_id=dag_id)
+
+
 def _env():
     from inkasso_demo.demo import DemoEnvironment
 
