@@ -19,9 +19,12 @@ task each):
    `inkasso_bank_drops` (JSON keyed by client id: `{"1": {"folder": "s3://bank/nordlys/"}, "4":
    {"sftp_conn_id": "bank_sftp", "dir": "/out"}}`); a client without an entry uses the folder
    `<files base>/bank/<client_id>/`. Files stay in the drop; the file log makes each count once.
+   A file gone between the listing and its reading is reported `vanished` (not logged: read when
+   it is back); the files after it are read as usual.
 2. **Format**: Nets OCR giro (starts `NY000010`, read with netsgiro) or Bankgirot BgMax (starts
    `01BGMAX`, read with the format engine's `bgmax` layout). The original bytes are archived
-   under `inbound/bank/<client>/<day>/`.
+   under `inbound/bank/<client>/<day>/` (as `<sha256[:12]>_<name>` when the name there holds other
+   bytes already; the same for a quarantined copy).
 3. **Rejected whole**: a file that does not read, or whose end / deposit records disagree with
    its body, is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
    in `ink_file_issue`; nothing of it is booked. AvtaleGiro files are logged `ignored`.

@@ -6,6 +6,8 @@
 * a file that does not read, or whose control records disagree with its body, is quarantined
   whole (``quarantine/bank/<client>/``, file log status ``quarantined``, the line and field in
   ``ink_file_issue``): nothing of it is booked;
+* a name already holding other bytes there (the bank used it again) keeps those: the new copy is
+  ``<sha256[:12]>_<name>``, so each log row's path holds its own file;
 * an AvtaleGiro file (agreements, payment requests) is logged as ``ignored``: not money received;
 * a payments file is logged ``applied`` and, in the same transaction, its payments recorded in
   ``erp_payment`` (matched by KID / OCR reference), applied to invoices, payouts logged and booked.
@@ -112,6 +114,26 @@ def _digest(source: Source) -> tuple[str, int]:
     return sha.hexdigest(), size
 
 
+def _place(folder, file_name: str, sha256: str):
+    """Where to keep a file's bytes in ``folder`` (made if missing): under its name, unless other
+    bytes are kept there already (the bank used the name again): then under
+    ``<sha256[:12]>_<name>``, so that every log row's path keeps holding its own bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file_name
+    if path.exists() and _digest_of(path) != sha256:
+        path = folder / f"{sha256[:12]}_{file_name}"
+    return path
+
+
+def _digest_of(path) -> str:
+    """SHA-256 (hex) of a kept file (any ObjectStoragePath), read in blocks."""
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 def _copy(source: Source, target) -> None:
     """Write the file's bytes to ``target`` (any ObjectStoragePath; streamed from a path)."""
     if isinstance(source, bytes | bytearray | memoryview):
@@ -172,8 +194,8 @@ def import_bank_file(
     if any(name == file_name for name, _ in seen):
         _seen_at(engine, client_id, file_name, digest[0], source_mtime)
         return summary | {"status": "already_imported"}
-    archive = base / "inbound" / "bank" / str(client_id) / business_date.isoformat() / file_name
-    archive.parent.mkdir(parents=True, exist_ok=True)
+    folder = base / "inbound" / "bank" / str(client_id) / business_date.isoformat()
+    archive = _place(folder, file_name, digest[0])
     _copy(data, archive)
     row = _log_row(
         client_id, kind, file_name, business_date, "", archive, digest, now, run_id,
@@ -303,14 +325,13 @@ def _chunks(data: Source, file_name: str, chunk_rows: int) -> Iterator[BankChunk
 
 def _quarantine(engine: Engine, row: dict, base, data: Source, error: BankFileError) -> dict:
     """Put a broken file in quarantine and log where it breaks; nothing is booked."""
-    folder = base / "quarantine" / "bank" / str(row["client_id"])
-    folder.mkdir(parents=True, exist_ok=True)
-    _copy(data, folder / row["file_name"])
+    path = _place(base / "quarantine" / "bank" / str(row["client_id"]), row["file_name"],
+                  row["sha256"])  # fmt: skip
+    _copy(data, path)
     with engine.begin() as conn:
         file_id = conn.execute(
             insert(ink_file_log).values(
-                row | {"status": "quarantined", "path": str(folder / row["file_name"]),
-                       "detail": str(error)}
+                row | {"status": "quarantined", "path": str(path), "detail": str(error)}
             )
         ).inserted_primary_key[0]  # fmt: skip
         conn.execute(
@@ -325,7 +346,11 @@ def _quarantine(engine: Engine, row: dict, base, data: Source, error: BankFileEr
 def import_drop(
     engine: Engine, drop, *, business_date: date, base, now: datetime, run_id=None
 ) -> dict:
-    """Import every new file of one client's drop, in name order; then reconcile its payouts."""
+    """Import every new file of one client's drop, in name order; then reconcile its payouts.
+
+    A file gone between the listing and its reading is reported ``vanished`` and not logged, so
+    that it is read when it comes back; the files after it are imported as usual.
+    """
     from inkasso.bank.drops import iter_drop, list_drop
 
     waiting = list_drop(drop)
@@ -333,13 +358,21 @@ def import_drop(
     results = []
     for done, (name, data) in enumerate(iter_drop(drop, new)):
         progress(log, f"client {drop.client_id}: bank files imported", done, len(new))
-        results.append(
-            import_bank_file(
+        try:
+            if data is None:
+                raise FileNotFoundError(name)
+            result = import_bank_file(
                 engine, drop.client_id, name, data,
                 business_date=business_date, base=base, now=now, run_id=run_id,
                 source_mtime=waiting[name][1],
-            )
-        )  # fmt: skip
+            )  # fmt: skip
+        except FileNotFoundError:
+            if data is not None and (
+                not isinstance(data, str | os.PathLike) or os.path.exists(data)
+            ):
+                raise  # another file is missing: not the drop's doing
+            result = _vanished(drop, name)
+        results.append(result)
     with engine.begin() as conn:
         agreements = [
             a for (a,) in conn.execute(
@@ -355,6 +388,13 @@ def import_drop(
         "files": results,
         "reconciliation": reconciliation,
     }
+
+
+def _vanished(drop, name: str) -> dict:
+    """A file listed in the drop but gone when read: reported, not logged (read when it is back)."""
+    error = f"{name}: listed in {drop.describe()} but gone when read; not imported"
+    log.warning("client %s: %s", drop.client_id, error)
+    return {"client_id": drop.client_id, "file_name": name, "status": "vanished", "error": error}
 
 
 def log_summary(results: list[dict]) -> dict:

@@ -1,0 +1,124 @@
+"""Hostile bank drops (SQLite and PostgreSQL): a file that vanishes between the listing and the
+reading, a file name used again on another day for other broken bytes, the same bytes under two
+names. Each is reported on its own; the other files of the drop are booked; a rerun books
+nothing twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+
+import pytest
+from sqlalchemy import text
+
+from inkasso.bank import drops as drops_module
+from inkasso.bank.drops import BankDrop
+from inkasso.bank.importer import import_drop
+
+DAY = dt.date(2026, 11, 2)
+NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
+NO_CLIENT = 1
+PAYMENTS_IN_OCR = 20
+
+
+@pytest.fixture
+def demo(erp_engine):
+    from inkasso_demo.erp.generator import create_demo_erp
+
+    create_demo_erp(erp_engine, seed=7, customers=200, start_day=DAY)
+    return erp_engine
+
+
+def ocr(reference_dir) -> bytes:
+    return (reference_dir / "ocr-giro" / "ocr_giro_transactions.txt").read_bytes()
+
+
+def scalar(engine, sql):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def written_before_now(path):
+    """Date the file before the run's clock, as a bank's files are."""
+    stamp = (NOW - dt.timedelta(hours=1)).timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+def test_a_file_that_vanishes_after_the_listing_blocks_nothing(
+    demo, tmp_path, reference_dir, monkeypatch
+):
+    drop_dir = tmp_path / "drop"
+    drop_dir.mkdir()
+    (drop_dir / "b_good.txt").write_bytes(ocr(reference_dir))
+    (drop_dir / "a_vanishing.txt").write_bytes(b"NY000010" + b"0" * 72 + b"\n")
+    for name in ("a_vanishing.txt", "b_good.txt"):
+        written_before_now(drop_dir / name)
+    real_list = drops_module.list_drop
+
+    def list_then_vanish(drop):
+        listed = real_list(drop)
+        (drop_dir / "a_vanishing.txt").unlink()  # the bank takes it back meanwhile
+        return listed
+
+    monkeypatch.setattr(drops_module, "list_drop", list_then_vanish)
+    drop = BankDrop(NO_CLIENT, folder=str(drop_dir))
+
+    result = import_drop(demo, drop, business_date=DAY, base=tmp_path / "files", now=NOW)
+
+    by_name = {f["file_name"]: f for f in result["files"]}
+    assert by_name["b_good.txt"]["status"] == "applied"
+    assert by_name["a_vanishing.txt"]["status"] == "vanished"
+    assert "a_vanishing.txt" in by_name["a_vanishing.txt"]["error"]
+    assert scalar(demo, "SELECT COUNT(*) FROM erp_payment") == PAYMENTS_IN_OCR
+
+    (drop_dir / "a_vanishing.txt").write_bytes(b"NY000010" + b"0" * 72 + b"\n")
+    written_before_now(drop_dir / "a_vanishing.txt")
+    monkeypatch.setattr(drops_module, "list_drop", real_list)
+
+    again = import_drop(demo, drop, business_date=DAY, base=tmp_path / "files", now=NOW)
+
+    # back in the drop, it is read (and, broken, quarantined); nothing is booked twice
+    assert [(f["file_name"], f["status"]) for f in again["files"]] == [
+        ("a_vanishing.txt", "quarantined")
+    ]
+    assert scalar(demo, "SELECT COUNT(*) FROM erp_payment") == PAYMENTS_IN_OCR
+
+
+def replace_in_drop(path, data: bytes, hours_before_now: int) -> None:
+    """The bank writes a file under a name again: other bytes, another modification time."""
+    path.write_bytes(data)
+    stamp = (NOW - dt.timedelta(hours=hours_before_now)).timestamp()
+    os.utime(path, (stamp, stamp))
+
+
+def other_transmission(data: bytes, number: bytes) -> bytes:
+    """The same OCR giro payments in a transmission of another number (line 1, columns 17-23)."""
+    return data[:16] + number + data[23:]
+
+
+def test_a_name_used_again_keeps_every_logged_file_s_own_bytes(demo, tmp_path, reference_dir):
+    """Each log row's path holds the bytes of its sha256: the quarantined copies of two broken
+    files of one name, and the archived copies of two booked ones, stay apart."""
+    drop_dir = tmp_path / "drop"
+    drop_dir.mkdir()
+    drop = BankDrop(NO_CLIENT, folder=str(drop_dir))
+    good = ocr(reference_dir)
+    deliveries = [
+        good[: len(good) // 2],  # broken: cut short
+        good[: len(good) // 3],  # broken otherwise
+        good,
+        other_transmission(good, b"0000099"),
+    ]
+    for hours, data in zip((8, 6, 4, 2), deliveries, strict=True):
+        replace_in_drop(drop_dir / "OCR.txt", data, hours)
+        import_drop(demo, drop, business_date=DAY, base=tmp_path / "files", now=NOW)
+
+    with demo.connect() as conn:
+        logged = conn.execute(
+            text("SELECT status, path, sha256 FROM ink_file_log ORDER BY file_id")
+        ).all()
+    assert [row.status for row in logged] == ["quarantined", "quarantined", "applied", "applied"]
+    for row in logged:
+        with open(row.path, "rb") as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == row.sha256, row.path
