@@ -27,7 +27,8 @@ task each):
    bytes already; the same for a quarantined copy).
 3. **Rejected whole**: a file that does not read, or whose end / deposit records disagree with
    its body, is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
-   in `ink_file_issue`; nothing of it is booked. AvtaleGiro files are logged `ignored`.
+   in `ink_file_issue`; nothing of it is booked. AvtaleGiro files, and BgMax files marked T
+   (Bankgirot's test deliveries: made-up payments), are logged `ignored`.
 4. **Booked** (one transaction per file, with its file log row): every payment into
    `erp_payment`, matched to the client's invoices by KID / OCR reference:
    - `collection` when the payer account is a `bank`-mode agreement's `agency_bank_account`

@@ -1,7 +1,6 @@
 """Hostile bank drops (SQLite and PostgreSQL): a file that vanishes between the listing and the
-reading, a file name used again on another day for other broken bytes, the same bytes under two
-names. Each is reported on its own; the other files of the drop are booked; a rerun books
-nothing twice."""
+reading, a file name used again for other bytes, a Bankgirot test file. Each is reported on its
+own; the other files of the drop are booked; a rerun books nothing twice."""
 
 from __future__ import annotations
 
@@ -13,8 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from inkasso.bank import drops as drops_module
+from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.drops import BankDrop
 from inkasso.bank.importer import import_drop
+from inkasso.bank.model import payments_frame
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -122,3 +123,35 @@ def test_a_name_used_again_keeps_every_logged_file_s_own_bytes(demo, tmp_path, r
     for row in logged:
         with open(row.path, "rb") as handle:
             assert hashlib.sha256(handle.read()).hexdigest() == row.sha256, row.path
+
+
+def test_a_bankgirot_test_file_is_never_booked(erp_engine, tmp_path):
+    """A BgMax file marked T (Bankgirot's test delivery, e.g. while a client is connected) holds
+    made-up payments: logged ignored, no invoice lowered; the production file is booked."""
+    from inkasso_demo.erp.generator import create_demo_erp
+    from tests.inkasso.bank.test_bank_import import SE_CLIENT, invoices, payment, run
+
+    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    (owed,) = invoices(erp_engine, "open", 1).to_dict("records")
+    paid = payments_frame([payment(owed["kid"], 700, ref="T1")])
+    written = dt.datetime(2026, 11, 2, 3)
+
+    def bgmax(test):
+        return write_bgmax(paid, payee_bankgiro="9912346", written_at=written, test=test)
+
+    test_run = run(erp_engine, tmp_path, "BGMAX.test.txt", bgmax(test=True), SE_CLIENT)
+
+    assert test_run["status"] == "ignored"
+    assert scalar(erp_engine, "SELECT COUNT(*) FROM erp_payment") == 0
+    left = f"SELECT remaining_amount FROM erp_invoice WHERE invoice_id = {owed['invoice_id']}"
+    assert scalar(erp_engine, left) == owed["remaining_amount"]
+    with erp_engine.connect() as conn:
+        status, detail = conn.execute(
+            text("SELECT status, detail FROM ink_file_log WHERE file_name = 'BGMAX.test.txt'")
+        ).one()
+    assert status == "ignored" and "test" in detail
+
+    production = run(erp_engine, tmp_path, "BGMAX.txt", bgmax(test=False), SE_CLIENT)
+
+    assert production["status"] == "applied"
+    assert scalar(erp_engine, left) == owed["remaining_amount"] - 700

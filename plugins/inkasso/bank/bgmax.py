@@ -5,6 +5,9 @@ counts. Here the deposits are checked too: each deposit record (15) must close a
 a deposit opening (05) and state the number of its payment and deduction records (20, 21) and
 their net amount. A file that disagrees anywhere is rejected whole (`BankFileError`).
 
+A file marked T (test) in its start record is of kind ``bgmax_test``: checked as any, its
+payments never given out (it is not money received).
+
 One payment record (20) is one row of the payments frame; a deduction (21) is a negative row.
 Extra references (22, 23) belong to the payment before them: when a payment has no reference of
 its own, its first extra reference is used for matching. A name record (26) gives the payer name.
@@ -34,6 +37,9 @@ from inkasso.formats.reader import DEFAULT_CHUNK_ROWS
 
 FORMAT = "bgmax"
 LAYOUT = "bgmax"
+TEST = "bgmax_test"
+"""The kind of a file marked T (test) in its start record: Bankgirot's test delivery, whose
+payments are made up; read and checked in full, never booked."""
 _MONEY = ("payment", "deduction")
 
 
@@ -224,11 +230,12 @@ class _Walk:
         keep = 0 if parsed.last or not len(money) else 1
         ready, self.pending = money.iloc[: len(money) - keep], money.iloc[len(money) - keep :]
         trailer = parsed.trailer
+        test = parsed.header.get("test_flag") == "T"
         chunk = BankChunk(
             file_name=self.file_name,
             format=FORMAT,
-            kind=PAYMENTS,
-            payments=self.payments(ready),
+            kind=TEST if test else PAYMENTS,
+            payments=payments_frame([]) if test else self.payments(ready),
             index=self.index,
             last=parsed.last,
             created=_written_date(parsed.header.get("written_at") or ""),
