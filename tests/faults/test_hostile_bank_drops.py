@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import os
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -155,3 +156,69 @@ def test_a_bankgirot_test_file_is_never_booked(erp_engine, tmp_path):
 
     assert production["status"] == "applied"
     assert scalar(erp_engine, left) == owed["remaining_amount"] - 700
+
+
+def test_a_utf_8_bgmax_file_is_quarantined_naming_line_and_field(demo, tmp_path, reference_dir):
+    """BgMax is ISO-8859-1: the same file saved as UTF-8 would book payer names as 'PlÃ¥t'
+    (its name records end in blanks, so the lengths still fit). Quarantined where the first
+    UTF-8 letter stands; the good file beside it is booked; a rerun books nothing twice."""
+    utf8 = (reference_dir / "bgmax" / "BgMaxfil4.txt").read_bytes().decode("iso-8859-1")
+    drop_dir = tmp_path / "drop"
+    drop_dir.mkdir()
+    (drop_dir / "a_utf8.txt").write_bytes(utf8.encode("utf-8"))
+    (drop_dir / "b_good.txt").write_bytes(ocr(reference_dir))
+    for name in ("a_utf8.txt", "b_good.txt"):
+        written_before_now(drop_dir / name)
+    drop = BankDrop(NO_CLIENT, folder=str(drop_dir))
+
+    result = import_drop(demo, drop, business_date=DAY, base=tmp_path / "files", now=NOW)
+
+    by_name = {f["file_name"]: f for f in result["files"]}
+    assert by_name["b_good.txt"]["status"] == "applied"
+    quarantined = by_name["a_utf8.txt"]
+    assert (quarantined["status"], quarantined["line"], quarantined["field"]) == (
+        "quarantined", 10, "name"
+    )  # fmt: skip
+    assert "UTF-8" in quarantined["error"] and "a_utf8.txt line 10" in quarantined["error"]
+    again = import_drop(demo, drop, business_date=DAY, base=tmp_path / "files", now=NOW)
+    assert again["files"] == []
+    assert scalar(demo, "SELECT COUNT(*) FROM erp_payment") == PAYMENTS_IN_OCR
+
+
+def test_a_utf_8_answer_to_a_latin_1_layout_names_line_and_field():
+    """An agency answer in UTF-8 where the layout is ISO-8859-1: the error says so, with the
+    line and field of the first such letter (not only 'wrong line length')."""
+    from inkasso.formats import FormatError, load_layout
+
+    layout = load_layout("lowell.receipt")
+    good = layout.write(
+        {"customer_no": "40012", "file_date": DAY},
+        pd.DataFrame([{"case_id": 101, "agency_case_ref": "L101", "receipt_status": "R",
+                       "reason_code": "R03", "reason_text": "Skyldner død"}]),
+    )  # fmt: skip
+    utf8 = good.decode("iso-8859-1").encode("utf-8")
+
+    with pytest.raises(FormatError) as caught:
+        layout.read(utf8, "Kvitt_40012.txt")
+
+    assert (caught.value.line, caught.value.field) == (2, "reason_text")
+    assert "UTF-8" in caught.value.reason
+
+
+def test_a_utf_8_answer_to_a_delimited_latin_1_layout_names_line_and_field():
+    """The same for a delimited layout, where no length would ever tell."""
+    from inkasso.formats import FormatError, load_layout
+
+    layout = load_layout("credicare.receipt")
+    good = layout.write(
+        {"customer_no": "40012", "file_date": DAY},
+        pd.DataFrame([{"case_id": 101, "agency_case_ref": "L101", "receipt_status": "R",
+                       "reason_code": "R03", "reason_text": "Gäldenär död"}]),
+    )  # fmt: skip
+    assert layout.read(good, "svar.csv").details("detail")["reason_text"][0] == "Gäldenär död"
+
+    with pytest.raises(FormatError) as caught:
+        layout.read(good.decode("iso-8859-1").encode("utf-8"), "svar.csv")
+
+    assert (caught.value.line, caught.value.field) == (2, "reason_text")
+    assert "UTF-8" in caught.value.reason
