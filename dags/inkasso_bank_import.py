@@ -30,7 +30,8 @@ task each):
    in `ink_file_issue`; nothing of it is booked. AvtaleGiro files, and BgMax files marked T
    (Bankgirot's test deliveries: made-up payments), are logged `ignored`.
 4. **Booked** (one transaction per file, with its file log row): every payment into
-   `erp_payment`, matched to the client's invoices by KID / OCR reference:
+   `erp_payment`, matched to the client's invoices by KID / OCR reference, in the payment's
+   currency (one in another currency stays `unmatched`):
    - `collection` when the payer account is a `bank`-mode agreement's `agency_bank_account`
      and the reference is an invoice's KID: the agency paying what it collected on that
      invoice; booked on it (method `collection`, never reported back as a direct payment), an

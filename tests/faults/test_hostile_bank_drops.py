@@ -222,3 +222,37 @@ def test_a_utf_8_answer_to_a_delimited_latin_1_layout_names_line_and_field():
 
     assert (caught.value.line, caught.value.field) == (2, "reason_text")
     assert "UTF-8" in caught.value.reason
+
+
+def test_a_payment_in_another_currency_never_lowers_an_invoice(erp_engine, tmp_path):
+    """A BgMax file may hold a EUR deposit beside the SEK ones (Bankgirot's own sample does): a
+    EUR payment whose reference is a SEK invoice's KID is not 700 öre off that invoice (cents are
+    not öre); it is recorded unmatched for a person. The SEK payment is booked as usual."""
+    from inkasso_demo.erp.generator import create_demo_erp
+    from tests.inkasso.bank.test_bank_import import SE_CLIENT, invoices, payment, run
+
+    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    sek, eur = invoices(erp_engine, "open", 2).to_dict("records")
+    assert scalar(erp_engine, f"SELECT currency FROM erp_invoice WHERE invoice_id = {eur['invoice_id']}") == "SEK"  # fmt: skip
+    paid = payments_frame(
+        [
+            payment(sek["kid"], 500, ref="S1"),
+            payment(eur["kid"], 700, ref="E1") | {"currency": "EUR"},
+        ]
+    )
+    data = write_bgmax(paid, payee_bankgiro="9912346", written_at=dt.datetime(2026, 11, 2, 3))
+
+    result = run(erp_engine, tmp_path, "BGMAX.eur.txt", data, SE_CLIENT)
+
+    assert result["status"] == "applied"
+    assert (result["direct"], result["unmatched"]) == (1, 1)
+    left = "SELECT remaining_amount FROM erp_invoice WHERE invoice_id = {}"
+    assert scalar(erp_engine, left.format(sek["invoice_id"])) == sek["remaining_amount"] - 500
+    assert scalar(erp_engine, left.format(eur["invoice_id"])) == eur["remaining_amount"]
+    with erp_engine.connect() as conn:
+        booked = conn.execute(
+            text("SELECT payment_ref, kind, invoice_id FROM erp_payment ORDER BY payment_ref")
+        ).all()
+    assert [(r.payment_ref, r.kind, r.invoice_id) for r in booked] == [
+        ("E1", "unmatched", None), ("S1", "direct", sek["invoice_id"])
+    ]  # fmt: skip
