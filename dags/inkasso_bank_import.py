@@ -20,7 +20,8 @@ task each):
    {"sftp_conn_id": "bank_sftp", "dir": "/out"}}`); a client without an entry uses the folder
    `<files base>/bank/<client_id>/`. Files stay in the drop; the file log makes each count once.
    A file gone between the listing and its reading is reported `vanished` (not logged: read when
-   it is back); the files after it are read as usual.
+   it is back); a listed name that is not a plain file name (a path, `..`, a control character)
+   is reported `refused` and never read; the other files are read as usual.
 2. **Format**: Nets OCR giro (starts `NY000010`, read with netsgiro) or Bankgirot BgMax (starts
    `01BGMAX`, read with the format engine's `bgmax` layout). The original bytes are archived
    under `inbound/bank/<client>/<day>/` (as `<sha256[:12]>_<name>` when the name there holds other

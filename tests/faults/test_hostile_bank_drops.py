@@ -17,6 +17,7 @@ from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.drops import BankDrop
 from inkasso.bank.importer import import_drop
 from inkasso.bank.model import payments_frame
+from tests.sftp_helpers import simulator_fixtures
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -256,3 +257,40 @@ def test_a_payment_in_another_currency_never_lowers_an_invoice(erp_engine, tmp_p
     assert [(r.payment_ref, r.kind, r.invoice_id) for r in booked] == [
         ("E1", "unmatched", None), ("S1", "direct", sek["invoice_id"])
     ]  # fmt: skip
+
+
+client_key, server, conn, inbox, outbox, at_rest = simulator_fixtures("bank_sftp")
+
+
+def test_names_that_are_paths_are_never_read_from_an_sftp_drop(
+    demo, tmp_path, reference_dir, conn, outbox, monkeypatch
+):
+    """A bank's SFTP server may list names no file system holds ('../x', 'a/b'): read, such a
+    name would be archived outside the archive. Never read nor logged, reported as refused; the
+    real file beside them is booked."""
+    import inkasso.transport
+    from inkasso.transport import RemoteFile
+
+    outbox.mkdir(parents=True, exist_ok=True)
+    (outbox / "b_good.txt").write_bytes(ocr(reference_dir))
+    hostile = ["../../../../../../../outbox/b_good.txt", "sub/b_good.txt", "..", "a\nb.txt"]
+    real_list = inkasso.transport.list_remote
+
+    def listing(*args, **kwargs):
+        return real_list(*args, **kwargs) + [RemoteFile(n, 10, NOW) for n in hostile]
+
+    monkeypatch.setattr(inkasso.transport, "list_remote", listing)
+    drop = BankDrop(NO_CLIENT, sftp_conn_id=conn, dir="/outbox")
+    base = tmp_path / "files"
+
+    result = import_drop(demo, drop, business_date=DAY, base=base, now=NOW)
+
+    by_name = {f["file_name"]: f for f in result["files"]}
+    assert by_name["b_good.txt"]["status"] == "applied"
+    assert {by_name[n]["status"] for n in hostile} == {"refused"}
+    with demo.connect() as conn:
+        logged = [n for (n,) in conn.execute(text("SELECT file_name FROM ink_file_log"))]
+    assert logged == ["b_good.txt"]
+    kept = sorted(p for p in tmp_path.rglob("*b_good.txt") if "agency" not in p.parts)
+    assert kept == [base / "inbound" / "bank" / "1" / DAY.isoformat() / "b_good.txt"]
+    assert scalar(demo, "SELECT COUNT(*) FROM erp_payment") == PAYMENTS_IN_OCR

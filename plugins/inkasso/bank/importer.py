@@ -349,13 +349,16 @@ def import_drop(
     """Import every new file of one client's drop, in name order; then reconcile its payouts.
 
     A file gone between the listing and its reading is reported ``vanished`` and not logged, so
-    that it is read when it comes back; the files after it are imported as usual.
+    that it is read when it comes back; a listed name that is not a plain file name (a path,
+    '..', a control character) is reported ``refused`` and never read. The other files are
+    imported as usual.
     """
     from inkasso.bank.drops import iter_drop, list_drop
 
     waiting = list_drop(drop)
+    results = [_refused(drop, name) for name in waiting if not plain_name(name)]
+    waiting = {name: listed for name, listed in waiting.items() if plain_name(name)}
     new = new_files(waiting, logged_files(engine, drop.client_id))
-    results = []
     for done, (name, data) in enumerate(iter_drop(drop, new)):
         progress(log, f"client {drop.client_id}: bank files imported", done, len(new))
         try:
@@ -388,6 +391,25 @@ def import_drop(
         "files": results,
         "reconciliation": reconciliation,
     }
+
+
+def plain_name(name: str) -> bool:
+    """True for a name that is a file name only: no path separator, not '.' or '..', no control
+    character. A bank's server may list any name; another is never read, so never archived
+    outside the client's folder."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not any(c in name for c in "/\\")
+        and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+    )
+
+
+def _refused(drop, name: str) -> dict:
+    """A listed name that is not a plain file name: reported, never read nor logged."""
+    error = f"{name!r} in {drop.describe()} is not a plain file name; not read"
+    log.warning("client %s: %s", drop.client_id, error)
+    return {"client_id": drop.client_id, "file_name": name, "status": "refused", "error": error}
 
 
 def _vanished(drop, name: str) -> dict:
