@@ -266,8 +266,9 @@ def test_names_that_are_paths_are_never_read_from_an_sftp_drop(
     demo, tmp_path, reference_dir, conn, outbox, monkeypatch
 ):
     """A bank's SFTP server may list names no file system holds ('../x', 'a/b'): read, such a
-    name would be archived outside the archive. Never read nor logged, reported as refused; the
-    real file beside them is booked."""
+    name would be archived outside the archive. Never read nor logged, reported as refused; a
+    listed file gone before it is read is reported vanished; the real file beside them is
+    booked."""
     import inkasso.transport
     from inkasso.transport import RemoteFile
 
@@ -277,7 +278,8 @@ def test_names_that_are_paths_are_never_read_from_an_sftp_drop(
     real_list = inkasso.transport.list_remote
 
     def listing(*args, **kwargs):
-        return real_list(*args, **kwargs) + [RemoteFile(n, 10, NOW) for n in hostile]
+        listed = [*hostile, "c_gone.txt"]  # the last: gone again before it is read
+        return real_list(*args, **kwargs) + [RemoteFile(n, 10, NOW) for n in listed]
 
     monkeypatch.setattr(inkasso.transport, "list_remote", listing)
     drop = BankDrop(NO_CLIENT, sftp_conn_id=conn, dir="/outbox")
@@ -288,6 +290,7 @@ def test_names_that_are_paths_are_never_read_from_an_sftp_drop(
     by_name = {f["file_name"]: f for f in result["files"]}
     assert by_name["b_good.txt"]["status"] == "applied"
     assert {by_name[n]["status"] for n in hostile} == {"refused"}
+    assert by_name["c_gone.txt"]["status"] == "vanished"
     with demo.connect() as conn:
         logged = [n for (n,) in conn.execute(text("SELECT file_name FROM ink_file_log"))]
     assert logged == ["b_good.txt"]

@@ -95,20 +95,6 @@ def _size_and_time(info) -> tuple[int, datetime | None]:
     return info.st_size, None
 
 
-def fetch_drop(drop: BankDrop, names: list[str]) -> dict[str, bytes]:
-    """The bytes of the named files of the drop (one SSH connection for an SFTP drop)."""
-    if not names:
-        return {}
-    if drop.folder:
-        from airflow.sdk import ObjectStoragePath
-
-        folder = ObjectStoragePath(drop.folder)
-        return {name: (folder / name).read_bytes() for name in names}
-    from inkasso.transport import download
-
-    return download(drop.sftp_conn_id, drop.dir, names)
-
-
 def iter_drop(drop: BankDrop, names: list[str]) -> Iterator[tuple[str, Path | bytes | None]]:
     """The named files of the drop one at a time: (name, local path), or (name, bytes) for SFTP.
 
