@@ -297,3 +297,21 @@ def test_names_that_are_paths_are_never_read_from_an_sftp_drop(
     kept = sorted(p for p in tmp_path.rglob("*b_good.txt") if "agency" not in p.parts)
     assert kept == [base / "inbound" / "bank" / "1" / DAY.isoformat() / "b_good.txt"]
     assert scalar(demo, "SELECT COUNT(*) FROM erp_payment") == PAYMENTS_IN_OCR
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 7])
+def test_a_deposit_whose_currency_contradicts_its_opening_is_refused(reference_dir, chunk_rows):
+    """The currency decides which invoices a payment may lower: a deposit record (15) saying EUR
+    for a section opened (05) in SEK leaves it unknown, so the file is rejected at that line."""
+    from inkasso.bank.bgmax import iter_bgmax
+    from inkasso.bank.model import BankFileError
+
+    lines = (reference_dir / "bgmax" / "BgMaxfil4.txt").read_bytes().split(b"\r\n")
+    assert lines[18].startswith(b"15") and b"SEK" in lines[18]
+    lines[18] = lines[18].replace(b"SEK", b"EUR")
+
+    with pytest.raises(BankFileError) as caught:
+        list(iter_bgmax(b"\r\n".join(lines), "BgMax.txt", chunk_rows=chunk_rows))
+
+    assert (caught.value.line, caught.value.field) == (19, "currency")
+    assert "SEK" in caught.value.reason and "EUR" in caught.value.reason
