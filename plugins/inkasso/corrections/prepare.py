@@ -106,16 +106,14 @@ def _prepare_in_transaction(
     file_id = log_outgoing_file(
         conn, agreement, CORRECTIONS, business_date, file_name, path, now=now, run_id=run_id
     )
+    layout = load_layout(spec.layout)
     added = collect_corrections(conn, agreement.agreement_id, business_date, file_id, now=now)
-    if not added:
+    frame = read_file_corrections(conn, file_id) if added else None
+    if added:
+        frame, summary["held"] = _hold_unwritable(conn, agreement, layout, frame)
+    if not added or frame.empty:
         conn.execute(delete(ink_file_log).where(ink_file_log.c.file_id == file_id))
         log.info("%s: nothing to report up to %s", agreement.agreement_id, business_date)
-        return summary | {"status": "nothing_to_report"}
-    layout = load_layout(spec.layout)
-    frame, held = _hold_unwritable(conn, agreement, layout, read_file_corrections(conn, file_id))
-    summary["held"] = held
-    if frame.empty:
-        conn.execute(delete(ink_file_log).where(ink_file_log.c.file_id == file_id))
         return summary | {"status": "nothing_to_report"}
     header = {"customer_no": agreement.customer_no_at_agency, "file_date": business_date}
     data = layout.write(header, frame[DETAIL_COLUMNS], file_name=file_name)
