@@ -19,15 +19,21 @@ task each):
    `inkasso_bank_drops` (JSON keyed by client id: `{"1": {"folder": "s3://bank/nordlys/"}, "4":
    {"sftp_conn_id": "bank_sftp", "dir": "/out"}}`); a client without an entry uses the folder
    `<files base>/bank/<client_id>/`. Files stay in the drop; the file log makes each count once.
+   A file gone between the listing and its reading is reported `vanished` (not logged: read when
+   it is back); a listed name that is not a plain file name (a path, `..`, a control character)
+   is reported `refused` and never read; the other files are read as usual.
 2. **Format**: Nets OCR giro (starts `NY000010`, read with netsgiro) or Bankgirot BgMax (starts
    `01BGMAX`, read with the format engine's `bgmax` layout). The original bytes are archived
-   under `inbound/bank/<client>/<day>/`.
+   under `inbound/bank/<client>/<day>/` (as `<sha256[:12]>_<name>` when the name there holds other
+   bytes already; the same for a quarantined copy).
 3. **Rejected whole**: a file that does not read, whose end / deposit records disagree with
    its body, or that holds a payment in another currency than the client's (BgMax: a EUR
    deposit), is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
-   in `ink_file_issue`; nothing of it is booked. AvtaleGiro files are logged `ignored`.
+   in `ink_file_issue`; nothing of it is booked. AvtaleGiro files, and BgMax files marked T
+   (Bankgirot's test deliveries: made-up payments), are logged `ignored`.
 4. **Booked** (one transaction per file, with its file log row): every payment into
-   `erp_payment`, matched to the client's invoices by KID / OCR reference:
+   `erp_payment`, matched to the client's invoices by KID / OCR reference, in the payment's
+   currency (another currency than the client's quarantines the file, step 3):
    - `collection` when the payer account is a `bank`-mode agreement's `agency_bank_account`
      and the reference is an invoice's KID: the agency paying what it collected on that
      invoice; booked on it (method `collection`, never reported back as a direct payment), an

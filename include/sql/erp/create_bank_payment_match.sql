@@ -1,8 +1,9 @@
 -- Bank import (staging): every staged payment of one bank file with its match, worked out once in
 -- one set-based statement and kept in a temporary table, so recording the payments, applying them
 -- to invoices and counting them read it instead of joining the ERP's tables again.
--- The payment's invoice is the client's invoice whose KID is its reference (the lowest id when
--- two share one). kind:
+-- The payment's invoice is the client's invoice whose KID is its reference and whose currency is
+-- the payment's (the lowest id when two share one): a payment in another currency (a EUR deposit
+-- of a BgMax file) is never taken off an invoice in öre, it waits unmatched. kind:
 --   'collection'    the payer account is a bank-mode agreement's agency and the reference is an
 --                   invoice's KID: the agency paying what it collected on that invoice (method
 --                   'collection'; booked on the invoice, never reported back as a direct payment);
@@ -23,9 +24,9 @@ SELECT s.line, s.payment_ref, s.payer_account, s.reference, s.amount, s.payment_
 FROM ink_bank_payment_stage s
 LEFT JOIN ink_agreement a ON a.agreement_id = s.payout_agreement_id
 LEFT JOIN (
-    SELECT kid, MIN(invoice_id) AS invoice_id
+    SELECT kid, currency, MIN(invoice_id) AS invoice_id
     FROM erp_invoice
     WHERE client_id = :client_id
       AND kid IN (SELECT reference FROM ink_bank_payment_stage WHERE reference <> '')
-    GROUP BY kid
-) m ON m.kid = s.reference
+    GROUP BY kid, currency
+) m ON m.kid = s.reference AND m.currency = s.currency

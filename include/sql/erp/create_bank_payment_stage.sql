@@ -7,5 +7,6 @@ CREATE TEMPORARY TABLE ink_bank_payment_stage (
     reference VARCHAR(30) NOT NULL,
     amount BIGINT NOT NULL,
     payment_date DATE NOT NULL,
+    currency VARCHAR(3) NOT NULL,
     payout_agreement_id VARCHAR(40)
 )

@@ -2,8 +2,11 @@
 
 The layout (``include/formats/layouts/bgmax.yaml``) parses the records and checks the end record's
 counts. Here the deposits are checked too: each deposit record (15) must close a section opened by
-a deposit opening (05) and state the number of its payment and deduction records (20, 21) and
-their net amount. A file that disagrees anywhere is rejected whole (`BankFileError`).
+a deposit opening (05), be in its currency, and state the number of its payment and deduction
+records (20, 21) and their net amount. A file that disagrees anywhere is rejected whole (`BankFileError`).
+
+A file marked T (test) in its start record is of kind ``bgmax_test``: checked as any, its
+payments never given out (it is not money received).
 
 One payment record (20) is one row of the payments frame; a deduction (21) is a negative row.
 Extra references (22, 23) belong to the payment before them: when a payment has no reference of
@@ -34,6 +37,9 @@ from inkasso.formats.reader import DEFAULT_CHUNK_ROWS
 
 FORMAT = "bgmax"
 LAYOUT = "bgmax"
+TEST = "bgmax_test"
+"""The kind of a file marked T (test) in its start record: Bankgirot's test delivery, whose
+payments are made up; read and checked in full, never booked."""
 _MONEY = ("payment", "deduction")
 
 
@@ -208,6 +214,7 @@ class _Walk:
         self.opening_first = None  # first opening line of the open section
         self.deposit_amount = 0
         self.index = 0
+        self.opening_array: np.ndarray | None = None
 
     def fail(self, line, field_name, reason) -> BankFileError:
         return BankFileError(self.file_name, int(line), field_name, reason)
@@ -224,11 +231,12 @@ class _Walk:
         keep = 0 if parsed.last or not len(money) else 1
         ready, self.pending = money.iloc[: len(money) - keep], money.iloc[len(money) - keep :]
         trailer = parsed.trailer
+        test = parsed.header.get("test_flag") == "T"
         chunk = BankChunk(
             file_name=self.file_name,
             format=FORMAT,
-            kind=PAYMENTS,
-            payments=self.payments(ready),
+            kind=TEST if test else PAYMENTS,
+            payments=payments_frame([]) if test else self.payments(ready),
             index=self.index,
             last=parsed.last,
             created=_written_date(parsed.header.get("written_at") or ""),
@@ -265,6 +273,8 @@ class _Walk:
             if opened != 1:
                 reason = "no opening record (05) before it" if not opened else "two openings (05)"
                 raise self.fail(line, "record_type", f"deposit record: {reason}")
+            currency = "" if pd.isna(deposit.currency) else str(deposit.currency).strip()
+            self.same_currency(line, currency)
             upto = int(np.searchsorted(money_lines, line))
             count = self.section_count + upto - at
             net = self.section_net + int(signed[at:upto].sum())
@@ -296,6 +306,22 @@ class _Walk:
         if last and self.openings:
             raise self.fail(
                 self.opening_first, "record_type", "opening record (05) without a deposit (15)"
+            )
+
+    def same_currency(self, line: int, currency: str) -> None:
+        """A deposit's currency is its opening's: the payments' currency decides which invoices
+        they may lower, so a contradiction leaves it unknown."""
+        survey = self.survey
+        if self.opening_array is None:  # the survey's openings, once (a file may hold many)
+            self.opening_array = np.array(survey.opening_lines, dtype="int64")
+        at = int(np.searchsorted(self.opening_array, line)) - 1
+        opened = survey.currencies[at].strip() if at >= 0 else ""
+        if currency and opened and currency != opened:
+            raise self.fail(
+                line,
+                "currency",
+                f"deposit in {currency}, its opening (05) on line {survey.opening_lines[at]} "
+                f"in {opened}",
             )
 
     def payments(self, money: pd.DataFrame) -> pd.DataFrame:

@@ -95,30 +95,22 @@ def _size_and_time(info) -> tuple[int, datetime | None]:
     return info.st_size, None
 
 
-def fetch_drop(drop: BankDrop, names: list[str]) -> dict[str, bytes]:
-    """The bytes of the named files of the drop (one SSH connection for an SFTP drop)."""
-    if not names:
-        return {}
-    if drop.folder:
-        from airflow.sdk import ObjectStoragePath
-
-        folder = ObjectStoragePath(drop.folder)
-        return {name: (folder / name).read_bytes() for name in names}
-    from inkasso.transport import download
-
-    return download(drop.sftp_conn_id, drop.dir, names)
-
-
-def iter_drop(drop: BankDrop, names: list[str]) -> Iterator[tuple[str, Path | bytes]]:
+def iter_drop(drop: BankDrop, names: list[str]) -> Iterator[tuple[str, Path | bytes | None]]:
     """The named files of the drop one at a time: (name, local path), or (name, bytes) for SFTP.
 
     A local folder gives its files' own paths; another object store's file is streamed to a
     temporary file first (removed once the caller moves on), so no file is held in memory whole.
+    A file gone since it was listed (the bank took it back) comes as (name, None), and the files
+    after it still come (a local path may still vanish before it is opened: the caller checks).
     """
     if not names:
         return
     if not drop.folder:
-        yield from fetch_drop(drop, names).items()
+        from inkasso.transport import download
+
+        got = download(drop.sftp_conn_id, drop.dir, names, missing_ok=True)
+        for name in names:
+            yield name, got.get(name)
         return
     from airflow.sdk import ObjectStoragePath
 
@@ -130,6 +122,10 @@ def iter_drop(drop: BankDrop, names: list[str]) -> Iterator[tuple[str, Path | by
             continue
         with tempfile.TemporaryDirectory(prefix="bank-drop-") as tmp:
             local = Path(tmp) / name
-            with remote.open("rb") as src, open(local, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+            try:
+                with remote.open("rb") as src, open(local, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except FileNotFoundError:
+                yield name, None
+                continue
             yield name, local

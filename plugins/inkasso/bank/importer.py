@@ -7,6 +7,8 @@
   payment in another currency than the client's (BgMax deposits may be in EUR), is quarantined
   whole (``quarantine/bank/<client>/``, file log status ``quarantined``, the line and field in
   ``ink_file_issue``): nothing of it is booked;
+* a name already holding other bytes there (the bank used it again) keeps those: the new copy is
+  ``<sha256[:12]>_<name>``, so each log row's path holds its own file;
 * an AvtaleGiro file (agreements, payment requests) is logged as ``ignored``: not money received;
 * a payments file is logged ``applied`` and, in the same transaction, its payments recorded in
   ``erp_payment`` (matched by KID / OCR reference), applied to invoices, payouts logged and booked.
@@ -117,6 +119,26 @@ def _digest(source: Source) -> tuple[str, int]:
     return sha.hexdigest(), size
 
 
+def _place(folder, file_name: str, sha256: str):
+    """Where to keep a file's bytes in ``folder`` (made if missing): under its name, unless other
+    bytes are kept there already (the bank used the name again): then under
+    ``<sha256[:12]>_<name>``, so that every log row's path keeps holding its own bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file_name
+    if path.exists() and _digest_of(path) != sha256:
+        path = folder / f"{sha256[:12]}_{file_name}"
+    return path
+
+
+def _digest_of(path) -> str:
+    """SHA-256 (hex) of a kept file (any ObjectStoragePath), read in blocks."""
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 def _copy(source: Source, target) -> None:
     """Write the file's bytes to ``target`` (any ObjectStoragePath; streamed from a path)."""
     if isinstance(source, bytes | bytearray | memoryview):
@@ -166,9 +188,9 @@ def import_bank_file(
     digest = _digest(data)
     kind = detect_format(_head(data)) or UNKNOWN_KIND
     summary = {"client_id": client_id, "file_name": file_name, "kind": kind}
-    archive = base / "inbound" / "bank" / str(client_id) / business_date.isoformat() / file_name
+    folder = base / "inbound" / "bank" / str(client_id) / business_date.isoformat()
     row = _log_row(
-        client_id, kind, file_name, business_date, "", archive, digest, now, run_id,
+        client_id, kind, file_name, business_date, "", folder / file_name, digest, now, run_id,
         source_mtime=source_mtime,
     )  # fmt: skip
     with engine.connect() as conn:
@@ -176,7 +198,8 @@ def import_bank_file(
     if file_name in seen:  # imported before under this name: nothing to archive again
         with engine.begin() as conn:
             return summary | _known_bytes(conn, row, seen)
-    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive = _place(folder, file_name, digest[0])
+    row["path"] = str(archive)
     _copy(data, archive)
     try:
         return summary | _book(engine, row, data, now, chunk_rows)
@@ -354,14 +377,13 @@ def _chunks(data: Source, file_name: str, chunk_rows: int) -> Iterator[BankChunk
 
 def _quarantine(engine: Engine, row: dict, base, data: Source, error: BankFileError) -> dict:
     """Put a broken file in quarantine and log where it breaks; nothing is booked."""
-    folder = base / "quarantine" / "bank" / str(row["client_id"])
-    folder.mkdir(parents=True, exist_ok=True)
-    _copy(data, folder / row["file_name"])
+    path = _place(base / "quarantine" / "bank" / str(row["client_id"]), row["file_name"],
+                  row["sha256"])  # fmt: skip
+    _copy(data, path)
     with engine.begin() as conn:
         file_id = conn.execute(
             insert(ink_file_log).values(
-                row | {"status": "quarantined", "path": str(folder / row["file_name"]),
-                       "detail": str(error)}
+                row | {"status": "quarantined", "path": str(path), "detail": str(error)}
             )
         ).inserted_primary_key[0]  # fmt: skip
         conn.execute(
@@ -376,21 +398,36 @@ def _quarantine(engine: Engine, row: dict, base, data: Source, error: BankFileEr
 def import_drop(
     engine: Engine, drop, *, business_date: date, base, now: datetime, run_id=None
 ) -> dict:
-    """Import every new file of one client's drop, in name order; then reconcile its payouts."""
+    """Import every new file of one client's drop, in name order; then reconcile its payouts.
+
+    A file gone between the listing and its reading is reported ``vanished`` and not logged, so
+    that it is read when it comes back; a listed name that is not a plain file name (a path,
+    '..', a control character) is reported ``refused`` and never read. The other files are
+    imported as usual.
+    """
     from inkasso.bank.drops import iter_drop, list_drop
 
     waiting = list_drop(drop)
+    results = [_refused(drop, name) for name in waiting if not plain_name(name)]
+    waiting = {name: listed for name, listed in waiting.items() if plain_name(name)}
     new = new_files(waiting, logged_files(engine, drop.client_id))
-    results = []
     for done, (name, data) in enumerate(iter_drop(drop, new)):
         progress(log, f"client {drop.client_id}: bank files imported", done, len(new))
-        results.append(
-            import_bank_file(
+        try:
+            if data is None:
+                raise FileNotFoundError(name)
+            result = import_bank_file(
                 engine, drop.client_id, name, data,
                 business_date=business_date, base=base, now=now, run_id=run_id,
                 source_mtime=waiting[name][1],
-            )
-        )  # fmt: skip
+            )  # fmt: skip
+        except FileNotFoundError:
+            if data is not None and (
+                not isinstance(data, str | os.PathLike) or os.path.exists(data)
+            ):
+                raise  # another file is missing: not the drop's doing
+            result = _vanished(drop, name)
+        results.append(result)
     with engine.begin() as conn:
         agreements = [
             a for (a,) in conn.execute(
@@ -406,6 +443,32 @@ def import_drop(
         "files": results,
         "reconciliation": reconciliation,
     }
+
+
+def plain_name(name: str) -> bool:
+    """True for a name that is a file name only: no path separator, not '.' or '..', no control
+    character. A bank's server may list any name; another is never read, so never archived
+    outside the client's folder."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not any(c in name for c in "/\\")
+        and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+    )
+
+
+def _refused(drop, name: str) -> dict:
+    """A listed name that is not a plain file name: reported, never read nor logged."""
+    error = f"{name!r} in {drop.describe()} is not a plain file name; not read"
+    log.warning("client %s: %s", drop.client_id, error)
+    return {"client_id": drop.client_id, "file_name": name, "status": "refused", "error": error}
+
+
+def _vanished(drop, name: str) -> dict:
+    """A file listed in the drop but gone when read: reported, not logged (read when it is back)."""
+    error = f"{name}: listed in {drop.describe()} but gone when read; not imported"
+    log.warning("client %s: %s", drop.client_id, error)
+    return {"client_id": drop.client_id, "file_name": name, "status": "vanished", "error": error}
 
 
 def log_summary(results: list[dict]) -> dict:

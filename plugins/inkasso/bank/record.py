@@ -29,6 +29,7 @@ STAGE_COLUMNS = (
     "reference",
     "amount",
     "payment_date",
+    "currency",
     "payout_agreement_id",
 )
 _STAGE_TYPES = {  # the staging table's columns as `db.staging.load` converts them
@@ -38,6 +39,7 @@ _STAGE_TYPES = {  # the staging table's columns as `db.staging.load` converts th
     "reference": "str",
     "amount": "int",
     "payment_date": "date",
+    "currency": "str",
     "payout_agreement_id": "str",
 }
 _STAGE_TABLE = Table(STAGE, MetaData(), *(Column(name) for name in STAGE_COLUMNS))

@@ -27,7 +27,9 @@ from inkasso.corrections.collect import collect_corrections, read_file_correctio
 from inkasso.db.schema import ink_case_event, ink_correction, ink_file_log
 from inkasso.delivery.outbox import free_file_name, log_outgoing_file, write_new_file
 from inkasso.formats import load_layout, load_profile
+from inkasso.formats.writer import unwritable_values
 from inkasso.locks import lock_inbound, lock_outgoing
+from inkasso.masking import mask_text
 from inkasso.money.after_closure import detect_after_closure
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,9 @@ def prepare_corrections(
 
     Events dated up to ``business_date`` count. ``base`` is the ``ObjectStoragePath`` of files at
     rest, ``now`` the time in the file name. Returns a summary for XCom: status (``written`` or
-    ``nothing_to_report``), file name, path, counts per type and the amount total (øre).
+    ``nothing_to_report``), file name, path, counts per type and the amount total (øre), and
+    ``held``: the corrections the agency's layout cannot carry (case, field, masked reason),
+    left unreported until the ERP value is fixed; they never stop the others.
     """
     business_date = date(business_date.year, business_date.month, business_date.day)
     summary = {
@@ -66,6 +70,7 @@ def prepare_corrections(
         "business_date": business_date.isoformat(),
         "corrections": 0,
         "amount": 0,
+        "held": [],
     }
     spec = load_profile(agreement.agency).file(CORRECTIONS)
     written = []  # the file this run put into the outbox, removed again if the run fails
@@ -103,14 +108,17 @@ def _prepare_in_transaction(
     file_id = log_outgoing_file(
         conn, agreement, CORRECTIONS, business_date, file_name, path, now=now, run_id=run_id
     )
+    layout = load_layout(spec.layout)
     added = collect_corrections(conn, agreement.agreement_id, business_date, file_id, now=now)
-    if not added:
+    frame = read_file_corrections(conn, file_id) if added else None
+    if added:
+        frame, summary["held"] = _hold_unwritable(conn, agreement, layout, frame)
+    if not added or frame.empty:
         conn.execute(delete(ink_file_log).where(ink_file_log.c.file_id == file_id))
         log.info("%s: nothing to report up to %s", agreement.agreement_id, business_date)
         return summary | {"status": "nothing_to_report"}
-    frame = read_file_corrections(conn, file_id)
     header = {"customer_no": agreement.customer_no_at_agency, "file_date": business_date}
-    data = load_layout(spec.layout).write(header, frame[DETAIL_COLUMNS], file_name=file_name)
+    data = layout.write(header, frame[DETAIL_COLUMNS], file_name=file_name)
     amount = int(frame["amount"].sum())
     conn.execute(
         update(ink_file_log)
@@ -144,6 +152,33 @@ def _prepare_in_transaction(
         "amount": amount,
         "types": counts,
     }
+
+
+def _hold_unwritable(conn: Connection, agreement, layout, frame):
+    """The corrections the layout can write, and the others held back: their rows removed, so
+    that they stay unreported and go into the first file after the ERP value is fixed.
+
+    A value the ERP changed after the case was sent (an invoice number with a character the
+    agency's encoding lacks) must not stop the agreement's other corrections. Each held one is
+    logged with its case and field, its reason masked, and listed in the summary (``held``).
+    """
+    reasons = unwritable_values(layout, frame[DETAIL_COLUMNS])
+    if reasons.empty:
+        return frame, []
+    held = []
+    for index, reason in reasons.items():
+        field, _, _ = str(reason).partition(":")
+        case_id = int(frame.at[index, "case_id"])
+        held.append({"case_id": case_id, "field": field, "reason": mask_text(reason)})
+        log.warning(
+            "%s: correction of case %s held back, the agency's file cannot carry it: %s",
+            agreement.agreement_id,
+            case_id,
+            mask_text(reason),
+        )
+    ids = [int(i) for i in frame.loc[reasons.index, "correction_id"]]
+    conn.execute(delete(ink_correction).where(ink_correction.c.correction_id.in_(ids)))
+    return frame.drop(index=reasons.index).reset_index(drop=True), held
 
 
 def _write_events(conn: Connection, file_id: int, file_name: str, now: datetime) -> None:

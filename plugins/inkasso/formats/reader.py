@@ -351,6 +351,38 @@ class _FixedBlock:
         self.starts, self.ends = self.starts[:n], self.ends[:n]
         self.lens = self.ends - self.starts
         self.line_no = np.arange(n) + first
+        if layout.encoding == "iso-8859-1":
+            self.refuse_utf8()
+
+    def refuse_utf8(self) -> None:
+        """Raise where the block holds a UTF-8 encoded letter (`_utf8_letter`): the file was
+        saved in UTF-8, and read as ISO-8859-1 its text would be garbled ('å' as 'Ã¥')."""
+        at = _utf8_letter(self.chars)
+        if at is None:
+            return
+        i = int(np.searchsorted(self.starts, at, side="right")) - 1
+        column = at - int(self.starts[i]) + 1
+        line = self.text(i)
+        layout = self.layout
+        code = line[layout.code_start - 1 : layout.code_start - 1 + layout.code_width]
+        field = next(
+            (
+                f.name
+                for rec in layout.records.values()
+                if rec.code == code
+                for f in rec.fields
+                if f.start <= column < f.start + f.width
+            ),
+            None,
+        )
+        letter = self.chars[at : at + 2].tobytes()
+        raise FormatError(
+            self.name,
+            int(self.line_no[i]),
+            field,
+            f"bytes {letter.hex()} at column {column} are {letter.decode('utf-8')!r} in UTF-8: "
+            f"the file is UTF-8, its layout {layout.encoding.upper()}",
+        )
 
     def rows(self, at: np.ndarray, width: int) -> np.ndarray:
         """The ``width`` characters from each offset ``at`` (at most the block's length) as the
@@ -490,6 +522,24 @@ def _controls(chars: np.ndarray, step: int = 1 << 18) -> int:
     return found
 
 
+def _utf8_letter(chars: np.ndarray, step: int = 1 << 18) -> int | None:
+    """Offset of the first UTF-8 encoded Latin-1 letter (byte C3, then 80-BF) in the bytes of a
+    file meant to be ISO-8859-1, or None. Read as ISO-8859-1 that pair is 'Ã' and a control or
+    symbol character, which no real text holds; every Nordic letter in UTF-8 is such a pair.
+    Looked for a slice at a time, so that the masks stay small."""
+    if chars.dtype != np.uint8:
+        return None
+    for at in range(0, len(chars), step):
+        part = chars[at : at + step + 1]
+        lead = np.flatnonzero(part[:-1] == 0xC3)
+        if len(lead):
+            follow = part[lead + 1]
+            hit = lead[(follow >= 0x80) & (follow <= 0xBF)]
+            if len(hit):
+                return at + int(hit[0])
+    return None
+
+
 def _characters(layout: LayoutSpec, data: bytes, first: int, name: str) -> np.ndarray:
     """The block's characters: its bytes when one byte is one character, else its code points."""
     if layout.encoding == "iso-8859-1" or data.isascii():
@@ -521,6 +571,8 @@ class _DelimitedBlock:
 
     def __init__(self, layout, data: bytes, first: int, last: bool, name: str, with_names: bool):
         self.layout, self.name = layout, name
+        if layout.encoding == "iso-8859-1":
+            _refuse_utf8_delimited(layout, data, first, name)
         lines = _split_lines(layout, _decode(layout, data, first, name), first, last, name)
         if with_names and layout.column_names:
             expected = layout.delimiter.join(
@@ -584,6 +636,29 @@ class _DelimitedBlock:
             else:
                 char = control_character(sub.iloc[first])
                 problems.add(line, None, f"control character {char} outside the fields")
+
+
+def _refuse_utf8_delimited(layout: LayoutSpec, data: bytes, first: int, name: str) -> None:
+    """As ``_FixedBlock.refuse_utf8`` for a delimited block: the field is told by the number of
+    delimiters before the letter."""
+    at = _utf8_letter(np.frombuffer(data, dtype=np.uint8))
+    if at is None:
+        return
+    start = data.rfind(b"\n", 0, at) + 1
+    before = data[start:at].decode("iso-8859-1").split(layout.delimiter)
+    code, index = before[0], len(before) - 1
+    field = "record_type" if index == 0 else None
+    for rec in layout.records.values():
+        if index and rec.code == code and index <= len(rec.fields):
+            field = rec.fields[index - 1].name
+    letter = data[at : at + 2]
+    raise FormatError(
+        name,
+        data.count(b"\n", 0, at) + first,
+        field,
+        f"bytes {letter.hex()} at column {at - start + 1} are {letter.decode('utf-8')!r} in "
+        f"UTF-8: the file is UTF-8, its layout {layout.encoding.upper()}",
+    )
 
 
 def _split_lines(

@@ -267,6 +267,7 @@ def test_nothing_to_report_writes_no_file(erp, base):
         "corrections": 0,
         "amount": 0,
         "after_closure": 0,
+        "held": [],
         "status": "nothing_to_report",
     }
     assert not base.joinpath("outbox", "lowell_no").exists() or not [
