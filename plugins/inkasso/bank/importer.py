@@ -381,6 +381,10 @@ def _quarantine(engine: Engine, row: dict, base, data: Source, error: BankFileEr
                   row["sha256"])  # fmt: skip
     _copy(data, path)
     with engine.begin() as conn:
+        _lock_bytes(conn, row["client_id"], row["sha256"])
+        seen = _seen_names(conn, row)  # quarantined by a run beside this one meanwhile
+        if seen:
+            return _known_bytes(conn, row, seen)
         file_id = conn.execute(
             insert(ink_file_log).values(
                 row | {"status": "quarantined", "path": str(path), "detail": str(error)}

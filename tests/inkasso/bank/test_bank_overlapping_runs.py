@@ -31,23 +31,25 @@ def _ocr_sample(reference_dir) -> bytes:
     return (reference_dir / "ocr-giro" / "ocr_giro_transactions.txt").read_bytes()
 
 
-def _two_runs_at_once(monkeypatch, engine, base, first: str, second: str, data: bytes) -> list:
+def _two_runs_at_once(
+    monkeypatch, engine, base, first: str, second: str, data: bytes, slow: str = "book_staged"
+) -> list:
     """Import ``data`` as ``first`` in one thread and as ``second`` in another, the second
-    started while the first is inside its booking transaction, past the point where it looked
-    for the same bytes."""
+    started while the first is inside its booking transaction (in the importer's step
+    ``slow``), past the point where it looked for the same bytes."""
     import inkasso.bank.importer as importer
 
-    inside, real = threading.Event(), importer.book_staged
+    inside, real = threading.Event(), getattr(importer, slow)
     calls = []
 
-    def slow_first(conn, client_id, *args):
-        calls.append(client_id)
+    def slow_first(*args, **kwargs):
+        calls.append(1)
         if len(calls) == 1:  # the first booking holds its transaction open a while
             inside.set()
             time.sleep(1.5)
-        return real(conn, client_id, *args)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(importer, "book_staged", slow_first)
+    monkeypatch.setattr(importer, slow, slow_first)
     results, errors = [None, None], []
 
     def book(i, name):
@@ -107,3 +109,21 @@ def test_one_file_imported_by_two_runs_at_once_is_booked_once(
         demo, "SELECT record_count FROM ink_file_log WHERE kind = 'ocr_giro' AND status = 'applied'"
     )
     assert one(demo, "SELECT COUNT(*) FROM ink_file_log WHERE kind = 'ocr_giro'") == 1
+
+
+def test_a_broken_file_imported_by_two_runs_at_once_is_quarantined_once(
+    demo, tmp_path, monkeypatch
+):
+    """Both runs take the same broken file: one quarantines it, the other finds it quarantined
+    (no unique-key failure, one log row, nothing booked)."""
+    from tests.inkasso.bank.test_bank_reused_names import _ocr_twice_numbered
+
+    data = _ocr_twice_numbered("1234567890")
+    results = _two_runs_at_once(
+        monkeypatch, demo, tmp_path, "OCR.txt", "OCR.txt", data, slow="iter_bank_file"
+    )
+
+    assert [r["status"] for r in results] == ["quarantined", "already_imported"]
+    logged = rows(demo, "SELECT status FROM ink_file_log WHERE file_name = 'OCR.txt'")
+    assert logged["status"].tolist() == ["quarantined"]
+    assert one(demo, "SELECT COUNT(*) FROM erp_payment") == 0
