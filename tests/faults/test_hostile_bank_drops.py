@@ -228,7 +228,8 @@ def test_a_utf_8_answer_to_a_delimited_latin_1_layout_names_line_and_field():
 def test_a_payment_in_another_currency_never_lowers_an_invoice(erp_engine, tmp_path):
     """A BgMax file may hold a EUR deposit beside the SEK ones (Bankgirot's own sample does): a
     EUR payment whose reference is a SEK invoice's KID is not 700 öre off that invoice (cents are
-    not öre); it is recorded unmatched for a person. The SEK payment is booked as usual."""
+    not öre). The file waits whole in quarantine for a person, naming the EUR payment's line and
+    the field; neither invoice is lowered, the SEK one not either."""
     from inkasso_demo.erp.generator import create_demo_erp
     from tests.inkasso.bank.test_bank_import import SE_CLIENT, invoices, payment, run
 
@@ -242,21 +243,19 @@ def test_a_payment_in_another_currency_never_lowers_an_invoice(erp_engine, tmp_p
         ]
     )
     data = write_bgmax(paid, payee_bankgiro="9912346", written_at=dt.datetime(2026, 11, 2, 3))
+    eur_line = next(
+        n for n, line in enumerate(data.split(b"\r\n"), 1)
+        if line.startswith(b"20") and eur["kid"].encode() in line
+    )  # fmt: skip
 
     result = run(erp_engine, tmp_path, "BGMAX.eur.txt", data, SE_CLIENT)
 
-    assert result["status"] == "applied"
-    assert (result["direct"], result["unmatched"]) == (1, 1)
+    assert (result["status"], result["field"]) == ("quarantined", "currency")
+    assert result["line"] == eur_line and "EUR" in result["error"]
     left = "SELECT remaining_amount FROM erp_invoice WHERE invoice_id = {}"
-    assert scalar(erp_engine, left.format(sek["invoice_id"])) == sek["remaining_amount"] - 500
+    assert scalar(erp_engine, left.format(sek["invoice_id"])) == sek["remaining_amount"]
     assert scalar(erp_engine, left.format(eur["invoice_id"])) == eur["remaining_amount"]
-    with erp_engine.connect() as conn:
-        booked = conn.execute(
-            text("SELECT payment_ref, kind, invoice_id FROM erp_payment ORDER BY payment_ref")
-        ).all()
-    assert [(r.payment_ref, r.kind, r.invoice_id) for r in booked] == [
-        ("E1", "unmatched", None), ("S1", "direct", sek["invoice_id"])
-    ]  # fmt: skip
+    assert scalar(erp_engine, "SELECT COUNT(*) FROM erp_payment") == 0
 
 
 client_key, server, conn, inbox, outbox, at_rest = simulator_fixtures("bank_sftp")
