@@ -55,22 +55,22 @@ def lock_outgoing(conn: Connection, agreement_id: str) -> None:
     winner committed. SQLite: takes the write lock now (``BEGIN IMMEDIATE``; other writers wait
     up to the busy timeout); a transaction that has already written holds it already.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:agreement))"),
-            {"ns": OUTGOING_NAMESPACE, "agreement": agreement_id},
-        )
-        return
-    sqlite_write_lock(conn)
+    _agreement_lock(conn, OUTGOING_NAMESPACE, agreement_id)
 
 
 def lock_inbound(conn: Connection, agreement_id: str) -> None:
     """Hold the agreement's inbound-apply lock until ``conn``'s transaction ends; call it first
     in the transaction, before anything is read (see module doc)."""
+    _agreement_lock(conn, INBOUND_NAMESPACE, agreement_id)
+
+
+def _agreement_lock(conn: Connection, namespace: int, agreement_id: str) -> None:
+    """PostgreSQL: a transaction-level advisory lock on (namespace, agreement); SQLite: the
+    database's write lock (`sqlite_write_lock`)."""
     if conn.dialect.name == "postgresql":
         conn.execute(
             text("SELECT pg_advisory_xact_lock(:ns, hashtext(:agreement))"),
-            {"ns": INBOUND_NAMESPACE, "agreement": agreement_id},
+            {"ns": namespace, "agreement": agreement_id},
         )
         return
     sqlite_write_lock(conn)

@@ -25,12 +25,12 @@ NO_CLIENT = 1
 PAYMENTS_IN_OCR = 20
 
 
-@pytest.fixture
-def demo(erp_engine):
-    from inkasso_demo.erp.generator import create_demo_erp
+DEMO_CUSTOMERS = 200  # conftest's demo_erp, from DAY
 
-    create_demo_erp(erp_engine, seed=7, customers=200, start_day=DAY)
-    return erp_engine
+
+@pytest.fixture
+def demo(demo_erp):
+    return demo_erp
 
 
 def ocr(reference_dir) -> bytes:

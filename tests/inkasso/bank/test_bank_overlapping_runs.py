@@ -20,11 +20,9 @@ CLIENT = 1  # Norwegian client: Nets OCR giro
 
 
 @pytest.fixture
-def demo(erp_engine):
-    from inkasso_demo.erp.generator import create_demo_erp
-
-    create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
-    return erp_engine
+def demo(demo_erp):
+    """The generated demo ERP (conftest's, 400 customers from ``DAY``)."""
+    return demo_erp
 
 
 def _ocr_sample(reference_dir) -> bytes:
