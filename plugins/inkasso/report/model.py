@@ -31,7 +31,8 @@ class AgencySection:
     closures: list[dict] = field(default_factory=list)  # status, n, sent, collected, remaining
     payouts: list[dict] = field(default_factory=list)  # reconciliation, n, amount, settled
     payouts_open: list[dict] = field(default_factory=list)  # not matched: date, amount, detail
-    quarantined: list[dict] = field(default_factory=list)  # file_name, kind, issues
+    # files not applied: quarantined or flagged (status), with file_name, kind, issues
+    quarantined: list[dict] = field(default_factory=list)
     manual_waiting: list[dict] = field(default_factory=list)  # file_name, n, amount, where
     stale: Figure = field(default_factory=Figure)
     stale_oldest: date | None = None
@@ -97,8 +98,14 @@ class ClientReport:
         """Short sentences of what needs a person today (the mail's first lines)."""
         out = list(self.flows_missing)
         for a in self.agencies:
-            if a.quarantined:
-                out.append(f"{a.agency}: {len(a.quarantined)} file(s) quarantined")
+            broken = [f for f in a.quarantined if f.get("status", "quarantined") == "quarantined"]
+            if broken:
+                out.append(f"{a.agency}: {len(broken)} file(s) quarantined")
+            changed = len(a.quarantined) - len(broken)
+            if changed:
+                out.append(
+                    f"{a.agency}: {changed} file(s) changed after being applied, not applied"
+                )
             if a.receipts_rejected:
                 out.append(f"{a.agency}: {a.receipts_rejected_total.n} case(s) rejected")
             if a.manual_waiting:

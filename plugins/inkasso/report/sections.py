@@ -37,6 +37,9 @@ from inkasso.report.model import AgencySection, ClientReport, Figure
 from inkasso.report.money import add_money_sections
 
 BANK_KINDS = ("ocr_giro", "bgmax")
+# incoming files that were not applied and need a person: broken (quarantined), or a changed
+# file under a name already applied (flagged); both are listed with their issues
+NOT_APPLIED = ("quarantined", "flagged")
 CORRECTION_KINDS = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
 
 
@@ -274,12 +277,13 @@ def files_query(client_id: int, day: date) -> Select:
 
 
 def file_issues_query(client_id: int, day: date) -> Select:
-    """The issues of the client's files of the day that were quarantined, in line order."""
+    """The issues of the client's files of the day that were quarantined or flagged, in line
+    order."""
     f, i = ink_file_log.c, ink_file_issue.c
     return (
         select(ink_file_issue)
         .join(ink_file_log, f.file_id == i.file_id)
-        .where(f.client_id == client_id, f.business_date == day, f.status == "quarantined")
+        .where(f.client_id == client_id, f.business_date == day, f.status.in_(NOT_APPLIED))
         .order_by(i.file_id, i.line, i.issue_id)
     )
 
@@ -294,7 +298,8 @@ def _file_entry(f, *keys: str) -> dict:
 
 
 def files(d: Day) -> None:
-    """Section: files quarantined (with their issues), bank files read, manual exports waiting."""
+    """Section: files quarantined or flagged (with their issues), bank files read, manual
+    exports waiting."""
     issues = defaultdict(list)
     for r in d.rows(file_issues_query(d.client_id, d.day)):
         issues[r["file_id"]].append(
@@ -302,10 +307,11 @@ def files(d: Day) -> None:
         )
     for f in d.rows(files_query(d.client_id, d.day)):
         section = d.sections.get(f["agreement_id"])
-        if f["status"] == "quarantined":
+        if f["status"] in NOT_APPLIED:
             entry = {
                 "file_name": f["file_name"],
                 "kind": f["kind"],
+                "status": f["status"],
                 "where": f["path"],
                 "detail": mask_text(f["detail"]),
                 "issues": issues.get(f["file_id"], []),
