@@ -8,6 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+# events an incoming file logs for a record that changed nothing (a closure of a case already
+# closed, a rejection of one already ended, a receipt after the closure): the file "touched"
+# the case, but the day's receipts, closures and cases ended unpaid do not count it again
+NO_CHANGE_EVENTS = ("closure_ignored", "rejection_ignored", "receipt_after_closure")
+
 
 @dataclass
 class Figure:

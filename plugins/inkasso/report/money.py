@@ -17,6 +17,7 @@ from inkasso.db.schema import (
     ink_case_event,
     ink_file_log,
 )
+from inkasso.report.model import NO_CHANGE_EVENTS
 
 VERDICTS = {
     "overpayment": "paid twice (agency and creditor): refund to handle",
@@ -54,7 +55,10 @@ def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:
         ink_file_log.c.direction == "in",
         ink_file_log.c.kind == "closure",
     )
-    touched = select(ink_case_event.c.case_id).where(ink_case_event.c.file_id.in_(closure_files))
+    touched = select(ink_case_event.c.case_id).where(
+        ink_case_event.c.file_id.in_(closure_files),
+        ink_case_event.c.kind.not_in(NO_CHANGE_EVENTS),
+    )
     rows = conn.execute(
         select(
             ink_case.c.agreement_id,

@@ -33,7 +33,7 @@ from inkasso.db.schema import (
     ink_run_issue,
 )
 from inkasso.report.masking import mask_text
-from inkasso.report.model import AgencySection, ClientReport, Figure
+from inkasso.report.model import NO_CHANGE_EVENTS, AgencySection, ClientReport, Figure
 from inkasso.report.money import add_money_sections
 
 BANK_KINDS = ("ocr_giro", "bgmax")
@@ -75,10 +75,15 @@ def files_of_day(client_id: int, day: date, direction: str, kinds) -> Select:
 
 
 def cases_touched_by(client_id: int, day: date, kind: str) -> Select:
-    """Ids of the cases an incoming file of ``kind`` of the day has an event for."""
+    """Ids of the cases an incoming file of ``kind`` of the day changed (an event that is not
+    one of ``NO_CHANGE_EVENTS``)."""
+    e = ink_case_event.c
     return (
-        select(ink_case_event.c.case_id)
-        .where(ink_case_event.c.file_id.in_(files_of_day(client_id, day, "in", (kind,))))
+        select(e.case_id)
+        .where(
+            e.file_id.in_(files_of_day(client_id, day, "in", (kind,))),
+            e.kind.not_in(NO_CHANGE_EVENTS),
+        )
         .distinct()
     )
 

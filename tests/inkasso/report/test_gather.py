@@ -10,6 +10,8 @@ from inkasso.db.schema import (
     erp_client,
     erp_journal_line,
     ink_agreement,
+    ink_case,
+    ink_case_event,
     ink_file_issue,
     ink_file_log,
 )
@@ -117,3 +119,139 @@ def test_a_flagged_agency_file_is_named_with_its_reason_and_needs_a_person(erp_e
         assert "KVITT_1.csv" in body
         assert "ask the agency what changed" in body
         assert "Nothing happened and nothing waits" not in body
+
+
+NOW = datetime(2026, 11, 2, 5, tzinfo=UTC)
+
+
+def _case(engine, file_id, sent_amount, *, status="sent", invoice_id=1, **values):
+    with engine.begin() as conn:
+        return conn.execute(
+            insert(ink_case).values(
+                agreement_id="A1",
+                invoice_id=invoice_id,
+                customer_id=1,
+                file_id=file_id,
+                status=status,
+                original_amount=sent_amount,
+                sent_amount=sent_amount,
+                currency="NOK",
+                business_date=DAY - timedelta(days=20),
+                opened_at=NOW,
+                **values,
+            )
+        ).inserted_primary_key[0]
+
+
+def _event(engine, case_id, kind, file_id):
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ink_case_event).values(case_id=case_id, at=NOW, kind=kind, file_id=file_id)
+        )
+
+
+def test_a_closure_record_ignored_on_an_already_closed_case_is_no_closure_of_the_day(
+    erp_engine,
+):
+    """The agency repeats the closure of a case it closed yesterday: the apply logs it
+    ``closure_ignored`` and changes nothing, so today's closures do not count it again."""
+    _client(erp_engine)
+    sent = _file(
+        erp_engine,
+        "NY_1.txt",
+        "new_cases",
+        "delivered",
+        direction="out",
+        day=DAY - timedelta(days=20),
+    )
+    yesterday = _file(erp_engine, "AVSL_1.txt", "closure", "applied", day=DAY - timedelta(days=1))
+    today = _file(erp_engine, "AVSL_2.txt", "closure", "applied")
+    old = _case(
+        erp_engine,
+        sent,
+        50_000,
+        status="paid",
+        is_open=False,
+        invoice_id=1,
+        collected_amount=50_000,
+        closed_remaining_amount=0,
+    )
+    new = _case(
+        erp_engine,
+        sent,
+        1,
+        status="paid",
+        is_open=False,
+        invoice_id=2,
+        collected_amount=1,
+        closed_remaining_amount=0,
+    )
+    _event(erp_engine, old, "paid", yesterday)
+    _event(erp_engine, old, "closure_ignored", today)
+    _event(erp_engine, new, "paid", today)
+    (section,) = gather_client_day(erp_engine, 1, DAY).agencies
+    assert section.closures == [
+        {"agreement_id": "A1", "status": "paid", "n": 1, "sent": 1, "collected": 1, "remaining": 0}
+    ]
+    (before,) = gather_client_day(erp_engine, 1, DAY - timedelta(days=1)).agencies
+    assert [(c["status"], c["n"], c["sent"]) for c in before.closures] == [("paid", 1, 50_000)]
+
+
+def test_a_rejection_ignored_on_a_closed_case_is_neither_accepted_nor_rejected(erp_engine):
+    """A receipt file rejecting a case the agency already closed changes nothing (the apply
+    logs ``rejection_ignored``): the mail must not count it as a receipt accepted."""
+    _client(erp_engine)
+    sent = _file(erp_engine, "NY_1.txt", "new_cases", "delivered", direction="out", day=DAY)
+    receipt = _file(erp_engine, "KVITT_2.txt", "receipt", "applied")
+    closed = _case(erp_engine, sent, 70_000, status="paid", is_open=False, invoice_id=1)
+    fresh = _case(erp_engine, sent, 99, status="registered", invoice_id=2, agency_case_ref="R2")
+    _event(erp_engine, closed, "rejection_ignored", receipt)
+    _event(erp_engine, fresh, "registered", receipt)
+    (section,) = gather_client_day(erp_engine, 1, DAY).agencies
+    assert (section.receipts_accepted.n, section.receipts_accepted.amount) == (1, 99)
+    assert section.receipts_rejected == []
+
+
+def test_a_case_ended_unpaid_yesterday_is_not_listed_again_for_an_ignored_record(erp_engine):
+    from inkasso.db.schema import erp_customer, erp_invoice
+
+    _client(erp_engine)
+    with erp_engine.begin() as conn:
+        conn.execute(
+            insert(erp_customer).values(
+                customer_id=1,
+                client_id=1,
+                customer_no="C1",
+                name="Ola",
+                is_organisation=False,
+                national_id="01019012345",
+                country="NO",
+            )
+        )
+        conn.execute(
+            insert(erp_invoice).values(
+                invoice_id=1,
+                client_id=1,
+                customer_id=1,
+                invoice_no="F-1",
+                invoice_date=DAY - timedelta(days=60),
+                due_date=DAY - timedelta(days=30),
+                currency="NOK",
+                original_amount=10_000,
+                remaining_amount=4_000,
+                kid="1",
+                status="collection_ended",
+            )
+        )
+    sent = _file(erp_engine, "NY_1.txt", "new_cases", "delivered", direction="out")
+    yesterday = _file(erp_engine, "AVSL_1.txt", "closure", "applied", day=DAY - timedelta(days=1))
+    today = _file(erp_engine, "AVSL_2.txt", "closure", "applied")
+    case = _case(erp_engine, sent, 10_000, status="uncollectible", is_open=False, invoice_id=1)
+    _event(erp_engine, case, "uncollectible", yesterday)
+    _event(erp_engine, case, "closure_ignored", today)
+    (before,) = gather_client_day(erp_engine, 1, DAY - timedelta(days=1)).agencies
+    assert [(x["invoice_no"], x["remaining_amount"]) for x in before.ended_unpaid] == [
+        ("F-1", 4_000)
+    ]
+    (section,) = gather_client_day(erp_engine, 1, DAY).agencies
+    assert section.ended_unpaid == [] and section.closures == []
