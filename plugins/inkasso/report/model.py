@@ -91,7 +91,8 @@ class ClientReport:
     recipients: list[str]
     stale_days: int
     agencies: list[AgencySection] = field(default_factory=list)
-    bank_files: list[dict] = field(default_factory=list)  # file_name, kind, status, n, amount
+    # file_name, kind, status, n, amount; matched / unmatched: {n, amount} of its payments
+    bank_files: list[dict] = field(default_factory=list)
     quarantined_other: list[dict] = field(default_factory=list)  # files without an agreement
     run_issues: list[dict] = field(default_factory=list)  # failures not tied to an agreement
     # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
@@ -132,6 +133,9 @@ class ClientReport:
                 out.append(
                     f"{a.agency}: payouts overdue for {len(a.payouts_awaited)} settlement(s)"
                 )
+        unmatched = sum(f["unmatched"]["n"] for f in self.bank_files)
+        if unmatched:
+            out.append(f"{unmatched} bank payment(s) not matched to an invoice")
         if self.quarantined_other:
             out.append(f"{len(self.quarantined_other)} bank file(s) quarantined")
         if self.run_issues:

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, Select, func, or_, select
 
-from inkasso.bank.names import erp_names
+from inkasso.bank.names import erp_names, erp_names_by_file
 from inkasso.db.schema import (
     erp_invoice,
     erp_payment,
@@ -293,6 +293,20 @@ def file_issues_query(client_id: int, day: date) -> Select:
     )
 
 
+def bank_payments_query(client_id: int, day: date) -> Select:
+    """The payments booked from the client's bank files of the day, per file and whether they
+    found an invoice (``erp_payment.kind`` ``unmatched`` or not): count and amount."""
+    names = erp_names_by_file(files_of_day(client_id, day, "in", BANK_KINDS)).subquery()
+    p = erp_payment.c
+    unmatched = (p.kind == "unmatched").label("unmatched")
+    return (
+        select(names.c.file_id, unmatched, func.count().label("n"), _sum(p.amount, "amount"))
+        .join(erp_payment, (p.bank_file == names.c.bank_file) & (p.client_id == names.c.client_id))
+        .where(names.c.client_id == client_id)
+        .group_by(names.c.file_id, unmatched)
+    )
+
+
 def _file_entry(f, *keys: str) -> dict:
     """A file's name and kind, the given columns, its record count and amount."""
     return (
@@ -303,13 +317,19 @@ def _file_entry(f, *keys: str) -> dict:
 
 
 def files(d: Day) -> None:
-    """Section: files quarantined or flagged (with their issues), bank files read, manual
-    exports waiting."""
+    """Section: files quarantined or flagged (with their issues), bank files read (with their
+    payments matched to an invoice or not), manual exports waiting."""
     issues = defaultdict(list)
     for r in d.rows(file_issues_query(d.client_id, d.day)):
         issues[r["file_id"]].append(
             {"line": r["line"], "field": r["field"], "reason": mask_text(r["reason"])}
         )
+    booked = defaultdict(lambda: {k: {"n": 0, "amount": 0} for k in ("matched", "unmatched")})
+    for r in d.rows(bank_payments_query(d.client_id, d.day)):
+        booked[r["file_id"]]["unmatched" if r["unmatched"] else "matched"] = {
+            "n": int(r["n"]),
+            "amount": int(r["amount"]),
+        }
     for f in d.rows(files_query(d.client_id, d.day)):
         section = d.sections.get(f["agreement_id"])
         if f["status"] in NOT_APPLIED:
@@ -323,7 +343,7 @@ def files(d: Day) -> None:
             }
             (section.quarantined if section else d.report.quarantined_other).append(entry)
         if f["direction"] == "in" and (f["kind"] in BANK_KINDS or not f["agreement_id"]):
-            d.report.bank_files.append(_file_entry(f, "status"))
+            d.report.bank_files.append(_file_entry(f, "status") | booked[f["file_id"]])
         if f["direction"] == "out" and f["status"] == "exported" and section:
             section.manual_waiting.append(_file_entry(f) | {"where": f["remote_path"] or f["path"]})
 

@@ -255,3 +255,48 @@ def test_a_case_ended_unpaid_yesterday_is_not_listed_again_for_an_ignored_record
     ]
     (section,) = gather_client_day(erp_engine, 1, DAY).agencies
     assert section.ended_unpaid == [] and section.closures == []
+
+
+def test_bank_payments_of_the_day_matched_and_unmatched_each_file(erp_engine):
+    """Each bank file read: how many of its payments found their invoice and how many did
+    not (money a person must place), counted from ``erp_payment``."""
+    from inkasso.db.schema import erp_payment
+
+    _client(erp_engine)
+    bank = _file(erp_engine, "OCR.1.txt", "ocr_giro", "applied", agreement_id=None)
+    _file(
+        erp_engine,
+        "OCR.old.txt",
+        "ocr_giro",
+        "applied",
+        agreement_id=None,
+        day=DAY - timedelta(days=1),
+    )
+    with erp_engine.begin() as conn:
+        for ref, name, kind, amount in [
+            ("a", "OCR.1.txt", "direct", 12_345),
+            ("b", "OCR.1.txt", "direct", 99),
+            ("c", "OCR.1.txt", "unmatched", 1),
+            ("d", "OCR.old.txt", "unmatched", 50_000),  # yesterday's file
+        ]:
+            conn.execute(
+                insert(erp_payment).values(
+                    client_id=1,
+                    bank_file=name,
+                    payment_ref=ref,
+                    amount=amount,
+                    payment_date=DAY,
+                    kind=kind,
+                    booked_at=NOW,
+                )
+            )
+    report = gather_client_day(erp_engine, 1, DAY)
+    (entry,) = report.bank_files
+    assert entry["file_name"] == "OCR.1.txt" and bank
+    assert (entry["matched"], entry["unmatched"]) == (
+        {"n": 2, "amount": 12_444},
+        {"n": 1, "amount": 1},
+    )
+    assert "1 bank payment(s) not matched to an invoice" in report.attention
+    text = render_report(report).text
+    assert "matched 2 (124,44 NOK), unmatched 1 (0,01 NOK)" in text
