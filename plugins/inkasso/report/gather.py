@@ -14,8 +14,8 @@ What counts for day D (the business day of the report run):
 * quarantined and flagged files (with their ``ink_file_issue`` rows) and bank files read:
   logged for D;
 * manual-export files waiting: outgoing files of D with status ``exported`` (``remote_path``);
-* cases without receipt: still ``sent`` (no agency reference, no rejection), sent more than
-  ``stale_days`` days before D;
+* cases without receipt: sent more than ``stale_days`` days before D and without an event of a
+  receipt or closure file logged on or before D (still ``sent`` on D);
 * task failures: ``ink_run_issue`` of D; a failure labelled with one of the client's agreements
   goes to that agency, any other one to every client's general section.
 

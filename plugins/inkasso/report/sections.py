@@ -349,9 +349,39 @@ def files(d: Day) -> None:
 
 
 # ----------------------------------------------------------------------------- stale cases
+def _answer_events(client_id: int, on_or_before: bool, day: date) -> Select:
+    """Case ids with an event of the client's receipt or closure files logged on or before
+    ``day`` (``on_or_before``), else after it."""
+    e, f = ink_case_event.c, ink_file_log.c
+    return (
+        select(e.case_id)
+        .join(ink_file_log, f.file_id == e.file_id)
+        .where(
+            f.client_id == client_id,
+            f.direction == "in",
+            f.kind.in_(("receipt", "closure")),
+            f.business_date <= day if on_or_before else f.business_date > day,
+        )
+    )
+
+
 def stale_query(client_id: int, day: date, stale_days: int) -> Select:
-    """Cases still without a receipt (no reference, no rejection) sent over ``stale_days`` ago."""
-    c = ink_case.c
+    """Cases still without a receipt on ``day``, sent over ``stale_days`` before it.
+
+    Only the agency's files move a case out of ``sent`` (a receipt registers or rejects it, a
+    closure may come before the receipt), so a case was still waiting on ``day`` when no
+    receipt or closure file logged on or before ``day`` has an event for it: a backfilled day
+    counts the cases that were waiting then, not the ones still waiting today. The candidates
+    are the cases still ``sent`` (the index on agreement and status finds them) and those a
+    later day's file answered."""
+    c, e = ink_case.c, ink_case_event.c
+    still_sent = (
+        (c.status == "sent")
+        & c.is_open.is_(True)
+        & c.agency_case_ref.is_(None)
+        & c.rejection_reason.is_(None)
+    )
+    answered_by_day = _answer_events(client_id, True, day).where(e.case_id == c.case_id).exists()
     return (
         select(
             c.agreement_id,
@@ -361,11 +391,9 @@ def stale_query(client_id: int, day: date, stale_days: int) -> Select:
         )
         .where(
             c.agreement_id.in_(agreements_of(client_id)),
-            c.status == "sent",
-            c.is_open.is_(True),
-            c.agency_case_ref.is_(None),
-            c.rejection_reason.is_(None),
             c.business_date < day - timedelta(days=stale_days),
+            or_(still_sent, c.case_id.in_(_answer_events(client_id, False, day))),
+            ~answered_by_day,
         )
         .group_by(c.agreement_id)
     )

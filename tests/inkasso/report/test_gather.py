@@ -125,6 +125,7 @@ NOW = datetime(2026, 11, 2, 5, tzinfo=UTC)
 
 
 def _case(engine, file_id, sent_amount, *, status="sent", invoice_id=1, **values):
+    values = {"business_date": DAY - timedelta(days=20)} | values
     with engine.begin() as conn:
         return conn.execute(
             insert(ink_case).values(
@@ -136,7 +137,6 @@ def _case(engine, file_id, sent_amount, *, status="sent", invoice_id=1, **values
                 original_amount=sent_amount,
                 sent_amount=sent_amount,
                 currency="NOK",
-                business_date=DAY - timedelta(days=20),
                 opened_at=NOW,
                 **values,
             )
@@ -300,3 +300,34 @@ def test_bank_payments_of_the_day_matched_and_unmatched_each_file(erp_engine):
     assert "1 bank payment(s) not matched to an invoice" in report.attention
     text = render_report(report).text
     assert "matched 2 (124,44 NOK), unmatched 1 (0,01 NOK)" in text
+
+
+def test_cases_without_receipt_on_a_backfilled_day_are_those_of_that_day(erp_engine):
+    """A case sent 10 days before the day and answered only two days after it was without a
+    receipt on the day: a backfill of the day says so, as the day's own run did."""
+    _client(erp_engine)
+    sent = _file(
+        erp_engine,
+        "NY_1.txt",
+        "new_cases",
+        "delivered",
+        direction="out",
+        day=DAY - timedelta(days=10),
+    )
+    later = _file(erp_engine, "KVITT_9.txt", "receipt", "applied", day=DAY + timedelta(days=2))
+    answered = _case(
+        erp_engine,
+        sent,
+        1_00,
+        status="registered",
+        invoice_id=1,
+        agency_case_ref="R1",
+        business_date=DAY - timedelta(days=10),
+    )
+    waiting = _case(erp_engine, sent, 99, invoice_id=2, business_date=DAY - timedelta(days=8))
+    _event(erp_engine, answered, "registered", later)
+    (section,) = gather_client_day(erp_engine, 1, DAY, stale_days=5).agencies
+    assert (section.stale.n, section.stale.amount) == (2, 1_99)
+    assert section.stale_oldest == DAY - timedelta(days=10)
+    (after,) = gather_client_day(erp_engine, 1, DAY + timedelta(days=2), stale_days=5).agencies
+    assert (after.stale.n, after.stale.amount) == (1, 99) and waiting
