@@ -41,7 +41,7 @@ class AgencySection:
     manual_waiting: list[dict] = field(default_factory=list)  # file_name, n, amount, where
     stale: Figure = field(default_factory=Figure)
     stale_oldest: date | None = None
-    holds: list[dict] = field(default_factory=list)  # reason, n, amount
+    holds: list[dict] = field(default_factory=list)  # reason, currency, n, amount
     run_issues: list[dict] = field(default_factory=list)
     # money (inkasso.report.money): after closure, ended unpaid, payouts awaited, interim account
     after_closure: list[dict] = field(default_factory=list)

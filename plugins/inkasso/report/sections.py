@@ -409,27 +409,35 @@ def stale(d: Day) -> None:
 
 # ----------------------------------------------------------------------------- holds
 def holds_query(client_id: int, day: date) -> Select:
-    """Invoices the dispatch held back on ``day``, per agreement and reason."""
-    h = ink_dispatch_hold.c
+    """Invoices the dispatch held back on ``day``, per agreement, reason and currency (an
+    invoice in another currency than the client's is held, so amounts are never added across
+    currencies)."""
+    h, i = ink_dispatch_hold.c, erp_invoice.c
     return (
         select(
             h.agreement_id,
             h.reason,
+            i.currency,
             func.count().label("n"),
-            _sum(erp_invoice.c.remaining_amount, "amount"),
+            _sum(i.remaining_amount, "amount"),
         )
-        .join(erp_invoice, erp_invoice.c.invoice_id == h.invoice_id)
+        .join(erp_invoice, i.invoice_id == h.invoice_id)
         .where(h.agreement_id.in_(agreements_of(client_id)), h.business_date == day)
-        .group_by(h.agreement_id, h.reason)
-        .order_by(h.reason)
+        .group_by(h.agreement_id, h.reason, i.currency)
+        .order_by(h.reason, i.currency)
     )
 
 
 def holds(d: Day) -> None:
-    """Section: the invoices held back by the dispatch."""
+    """Section: the invoices held back by the dispatch, each amount in its own currency."""
     for r in d.rows(holds_query(d.client_id, d.day)):
         d.sections[r["agreement_id"]].holds.append(
-            {"reason": r["reason"], "n": int(r["n"]), "amount": int(r["amount"])}
+            {
+                "reason": r["reason"],
+                "currency": r["currency"],
+                "n": int(r["n"]),
+                "amount": int(r["amount"]),
+            }
         )
 
 

@@ -331,3 +331,66 @@ def test_cases_without_receipt_on_a_backfilled_day_are_those_of_that_day(erp_eng
     assert section.stale_oldest == DAY - timedelta(days=10)
     (after,) = gather_client_day(erp_engine, 1, DAY + timedelta(days=2), stale_days=5).agencies
     assert (after.stale.n, after.stale.amount) == (1, 99) and waiting
+
+
+def test_held_invoices_in_another_currency_are_never_summed_into_the_clients(erp_engine):
+    """The dispatch holds an invoice in another currency than the client's
+    (``currency_mismatch``), and the minimum per customer and currency: each amount is shown
+    in its own currency, never added to the client's."""
+    from inkasso.db.schema import erp_customer, erp_invoice, ink_dispatch_hold
+
+    _client(erp_engine)
+    with erp_engine.begin() as conn:
+        conn.execute(
+            insert(erp_customer).values(
+                customer_id=1,
+                client_id=1,
+                customer_no="C1",
+                name="Ola",
+                is_organisation=False,
+                national_id="01019012345",
+                country="NO",
+            )
+        )
+        for invoice_id, currency, amount, reason in [
+            (1, "NOK", 99, "below_minimum"),
+            (2, "EUR", 1, "below_minimum"),
+            (3, "EUR", 123_456_789_012_345, "currency_mismatch"),
+        ]:
+            conn.execute(
+                insert(erp_invoice).values(
+                    invoice_id=invoice_id,
+                    client_id=1,
+                    customer_id=1,
+                    invoice_no=f"F-{invoice_id}",
+                    invoice_date=DAY - timedelta(days=60),
+                    due_date=DAY - timedelta(days=30),
+                    currency=currency,
+                    original_amount=amount,
+                    remaining_amount=amount,
+                    kid=str(invoice_id),
+                    status="open",
+                )
+            )
+            conn.execute(
+                insert(ink_dispatch_hold).values(
+                    agreement_id="A1",
+                    business_date=DAY,
+                    invoice_id=invoice_id,
+                    customer_id=1,
+                    reason=reason,
+                )
+            )
+    report = gather_client_day(erp_engine, 1, DAY)
+    (section,) = report.agencies
+    assert sorted((h["reason"], h["currency"], h["n"], h["amount"]) for h in section.holds) == [
+        ("below_minimum", "EUR", 1, 1),
+        ("below_minimum", "NOK", 1, 99),
+        ("currency_mismatch", "EUR", 1, 123_456_789_012_345),
+    ]
+    rendered = render_report(report)
+    assert "  - below_minimum: 1  0,99 NOK" in rendered.text
+    assert "  - below_minimum: 1  0,01 EUR" in rendered.text
+    assert "  - currency_mismatch: 1  1 234 567 890 123,45 EUR" in rendered.text
+    assert "1,00 NOK" not in rendered.text and "1 234 567 890 123,45 NOK" not in rendered.html
+    assert "1 234 567 890 123,45 EUR" in rendered.html
