@@ -45,8 +45,9 @@ def subject_of(report: ClientReport) -> str:
 
 
 def as_resend(rendered: RenderedReport, attempt: int) -> RenderedReport:
-    """The same mail marked as a resend (attempt ``attempt``): subject, first line of the text
-    and a note at the top of the HTML body, so nobody takes it for a new day's figures."""
+    """The same mail marked as a resend (attempt ``attempt``): subject, first line of the text,
+    the HTML's title and a note at the top of its body, so nobody takes it for a new day's
+    figures."""
     note = (
         f"RESEND (attempt {attempt}): this mail repeats the report of the same day; "
         "an earlier copy may already have arrived."
@@ -60,7 +61,7 @@ def as_resend(rendered: RenderedReport, attempt: int) -> RenderedReport:
     )
     return RenderedReport(
         subject=f"RESEND (attempt {attempt}): {rendered.subject}",
-        html=html,
+        html=html.replace("<title>", f"<title>RESEND (attempt {attempt}): ", 1),
         text=f"{note}\n\n{rendered.text}",
     )
 

@@ -223,3 +223,14 @@ def test_a_mail_after_a_refused_attempt_is_not_called_a_resend(erp_engine, sink,
     assert mail_report(erp_engine, _report(), RENDERED, base, run_id="r2").attempt == 2
     (msg,) = sink.messages()
     assert msg["Subject"] == RENDERED.subject
+
+
+def test_as_resend_marks_the_html_title_and_the_top_of_the_body():
+    from inkasso.report.render import as_resend, render_report
+
+    rendered = render_report(_report())
+    marked = as_resend(rendered, 3)
+    assert "<title>RESEND (attempt 3): Inkasso 2026-11-02 Fjord AS" in marked.html
+    body = marked.html.split("<body>", 1)[1]
+    assert body.lstrip().startswith('<p class="attention"><strong>RESEND (attempt 3)')
+    assert marked.text.startswith("RESEND (attempt 3)") and rendered.text in marked.text
