@@ -41,7 +41,8 @@ handing the mail to the server and recording it) fails the task instead of sendi
 check the mail server for the Message-ID in the error, then trigger with `resend=true`.
 
 **Params** (manual runs): `client_id` (one client), `business_date` (report another day than the
-logical date), `stale_days`, `resend` (send a new attempt even if the day's mail went out),
+logical date), `stale_days`, `resend` (send a new attempt even if the day's mail went out; it
+is marked `RESEND (attempt N)` in subject and bodies),
 `smtp_conn_id`.
 """
 

@@ -289,12 +289,13 @@ def test_known_day_mail_figures_once_then_resend(
     assert "OCR.D021126.txt (ocr_giro, applied): 2 payment(s), 2 300,00 NOK" in plain
     holds = frame(
         demo_erp,
-        "SELECT h.reason, COUNT(*) AS n, SUM(i.remaining_amount) AS a FROM ink_dispatch_hold h "
-        "JOIN erp_invoice i ON i.invoice_id = h.invoice_id WHERE h.agreement_id = 'lowell_no' "
-        "GROUP BY h.reason",
+        "SELECT h.reason, i.currency, COUNT(*) AS n, SUM(i.remaining_amount) AS a "
+        "FROM ink_dispatch_hold h JOIN erp_invoice i ON i.invoice_id = h.invoice_id "
+        "WHERE h.agreement_id = 'lowell_no' GROUP BY h.reason, i.currency",
     )
-    for h in holds.itertuples():
-        assert f"  - {h.reason}: {h.n}  {format_amount(int(h.a), 'NOK')}" in plain
+    assert set(holds["currency"]) != {"NOK"}, "the demo holds an invoice in another currency"
+    for h in holds.itertuples():  # each in its own currency, never added into NOK
+        assert f"  - {h.reason}: {h.n}  {format_amount(int(h.a), h.currency)}" in plain
     assert "1 file(s) quarantined" in plain and "2 case(s) rejected" in html
     assert "<td>national_id</td>" in html and "Avsl_2.txt" in html
 

@@ -6,12 +6,16 @@ What counts for day D (the business day of the report run):
 * cases sent: ``ink_case.business_date = D``; held back: ``ink_dispatch_hold.business_date = D``;
 * corrections sent: ``ink_correction`` rows reported in an outgoing file of D;
 * receipts and closures: cases with an ``ink_case_event`` whose ``file_id`` is a receipt/closure
-  file logged for D (``ink_file_log``, direction ``in``);
+  file logged for D (``ink_file_log``, direction ``in``), not counting the events of records
+  that changed nothing (``NO_CHANGE_EVENTS``: a closure or rejection of a case already ended,
+  a receipt after the closure);
+* interim account: its journal lines dated on or before D;
 * payouts: ``ink_payout`` rows whose ``erp_payment`` came from a bank file logged for D;
-* quarantined files (with their ``ink_file_issue`` rows) and bank files read: logged for D;
+* quarantined and flagged files (with their ``ink_file_issue`` rows) and bank files read:
+  logged for D;
 * manual-export files waiting: outgoing files of D with status ``exported`` (``remote_path``);
-* cases without receipt: still ``sent`` (no agency reference, no rejection), sent more than
-  ``stale_days`` days before D;
+* cases without receipt: sent more than ``stale_days`` days before D and without an event of a
+  receipt or closure file logged on or before D (still ``sent`` on D);
 * task failures: ``ink_run_issue`` of D; a failure labelled with one of the client's agreements
   goes to that agency, any other one to every client's general section.
 

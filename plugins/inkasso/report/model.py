@@ -8,6 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+# events an incoming file logs for a record that changed nothing (a closure of a case already
+# closed, a rejection of one already ended, a receipt after the closure): the file "touched"
+# the case, but the day's receipts, closures and cases ended unpaid do not count it again
+NO_CHANGE_EVENTS = ("closure_ignored", "rejection_ignored", "receipt_after_closure")
+
 
 @dataclass
 class Figure:
@@ -31,11 +36,12 @@ class AgencySection:
     closures: list[dict] = field(default_factory=list)  # status, n, sent, collected, remaining
     payouts: list[dict] = field(default_factory=list)  # reconciliation, n, amount, settled
     payouts_open: list[dict] = field(default_factory=list)  # not matched: date, amount, detail
-    quarantined: list[dict] = field(default_factory=list)  # file_name, kind, issues
+    # files not applied: quarantined or flagged (status), with file_name, kind, issues
+    quarantined: list[dict] = field(default_factory=list)
     manual_waiting: list[dict] = field(default_factory=list)  # file_name, n, amount, where
     stale: Figure = field(default_factory=Figure)
     stale_oldest: date | None = None
-    holds: list[dict] = field(default_factory=list)  # reason, n, amount
+    holds: list[dict] = field(default_factory=list)  # reason, currency, n, amount
     run_issues: list[dict] = field(default_factory=list)
     # money (inkasso.report.money): after closure, ended unpaid, payouts awaited, interim account
     after_closure: list[dict] = field(default_factory=list)
@@ -85,7 +91,8 @@ class ClientReport:
     recipients: list[str]
     stale_days: int
     agencies: list[AgencySection] = field(default_factory=list)
-    bank_files: list[dict] = field(default_factory=list)  # file_name, kind, status, n, amount
+    # file_name, kind, status, n, amount; matched / unmatched: {n, amount} of its payments
+    bank_files: list[dict] = field(default_factory=list)
     quarantined_other: list[dict] = field(default_factory=list)  # files without an agreement
     run_issues: list[dict] = field(default_factory=list)  # failures not tied to an agreement
     # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
@@ -97,8 +104,14 @@ class ClientReport:
         """Short sentences of what needs a person today (the mail's first lines)."""
         out = list(self.flows_missing)
         for a in self.agencies:
-            if a.quarantined:
-                out.append(f"{a.agency}: {len(a.quarantined)} file(s) quarantined")
+            broken = [f for f in a.quarantined if f.get("status", "quarantined") == "quarantined"]
+            if broken:
+                out.append(f"{a.agency}: {len(broken)} file(s) quarantined")
+            changed = len(a.quarantined) - len(broken)
+            if changed:
+                out.append(
+                    f"{a.agency}: {changed} file(s) changed after being applied, not applied"
+                )
             if a.receipts_rejected:
                 out.append(f"{a.agency}: {a.receipts_rejected_total.n} case(s) rejected")
             if a.manual_waiting:
@@ -120,6 +133,9 @@ class ClientReport:
                 out.append(
                     f"{a.agency}: payouts overdue for {len(a.payouts_awaited)} settlement(s)"
                 )
+        unmatched = sum(f["unmatched"]["n"] for f in self.bank_files)
+        if unmatched:
+            out.append(f"{unmatched} bank payment(s) not matched to an invoice")
         if self.quarantined_other:
             out.append(f"{len(self.quarantined_other)} bank file(s) quarantined")
         if self.run_issues:

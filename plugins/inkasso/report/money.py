@@ -17,6 +17,7 @@ from inkasso.db.schema import (
     ink_case_event,
     ink_file_log,
 )
+from inkasso.report.model import NO_CHANGE_EVENTS
 
 VERDICTS = {
     "overpayment": "paid twice (agency and creditor): refund to handle",
@@ -54,7 +55,10 @@ def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:
         ink_file_log.c.direction == "in",
         ink_file_log.c.kind == "closure",
     )
-    touched = select(ink_case_event.c.case_id).where(ink_case_event.c.file_id.in_(closure_files))
+    touched = select(ink_case_event.c.case_id).where(
+        ink_case_event.c.file_id.in_(closure_files),
+        ink_case_event.c.kind.not_in(NO_CHANGE_EVENTS),
+    )
     rows = conn.execute(
         select(
             ink_case.c.agreement_id,
@@ -74,8 +78,9 @@ def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def interim_balances(conn: Connection, client_id: int) -> dict[str, int]:
-    """Settlement-mode agreements of the client -> their interim account's balance (øre)."""
+def interim_balances(conn: Connection, client_id: int, day: date) -> dict[str, int]:
+    """Settlement-mode agreements of the client -> their interim account's balance (øre) at the
+    end of ``day`` (journal lines dated on or before it: a backfilled day shows its own)."""
     out = {}
     agreements = conn.execute(
         select(ink_agreement.c.agreement_id, ink_agreement.c.interim_account).where(
@@ -88,7 +93,7 @@ def interim_balances(conn: Connection, client_id: int) -> dict[str, int]:
         out[agreement_id] = int(
             conn.execute(
                 select(func.coalesce(func.sum(j.debit - j.credit), 0)).where(
-                    j.client_id == client_id, j.account == account
+                    j.client_id == client_id, j.account == account, j.journal_date <= day
                 )
             ).scalar()
         )
@@ -105,5 +110,5 @@ def add_money_sections(conn: Connection, report, sections: dict, day: date) -> N
         sections[r["agreement_id"]].ended_unpaid.append(r)
     for r in missing_payouts(conn, ids, day):
         sections[r["agreement_id"]].payouts_awaited.append(r)
-    for agreement_id, balance in interim_balances(conn, report.client_id).items():
+    for agreement_id, balance in interim_balances(conn, report.client_id, day).items():
         sections[agreement_id].interim_balance = balance

@@ -44,6 +44,28 @@ def subject_of(report: ClientReport) -> str:
     return f"Inkasso {report.business_date:%Y-%m-%d} {report.name}: {sent} cases sent{tail}"
 
 
+def as_resend(rendered: RenderedReport, attempt: int) -> RenderedReport:
+    """The same mail marked as a resend (attempt ``attempt``): subject, first line of the text,
+    the HTML's title and a note at the top of its body, so nobody takes it for a new day's
+    figures."""
+    note = (
+        f"RESEND (attempt {attempt}): this mail repeats the report of the same day; "
+        "an earlier copy may already have arrived."
+    )
+    marker = "<body>\n"
+    html_note = f'<p class="attention"><strong>{note}</strong></p>\n'
+    html = (
+        rendered.html.replace(marker, marker + html_note, 1)
+        if marker in rendered.html
+        else html_note + rendered.html
+    )
+    return RenderedReport(
+        subject=f"RESEND (attempt {attempt}): {rendered.subject}",
+        html=html.replace("<title>", f"<title>RESEND (attempt {attempt}): ", 1),
+        text=f"{note}\n\n{rendered.text}",
+    )
+
+
 def render_report(report: ClientReport) -> RenderedReport:
     """Render both bodies; the data is already masked (``gather``), the templates only format."""
     env = _environment()

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, Select, func, or_, select
 
-from inkasso.bank.names import erp_names
+from inkasso.bank.names import erp_names, erp_names_by_file
 from inkasso.db.schema import (
     erp_invoice,
     erp_payment,
@@ -33,10 +33,13 @@ from inkasso.db.schema import (
     ink_run_issue,
 )
 from inkasso.report.masking import mask_text
-from inkasso.report.model import AgencySection, ClientReport, Figure
+from inkasso.report.model import NO_CHANGE_EVENTS, AgencySection, ClientReport, Figure
 from inkasso.report.money import add_money_sections
 
 BANK_KINDS = ("ocr_giro", "bgmax")
+# incoming files that were not applied and need a person: broken (quarantined), or a changed
+# file under a name already applied (flagged); both are listed with their issues
+NOT_APPLIED = ("quarantined", "flagged")
 CORRECTION_KINDS = {"DP": "direct payment", "CN": "credit note", "RC": "recall"}
 
 
@@ -72,10 +75,15 @@ def files_of_day(client_id: int, day: date, direction: str, kinds) -> Select:
 
 
 def cases_touched_by(client_id: int, day: date, kind: str) -> Select:
-    """Ids of the cases an incoming file of ``kind`` of the day has an event for."""
+    """Ids of the cases an incoming file of ``kind`` of the day changed (an event that is not
+    one of ``NO_CHANGE_EVENTS``)."""
+    e = ink_case_event.c
     return (
-        select(ink_case_event.c.case_id)
-        .where(ink_case_event.c.file_id.in_(files_of_day(client_id, day, "in", (kind,))))
+        select(e.case_id)
+        .where(
+            e.file_id.in_(files_of_day(client_id, day, "in", (kind,))),
+            e.kind.not_in(NO_CHANGE_EVENTS),
+        )
         .distinct()
     )
 
@@ -274,13 +282,28 @@ def files_query(client_id: int, day: date) -> Select:
 
 
 def file_issues_query(client_id: int, day: date) -> Select:
-    """The issues of the client's files of the day that were quarantined, in line order."""
+    """The issues of the client's files of the day that were quarantined or flagged, in line
+    order."""
     f, i = ink_file_log.c, ink_file_issue.c
     return (
         select(ink_file_issue)
         .join(ink_file_log, f.file_id == i.file_id)
-        .where(f.client_id == client_id, f.business_date == day, f.status == "quarantined")
+        .where(f.client_id == client_id, f.business_date == day, f.status.in_(NOT_APPLIED))
         .order_by(i.file_id, i.line, i.issue_id)
+    )
+
+
+def bank_payments_query(client_id: int, day: date) -> Select:
+    """The payments booked from the client's bank files of the day, per file and whether they
+    found an invoice (``erp_payment.kind`` ``unmatched`` or not): count and amount."""
+    names = erp_names_by_file(files_of_day(client_id, day, "in", BANK_KINDS)).subquery()
+    p = erp_payment.c
+    unmatched = (p.kind == "unmatched").label("unmatched")
+    return (
+        select(names.c.file_id, unmatched, func.count().label("n"), _sum(p.amount, "amount"))
+        .join(erp_payment, (p.bank_file == names.c.bank_file) & (p.client_id == names.c.client_id))
+        .where(names.c.client_id == client_id)
+        .group_by(names.c.file_id, unmatched)
     )
 
 
@@ -294,33 +317,71 @@ def _file_entry(f, *keys: str) -> dict:
 
 
 def files(d: Day) -> None:
-    """Section: files quarantined (with their issues), bank files read, manual exports waiting."""
+    """Section: files quarantined or flagged (with their issues), bank files read (with their
+    payments matched to an invoice or not), manual exports waiting."""
     issues = defaultdict(list)
     for r in d.rows(file_issues_query(d.client_id, d.day)):
         issues[r["file_id"]].append(
             {"line": r["line"], "field": r["field"], "reason": mask_text(r["reason"])}
         )
+    booked = defaultdict(lambda: {k: {"n": 0, "amount": 0} for k in ("matched", "unmatched")})
+    for r in d.rows(bank_payments_query(d.client_id, d.day)):
+        booked[r["file_id"]]["unmatched" if r["unmatched"] else "matched"] = {
+            "n": int(r["n"]),
+            "amount": int(r["amount"]),
+        }
     for f in d.rows(files_query(d.client_id, d.day)):
         section = d.sections.get(f["agreement_id"])
-        if f["status"] == "quarantined":
+        if f["status"] in NOT_APPLIED:
             entry = {
                 "file_name": f["file_name"],
                 "kind": f["kind"],
+                "status": f["status"],
                 "where": f["path"],
                 "detail": mask_text(f["detail"]),
                 "issues": issues.get(f["file_id"], []),
             }
             (section.quarantined if section else d.report.quarantined_other).append(entry)
         if f["direction"] == "in" and (f["kind"] in BANK_KINDS or not f["agreement_id"]):
-            d.report.bank_files.append(_file_entry(f, "status"))
+            d.report.bank_files.append(_file_entry(f, "status") | booked[f["file_id"]])
         if f["direction"] == "out" and f["status"] == "exported" and section:
             section.manual_waiting.append(_file_entry(f) | {"where": f["remote_path"] or f["path"]})
 
 
 # ----------------------------------------------------------------------------- stale cases
+def _answer_events(client_id: int, on_or_before: bool, day: date) -> Select:
+    """Case ids with an event of the client's receipt or closure files logged on or before
+    ``day`` (``on_or_before``), else after it."""
+    e, f = ink_case_event.c, ink_file_log.c
+    return (
+        select(e.case_id)
+        .join(ink_file_log, f.file_id == e.file_id)
+        .where(
+            f.client_id == client_id,
+            f.direction == "in",
+            f.kind.in_(("receipt", "closure")),
+            f.business_date <= day if on_or_before else f.business_date > day,
+        )
+    )
+
+
 def stale_query(client_id: int, day: date, stale_days: int) -> Select:
-    """Cases still without a receipt (no reference, no rejection) sent over ``stale_days`` ago."""
-    c = ink_case.c
+    """Cases still without a receipt on ``day``, sent over ``stale_days`` before it.
+
+    Only the agency's files move a case out of ``sent`` (a receipt registers or rejects it, a
+    closure may come before the receipt), so a case was still waiting on ``day`` when no
+    receipt or closure file logged on or before ``day`` has an event for it: a backfilled day
+    counts the cases that were waiting then, not the ones still waiting today. The candidates
+    are the cases still ``sent`` (the index on agreement and status finds them) and those a
+    later day's file answered."""
+    c, e = ink_case.c, ink_case_event.c
+    still_sent = (
+        (c.status == "sent")
+        & c.is_open.is_(True)
+        & c.agency_case_ref.is_(None)
+        & c.rejection_reason.is_(None)
+    )
+    answered_by_day = _answer_events(client_id, True, day).where(e.case_id == c.case_id).exists()
     return (
         select(
             c.agreement_id,
@@ -330,11 +391,9 @@ def stale_query(client_id: int, day: date, stale_days: int) -> Select:
         )
         .where(
             c.agreement_id.in_(agreements_of(client_id)),
-            c.status == "sent",
-            c.is_open.is_(True),
-            c.agency_case_ref.is_(None),
-            c.rejection_reason.is_(None),
             c.business_date < day - timedelta(days=stale_days),
+            or_(still_sent, c.case_id.in_(_answer_events(client_id, False, day))),
+            ~answered_by_day,
         )
         .group_by(c.agreement_id)
     )
@@ -350,27 +409,35 @@ def stale(d: Day) -> None:
 
 # ----------------------------------------------------------------------------- holds
 def holds_query(client_id: int, day: date) -> Select:
-    """Invoices the dispatch held back on ``day``, per agreement and reason."""
-    h = ink_dispatch_hold.c
+    """Invoices the dispatch held back on ``day``, per agreement, reason and currency (an
+    invoice in another currency than the client's is held, so amounts are never added across
+    currencies)."""
+    h, i = ink_dispatch_hold.c, erp_invoice.c
     return (
         select(
             h.agreement_id,
             h.reason,
+            i.currency,
             func.count().label("n"),
-            _sum(erp_invoice.c.remaining_amount, "amount"),
+            _sum(i.remaining_amount, "amount"),
         )
-        .join(erp_invoice, erp_invoice.c.invoice_id == h.invoice_id)
+        .join(erp_invoice, i.invoice_id == h.invoice_id)
         .where(h.agreement_id.in_(agreements_of(client_id)), h.business_date == day)
-        .group_by(h.agreement_id, h.reason)
-        .order_by(h.reason)
+        .group_by(h.agreement_id, h.reason, i.currency)
+        .order_by(h.reason, i.currency)
     )
 
 
 def holds(d: Day) -> None:
-    """Section: the invoices held back by the dispatch."""
+    """Section: the invoices held back by the dispatch, each amount in its own currency."""
     for r in d.rows(holds_query(d.client_id, d.day)):
         d.sections[r["agreement_id"]].holds.append(
-            {"reason": r["reason"], "n": int(r["n"]), "amount": int(r["amount"])}
+            {
+                "reason": r["reason"],
+                "currency": r["currency"],
+                "n": int(r["n"]),
+                "amount": int(r["amount"]),
+            }
         )
 
 

@@ -15,6 +15,9 @@ The mail log (``ink_mail_log``, unique ``(client_id, business_date, attempt)``) 
 4. ``resend=true`` sends one new attempt (latest + 1), unless the latest attempt was made by
    this same DAG run (``ink_mail_log.run_id``): an Airflow retry of the run does not send a
    second copy; a new manual run with ``resend=true`` does.
+5. An attempt after one that was ``sent`` or left ``sending`` says it is a resend (subject
+   ``RESEND (attempt N): ...``, the first line of both bodies and the saved copy); one after
+   refused attempts only is the first mail anyone gets and says nothing of the kind.
 
 The SMTP session is opened (and logged in) before the ``sending`` row is written, so a server
 that is down leaves no row behind. Sending uses the hook's SMTP client once, without the
@@ -37,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inkasso.db.schema import ink_mail_log
 from inkasso.report.model import ClientReport
-from inkasso.report.render import RenderedReport
+from inkasso.report.render import RenderedReport, as_resend
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,22 @@ def _latest(engine: Engine, client_id: int, day: date):
         )
 
 
+def _may_have_arrived_before(engine: Engine, report: ClientReport) -> bool:
+    """An earlier attempt of the client's day was ``sent`` or left ``sending`` (not refused)."""
+    m = ink_mail_log.c
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(func.count()).where(
+                    m.client_id == report.client_id,
+                    m.business_date == report.business_date,
+                    m.status != "failed",
+                )
+            ).scalar()
+            > 0
+        )
+
+
 def next_attempt(latest, *, resend: bool, run_id: str | None) -> int | None:
     """The attempt to send now, or None when the day's mail is already out (see module doc)."""
     if latest is None:
@@ -176,6 +195,8 @@ def mail_report(
     attempt, latest = _attempt_now(engine, report, resend, run_id)
     if attempt is None:
         return outcome("already_sent", latest["attempt"])
+    if _may_have_arrived_before(engine, report):
+        rendered = as_resend(rendered, attempt)
     write_report_files(base, day, report.client_id, rendered)
     with smtp_session(conn_id) as (client, sender):
         msg = build_message(

@@ -186,3 +186,51 @@ def test_record_failure_writes_a_masked_row_and_never_raises(erp_engine, erp_url
     monkeypatch.setenv("AIRFLOW_CONN_ERP_DB", json.dumps({"conn_type": "ftp"}))
     record_failure(context)  # an unusable database: logged, not raised
     record_failure({})  # nothing in the context: logged, not raised
+
+
+def test_a_resend_says_it_is_a_resend_in_subject_bodies_and_saved_copy(erp_engine, sink, base):
+    mail_report(erp_engine, _report(), RENDERED, base, run_id="r1", now=NOW)
+    assert mail_report(erp_engine, _report(), RENDERED, base, resend=True, run_id="r2").attempt == 2
+    first, second = sink.messages()
+    assert "resend" not in first["Subject"].lower()
+    assert second["Subject"].startswith("RESEND (attempt 2): Inkasso 2026-11-02 Fjord AS")
+    assert "resend" in second.get_body(("plain",)).get_content().lower()
+    assert "resend" in second.get_body(("html",)).get_content().lower()
+    saved = (base / "reports" / "2026-11-02" / "1.html").read_text()
+    assert "resend" in saved.lower() and "<p>Hei</p>" in saved
+    with erp_engine.connect() as conn:
+        subjects = conn.execute(text("SELECT subject FROM ink_mail_log ORDER BY attempt")).all()
+    assert [s for (s,) in subjects] == [RENDERED.subject, second["Subject"]]
+
+
+def test_a_mail_after_a_refused_attempt_is_not_called_a_resend(erp_engine, sink, base):
+    from inkasso.db.schema import ink_mail_log
+
+    with erp_engine.begin() as conn:  # attempt 1 was refused: nobody got it
+        conn.execute(
+            insert(ink_mail_log).values(
+                client_id=1,
+                business_date=DAY,
+                attempt=1,
+                recipients="a@example.no",
+                subject="s",
+                html_path="x",
+                status="failed",
+                sent_at=NOW,
+                run_id="r1",
+            )
+        )
+    assert mail_report(erp_engine, _report(), RENDERED, base, run_id="r2").attempt == 2
+    (msg,) = sink.messages()
+    assert msg["Subject"] == RENDERED.subject
+
+
+def test_as_resend_marks_the_html_title_and_the_top_of_the_body():
+    from inkasso.report.render import as_resend, render_report
+
+    rendered = render_report(_report())
+    marked = as_resend(rendered, 3)
+    assert "<title>RESEND (attempt 3): Inkasso 2026-11-02 Fjord AS" in marked.html
+    body = marked.html.split("<body>", 1)[1]
+    assert body.lstrip().startswith('<p class="attention"><strong>RESEND (attempt 3)')
+    assert marked.text.startswith("RESEND (attempt 3)") and rendered.text in marked.text
