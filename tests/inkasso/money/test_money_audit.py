@@ -312,13 +312,9 @@ def test_the_banks_own_files_in_another_currency_book_nothing(world, reference_d
     assert set(report.totals) == {"SEK"}
 
 
-def test_two_agreements_paid_from_one_agency_account_each_get_their_own_payouts(world):
-    """The client's old Lowell agreement (inactive, its own interim account) and the new one
-    are both paid from Lowell's one bank account. Lowell pays A (the old agreement's case) and
-    B (the new one's) by KID in one file: each payout is the agreement's whose case the invoice
-    is, booked against that agreement's interim account and reconciled with that agreement's
-    collection, never both given to whichever agreement was read last."""
-    open_cases(world.engine, {A: 100_000, B: 100_000})
+def old_agreement_paid_from_the_same_account(world, case_id: int):
+    """The client's old Lowell agreement (inactive, interim account 1685), paid from the same
+    agency account as the world's, holding the case of invoice ``case_id``; its world."""
     old = replace(world, agreement_id="lowell_old", customer_no="55081", interim_account="1685")
     with world.engine.begin() as conn:
         conn.execute(
@@ -339,9 +335,20 @@ def test_two_agreements_paid_from_one_agency_account_each_get_their_own_payouts(
         ).inserted_primary_key[0]  # fmt: skip
         conn.execute(
             update(ink_case)
-            .where(ink_case.c.case_id == A)
+            .where(ink_case.c.case_id == case_id)
             .values(agreement_id=old.agreement_id, file_id=sent_in)
         )
+    return old
+
+
+def test_two_agreements_paid_from_one_agency_account_each_get_their_own_payouts(world):
+    """The client's old Lowell agreement (inactive, its own interim account) and the new one
+    are both paid from Lowell's one bank account. Lowell pays A (the old agreement's case) and
+    B (the new one's) by KID in one file: each payout is the agreement's whose case the invoice
+    is, booked against that agreement's interim account and reconciled with that agreement's
+    collection, never both given to whichever agreement was read last."""
+    open_cases(world.engine, {A: 100_000, B: 100_000})
+    old = old_agreement_paid_from_the_same_account(world, A)
     old.closure(
         D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
     )
@@ -355,9 +362,11 @@ def test_two_agreements_paid_from_one_agency_account_each_get_their_own_payouts(
          {"reference": kid(B), "amount": 40_000, "paid_on": D1, "from_agency": True}],
     )  # fmt: skip
     report = books_close(world, D2)  # reconciles the payouts
-    payouts = world.engine.connect().execute(
-        text("SELECT amount, agreement_id, case_id, reconciliation FROM ink_payout ORDER BY amount")
-    ).all()  # fmt: skip
+    with world.engine.connect() as conn:
+        payouts = conn.execute(
+            text("SELECT amount, agreement_id, case_id, reconciliation FROM ink_payout"
+                 " ORDER BY amount")
+        ).all()  # fmt: skip
     per_case = world.mode == "bank"  # settlement: lump payouts, of no case
     assert [tuple(p) for p in payouts] == [
         (30_000, old.agreement_id, A if per_case else None, "matched"),
@@ -374,3 +383,32 @@ def test_two_agreements_paid_from_one_agency_account_each_get_their_own_payouts(
                 a=account,
             )
             assert balance == 0, account
+
+
+def test_a_lump_payout_from_an_account_two_agreements_share_goes_to_the_active_one(world, caplog):
+    """Lowell pays 400.00 without a KID from the account both of the client's Lowell agreements
+    are paid from: no invoice says whose it is, so it is the active agreement's (whose case B
+    collected it), never the old one's because that was read last; and the import says it
+    picked."""
+    open_cases(world.engine, {A: 100_000, B: 100_000})
+    old_agreement_paid_from_the_same_account(world, A)
+    world.closure(
+        D1, [{"case_id": B, "status": "partly_paid", "collected": 40_000, "remaining": 60_000}]
+    )
+    result = world.bank_file(
+        D2, [{"reference": "91240", "amount": 40_000, "paid_on": D1, "from_agency": True}]
+    )
+    assert result["payouts_picked"] == 1
+    assert "each given to the first of them" in caplog.text
+    assert world.scalar("SELECT agreement_id FROM ink_payout") == world.agreement_id
+    report = books_close(world, D2)
+    if world.mode == "settlement":  # the lump pays the active agreement's collection
+        assert world.scalar("SELECT reconciliation FROM ink_payout") == "matched"
+        assert (
+            world.scalar(
+                "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = '1684'"
+            )
+            == 0
+        )
+    else:  # bank mode pays per case: a payout by no KID pays none, listed for a person
+        assert any("no collection by the agency to pay" in item for item in report.listed)
