@@ -41,6 +41,9 @@ task each):
    - `agency_payout` for any other payment from an agency's account: a lump settlement, not a
      payment on an invoice; an `ink_payout` row; in `settlement` mode journal lines bank 1920
      debit / interim account (default 1684) credit (`payout:<id>`);
+   - a payout's agreement is the one paid from the payer account; of several paid from one
+     account (an old and a new agreement with one agency), the one of the latest case of the
+     invoice its KID names, else the first (active before inactive, then by id), logged;
    - `direct` when the reference is an invoice's KID: the invoice's remaining amount goes down
      (never below zero). An open invoice paid to zero becomes `paid`. **An invoice at collection
      keeps its status `at_collection`** and its remaining amount goes down too, as the

@@ -282,8 +282,8 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
         if seen:
             return _known_bytes(conn, row, seen)
         bulk_session(conn)
-        begin_stage(conn)
         accounts = agency_accounts(conn, client_id)
+        begin_stage(conn, accounts)
         currency = conn.execute(query("erp/select_client"), {"client_id": client_id}).one().currency
         for chunk in _chunks(data, file_name, chunk_rows):
             payments = chunk.payments

@@ -1,7 +1,11 @@
 """Agency payouts found in bank files: logged, booked against the interim account, reconciled.
 
 A payout is a payment whose payer account is an agreement's ``agency_bank_account``: the agency
-handing over what it collected. How it is booked depends on the agreement's ``booking_mode``:
+handing over what it collected. When several agreements of the client are paid from one account
+(an old and a new agreement with the same agency), a payout by an invoice's KID is the agreement's
+of the invoice's latest case among them; one naming no such invoice goes to the first of them,
+active before inactive, then by id, and is counted and logged (``payouts_picked``). How it is
+booked depends on the agreement's ``booking_mode``:
 
 * ``bank``: the agency pays each collected amount with the invoice's KID. The bank import has
   booked it on the invoice already (``erp_payment`` kind ``collection``); here it is logged in
@@ -22,6 +26,7 @@ late payout corrects the verdicts on the next run.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import pandas as pd
@@ -32,17 +37,22 @@ from inkasso.db.schema import ink_agreement, ink_collection, ink_payout
 from inkasso.money.amounts import format_money, plain_date
 from inkasso.sql import query
 
+log = logging.getLogger(__name__)
+
 BANK_ACCOUNT = "1920"
 PAYOUT_GRACE_DAYS = 2
 LUMP = -1  # the case key of a lump payout and of the collections it pays
 
 
 def agency_accounts(conn: Connection, client_id: int) -> dict[str, str]:
-    """The client's agreements (active or not: old payouts still arrive) -> agency bank account."""
+    """The client's agreements (active or not: old payouts still arrive) -> agency bank account,
+    active ones first, then by id: of several paid from one account, a payout no invoice's case
+    attributes goes to the first (`record.mark_payouts`)."""
+    a = ink_agreement.c
     rows = conn.execute(
-        select(ink_agreement.c.agreement_id, ink_agreement.c.agency_bank_account).where(
-            ink_agreement.c.client_id == client_id
-        )
+        select(a.agreement_id, a.agency_bank_account)
+        .where(a.client_id == client_id)
+        .order_by(a.active.desc(), a.agreement_id)
     ).all()
     return {agreement: account for agreement, account in rows}
 
@@ -52,17 +62,26 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str) -> dict:
 
     Reads the file's payments as `book_staged` matched them (``MATCH``: call it before
     `drop_stage`); the payouts are written in one ``INSERT ... SELECT``. Returns the count and
-    sum of payouts and how many journal lines were written.
+    sum of payouts, how many journal lines were written and how many payouts were given to an
+    agreement by their account alone though several agreements are paid from it
+    (``payouts_picked``: no invoice of their cases named; logged as a warning).
     """
     params = {"bank_file": bank_file, "client_id": client_id}
-    count, amount = conn.execute(
+    count, amount, picked = conn.execute(
         text(
-            f"SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM {MATCH} "
-            "WHERE payout_agreement_id IS NOT NULL"
+            f"SELECT COUNT(*), COALESCE(SUM(amount), 0), COALESCE(SUM(payout_picked), 0) "
+            f"FROM {MATCH} WHERE payout_agreement_id IS NOT NULL"
         )
     ).one()
     if not count:
-        return {"payouts": 0, "payout_amount": 0, "journal_lines": 0}
+        return {"payouts": 0, "payout_amount": 0, "journal_lines": 0, "payouts_picked": 0}
+    if picked:
+        log.warning(
+            "client %s: %s: %s payout(s) from an account several agreements are paid from name"
+            " no invoice of their cases; each given to the first of them (active first, then"
+            " by id): see ink_payout",
+            client_id, bank_file, picked,
+        )  # fmt: skip
     conn.execute(query("erp/insert_bank_file_payouts"), params)
     lines = []
     for payout in conn.execute(query("erp/select_bank_file_settlements"), params).mappings():
@@ -88,6 +107,7 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str) -> dict:
         "payouts": int(count),
         "payout_amount": int(amount),
         "journal_lines": max(int(written), 0) if lines else 0,
+        "payouts_picked": int(picked),
     }
 
 

@@ -2,10 +2,12 @@
 
 The payments frame is loaded into a temporary table (PostgreSQL: COPY; SQLite: one executemany),
 matched once to the client's invoices by KID / OCR reference into a second temporary table
-(``CREATE TABLE ... AS SELECT``), from which one ``INSERT ... SELECT`` records every payment in
-``erp_payment``, one ``UPDATE ... FROM`` lowers the paid invoices' remaining amounts and one query
-counts them. No statement per payment or per invoice. A file read in chunks is staged chunk by chunk
-(`begin_stage`, `append_stage`) and booked once at the end (`book_staged`), in one transaction.
+(``CREATE TABLE ... AS SELECT``; a payout from an account several agreements share goes to the
+agreement of the paid invoice's case, `payout_groups`), from which one ``INSERT ... SELECT``
+records every payment in ``erp_payment``, one ``UPDATE ... FROM`` lowers the paid invoices'
+remaining amounts and one query counts them. No statement per payment or per invoice. A file read
+in chunks is staged chunk by chunk (`begin_stage`, `append_stage`) and booked once at the end
+(`book_staged`), in one transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from inkasso.sql import query
 
 STAGE = "ink_bank_payment_stage"
 MATCH = "ink_bank_payment_match"  # the staged payments with their invoice and kind
+GROUP = "ink_bank_payout_group"  # per staged payout agreement, the agreements sharing its account
 WORK_MEM = "64MB"  # per sort or hash of the booking statements; a 300 000-payment file needs ~40
 STAGE_COLUMNS = (
     "line",
@@ -54,11 +57,34 @@ def account_key(account: str | None) -> str:
 def mark_payouts(payments: pd.DataFrame, agency_accounts: dict[str, str]) -> pd.Series:
     """Per payment, the agreement whose agency account paid it (None for everyone else).
 
-    ``agency_accounts`` maps an agreement id to its ``agency_bank_account``.
+    ``agency_accounts`` maps an agreement id to its ``agency_bank_account``, in the order of
+    preference (`payouts.agency_accounts`: active first, then by id): of several agreements paid
+    from one account the first is staged, and the match (`book_staged`) gives a payout by an
+    invoice's KID to the agreement of the invoice's case among them (`payout_groups`).
     """
-    by_key = {account_key(acc): agreement for agreement, acc in agency_accounts.items() if acc}
+    by_key = _first_by_account(agency_accounts)
     keys = _account_keys(payments["payer_account"])
     return keys.map(by_key).where(keys != "", None).astype(object)
+
+
+def payout_groups(agency_accounts: dict[str, str]) -> list[dict[str, str]]:
+    """Rows of `GROUP`: per agreement `mark_payouts` stages, every agreement paid from its
+    account (itself too), so the match can find the one whose case an invoice is."""
+    by_key = _first_by_account(agency_accounts)
+    return [
+        {"payout_agreement_id": by_key[account_key(acc)], "agreement_id": agreement}
+        for agreement, acc in agency_accounts.items()
+        if account_key(acc)
+    ]
+
+
+def _first_by_account(agency_accounts: dict[str, str]) -> dict[str, str]:
+    """Account key -> the first agreement (in the given order) paid from it."""
+    by_key: dict[str, str] = {}
+    for agreement, acc in agency_accounts.items():
+        if account_key(acc):
+            by_key.setdefault(account_key(acc), agreement)
+    return by_key
 
 
 def _account_keys(accounts: pd.Series) -> pd.Series:
@@ -72,10 +98,21 @@ def _account_keys(accounts: pd.Series) -> pd.Series:
     return keys
 
 
-def begin_stage(conn: Connection) -> None:
-    """(Re)create the empty staging table for one file's payments, in the caller's transaction."""
+def begin_stage(conn: Connection, agency_accounts: dict[str, str]) -> None:
+    """(Re)create the empty staging table for one file's payments and the client's payout
+    groups (`payout_groups`, a few rows), in the caller's transaction."""
     drop_stage(conn)
     conn.execute(query("erp/create_bank_payment_stage"))
+    conn.execute(query("erp/create_bank_payout_group"))
+    groups = payout_groups(agency_accounts)
+    if groups:
+        conn.execute(
+            text(
+                f"INSERT INTO {GROUP} (payout_agreement_id, agreement_id)"
+                " VALUES (:payout_agreement_id, :agreement_id)"
+            ),
+            groups,
+        )
 
 
 def append_stage(conn: Connection, payments: pd.DataFrame, payouts: pd.Series) -> None:
@@ -99,8 +136,9 @@ def repeated_ref(conn: Connection) -> tuple[str, int, int] | None:
 
 
 def drop_stage(conn: Connection) -> None:
-    """Drop one file's staging and match tables (in the caller's transaction)."""
+    """Drop one file's staging, payout group and match tables (in the caller's transaction)."""
     conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))
+    conn.execute(text(f"DROP TABLE IF EXISTS {GROUP}"))
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
 
 

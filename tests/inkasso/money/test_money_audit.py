@@ -5,16 +5,17 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text, update
 
 from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.importer import import_bank_file
 from inkasso.bank.model import payments_frame
-from inkasso.db.schema import ink_agreement
+from inkasso.db.schema import ink_agreement, ink_case, ink_file_log
 from inkasso.formats import load_layout, load_profile
 from inkasso.money.check import check_books
 from tests.inkasso.money.world import (
@@ -309,3 +310,105 @@ def test_the_banks_own_files_in_another_currency_book_nothing(world, reference_d
     assert world.scalar("SELECT COUNT(*) FROM erp_payment") == 0
     report = books_close(world, D1)
     assert set(report.totals) == {"SEK"}
+
+
+def old_agreement_paid_from_the_same_account(world, case_id: int):
+    """The client's old Lowell agreement (inactive, interim account 1685), paid from the same
+    agency account as the world's, holding the case of invoice ``case_id``; its world."""
+    old = replace(world, agreement_id="lowell_old", customer_no="55081", interim_account="1685")
+    with world.engine.begin() as conn:
+        conn.execute(
+            insert(ink_agreement).values(
+                agreement_id=old.agreement_id, client_id=CLIENT, agency="lowell", country="SE",
+                customer_no_at_agency=old.customer_no, agency_bank_account=AGENCY_ACCOUNT,
+                mode="sftp", sftp_conn_id="c_lowell", booking_mode=world.mode,
+                interim_account=old.interim_account, active=False,
+            )
+        )  # fmt: skip
+        sent_in = conn.execute(
+            insert(ink_file_log).values(
+                client_id=CLIENT, agreement_id=old.agreement_id, direction="out",
+                kind="new_cases", file_name="LS0", business_date=SENT, status="delivered",
+                path="x", sha256="x", size_bytes=1, record_count=1, amount_total=100_000,
+                created_at=world.clock,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            update(ink_case)
+            .where(ink_case.c.case_id == case_id)
+            .values(agreement_id=old.agreement_id, file_id=sent_in)
+        )
+    return old
+
+
+def test_two_agreements_paid_from_one_agency_account_each_get_their_own_payouts(world):
+    """The client's old Lowell agreement (inactive, its own interim account) and the new one
+    are both paid from Lowell's one bank account. Lowell pays A (the old agreement's case) and
+    B (the new one's) by KID in one file: each payout is the agreement's whose case the invoice
+    is, booked against that agreement's interim account and reconciled with that agreement's
+    collection, never both given to whichever agreement was read last."""
+    open_cases(world.engine, {A: 100_000, B: 100_000})
+    old = old_agreement_paid_from_the_same_account(world, A)
+    old.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    world.clock = old.clock
+    world.closure(
+        D1, [{"case_id": B, "status": "partly_paid", "collected": 40_000, "remaining": 60_000}]
+    )
+    world.bank_file(
+        D2,
+        [{"reference": kid(A), "amount": 30_000, "paid_on": D1, "from_agency": True},
+         {"reference": kid(B), "amount": 40_000, "paid_on": D1, "from_agency": True}],
+    )  # fmt: skip
+    report = books_close(world, D2)  # reconciles the payouts
+    with world.engine.connect() as conn:
+        payouts = conn.execute(
+            text("SELECT amount, agreement_id, case_id, reconciliation FROM ink_payout"
+                 " ORDER BY amount")
+        ).all()  # fmt: skip
+    per_case = world.mode == "bank"  # settlement: lump payouts, of no case
+    assert [tuple(p) for p in payouts] == [
+        (30_000, old.agreement_id, A if per_case else None, "matched"),
+        (40_000, world.agreement_id, B if per_case else None, "matched"),
+    ]
+    assert not any("differs" in item or "no collection" in item for item in report.listed)
+    if world.mode == "bank":
+        assert world.invoice(A) == {"status": "at_collection", "remaining": 70_000}
+        assert world.invoice(B) == {"status": "at_collection", "remaining": 60_000}
+    else:  # each interim account is cleared by its own agreement's payout
+        for account in ("1684", "1685"):
+            balance = world.scalar(
+                "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = :a",
+                a=account,
+            )
+            assert balance == 0, account
+
+
+def test_a_lump_payout_from_an_account_two_agreements_share_goes_to_the_active_one(world, caplog):
+    """Lowell pays 400.00 without a KID from the account both of the client's Lowell agreements
+    are paid from: no invoice says whose it is, so it is the active agreement's (whose case B
+    collected it), never the old one's because that was read last; and the import says it
+    picked."""
+    open_cases(world.engine, {A: 100_000, B: 100_000})
+    old_agreement_paid_from_the_same_account(world, A)
+    world.closure(
+        D1, [{"case_id": B, "status": "partly_paid", "collected": 40_000, "remaining": 60_000}]
+    )
+    result = world.bank_file(
+        D2, [{"reference": "91240", "amount": 40_000, "paid_on": D1, "from_agency": True}]
+    )
+    assert result["payouts_picked"] == 1
+    assert "each given to the first of them" in caplog.text
+    assert world.scalar("SELECT agreement_id FROM ink_payout") == world.agreement_id
+    report = books_close(world, D2)
+    if world.mode == "settlement":  # the lump pays the active agreement's collection
+        assert world.scalar("SELECT reconciliation FROM ink_payout") == "matched"
+        assert (
+            world.scalar(
+                "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = '1684'"
+            )
+            == 0
+        )
+    else:  # bank mode pays per case: a payout by no KID pays none, listed for a person
+        assert any("no collection by the agency to pay" in item for item in report.listed)

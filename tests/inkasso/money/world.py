@@ -43,19 +43,22 @@ class World:
     mode: str
     clock: datetime = OPENED
     files: int = 0
+    agreement_id: str = AGREEMENT  # another agreement of the client: `dataclasses.replace`
+    customer_no: str = CUSTOMER_NO
+    interim_account: str = "1684"
 
     @property
     def agreement(self) -> Agreement:
         """The agreement as the inbound flow sees it."""
         return Agreement(
-            agreement_id=AGREEMENT,
+            agreement_id=self.agreement_id,
             client_id=CLIENT,
             agency="lowell",
             country="NO",
-            customer_no_at_agency=CUSTOMER_NO,
+            customer_no_at_agency=self.customer_no,
             mode="sftp",
             sftp_conn_id="c_lowell",
-            interim_account="1684",
+            interim_account=self.interim_account,
             booking_mode=self.mode,
         )
 
@@ -69,7 +72,9 @@ class World:
         profile = load_profile("lowell")
         spec = profile.files["closure"]
         self.files += 1
-        name = spec.file_name(CUSTOMER_NO, datetime(day.year, day.month, day.day, 5, self.files))
+        name = spec.file_name(
+            self.customer_no, datetime(day.year, day.month, day.day, 5, self.files)
+        )
         codes = {v: k for k, v in profile.closure_statuses.items()}
         frame = pd.DataFrame(
             [
@@ -84,18 +89,20 @@ class World:
                 for r in records
             ]
         )
-        data = load_layout(spec.layout).write({"customer_no": CUSTOMER_NO, "file_date": day}, frame)
+        data = load_layout(spec.layout).write(
+            {"customer_no": self.customer_no, "file_date": day}, frame
+        )
         return self.receive(day, "closure", name, data)
 
     def receive(self, day: date, kind: str, name: str, data: bytes) -> dict:
         """A file from the agency into the archive and the file log, then checked and applied."""
-        path = self.base / "inbound" / AGREEMENT / day.isoformat() / name
+        path = self.base / "inbound" / self.agreement_id / day.isoformat() / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         with self.engine.begin() as conn:
             conn.execute(
                 insert(ink_file_log).values(
-                    client_id=CLIENT, agreement_id=AGREEMENT, direction="in", kind=kind,
+                    client_id=CLIENT, agreement_id=self.agreement_id, direction="in", kind=kind,
                     file_name=name, business_date=day, status="received", path=str(path),
                     sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
                     record_count=0, amount_total=0, created_at=self.tick(),
@@ -156,7 +163,7 @@ class World:
         from inkasso.agreements import load_agreements
         from inkasso.corrections import prepare_corrections
 
-        (agreement,) = load_agreements(self.engine, agreement_id=AGREEMENT)
+        (agreement,) = load_agreements(self.engine, agreement_id=self.agreement_id)
         return prepare_corrections(self.engine, agreement, day, self.base, now=self.tick())
 
     def invoice(self, invoice_id: int) -> dict:
