@@ -78,11 +78,27 @@ def today() -> date:
     return datetime.now(actions.BUSINESS_TZ).date()
 
 
+# the largest id or offset a database integer holds (SQLite and PostgreSQL bigint): a larger
+# number in a URL names nothing and must not reach the driver (it overflows: a 500)
+MAX_DB_INT = 2**63 - 1
+MAX_PAGE = MAX_DB_INT // 1000  # any page's offset stays a database integer
+
+
 def _int(value: str | None) -> int | None:
+    """A whole number from the query string; None when empty, not a number or beyond the
+    database's integers (a filter then means 'any', as for any bad value)."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is None or -MAX_DB_INT <= number <= MAX_DB_INT else None
+
+
+def _existing_id(kind: str, value: int) -> int:
+    """``value`` as a row id to look up; 404 when no database integer is that number."""
+    if not 0 < value <= MAX_DB_INT:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {kind} {value}")
+    return value
 
 
 def _date(value: str | None) -> date | None:
@@ -212,8 +228,8 @@ def _list_page(request: Request, viewer, read, template: str, **context):
 
 
 def _page(q) -> int:
-    """The page asked for (1 when none or not a number)."""
-    return _int(q.get("page")) or 1
+    """The page asked for (1 when none or not a number; far pages are empty, never an error)."""
+    return min(max(_int(q.get("page")) or 1, 1), MAX_PAGE)
 
 
 @case_pages.get("/cases", response_class=HTMLResponse)
@@ -238,6 +254,7 @@ def cases(request: Request, viewer: User):
 @case_pages.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, case_id: int, viewer: User):
     """One case with its invoice, events, corrections and money."""
+    case_id = _existing_id("case", case_id)
     with erp_engine().connect() as conn:
         case = queries.case_detail(conn, case_id, today=today())
     if case is None:
@@ -305,6 +322,7 @@ def _archived_bytes(row: dict) -> bytes | None:
 
 def _file_or_404(file_id: int) -> dict:
     """The logged file ``file_id`` with its issues; 404 when there is none."""
+    file_id = _existing_id("file", file_id)
     with erp_engine().connect() as conn:
         row = queries.file_detail(conn, file_id)
     if row is None:
@@ -377,6 +395,7 @@ def file_handled(
     """Mark a quarantined file handled (a dismissal needs a note)."""
     require_same_origin(request)
     require_trigger(viewer, "inkasso_inbound")
+    file_id = _existing_id("file", file_id)
     if state not in actions.HANDLED_STATES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown state {state!r}")
     if state == "dismissed" and not note.strip():

@@ -1,0 +1,81 @@
+"""The Inkasso view at its edges: ids that cannot exist, repeated clicks."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from test_view import airflow_app, token  # noqa: F401 (the module's Airflow app fixture)
+
+
+def _client(airflow_app):  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    return TestClient(airflow_app, base_url="http://testserver", raise_server_exceptions=False)
+
+
+def test_ids_and_pages_beyond_the_database_are_a_clear_answer(ui_data, airflow_app):  # noqa: F811
+    huge = "9" * 25  # a number, but no database integer
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token())
+        for path in (f"/inkasso/cases/{huge}", f"/inkasso/files/{huge}"):
+            got = client.get(path)
+            assert got.status_code == 404, (path, got.status_code, got.text[:300])
+            assert "Traceback" not in got.text
+        marked = client.post(f"/inkasso/files/{huge}/handled", data={"state": "resent"})
+        assert marked.status_code == 404
+        for path, params in (
+            ("/inkasso/cases", {"page": huge}),
+            ("/inkasso/cases", {"client_id": huge}),
+            ("/inkasso/files", {"page": huge}),
+            ("/inkasso/files", {"client_id": huge}),
+            ("/inkasso/holds", {"client_id": huge}),
+            ("/inkasso/payouts", {"page": huge}),
+            ("/inkasso/after-closure", {"page": huge}),
+        ):
+            got = client.get(path, params=params)
+            assert got.status_code == 200, (path, params, got.status_code, got.text[:300])
+
+
+def test_marking_a_file_handled_twice_records_it_once(ui_data, airflow_app):  # noqa: F811
+    """A double click on "Record" (the same form sent twice) is one decision: one audit row,
+    the first time kept; another decision later is recorded as such."""
+    from inkasso.db.schema import ink_file_log, ink_ui_action
+
+    file_id = ui_data["quarantined_file_id"]
+    form = {"state": "resent", "note": ""}
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token(username="dora"))
+        first = client.post(f"/inkasso/files/{file_id}/handled", data=form)
+        with ui_data["engine"].connect() as conn:
+            at = conn.execute(
+                select(ink_file_log.c.handled_at).where(ink_file_log.c.file_id == file_id)
+            ).scalar_one()
+        again = client.post(f"/inkasso/files/{file_id}/handled", data=form)
+        assert first.status_code == again.status_code == 200
+        assert "Marked <strong>resent</strong> by dora" in again.text
+        assert "only a quarantined file" not in again.text
+        with ui_data["engine"].connect() as conn:
+            rows = conn.execute(
+                select(func.count()).where(
+                    ink_ui_action.c.username == "dora", ink_ui_action.c.file_id == file_id
+                )
+            ).scalar_one()
+            at_after = conn.execute(
+                select(ink_file_log.c.handled_at).where(ink_file_log.c.file_id == file_id)
+            ).scalar_one()
+        assert rows == 1 and at_after == at
+        # a different decision is a new record
+        client.post(
+            f"/inkasso/files/{file_id}/handled",
+            data={"state": "dismissed", "note": "duplicate of yesterday's receipt"},
+        )
+        with ui_data["engine"].connect() as conn:
+            actions = (
+                conn.execute(
+                    select(ink_ui_action.c.action)
+                    .where(ink_ui_action.c.file_id == file_id)
+                    .order_by(ink_ui_action.c.action_id)
+                )
+                .scalars()
+                .all()
+            )
+        assert actions == ["file_resent", "file_dismissed"]
