@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import and_, func, insert, not_, select, update
 from sqlalchemy.engine import Engine
 
 from inkasso.db.schema import ink_file_log, ink_ui_action
@@ -124,15 +124,23 @@ def mark_file_handled(
     """Record that a person handled a quarantined file (``resent`` / ``dismissed``, with a note).
 
     The file stays in the log with its status and issues; only a quarantined file can be
-    marked. Returns False when the file is not (or no longer) quarantined.
+    marked. The same decision sent again (a double click) changes and records nothing; another
+    decision replaces it and is recorded. Returns False when the file is not quarantined.
     """
     if state not in HANDLED_STATES:
         raise ValueError(f"unknown handled state {state!r}")
     now = now or datetime.now(UTC)
+    f = ink_file_log.c
+    quarantined = and_(f.file_id == file_id, f.status == "quarantined")
+    same = and_(
+        func.coalesce(f.handled_state, "") == state, func.coalesce(f.handled_note, "") == note
+    )
     with engine.begin() as conn:
+        # one conditional UPDATE: a second request waits for the first's row lock and then
+        # finds the decision already there (PostgreSQL re-checks the WHERE; SQLite serialises)
         changed = conn.execute(
             update(ink_file_log)
-            .where(ink_file_log.c.file_id == file_id, ink_file_log.c.status == "quarantined")
+            .where(quarantined, not_(same))
             .values(
                 handled_state=state, handled_note=note, handled_by=username[:100], handled_at=now
             )
@@ -148,4 +156,5 @@ def mark_file_handled(
                     note=note,
                 )
             )
-    return bool(changed)
+            return True
+        return conn.execute(select(func.count()).where(quarantined)).scalar_one() > 0
