@@ -79,3 +79,30 @@ def test_marking_a_file_handled_twice_records_it_once(ui_data, airflow_app):  # 
                 .all()
             )
         assert actions == ["file_resent", "file_dismissed"]
+
+
+def test_a_case_whose_erp_invoice_is_gone_still_shows(ui_data, airflow_app):  # noqa: F811
+    """The ERP owns its invoices (no foreign key from ink_case): one deleted there must not
+    take the case list or the case's page down; what is known of the case is still shown."""
+    from sqlalchemy import delete
+
+    from inkasso.db.schema import erp_invoice, ink_case
+    from inkasso.money.amounts import format_money
+
+    with ui_data["engine"].begin() as conn:
+        case = (
+            conn.execute(
+                select(ink_case).where(ink_case.c.case_id == ui_data["after_closure_case_id"])
+            )
+            .mappings()
+            .one()
+        )
+        conn.execute(delete(erp_invoice).where(erp_invoice.c.invoice_id == case["invoice_id"]))
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token())
+        listed = client.get("/inkasso/cases", params={"agreement_id": case["agreement_id"]})
+        assert listed.status_code == 200, listed.text[:300]
+        assert f'data-case-id="{case["case_id"]}"' in listed.text
+        page = client.get(f"/inkasso/cases/{case['case_id']}")
+        assert page.status_code == 200, page.text[:300]
+        assert format_money(case["sent_amount"]) in page.text

@@ -210,12 +210,21 @@ def _books(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
     from inkasso.money.books import case_books
 
     books = case_books(conn, case_ids=case_ids)
-    terms = ["sent", "collected", "direct", "credited", "recalled", "written_off", "open",
-             "refund_due", "in_transit"]  # fmt: skip
     return {
-        int(r["case_id"]): {t: int(r[t]) for t in terms} | {"direct_paid": int(r["direct"])}
+        int(r["case_id"]): {t: int(r[t]) for t in BOOK_TERMS} | {"direct_paid": int(r["direct"])}
         for r in books.to_dict("records")
     }
+
+
+BOOK_TERMS = ("sent", "collected", "direct", "credited", "recalled", "written_off", "open",
+              "refund_due", "in_transit")  # fmt: skip
+
+
+def _unbooked(case: dict) -> dict[str, int | None]:
+    """The money of a case the books cannot reckon (its ERP invoice is gone): what the case row
+    itself says (sent, collected), every other term unknown (shown empty, never a guess)."""
+    unknown: dict[str, int | None] = dict.fromkeys(BOOK_TERMS) | {"direct_paid": None}
+    return unknown | {"sent": case["sent_amount"], "collected": case["collected_amount"]}
 
 
 # a case's agreement (its foreign key goes through the file it was sent in)
@@ -280,7 +289,7 @@ def _add_case_columns(conn: Connection, rows: list[dict], today: date) -> None:
         "name",
     )
     for r in rows:
-        r.update(money.get(r["case_id"], {}))
+        r.update(money.get(r["case_id"]) or _unbooked(r))
         inv = invoices.get(r["invoice_id"])
         cust = customers.get(r["customer_id"])
         # the agency's own text: an id-shaped reference is shown masked like any other id
@@ -344,7 +353,7 @@ def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
         .where(ink_after_closure.c.case_id == case_id)
         .order_by(ink_after_closure.c.event_date, ink_after_closure.c.event_id),
     )
-    result["money"] = _books(conn, [case_id]).get(case_id, {})
+    result["money"] = _books(conn, [case_id]).get(case_id) or _unbooked(result)
     result["days_since_sent"] = (today - result["business_date"]).days
     result["rejection_reason"] = mask_text(result["rejection_reason"])
     result["agency_case_ref"] = mask_text(result["agency_case_ref"])
