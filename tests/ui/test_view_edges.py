@@ -106,3 +106,25 @@ def test_a_case_whose_erp_invoice_is_gone_still_shows(ui_data, airflow_app):  # 
         page = client.get(f"/inkasso/cases/{case['case_id']}")
         assert page.status_code == 200, page.text[:300]
         assert format_money(case["sent_amount"]) in page.text
+
+
+def test_error_pages_are_pages_and_mask_national_ids(ui_data, airflow_app):  # noqa: F811
+    """A person who pastes a fødselsnummer or a personnummer where a case number goes gets the
+    view's own 404 page, with the id masked like everywhere else; a word there is a 404 too."""
+    fnr, pnr = "31017012345", "198501011234"
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token())
+        for national_id in (fnr, pnr):
+            for path in (f"/inkasso/cases/{national_id}", f"/inkasso/files/{national_id}"):
+                got = client.get(path)
+                assert got.status_code == 404
+                assert national_id not in got.text and national_id[:6] + "*" in got.text
+        for path in ("/inkasso/cases/abc", "/inkasso/files/1e3", "/inkasso/files/x/download"):
+            got = client.get(path)
+            assert got.status_code == 404 and "Inkasso view: 404" in got.text, got.text[:300]
+        refused = client.post(
+            "/inkasso/actions", data={"action": "read_outbox", "agreement_id": fnr}
+        )
+        assert refused.status_code == 400 and fnr not in refused.text
+        missing = client.post("/inkasso/actions", data={"action": "read_outbox"})
+        assert missing.status_code == 400 and "Inkasso view: 400" in missing.text

@@ -17,6 +17,7 @@ from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from inkasso.config import TEMPLATES_DIR
@@ -185,7 +186,8 @@ def _filter_from(query, filter_class):
 
 
 async def _error_page(request: Request, exc: HTTPException):
-    """An HTTP error as a page of the view (with a login link for a 401)."""
+    """An HTTP error as a page of the view (with a login link for a 401); a national id in its
+    message (a person pasted one where a case number goes) is masked as on every page."""
     html = (
         _templates()
         .get_template("error.html.j2")
@@ -193,11 +195,25 @@ async def _error_page(request: Request, exc: HTTPException):
             prefix=URL_PREFIX,
             airflow=airflow_base_path(),
             status_code=exc.status_code,
-            message=str(exc.detail),
+            message=mask_text(str(exc.detail)),
             login=exc.status_code == status.HTTP_401_UNAUTHORIZED,
         )
     )
     return HTMLResponse(html, status_code=exc.status_code)
+
+
+async def _invalid_request_page(request: Request, exc: RequestValidationError):
+    """A request FastAPI could not read as a page of the view, not JSON echoing the input: an
+    address whose id is no number names nothing (404); a form missing a field is a 400."""
+    places = [e.get("loc", ()) for e in exc.errors()]
+    if any(loc and loc[0] == "path" for loc in places):
+        error = HTTPException(status.HTTP_404_NOT_FOUND, "Nothing at this address")
+    else:
+        fields = sorted({str(loc[-1]) for loc in places if loc})
+        error = HTTPException(
+            status.HTTP_400_BAD_REQUEST, f"Missing or invalid: {', '.join(fields)}"
+        )
+    return await _error_page(request, error)
 
 
 def _redirect(path: str, message: str) -> RedirectResponse:
@@ -487,6 +503,7 @@ def create_app() -> FastAPI:
     pages, the file pages and the actions, with errors shown as pages."""
     app = FastAPI(title="Inkasso", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, _error_page)
+    app.add_exception_handler(RequestValidationError, _invalid_request_page)
     for router in (case_pages, file_pages, action_pages):
         app.include_router(router)
     return app
