@@ -81,6 +81,41 @@ def test_marking_a_file_handled_twice_records_it_once(ui_data, airflow_app):  # 
         assert actions == ["file_resent", "file_dismissed"]
 
 
+def test_held_back_now_is_the_latest_dispatch_not_an_older_days_holds(ui_data, airflow_app):  # noqa: F811
+    """An agreement's next dispatch sent its cases and held nothing back: "held back" without
+    a day (what is waiting now) no longer lists the older day's holds; that day still shows
+    them when asked for."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from inkasso.db.schema import ink_dispatch_hold, ink_file_log
+
+    with ui_data["engine"].begin() as conn:
+        agreement_id, day = conn.execute(
+            select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.business_date).limit(1)
+        ).one()
+        sent = (
+            conn.execute(
+                select(ink_file_log).where(
+                    ink_file_log.c.agreement_id == agreement_id, ink_file_log.c.kind == "new_cases"
+                )
+            )
+            .mappings()
+            .first()
+        )
+        later = dict(sent) | {"business_date": day + timedelta(days=1)}
+        later["file_name"] = "next-day-" + sent["file_name"]
+        later.pop("file_id")
+        conn.execute(insert(ink_file_log).values(**later))
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token())
+        now = client.get("/inkasso/holds").text
+        assert f"<td>{agreement_id}</td>" not in now.split('id="hold-summary"')[1]
+        that_day = client.get("/inkasso/holds", params={"business_date": day.isoformat()}).text
+        assert f"<td>{agreement_id}</td>" in that_day.split('id="hold-summary"')[1]
+
+
 def test_a_case_whose_erp_invoice_is_gone_still_shows(ui_data, airflow_app):  # noqa: F811
     """The ERP owns its invoices (no foreign key from ink_case): one deleted there must not
     take the case list or the case's page down; what is known of the case is still shown."""

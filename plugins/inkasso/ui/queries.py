@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, false, func, literal, select, true
+from sqlalchemy import and_, false, func, literal, select, true, union_all
 from sqlalchemy.engine import Connection
 
 from inkasso.db.schema import (
@@ -508,15 +508,20 @@ def issue_lines(lines: list[str], issues: list[dict]) -> list[dict]:
 def holds_summary(conn: Connection, *, client_id: int | None, business_date: date | None) -> dict:
     """Invoices held back by client, agreement and reason, with counts and amounts per currency.
 
-    Holds are replaced by each dispatch run of an agreement and day, so "waiting now" is each
-    agreement's latest day with holds; ``business_date`` shows one day instead.
+    Holds are replaced by each dispatch run of an agreement and day, so "waiting now" is the
+    holds of each agreement's latest dispatch: the latest day with holds or with a new-cases
+    file (a later dispatch that sent cases and held nothing back leaves no holds to show);
+    ``business_date`` shows one day instead.
     """
+    days = union_all(
+        select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.business_date),
+        select(ink_file_log.c.agreement_id, ink_file_log.c.business_date).where(
+            ink_file_log.c.kind == "new_cases", ink_file_log.c.direction == "out"
+        ),
+    ).subquery()
     latest = (
-        select(
-            ink_dispatch_hold.c.agreement_id,
-            func.max(ink_dispatch_hold.c.business_date).label("day"),
-        )
-        .group_by(ink_dispatch_hold.c.agreement_id)
+        select(days.c.agreement_id, func.max(days.c.business_date).label("day"))
+        .group_by(days.c.agreement_id)
         .subquery()
     )
     h = ink_dispatch_hold
