@@ -163,3 +163,21 @@ def test_error_pages_are_pages_and_mask_national_ids(ui_data, airflow_app):  # n
         assert refused.status_code == 400 and fnr not in refused.text
         missing = client.post("/inkasso/actions", data={"action": "read_outbox"})
         assert missing.status_code == 400 and "Inkasso view: 400" in missing.text
+
+
+def test_a_page_past_the_last_says_so_and_links_back(ui_data, airflow_app):  # noqa: F811
+    """Page 99 of a short list is not "no case matches": the filters match, the page is past
+    the end, and a link leads to the first page."""
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token())
+        for path, empty in (
+            ("/inkasso/cases", "No case matches"),
+            ("/inkasso/files", "No file matches"),
+            ("/inkasso/payouts", "No payouts"),
+            ("/inkasso/after-closure", "Nothing after closure"),
+        ):
+            far = client.get(path, params={"page": "99"}).text
+            assert empty not in far, path
+            assert "past the last page" in far and 'page=1"' in far, path
+        none = client.get("/inkasso/cases", params={"status": "recalled", "page": "3"}).text
+        assert "No case matches" in none
