@@ -181,3 +181,58 @@ def test_a_page_past_the_last_says_so_and_links_back(ui_data, airflow_app):  # n
             assert "past the last page" in far and 'page=1"' in far, path
         none = client.get("/inkasso/cases", params={"status": "recalled", "page": "3"}).text
         assert "No case matches" in none
+
+
+def test_a_fixed_width_files_preview_masks_the_id_field_whatever_follows(ui_data, airflow_app):  # noqa: F811
+    """A 12-digit personnummer fills its fixed-width field; a street starting with digits right
+    after it makes one long number the free-text masking leaves alone. The preview masks the
+    layout's national_id field itself."""
+    import hashlib
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import insert
+
+    from inkasso.db.schema import ink_agreement, ink_file_log
+    from inkasso.formats.profile import load_profile
+
+    pnr = "198501011234"
+    with ui_data["engine"].begin() as conn:
+        agreements = conn.execute(select(ink_agreement)).mappings().all()
+        agreement = next(
+            a
+            for a in agreements
+            if load_profile(a["agency"]).file("new_cases").load_layout().kind == "fixed"
+        )
+        layout = load_profile(agreement["agency"]).file("new_cases").load_layout()
+        detail = {
+            "case_id": 1, "invoice_no": "F1", "debtor_no": "D1", "debtor_name": "Anna Åberg",
+            "debtor_type": "P", "national_id": pnr, "street": "12 Storgatan",
+            "postcode": "41303", "city": "Göteborg", "country": "SE",
+            "invoice_date": date(2026, 9, 1), "due_date": date(2026, 10, 1),
+            "original_amount": 100, "remaining_amount": 100, "currency": "SEK", "kid": "123",
+        }  # fmt: skip
+        detail |= {f.name: 0 for f in layout.records["detail"].fields if f.name not in detail}
+        header = {
+            "customer_no": "123", "client_name": "X AB", "client_org_no": "5560000000",
+            "file_date": date(2026, 11, 2), "currency": "SEK",
+        }  # fmt: skip
+        data = layout.write(header, [detail])
+        assert pnr.encode() in data
+        path = ui_data["base"] / "fixed-width-preview.txt"
+        path.write_bytes(data)
+        file_id = conn.execute(
+            insert(ink_file_log)
+            .values(
+                client_id=agreement["client_id"], agreement_id=agreement["agreement_id"],
+                direction="out", kind="new_cases", file_name="fixed-width-preview.txt",
+                business_date=date(2026, 10, 1), status="delivered", path=f"file://{path}",
+                sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), record_count=1,
+                amount_total=100, created_at=datetime(2026, 10, 1, 4, tzinfo=UTC),
+            )
+            .returning(ink_file_log.c.file_id)
+        ).scalar_one()  # fmt: skip
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token())
+        page = client.get(f"/inkasso/files/{file_id}").text
+    assert "the archived bytes match" in page
+    assert "Storgatan" in page and pnr not in page and "198501******" in page

@@ -365,6 +365,9 @@ def file_page(request: Request, file_id: int, viewer: User):
     row = _file_or_404(file_id)
     data = _archived_bytes(row)
     lines = queries.decode_file(data) if data is not None else []
+    if lines:
+        with erp_engine().connect() as conn:
+            lines = queries.mask_id_fields(lines, queries.file_layout(conn, row))
     return render(
         request,
         "file.html.j2",

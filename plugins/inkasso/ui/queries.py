@@ -495,6 +495,45 @@ def decode_file(data: bytes) -> list[str]:
     return text.splitlines()
 
 
+def file_layout(conn: Connection, row: dict):
+    """The layout of a logged agency file (its agreement's agency and its kind), or None (a
+    bank file, a kind or agency without one)."""
+    from inkasso.formats.errors import LayoutError
+    from inkasso.formats.profile import load_profile
+
+    if not row.get("agreement_id"):
+        return None
+    agency = conn.execute(
+        select(ink_agreement.c.agency).where(ink_agreement.c.agreement_id == row["agreement_id"])
+    ).scalar()
+    try:
+        return load_profile(agency).file(row["kind"]).load_layout() if agency else None
+    except (LayoutError, KeyError, OSError):
+        return None
+
+
+def mask_id_fields(lines: list[str], layout) -> list[str]:
+    """``lines`` of a fixed-width file with each record's ``national_id`` field masked by its
+    position: a 12-digit personnummer filling its field runs into the next field's digits (a
+    street starting with a number) and free-text masking cannot tell where it ends."""
+    if layout is None or layout.kind != "fixed":
+        return lines
+    start, width = layout.code_start - 1, layout.code_width
+    spans = {
+        rec.code: [(f.start - 1, f.width) for f in rec.fields if f.name == "national_id"]
+        for rec in layout.records.values()
+    }
+    masked = []
+    for line in lines:
+        for at, size in spans.get(line[start : start + width], ()):
+            value = line[at : at + size].strip()
+            if value:
+                cell = line[at : at + size].replace(value, mask_id(value), 1)
+                line = line[:at] + cell + line[at + size :]
+        masked.append(line)
+    return masked
+
+
 def issue_lines(lines: list[str], issues: list[dict]) -> list[dict]:
     """Each issue beside the offending line's text (national ids masked)."""
     shown = []
