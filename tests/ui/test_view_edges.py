@@ -236,3 +236,40 @@ def test_a_fixed_width_files_preview_masks_the_id_field_whatever_follows(ui_data
         page = client.get(f"/inkasso/files/{file_id}").text
     assert "the archived bytes match" in page
     assert "Storgatan" in page and pnr not in page and "198501******" in page
+
+
+def test_the_same_action_sent_twice_triggers_once(ui_data, airflow_app, monkeypatch):  # noqa: F811
+    """A double click on "Generate the correction file now": the second request finds the
+    first one's run (recorded seconds ago) and neither triggers nor records another."""
+    from datetime import UTC, datetime
+
+    from browser import free_port
+
+    from inkasso.db.schema import ink_ui_action
+    from inkasso.ui.actions import record_action
+
+    monkeypatch.setenv("INKASSO_UI_API_URL", f"http://127.0.0.1:{free_port()}")
+    record_action(
+        ui_data["engine"], username="pia", action="corrections_now", outcome="triggered",
+        agreement_id=ui_data["agreement_id"], dag_id="inkasso_corrections",
+        dag_run_id="manual__first-click", now=datetime.now(UTC),
+    )  # fmt: skip
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token(username="pia"))
+        again = client.post(
+            "/inkasso/actions",
+            data={"action": "corrections_now", "agreement_id": ui_data["agreement_id"]},
+        )
+        assert again.status_code == 200 and "manual__first-click" in again.text
+        with ui_data["engine"].connect() as conn:
+            rows = conn.execute(
+                select(func.count()).where(ink_ui_action.c.username == "pia")
+            ).scalar_one()
+        assert rows == 1
+        # another user's click, or another action, is no double click
+        client.cookies.set("_token", token(username="per"))
+        other = client.post(
+            "/inkasso/actions",
+            data={"action": "corrections_now", "agreement_id": ui_data["agreement_id"]},
+        )
+        assert "could not be reached" in other.text

@@ -9,7 +9,7 @@ as the one who triggered the run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, insert, not_, select, update
@@ -116,6 +116,46 @@ def record_action(
             )
         )
         return int(result.inserted_primary_key[0])
+
+
+DOUBLE_SUBMIT_SECONDS = 30  # the same action by the same person this soon again is a double click
+
+
+def just_triggered(
+    engine: Engine,
+    *,
+    username: str,
+    action: str,
+    agreement_id: str,
+    dag_id: str,
+    business_date: date | None,
+    now: datetime,
+) -> dict | None:
+    """The same action of the same person that created a run in the last
+    ``DOUBLE_SUBMIT_SECONDS`` (a double click), or None."""
+    a = ink_ui_action.c
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(a.at, a.dag_run_id)
+                .where(
+                    a.username == username[:100],
+                    a.action == action,
+                    a.agreement_id == agreement_id,
+                    a.dag_id == dag_id,
+                    a.business_date.is_(None)
+                    if business_date is None
+                    else a.business_date == business_date,
+                    a.outcome == "triggered",
+                    a.at >= now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS),
+                )
+                .order_by(a.at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
 
 
 def mark_file_handled(

@@ -477,6 +477,17 @@ def run_action(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown agreement {agreement_id!r}")
     dag_id, logical_date, day = _action_target(action, dag_id, business_date)
     require_trigger(viewer, dag_id)
+    earlier = actions.just_triggered(
+        erp_engine(),
+        username=viewer.name,
+        action=action,
+        agreement_id=agreement_id,
+        dag_id=dag_id,
+        business_date=day,
+        now=datetime.now(UTC),
+    )
+    if earlier:  # a double click: the first click's run is the answer
+        return _redirect("/actions", f"{dag_id}: run {earlier['dag_run_id']} already created")
     result = actions.trigger_dag(
         airflow_api_url(request),
         viewer.token,
