@@ -273,3 +273,25 @@ def test_the_same_action_sent_twice_triggers_once(ui_data, airflow_app, monkeypa
             data={"action": "corrections_now", "agreement_id": ui_data["agreement_id"]},
         )
         assert "could not be reached" in other.text
+
+
+def test_filter_values_with_quotes_sql_and_html_match_nothing_and_come_back_escaped(
+    ui_data,
+    airflow_app,  # noqa: F811
+):
+    evil = "' OR 1=1 --\"><script>alert(1)</script>%_"
+    with _client(airflow_app) as client:
+        client.cookies.set("_token", token())
+        for path, field in (
+            ("/inkasso/cases", "invoice_no"),
+            ("/inkasso/cases", "customer_no"),
+            ("/inkasso/cases", "agency_ref"),
+            ("/inkasso/cases", "agreement_id"),
+            ("/inkasso/files", "name"),
+            ("/inkasso/holds", "reason"),
+            ("/inkasso/payouts", "agreement_id"),
+        ):
+            got = client.get(path, params={field: evil})
+            assert got.status_code == 200, (path, field)
+            assert "<script>alert(1)" not in got.text, (path, field)
+            assert 'data-case-id="' not in got.text and 'data-file-id="' not in got.text
