@@ -9,10 +9,10 @@ as the one who triggered the run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import and_, func, insert, not_, select, update
 from sqlalchemy.engine import Engine
 
 from inkasso.db.schema import ink_file_log, ink_ui_action
@@ -118,21 +118,69 @@ def record_action(
         return int(result.inserted_primary_key[0])
 
 
+DOUBLE_SUBMIT_SECONDS = 30  # the same action by the same person this soon again is a double click
+
+
+def just_triggered(
+    engine: Engine,
+    *,
+    username: str,
+    action: str,
+    agreement_id: str,
+    dag_id: str,
+    business_date: date | None,
+    now: datetime,
+) -> dict | None:
+    """The same action of the same person that created a run in the last
+    ``DOUBLE_SUBMIT_SECONDS`` (a double click), or None."""
+    a = ink_ui_action.c
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(a.at, a.dag_run_id)
+                .where(
+                    a.username == username[:100],
+                    a.action == action,
+                    a.agreement_id == agreement_id,
+                    a.dag_id == dag_id,
+                    a.business_date.is_(None)
+                    if business_date is None
+                    else a.business_date == business_date,
+                    a.outcome == "triggered",
+                    a.at >= now - timedelta(seconds=DOUBLE_SUBMIT_SECONDS),
+                )
+                .order_by(a.at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
 def mark_file_handled(
     engine: Engine, file_id: int, state: str, note: str, username: str, now: datetime | None = None
 ) -> bool:
     """Record that a person handled a quarantined file (``resent`` / ``dismissed``, with a note).
 
     The file stays in the log with its status and issues; only a quarantined file can be
-    marked. Returns False when the file is not (or no longer) quarantined.
+    marked. The same decision sent again (a double click) changes and records nothing; another
+    decision replaces it and is recorded. Returns False when the file is not quarantined.
     """
     if state not in HANDLED_STATES:
         raise ValueError(f"unknown handled state {state!r}")
     now = now or datetime.now(UTC)
+    f = ink_file_log.c
+    quarantined = and_(f.file_id == file_id, f.status == "quarantined")
+    same = and_(
+        func.coalesce(f.handled_state, "") == state, func.coalesce(f.handled_note, "") == note
+    )
     with engine.begin() as conn:
+        # one conditional UPDATE: a second request waits for the first's row lock and then
+        # finds the decision already there (PostgreSQL re-checks the WHERE; SQLite serialises)
         changed = conn.execute(
             update(ink_file_log)
-            .where(ink_file_log.c.file_id == file_id, ink_file_log.c.status == "quarantined")
+            .where(quarantined, not_(same))
             .values(
                 handled_state=state, handled_note=note, handled_by=username[:100], handled_at=now
             )
@@ -148,4 +196,5 @@ def mark_file_handled(
                     note=note,
                 )
             )
-    return bool(changed)
+            return True
+        return conn.execute(select(func.count()).where(quarantined)).scalar_one() > 0

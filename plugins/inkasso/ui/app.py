@@ -17,6 +17,7 @@ from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from inkasso.config import TEMPLATES_DIR
@@ -78,11 +79,27 @@ def today() -> date:
     return datetime.now(actions.BUSINESS_TZ).date()
 
 
+# the largest id or offset a database integer holds (SQLite and PostgreSQL bigint): a larger
+# number in a URL names nothing and must not reach the driver (it overflows: a 500)
+MAX_DB_INT = 2**63 - 1
+MAX_PAGE = MAX_DB_INT // 1000  # any page's offset stays a database integer
+
+
 def _int(value: str | None) -> int | None:
+    """A whole number from the query string; None when empty, not a number or beyond the
+    database's integers (a filter then means 'any', as for any bad value)."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is None or -MAX_DB_INT <= number <= MAX_DB_INT else None
+
+
+def _existing_id(kind: str, value: int) -> int:
+    """``value`` as a row id to look up; 404 when no database integer is that number."""
+    if not 0 < value <= MAX_DB_INT:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {kind} {value}")
+    return value
 
 
 def _date(value: str | None) -> date | None:
@@ -169,7 +186,8 @@ def _filter_from(query, filter_class):
 
 
 async def _error_page(request: Request, exc: HTTPException):
-    """An HTTP error as a page of the view (with a login link for a 401)."""
+    """An HTTP error as a page of the view (with a login link for a 401); a national id in its
+    message (a person pasted one where a case number goes) is masked as on every page."""
     html = (
         _templates()
         .get_template("error.html.j2")
@@ -177,11 +195,25 @@ async def _error_page(request: Request, exc: HTTPException):
             prefix=URL_PREFIX,
             airflow=airflow_base_path(),
             status_code=exc.status_code,
-            message=str(exc.detail),
+            message=mask_text(str(exc.detail)),
             login=exc.status_code == status.HTTP_401_UNAUTHORIZED,
         )
     )
     return HTMLResponse(html, status_code=exc.status_code)
+
+
+async def _invalid_request_page(request: Request, exc: RequestValidationError):
+    """A request FastAPI could not read as a page of the view, not JSON echoing the input: an
+    address whose id is no number names nothing (404); a form missing a field is a 400."""
+    places = [e.get("loc", ()) for e in exc.errors()]
+    if any(loc and loc[0] == "path" for loc in places):
+        error = HTTPException(status.HTTP_404_NOT_FOUND, "Nothing at this address")
+    else:
+        fields = sorted({str(loc[-1]) for loc in places if loc})
+        error = HTTPException(
+            status.HTTP_400_BAD_REQUEST, f"Missing or invalid: {', '.join(fields)}"
+        )
+    return await _error_page(request, error)
 
 
 def _redirect(path: str, message: str) -> RedirectResponse:
@@ -212,8 +244,8 @@ def _list_page(request: Request, viewer, read, template: str, **context):
 
 
 def _page(q) -> int:
-    """The page asked for (1 when none or not a number)."""
-    return _int(q.get("page")) or 1
+    """The page asked for (1 when none or not a number; far pages are empty, never an error)."""
+    return min(max(_int(q.get("page")) or 1, 1), MAX_PAGE)
 
 
 @case_pages.get("/cases", response_class=HTMLResponse)
@@ -238,6 +270,7 @@ def cases(request: Request, viewer: User):
 @case_pages.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, case_id: int, viewer: User):
     """One case with its invoice, events, corrections and money."""
+    case_id = _existing_id("case", case_id)
     with erp_engine().connect() as conn:
         case = queries.case_detail(conn, case_id, today=today())
     if case is None:
@@ -305,6 +338,7 @@ def _archived_bytes(row: dict) -> bytes | None:
 
 def _file_or_404(file_id: int) -> dict:
     """The logged file ``file_id`` with its issues; 404 when there is none."""
+    file_id = _existing_id("file", file_id)
     with erp_engine().connect() as conn:
         row = queries.file_detail(conn, file_id)
     if row is None:
@@ -331,6 +365,9 @@ def file_page(request: Request, file_id: int, viewer: User):
     row = _file_or_404(file_id)
     data = _archived_bytes(row)
     lines = queries.decode_file(data) if data is not None else []
+    if lines:
+        with erp_engine().connect() as conn:
+            lines = queries.mask_id_fields(lines, queries.file_layout(conn, row))
     return render(
         request,
         "file.html.j2",
@@ -377,6 +414,7 @@ def file_handled(
     """Mark a quarantined file handled (a dismissal needs a note)."""
     require_same_origin(request)
     require_trigger(viewer, "inkasso_inbound")
+    file_id = _existing_id("file", file_id)
     if state not in actions.HANDLED_STATES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown state {state!r}")
     if state == "dismissed" and not note.strip():
@@ -439,6 +477,17 @@ def run_action(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unknown agreement {agreement_id!r}")
     dag_id, logical_date, day = _action_target(action, dag_id, business_date)
     require_trigger(viewer, dag_id)
+    earlier = actions.just_triggered(
+        erp_engine(),
+        username=viewer.name,
+        action=action,
+        agreement_id=agreement_id,
+        dag_id=dag_id,
+        business_date=day,
+        now=datetime.now(UTC),
+    )
+    if earlier:  # a double click: the first click's run is the answer
+        return _redirect("/actions", f"{dag_id}: run {earlier['dag_run_id']} already created")
     result = actions.trigger_dag(
         airflow_api_url(request),
         viewer.token,
@@ -468,6 +517,7 @@ def create_app() -> FastAPI:
     pages, the file pages and the actions, with errors shown as pages."""
     app = FastAPI(title="Inkasso", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, _error_page)
+    app.add_exception_handler(RequestValidationError, _invalid_request_page)
     for router in (case_pages, file_pages, action_pages):
         app.include_router(router)
     return app

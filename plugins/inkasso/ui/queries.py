@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, false, func, literal, select, true
+from sqlalchemy import and_, false, func, literal, select, true, union_all
 from sqlalchemy.engine import Connection
 
 from inkasso.db.schema import (
@@ -210,12 +210,21 @@ def _books(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
     from inkasso.money.books import case_books
 
     books = case_books(conn, case_ids=case_ids)
-    terms = ["sent", "collected", "direct", "credited", "recalled", "written_off", "open",
-             "refund_due", "in_transit"]  # fmt: skip
     return {
-        int(r["case_id"]): {t: int(r[t]) for t in terms} | {"direct_paid": int(r["direct"])}
+        int(r["case_id"]): {t: int(r[t]) for t in BOOK_TERMS} | {"direct_paid": int(r["direct"])}
         for r in books.to_dict("records")
     }
+
+
+BOOK_TERMS = ("sent", "collected", "direct", "credited", "recalled", "written_off", "open",
+              "refund_due", "in_transit")  # fmt: skip
+
+
+def _unbooked(case: dict) -> dict[str, int | None]:
+    """The money of a case the books cannot reckon (its ERP invoice is gone): what the case row
+    itself says (sent, collected), every other term unknown (shown empty, never a guess)."""
+    unknown: dict[str, int | None] = dict.fromkeys(BOOK_TERMS) | {"direct_paid": None}
+    return unknown | {"sent": case["sent_amount"], "collected": case["collected_amount"]}
 
 
 # a case's agreement (its foreign key goes through the file it was sent in)
@@ -280,7 +289,7 @@ def _add_case_columns(conn: Connection, rows: list[dict], today: date) -> None:
         "name",
     )
     for r in rows:
-        r.update(money.get(r["case_id"], {}))
+        r.update(money.get(r["case_id"]) or _unbooked(r))
         inv = invoices.get(r["invoice_id"])
         cust = customers.get(r["customer_id"])
         # the agency's own text: an id-shaped reference is shown masked like any other id
@@ -344,7 +353,7 @@ def case_detail(conn: Connection, case_id: int, *, today: date) -> dict | None:
         .where(ink_after_closure.c.case_id == case_id)
         .order_by(ink_after_closure.c.event_date, ink_after_closure.c.event_id),
     )
-    result["money"] = _books(conn, [case_id]).get(case_id, {})
+    result["money"] = _books(conn, [case_id]).get(case_id) or _unbooked(result)
     result["days_since_sent"] = (today - result["business_date"]).days
     result["rejection_reason"] = mask_text(result["rejection_reason"])
     result["agency_case_ref"] = mask_text(result["agency_case_ref"])
@@ -486,6 +495,45 @@ def decode_file(data: bytes) -> list[str]:
     return text.splitlines()
 
 
+def file_layout(conn: Connection, row: dict):
+    """The layout of a logged agency file (its agreement's agency and its kind), or None (a
+    bank file, a kind or agency without one)."""
+    from inkasso.formats.errors import LayoutError
+    from inkasso.formats.profile import load_profile
+
+    if not row.get("agreement_id"):
+        return None
+    agency = conn.execute(
+        select(ink_agreement.c.agency).where(ink_agreement.c.agreement_id == row["agreement_id"])
+    ).scalar()
+    try:
+        return load_profile(agency).file(row["kind"]).load_layout() if agency else None
+    except (LayoutError, KeyError, OSError):
+        return None
+
+
+def mask_id_fields(lines: list[str], layout) -> list[str]:
+    """``lines`` of a fixed-width file with each record's ``national_id`` field masked by its
+    position: a 12-digit personnummer filling its field runs into the next field's digits (a
+    street starting with a number) and free-text masking cannot tell where it ends."""
+    if layout is None or layout.kind != "fixed":
+        return lines
+    start, width = layout.code_start - 1, layout.code_width
+    spans = {
+        rec.code: [(f.start - 1, f.width) for f in rec.fields if f.name == "national_id"]
+        for rec in layout.records.values()
+    }
+    masked = []
+    for line in lines:
+        for at, size in spans.get(line[start : start + width], ()):
+            value = line[at : at + size].strip()
+            if value:
+                cell = line[at : at + size].replace(value, mask_id(value), 1)
+                line = line[:at] + cell + line[at + size :]
+        masked.append(line)
+    return masked
+
+
 def issue_lines(lines: list[str], issues: list[dict]) -> list[dict]:
     """Each issue beside the offending line's text (national ids masked)."""
     shown = []
@@ -499,15 +547,20 @@ def issue_lines(lines: list[str], issues: list[dict]) -> list[dict]:
 def holds_summary(conn: Connection, *, client_id: int | None, business_date: date | None) -> dict:
     """Invoices held back by client, agreement and reason, with counts and amounts per currency.
 
-    Holds are replaced by each dispatch run of an agreement and day, so "waiting now" is each
-    agreement's latest day with holds; ``business_date`` shows one day instead.
+    Holds are replaced by each dispatch run of an agreement and day, so "waiting now" is the
+    holds of each agreement's latest dispatch: the latest day with holds or with a new-cases
+    file (a later dispatch that sent cases and held nothing back leaves no holds to show);
+    ``business_date`` shows one day instead.
     """
+    days = union_all(
+        select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.business_date),
+        select(ink_file_log.c.agreement_id, ink_file_log.c.business_date).where(
+            ink_file_log.c.kind == "new_cases", ink_file_log.c.direction == "out"
+        ),
+    ).subquery()
     latest = (
-        select(
-            ink_dispatch_hold.c.agreement_id,
-            func.max(ink_dispatch_hold.c.business_date).label("day"),
-        )
-        .group_by(ink_dispatch_hold.c.agreement_id)
+        select(days.c.agreement_id, func.max(days.c.business_date).label("day"))
+        .group_by(days.c.agreement_id)
         .subquery()
     )
     h = ink_dispatch_hold
