@@ -1,7 +1,8 @@
-"""Locks that keep concurrent runs of one agreement from doing the same work twice.
+"""Locks that keep concurrent runs from doing the same work twice or reading each other half-way.
 
 Airflow may run the same step twice at once (overlapping runs, a backfill that ignores
-``max_active_runs``, a retry beside a zombie). Two kinds of lock stop that:
+``max_active_runs``, a retry beside a zombie), and two steps that touch the same invoices (the
+bank import beside a dispatch). These locks stop that:
 
 ``lock_outgoing``
     Inside the transaction that writes an agreement's outgoing file (new cases, corrections):
