@@ -160,9 +160,9 @@ def book_staged(
     (``collection``: a bank-mode agency paying an invoice by its KID), direct ones on invoices
     at collection, invoices changed.
 
-    ``booked_at`` is the import's start time; the payments are stamped no earlier than a case
-    already open on their invoices (`stamps.payment_booked_at`: the caller holds
-    `locks.lock_books`), so one a case was sent without is reported to the agency.
+    ``booked_at`` is the import's start time; the payments are stamped no earlier than the
+    latest case already sent on their invoices (`stamps.payment_booked_at`; the caller holds
+    `locks.lock_books`), so a payment the case was sent without counts as after it (reported).
     """
     params = {"client_id": client_id, "bank_file": bank_file}
     _bulk_settings(conn)
