@@ -1,7 +1,8 @@
-"""Locks that keep concurrent runs of one agreement from doing the same work twice.
+"""Locks that keep concurrent runs from doing the same work twice or reading each other half-way.
 
 Airflow may run the same step twice at once (overlapping runs, a backfill that ignores
-``max_active_runs``, a retry beside a zombie). Two kinds of lock stop that:
+``max_active_runs``, a retry beside a zombie), and two steps that touch the same invoices (the
+bank import beside a dispatch). These locks stop that:
 
 ``lock_outgoing``
     Inside the transaction that writes an agreement's outgoing file (new cases, corrections):
@@ -20,12 +21,31 @@ Airflow may run the same step twice at once (overlapping runs, a backfill that i
     always in that order), so no case ends between its two reads of which cases are open.
     PostgreSQL: an advisory lock keyed on the agreement; SQLite: ``BEGIN IMMEDIATE``.
 
+``lock_books``
+    Per client, inside the transaction that books a bank file's payments on the ERP's invoices
+    (``inkasso.bank.importer``) and the one that opens new cases (``inkasso.dispatch.prepare``),
+    taken before either reads the invoices or cases. Whether the agency is told of a direct
+    payment depends on ``erp_payment.booked_at >= ink_case.opened_at`` (before: the payment was
+    taken off the amount sent; after: it is reported as a correction). With the two serialized,
+    a payment booked before a dispatch's read committed before it, so the dispatch saw it; and
+    inside the lock both stamps follow the commit order, not the tasks' start times
+    (`inkasso.stamps`), so the comparison says what dispatch read. PostgreSQL: an advisory lock
+    keyed on the client (namespace 7305); SQLite: ``BEGIN IMMEDIATE``. The ERP's own bookings
+    (a payment or credit note it registers itself) take no such lock: the README says so.
+
 ``DeliveryClaim``
     A deliverer's identity (host, process, token) written into the file log rows it claims
     (``status = 'delivering'``) before it uploads them, and proof that it is still alive: on
     PostgreSQL it holds a session advisory lock keyed on its token for as long as it delivers (a
     killed process loses its session and so the lock); on the same host a dead process id says
     the same; otherwise a claim older than ``CLAIM_LEASE`` counts as abandoned.
+
+Order: a transaction takes these locks only in this order, so two never wait for each other:
+``lock_outgoing`` (agreement) before ``lock_inbound`` (agreement) and before ``lock_books``
+(client); the bank import's lock on a file's bytes (``inkasso.bank.importer``, namespace 7303)
+before ``lock_books``, and ``lock_books`` before its lock on a bank file name
+(``inkasso.bank.names``, 7302). Nothing waits for another of these while holding ``lock_books``
+but that name lock, which nobody holds while waiting. On SQLite they are all one write lock.
 """
 
 from __future__ import annotations
@@ -41,6 +61,7 @@ from sqlalchemy import Connection, Engine, text
 # advisory lock namespaces (first key of pg_advisory_xact_lock(int, int))
 OUTGOING_NAMESPACE = 7301
 INBOUND_NAMESPACE = 7304
+BOOKS_NAMESPACE = 7305  # keyed on the client (7302, 7303: the bank import's name and bytes)
 # a claim nobody can prove alive (SQLite, another host) is taken over after this long
 CLAIM_LEASE = timedelta(hours=2)
 
@@ -62,6 +83,19 @@ def lock_inbound(conn: Connection, agreement_id: str) -> None:
     """Hold the agreement's inbound-apply lock until ``conn``'s transaction ends; call it first
     in the transaction, before anything is read (see module doc)."""
     _agreement_lock(conn, INBOUND_NAMESPACE, agreement_id)
+
+
+def lock_books(conn: Connection, client_id: int) -> None:
+    """Hold the client's lock on booking payments and opening cases until ``conn``'s
+    transaction ends; take it before reading the client's invoices, payments or cases (see
+    module doc). SQLite: the write lock, as `lock_outgoing`."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :client)"),
+            {"ns": BOOKS_NAMESPACE, "client": int(client_id)},
+        )
+        return
+    sqlite_write_lock(conn)
 
 
 def _agreement_lock(conn: Connection, namespace: int, agreement_id: str) -> None:

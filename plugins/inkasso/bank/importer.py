@@ -49,7 +49,7 @@ from inkasso.bank.record import (
 )
 from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
 from inkasso.db.staging import bulk_session
-from inkasso.locks import sqlite_write_lock
+from inkasso.locks import lock_books, sqlite_write_lock
 from inkasso.runs import progress
 from inkasso.sql import query
 
@@ -330,6 +330,9 @@ def _same_currency(payments, currency: str, file_name: str) -> None:
 def _record(conn: Connection, row: dict, now: datetime) -> dict:
     """Log the staged payments file ``applied`` and book it, under its ERP name (`names`)."""
     client_id, file_name = row["client_id"], row["file_name"]
+    # from here on the client's invoices and cases are read: no dispatch of the client between
+    # this read and the commit (the payments' stamp follows the commit order, `inkasso.stamps`)
+    lock_books(conn, client_id)
     repeat = repeated_ref(conn)
     if repeat:  # erp_payment holds a reference once per file: a person must look at it
         ref, first, line = repeat

@@ -16,10 +16,11 @@ import re
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Column, Connection, MetaData, Table, text
+from sqlalchemy import Column, Connection, DateTime, MetaData, Table, bindparam, text
 
 from inkasso.db.staging import load
 from inkasso.sql import query
+from inkasso.stamps import payment_booked_at
 
 STAGE = "ink_bank_payment_stage"
 MATCH = "ink_bank_payment_match"  # the staged payments with their invoice and kind
@@ -47,6 +48,11 @@ _STAGE_TYPES = {  # the staging table's columns as `db.staging.load` converts th
 }
 _STAGE_TABLE = Table(STAGE, MetaData(), *(Column(name) for name in STAGE_COLUMNS))
 _NOT_DIGIT = re.compile(r"\D")
+# booked_at bound as a DateTime: on SQLite stored as ink_case.opened_at is (the driver's own
+# text for a datetime differs, and the two are compared as text: an equal time would sort before)
+_INSERT_PAYMENTS = query("erp/insert_bank_payments").bindparams(
+    bindparam("booked_at", type_=DateTime(timezone=True))
+)
 
 
 def account_key(account: str | None) -> str:
@@ -153,13 +159,18 @@ def book_staged(
     stays for `payouts.log_payouts` until `drop_stage`. Returns counts: payments per kind
     (``collection``: a bank-mode agency paying an invoice by its KID), direct ones on invoices
     at collection, invoices changed.
+
+    ``booked_at`` is the import's start time; the payments are stamped no earlier than the
+    latest case already sent on their invoices (`stamps.payment_booked_at`; the caller holds
+    `locks.lock_books`), so a payment the case was sent without counts as after it (reported).
     """
     params = {"client_id": client_id, "bank_file": bank_file}
     _bulk_settings(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))
     conn.execute(query("erp/create_bank_payment_match"), params)
     _analyze(conn, MATCH, "invoice_id, kind, payout_agreement_id")
-    conn.execute(query("erp/insert_bank_payments"), params | {"booked_at": booked_at})
+    booked_at = payment_booked_at(conn, booked_at)
+    conn.execute(_INSERT_PAYMENTS, params | {"booked_at": booked_at})
     changed = conn.execute(query("erp/apply_direct_payments")).rowcount
     # an invoice whose case has ended moves on (payout_pending -> paid, ...) as money arrives
     conn.execute(query("erp/update_ended_invoice_status"), {"client_id": client_id, "no": False})

@@ -6,9 +6,10 @@ one correction file per agreement -> the agency.
 1. logs the file it is about to write (``ink_file_log`` kind ``corrections``, status ``written``);
 2. collects every direct payment (``erp_payment`` kind ``direct``) and every credit note and
    recall (``erp_invoice_adjustment``) on an invoice with an open case of the agreement, dated up
-   to the run's business day and not reported yet, into ``ink_correction`` pointing at that file
-   (set-based ``INSERT ... SELECT``; the unique ``(source, source_id)`` makes each event reported
-   once). Nothing found: the log row goes again and no file is written;
+   to the run's business day, booked after the case was sent (``booked_at >= opened_at``, in
+   commit order: ``inkasso.stamps``) and not reported yet, into ``ink_correction`` pointing at
+   that file (set-based ``INSERT ... SELECT``; the unique ``(source, source_id)`` makes each
+   event reported once). Nothing found: the log row goes again and no file is written;
 3. writes the corrections with the agency profile's corrections layout and name (Lowell: ``RD``
    + customer number + date + time) into the outbox, completes the log row (checksum, size,
    count, total) and writes one history event per correction (``ink_case_event``).

@@ -9,7 +9,10 @@ Two steps per agreement and business day, each safe to run again:
     events and the holds. If a file for that agreement and day is already logged, it does
     nothing (a rerun never writes a second file). A prepare running beside it waits on the
     agreement's outgoing-file lock (``inkasso.locks``) and then finds the file, so it ends as
-    ``exists`` naming the run that prepared the day. If anything fails, the transaction rolls
+    ``exists`` naming the run that prepared the day. A bank import of the client waits on (or
+    is waited for by) the client's booking lock, and the cases' ``opened_at`` falls after every
+    payment the run could read (``inkasso.stamps``): a direct payment is either taken off the
+    amount sent or reported later by the corrections flow. If anything fails, the transaction rolls
     back and the written file is removed: nothing half-done remains. A file left by a hard kill
     before the commit is adopted or removed by the next prepare of that day (``orphans``).
 

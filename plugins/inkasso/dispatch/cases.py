@@ -42,13 +42,14 @@ CASE_STAGE = Table(
 
 @dataclass(frozen=True)
 class CaseFile:
-    """The file the cases are opened in: its log row, name, day and the time of the run."""
+    """The file the cases are opened in: its log row, name, day, and the cases' ``opened_at``
+    (the run's time, or later: `inkasso.stamps`)."""
 
     agreement_id: str
     file_id: int
     file_name: str
     business_date: date
-    now: datetime
+    opened_at: datetime
 
 
 def open_cases(conn, cases: pd.DataFrame, seq: int, into: CaseFile) -> pd.DataFrame:
@@ -101,7 +102,7 @@ def _insert_cases(conn, into: CaseFile) -> pd.DataFrame:
                 s.sent_amount,
                 s.currency,
                 literal(into.business_date, Date),
-                literal(into.now, DateTime(timezone=True)),
+                literal(into.opened_at, DateTime(timezone=True)),
             ).order_by(s.seq),
         )
         .returning(ink_case.c.case_id, ink_case.c.invoice_id)
@@ -121,7 +122,7 @@ def _opened_events(conn, into: CaseFile, first: int, last: int) -> None:
             ["case_id", "at", "kind", "file_id", "detail"],
             select(
                 ink_case.c.case_id,
-                literal(into.now, DateTime(timezone=True)),
+                literal(into.opened_at, DateTime(timezone=True)),
                 literal("opened", String),
                 ink_case.c.file_id,
                 detail,

@@ -17,7 +17,7 @@ from inkasso.agreements import Agreement
 from inkasso.db.schema import ink_file_log
 from inkasso.dispatch.file import NEW_CASES
 from inkasso.dispatch.run import DispatchRun
-from inkasso.locks import lock_outgoing
+from inkasso.locks import lock_books, lock_outgoing
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,9 @@ def prepare_new_cases(
     """Write the day's new-case file for one agreement and open its cases (see module doc).
 
     ``cutoff`` is the moment up to which marks count (the run's logical date), ``base`` the
-    ``ObjectStoragePath`` of files at rest, ``now`` the time in the file name. Returns a small
+    ``ObjectStoragePath`` of files at rest, ``now`` the time in the file name and the cases'
+    ``opened_at`` (later only when a payment of the client was booked later, `inkasso.stamps`,
+    so that it counts as taken off the amount sent, as it was). Returns a small
     summary for XCom: status (``written``, ``exists``, ``nothing_to_send``), file, counts.
 
     The work streams chunk by chunk (a chunk never splits a customer): read, rules, holds, cases
@@ -67,9 +69,11 @@ def prepare_new_cases(
 
     try:
         with engine.begin() as conn:
-            lock_outgoing(
-                conn, agreement.agreement_id
-            )  # a concurrent prepare waits, then sees ours
+            # a concurrent prepare waits, then sees ours; and no bank import of the client books
+            # between our read of the invoices and the commit: the cases' opened_at follows the
+            # commit order (`inkasso.stamps`)
+            lock_outgoing(conn, agreement.agreement_id)
+            lock_books(conn, agreement.client_id)
             existing = _existing_file(conn, agreement.agreement_id, business_date)
             if existing is not None:
                 return summary | _already_written(agreement, business_date, existing)

@@ -34,6 +34,7 @@ from inkasso.dispatch.rules import apply_dispatch_rules
 from inkasso.formats import load_layout, load_profile
 from inkasso.formats.writer import StreamWriter
 from inkasso.gates import gates_for, load_settings
+from inkasso.stamps import case_opened_at
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,11 @@ class DispatchRun:
             conn, agreement, NEW_CASES, business_date, self.file_name, self.final_path,
             now=now, run_id=run_id,
         )  # fmt: skip
+        # the cases' opened_at: after every payment this run can read (the caller holds the
+        # client's booking lock), so those count as taken off the amount sent
+        opened_at = case_opened_at(conn, agreement.client_id, now)
         self.case_file = CaseFile(
-            agreement.agreement_id, self.file_id, self.file_name, business_date, now
+            agreement.agreement_id, self.file_id, self.file_name, business_date, opened_at
         )
         fd, name = tempfile.mkstemp(prefix=f".{self.file_name}.", suffix=".part")
         self.tmp_path = Path(name)
