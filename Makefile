@@ -28,10 +28,13 @@ $(AIRFLOW_HOME)/.migrated: $(VENV)/.installed
 demo: $(AIRFLOW_HOME)/.migrated
 	$(PY) -m inkasso_demo.demo
 
-## test: lint and the whole test suite (SQLite and PostgreSQL on 127.0.0.1:5432)
+## test: lint and the whole test suite (SQLite and PostgreSQL on 127.0.0.1:5432), in
+## TEST_WORKERS processes (pytest-xdist; default 2, 1 runs them in this process). A test file
+## stays in one process, in its order; the slowest files start first (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscopereorder)
 
 ## coverage: the suite without the real-scheduler tests under coverage, then the product's line
 ## coverage (plugins/inkasso, the UI plugin, the five DAG files; not the demo world)

@@ -28,6 +28,35 @@ from tests.pg import drop_postgres, new_postgres_url  # noqa: E402
 
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
 
+# Files that run longest, in the order they should start. `make test` runs the files in two
+# processes (pytest-xdist, --dist loadfile, collection order kept): starting the quarter-hour of
+# real-scheduler days first lets the other process work through everything else meanwhile.
+SLOW_FIRST = (
+    "tests/scheduler/test_backfill.py",  # four demo days under a real scheduler
+    "tests/scheduler/",  # the Celery worker's day, the compose file
+    "tests/inkasso_demo/test_demo.py",  # consecutive `make demo` days
+    "tests/ui/test_browser.py",  # a real browser against a real api-server
+    "tests/inkasso_demo/test_stack.py",
+    "tests/dags/",  # the flows through dag.test()
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """In an xdist worker (`make test`), run the files of `SLOW_FIRST` first (in its order),
+    the rest as collected; a file's tests stay together and in their own order. A plain
+    ``pytest`` keeps the collection order."""
+    if not hasattr(config, "workerinput"):
+        return
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next(
+            (i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)),
+            len(SLOW_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: collection order within a rank
+
 
 @pytest.fixture(scope="session")
 def airflow_db():
