@@ -34,7 +34,7 @@ demo: $(AIRFLOW_HOME)/.migrated
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscopereorder)
+	$(VENV)/bin/pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 ## coverage: the suite without the real-scheduler tests under coverage, then the product's line
 ## coverage (plugins/inkasso, the UI plugin, the five DAG files; not the demo world)
