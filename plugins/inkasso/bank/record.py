@@ -160,7 +160,7 @@ def book_staged(
     conn.execute(query("erp/create_bank_payment_match"), params)
     _analyze(conn, MATCH, "invoice_id, kind, payout_agreement_id")
     conn.execute(query("erp/insert_bank_payments"), params | {"booked_at": booked_at})
-    changed = conn.execute(query("erp/apply_direct_payments")).rowcount
+    changed = conn.execute(query("erp/apply_direct_payments"), params | {"no": False}).rowcount
     # an invoice whose case has ended moves on (payout_pending -> paid, ...) as money arrives
     conn.execute(query("erp/update_ended_invoice_status"), {"client_id": client_id, "no": False})
     summary = conn.execute(query("erp/summarize_bank_payments")).mappings().all()
