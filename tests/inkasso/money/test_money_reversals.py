@@ -192,3 +192,44 @@ def test_a_reversal_after_the_case_ended_paid_leaves_the_invoice_off_open(world)
     assert invoice["remaining"] == 100_000
     assert invoice["status"] not in ("open", "paid", "at_collection")
     books_close(world, D3)
+
+
+def after_closure_events(world) -> list[tuple]:
+    with world.engine.connect() as conn:
+        from sqlalchemy import text
+
+        rows = conn.execute(
+            text(
+                "SELECT business_date, amount, verdict, refund_amount FROM ink_after_closure"
+                " ORDER BY event_id"
+            )
+        ).all()
+    return [(str(r[0]), int(r[1]), r[2], int(r[3])) for r in rows]
+
+
+def test_the_refund_listing_follows_an_over_payment_its_reversal_and_a_new_one(world):
+    """After the case ended paid, the debtor pays 300.00 (paid twice: a refund to handle), the
+    bank reverses it (no refund any more: the listing says so), then the debtor pays 300.00
+    again: that is a refund to handle once more, never hidden because the first one was
+    counted already."""
+    open_cases(world.engine, {A: 100_000})
+    world.closure(D1, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
+    if world.mode == "bank":
+        bank_file(
+            world,
+            D1,
+            [{"reference": kid(A), "amount": 100_000, "paid_on": D1, "from_agency": True}],
+        )
+    bank_file(world, D2, [{"reference": kid(A), "amount": 30_000}])
+    world.corrections(D2)
+    bank_file(world, D3, [{"reference": kid(A), "amount": -30_000}])
+    world.corrections(D3)
+    bank_file(world, D4, [{"reference": kid(A), "amount": 30_000}])
+    world.corrections(D4)
+    assert after_closure_events(world) == [
+        (str(D2), 30_000, "overpayment", 30_000),
+        (str(D3), -30_000, "refund_cancelled", -30_000),
+        (str(D4), 30_000, "overpayment", 30_000),
+    ]
+    report = books_close(world, D4)
+    assert report.totals["SEK"]["refund_due"] == 30_000
