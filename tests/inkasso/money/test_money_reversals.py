@@ -233,3 +233,17 @@ def test_the_refund_listing_follows_an_over_payment_its_reversal_and_a_new_one(w
     ]
     report = books_close(world, D4)
     assert report.totals["SEK"]["refund_due"] == 30_000
+
+
+def test_a_credit_note_counts_in_what_a_reversal_gives_back(world):
+    """A at collection owes 1 000.00; the creditor credits 300.00 (700.00 owed), the debtor
+    pays the full 1 000.00 anyway (300.00 over-paid), the bank reverses it: 700.00 owed, not
+    1 000.00."""
+    open_cases(world.engine, {A: 100_000})
+    world.adjustment(A, "credit_note", 30_000, D1)
+    bank_file(world, D1, [{"reference": kid(A), "amount": 100_000}])
+    assert world.invoice(A) == {"status": "at_collection", "remaining": 0}
+    assert books_close(world, D1).totals["SEK"]["refund_due"] == 30_000
+    bank_file(world, D2, [{"reference": kid(A), "amount": -100_000}])
+    assert world.invoice(A) == {"status": "at_collection", "remaining": 70_000}
+    assert books_close(world, D2).totals["SEK"]["refund_due"] == 0
