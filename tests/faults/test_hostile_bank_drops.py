@@ -17,6 +17,7 @@ from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.drops import BankDrop
 from inkasso.bank.importer import import_drop
 from inkasso.bank.model import payments_frame
+from tests.db_helpers import receive_at_example_accounts
 from tests.sftp_helpers import simulator_fixtures
 
 DAY = dt.date(2026, 11, 2)
@@ -30,6 +31,7 @@ DEMO_CUSTOMERS = 200  # conftest's demo_erp, from DAY
 
 @pytest.fixture
 def demo(demo_erp):
+    receive_at_example_accounts(demo_erp)
     return demo_erp
 
 
@@ -134,6 +136,7 @@ def test_a_bankgirot_test_file_is_never_booked(erp_engine, tmp_path):
     from tests.inkasso.bank.test_bank_import import SE_CLIENT, invoices, payment, run
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     (owed,) = invoices(erp_engine, "open", 1).to_dict("records")
     paid = payments_frame([payment(owed["kid"], 700, ref="T1")])
     written = dt.datetime(2026, 11, 2, 3)
@@ -234,6 +237,7 @@ def test_a_payment_in_another_currency_never_lowers_an_invoice(erp_engine, tmp_p
     from tests.inkasso.bank.test_bank_import import SE_CLIENT, invoices, payment, run
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     sek, eur = invoices(erp_engine, "open", 2).to_dict("records")
     assert scalar(erp_engine, f"SELECT currency FROM erp_invoice WHERE invoice_id = {eur['invoice_id']}") == "SEK"  # fmt: skip
     paid = payments_frame(

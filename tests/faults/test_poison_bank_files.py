@@ -14,6 +14,7 @@ from sqlalchemy import text
 from conftest import PROJECT_ROOT
 from inkasso.bank.drops import BankDrop
 from inkasso.bank.importer import import_drop
+from tests.db_helpers import receive_at_example_accounts
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -25,6 +26,7 @@ def demo(erp_engine):
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=200, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     return erp_engine
 
 

@@ -11,6 +11,8 @@ payments never given out (it is not money received).
 One payment record (20) is one row of the payments frame; a deduction (21) is a negative row.
 Extra references (22, 23) belong to the payment before them: when a payment has no reference of
 its own, its first extra reference is used for matching. A name record (26) gives the payer name.
+Each payment carries its deposit's payee account (15) and the payee bankgiro of its opening (05,
+``payee_giro``): the bank import checks that the money went to the client.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class _Survey:
         self.layout = layout
         self.opening_lines: list[int] = []
         self.currencies: list[str] = []
+        self.giros: list[str] = []  # each opening's payee bankgiro, leading zeros off
         self.deposit_lines: list[int] = []
         self.deposit_raw: list[str] = []
         self.blank_serial = False
@@ -127,6 +130,8 @@ class _Survey:
         survey = cls(layout)
         survey.opening_lines = parsed.lines_of("deposit_opening").tolist()
         survey.currencies = parsed.frame("deposit_opening")["currency"].astype(str).tolist()
+        giros = parsed.frame("deposit_opening")["payee_bankgiro"].fillna("").astype(str)
+        survey.giros = [g.strip().lstrip("0") for g in giros]
         survey.deposit_lines = parsed.lines_of("deposit").tolist()
         survey.deposits = parsed.frame("deposit")[["payee_account", "payment_date"]]
         serials = pd.concat([parsed.frame(t)["bgc_serial"] for t in _MONEY if parsed.count(t)])
@@ -155,6 +160,7 @@ class _Survey:
                 lines.append(first + i)
                 if texts is None:
                     self.currencies.append(text[22:25].strip())
+                    self.giros.append(text[2:12].strip().lstrip("0"))
                 else:
                     texts.append(text)
         money = np.flatnonzero((code == 0x3230) | (code == 0x3231))  # "20", "21"
@@ -340,6 +346,7 @@ class _Walk:
         deposit_at = np.minimum(deposit_at, max(len(deposits) - 1, 0))
         opening_at = np.searchsorted(np.array(survey.opening_lines, dtype="int64"), lines) - 1
         currencies = np.array([*survey.currencies, ""], dtype=object)
+        giros = np.array([*survey.giros, ""], dtype=object)
         if len(deposits):
             dates = np.where(inside, deposits["payment_date"].to_numpy()[deposit_at], None)
             accounts = deposits["payee_account"].fillna("").to_numpy(dtype=object)[deposit_at]
@@ -363,6 +370,7 @@ class _Walk:
                 "amount": money["signed"].to_numpy(dtype="int64"),
                 "payment_date": dates,
                 "payee_account": accounts,
+                "payee_giro": giros[opening_at],
                 "currency": currencies[opening_at],
                 "payer_name": _texts(money["name"]),
                 "line": lines,

@@ -3,9 +3,10 @@
 ``import_bank_file`` handles one file, exactly once per content (SHA-256 in ``ink_file_log``):
 
 * the original bytes are archived under ``inbound/bank/<client>/<business date>/``;
-* a file that does not read, whose control records disagree with its body, or that holds a
-  payment in another currency than the client's (BgMax deposits may be in EUR), is quarantined
-  whole (``quarantine/bank/<client>/``, file log status ``quarantined``, the line and field in
+* a file that does not read, whose control records disagree with its body, that holds a
+  payment in another currency than the client's (BgMax deposits may be in EUR), or a payment
+  into an account that is not the client's (its default bank account or an agreement's payback
+  account; BgMax: the deposit's bank account or its opening's bankgiro), is quarantined whole (``quarantine/bank/<client>/``, file log status ``quarantined``, the line and field in
   ``ink_file_issue``): nothing of it is booked;
 * a name already holding other bytes there (the bank used it again) keeps those: the new copy is
   ``<sha256[:12]>_<name>``, so each log row's path holds its own file;
@@ -40,6 +41,7 @@ from inkasso.bank.model import PAYMENTS, BankChunk, BankFileError
 from inkasso.bank.names import erp_bank_file
 from inkasso.bank.payouts import agency_accounts, log_payouts, reconcile_payouts
 from inkasso.bank.record import (
+    account_key,
     append_stage,
     begin_stage,
     book_staged,
@@ -284,10 +286,12 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
         bulk_session(conn)
         accounts = agency_accounts(conn, client_id)
         begin_stage(conn, accounts)
-        currency = conn.execute(query("erp/select_client"), {"client_id": client_id}).one().currency
+        client = conn.execute(query("erp/select_client"), {"client_id": client_id}).one()
+        own = own_accounts(conn, client_id, client.default_bank_account)
         for chunk in _chunks(data, file_name, chunk_rows):
             payments = chunk.payments
-            _same_currency(payments, currency, file_name)
+            _same_currency(payments, client.currency, file_name)
+            _to_the_client(payments, own, file_name)
             append_stage(conn, payments, mark_payouts(payments, accounts))
             count += len(payments)
             amount += int(payments["amount"].sum())
@@ -324,6 +328,39 @@ def _same_currency(payments, currency: str, file_name: str) -> None:
             file_name, int(first["line"]), "currency",
             f"payment in {first['currency'] or 'no currency'}; the client books {currency} only:"
             " nothing of the file is booked",
+        )  # fmt: skip
+
+
+def own_accounts(conn: Connection, client_id: int, default_account: str | None) -> set[str]:
+    """The accounts money for the client may arrive in, compared as `account_key`: its default
+    bank account (a Swedish client's bankgiro, a Norwegian client's account number) and the
+    accounts its agreements have the agencies pay back to (``payback_account``)."""
+    a = ink_agreement.c
+    payback = conn.execute(
+        select(a.payback_account).where(a.client_id == client_id, a.payback_account.is_not(None))
+    ).scalars()
+    return {key for key in map(account_key, [default_account, *payback]) if key}
+
+
+def _to_the_client(payments, own: set[str], file_name: str) -> None:
+    """Raise `BankFileError` at the first payment into an account that is not the client's (`own`
+    names neither its payee account nor, BgMax, its deposit's payee bankgiro): a file delivered
+    to the wrong client's drop would book another creditor's money on this client's invoices,
+    whose KIDs may collide with that creditor's, so nothing of it is booked. With no account of
+    the client known (``own`` empty) nothing is checked."""
+    if not own or not len(payments):
+        return
+    payees = payments[["payee_account", "payee_giro"]].drop_duplicates()  # a file names few
+    known = payees["payee_account"].map(account_key).isin(own) | payees["payee_giro"].map(
+        account_key
+    ).isin(own)
+    if not known.all():
+        first = payments.loc[payees.index[~known.to_numpy()][0]]
+        giro = f" (bankgiro {first['payee_giro']})" if first["payee_giro"] else ""
+        raise BankFileError(
+            file_name, int(first["line"]), "payee_account",
+            f"payment to account {first['payee_account'] or '(none)'}{giro}, not the client's"
+            f" ({', '.join(sorted(own))}): another client's file? nothing of the file is booked",
         )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ PAYMENT_COLUMNS: tuple[str, ...] = (
     "amount",  # int64 øre/öre; negative for reversals
     "payment_date",  # datetime.date
     "payee_account",  # the creditor's account the money went to
+    "payee_giro",  # BgMax: the payee bankgiro of the deposit's opening (05); '' when none
     "currency",  # 'NOK', 'SEK'
     "payer_name",  # '' when none
     "line",  # 1-based line of the transaction's first record
@@ -45,11 +46,15 @@ def payments_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataF
     """Build the payments frame (columns `PAYMENT_COLUMNS`, amount and line int64) from row dicts.
 
     A DataFrame with (at least) those columns is taken column-wise, without a row-by-row copy.
+    ``payee_giro`` may be left out (a format without one): it is '' then.
     """
     if isinstance(rows, pd.DataFrame):
+        if "payee_giro" not in rows.columns:
+            rows = rows.assign(payee_giro="")
         frame = rows[list(PAYMENT_COLUMNS)].reset_index(drop=True)
     else:
         frame = pd.DataFrame(list(rows), columns=list(PAYMENT_COLUMNS))
+    frame["payee_giro"] = frame["payee_giro"].fillna("")
     for column in PAYMENT_COLUMNS:
         if column in _INT_COLUMNS:
             frame[column] = frame[column].astype("int64")

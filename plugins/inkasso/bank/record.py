@@ -171,7 +171,7 @@ def book_staged(
     _analyze(conn, MATCH, "invoice_id, kind, payout_agreement_id")
     booked_at = payment_booked_at(conn, booked_at)
     conn.execute(_INSERT_PAYMENTS, params | {"booked_at": booked_at})
-    changed = conn.execute(query("erp/apply_direct_payments")).rowcount
+    changed = conn.execute(query("erp/apply_direct_payments"), params | {"no": False}).rowcount
     # an invoice whose case has ended moves on (payout_pending -> paid, ...) as money arrives
     conn.execute(query("erp/update_ended_invoice_status"), {"client_id": client_id, "no": False})
     summary = conn.execute(query("erp/summarize_bank_payments")).mappings().all()

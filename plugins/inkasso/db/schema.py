@@ -409,7 +409,8 @@ ink_after_closure = Table(
     Column("kind", String(20), nullable=False),  # direct_payment, credit_note, recall, write_off
     Column("amount", BigInteger, nullable=False),
     Column("event_date", Date, nullable=False),
-    # overpayment (paid twice), refund_due (credit on a settled invoice), reduces_open
+    # overpayment (paid twice), refund_due (credit on a settled invoice), reduces_open,
+    # refund_cancelled (a reversal of money counted as refund: refund_amount below zero)
     Column("verdict", String(20), nullable=False),
     # the part of the amount that is more than the case still had open: to pay back
     Column("refund_amount", BigInteger, nullable=False),

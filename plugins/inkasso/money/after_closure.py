@@ -4,6 +4,9 @@ Once a case has ended the agency is no longer told (its correction file is for o
 a person must be: a direct payment on an invoice the agency already collected is an
 over-payment (the debtor paid twice: a refund to handle); a credit note on a settled invoice is a
 refund due; on an invoice whose collection ended unpaid it lowers what a person must decide on.
+A reversal (a negative payment) of money counted as a refund takes that refund back
+(``refund_cancelled``, a negative refund amount), so that what the events of a case counted as
+refund is always what its books say is due, and a later over-payment is a refund again.
 Each ERP event is recorded once in ``ink_after_closure`` (unique on its source) with its verdict
 and the part of it to pay back, and the day's mail lists it.
 """
@@ -25,34 +28,39 @@ log = logging.getLogger(__name__)
 EVENT_COLUMNS = ["case_id", "invoice_id", "source", "source_id", "kind", "amount", "event_date"]
 
 
-def _refund_parts(events: pd.DataFrame, refund_now: int) -> pd.Series:
-    """Spread a case's new refund over its new events, the latest first (each at most its amount)."""
+def _refund_parts(events: pd.DataFrame, change: int) -> pd.Series:
+    """Spread a change of a case's refund over its new events, the latest first, each at most
+    its amount: a new refund over the events that add money (payments, credit notes), a refund
+    taken back (``change`` below zero) over the reversals, as negative parts."""
     parts = pd.Series(0, index=events.index, dtype="int64")
-    left = refund_now
+    sign = 1 if change > 0 else -1
+    left = abs(change)
     for idx in reversed(events.index):
         if left <= 0:
             break
-        take = min(int(events.at[idx, "amount"]), left)
-        parts[idx], left = max(take, 0), left - max(take, 0)
+        take = max(min(sign * int(events.at[idx, "amount"]), left), 0)
+        parts[idx], left = sign * take, left - take
     return parts
 
 
 def classify(events: pd.DataFrame, books: pd.DataFrame, refunded: dict[int, int]) -> pd.DataFrame:
     """Verdict and refund amount per new event, from each case's books now (pure function).
 
-    ``refunded`` is what earlier after-closure events of each case already counted as refund.
+    ``refunded`` is what earlier after-closure events of each case already counted as refund
+    (net of refunds taken back).
     """
     out = events.copy()
     out["refund_amount"] = 0
     refund_due = dict(zip(books["case_id"], books["refund_due"], strict=True))
     for case_id, group in out.groupby("case_id", sort=False):
-        new = max(int(refund_due.get(case_id, 0)) - refunded.get(int(case_id), 0), 0)
-        out.loc[group.index, "refund_amount"] = _refund_parts(group, new)
+        change = int(refund_due.get(case_id, 0)) - refunded.get(int(case_id), 0)
+        out.loc[group.index, "refund_amount"] = _refund_parts(group, change)
     is_payment = out["kind"] == "direct_payment"
     refund = out["refund_amount"] > 0
     out["verdict"] = "reduces_open"
     out.loc[refund & is_payment, "verdict"] = "overpayment"
     out.loc[refund & ~is_payment, "verdict"] = "refund_due"
+    out.loc[out["refund_amount"] < 0, "verdict"] = "refund_cancelled"
     return out
 
 

@@ -124,7 +124,7 @@ class ClientReport:
                 out.append(f"{a.agency}: payouts not reconciled")
             if a.run_issues:
                 out.append(f"{a.agency}: {len(a.run_issues)} task failure(s)")
-            refunds = [x for x in a.after_closure if x["refund_amount"]]
+            refunds = [x for x in a.after_closure if x["refund_amount"] > 0]
             if refunds:
                 out.append(f"{a.agency}: {len(refunds)} refund(s) to handle after closure")
             if a.ended_unpaid:

@@ -23,6 +23,7 @@ VERDICTS = {
     "overpayment": "paid twice (agency and creditor): refund to handle",
     "refund_due": "credit on a settled invoice: refund due",
     "reduces_open": "lowers what is still owed",
+    "refund_cancelled": "reversed by the bank: no longer to refund",
 }
 
 

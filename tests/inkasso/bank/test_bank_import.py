@@ -16,6 +16,7 @@ from inkasso.bank.payouts import reconcile_payouts
 from inkasso.db.schema import ink_agreement, ink_case, ink_collection, ink_file_log
 from tests.db_helpers import query_frame as rows
 from tests.db_helpers import query_one as one
+from tests.db_helpers import receive_at_example_accounts
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -27,6 +28,7 @@ def demo(erp_engine):
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     return erp_engine
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from inkasso.bank.bgmax import write_bgmax
 from inkasso.bank.importer import import_bank_file
 from inkasso.bank.model import payments_frame
+from tests.db_helpers import receive_at_example_accounts
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -32,6 +33,7 @@ def demo_database(url: str):
     erp_metadata.create_all(engine)
     upgrade(engine)
     create_demo_erp(engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(engine)
     try:
         yield engine
     finally:
@@ -146,6 +148,7 @@ def test_a_file_read_in_chunks_books_what_the_whole_file_books(
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     data = payments_file(erp_engine)
     path = tmp_path / "drop" / "BGMAX.chunks.txt"
     path.parent.mkdir()
@@ -169,6 +172,7 @@ def test_an_error_in_the_last_chunk_books_nothing_of_the_file(erp_engine, tmp_pa
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     before = booked(erp_engine)
     good = payments_file(erp_engine)
     lines = good.split(b"\r\n") if b"\r\n" in good else good.split(b"\n")
@@ -206,6 +210,7 @@ def test_ocr_giro_reference_files_read_in_chunks_book_their_control_records(
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     folder = reference_dir / "ocr-giro"
 
     def chunked(name):

@@ -13,6 +13,7 @@ import pytest
 from inkasso.bank.importer import import_bank_file
 from tests.db_helpers import query_frame as rows
 from tests.db_helpers import query_one as one
+from tests.db_helpers import receive_at_example_accounts
 
 DAY = dt.date(2026, 11, 2)
 NOW = dt.datetime(2026, 11, 2, 3, tzinfo=dt.UTC)
@@ -22,6 +23,7 @@ CLIENT = 1  # Norwegian client: Nets OCR giro
 @pytest.fixture
 def demo(demo_erp):
     """The generated demo ERP (conftest's, 400 customers from ``DAY``)."""
+    receive_at_example_accounts(demo_erp)
     return demo_erp
 
 

@@ -21,6 +21,7 @@ from inkasso.bank.importer import import_bank_file, import_drop
 from inkasso.bank.model import payments_frame
 from inkasso.bank.names import erp_names
 from inkasso.report.sections import files_of_day
+from tests.db_helpers import EXAMPLE_NO_ACCOUNT, receive_at_example_accounts
 from tests.db_helpers import query_frame as rows
 from tests.db_helpers import query_one as one
 
@@ -35,6 +36,7 @@ def demo(erp_engine):
     from inkasso_demo.erp.generator import create_demo_erp
 
     create_demo_erp(erp_engine, seed=7, customers=400, start_day=DAY)
+    receive_at_example_accounts(erp_engine)
     return erp_engine
 
 
@@ -195,7 +197,7 @@ def _ocr_twice_numbered(kid: str) -> bytes:
     assignment = transmission.add_assignment(
         service_code=netsgiro.ServiceCode.OCR_GIRO,
         assignment_type=netsgiro.AssignmentType.TRANSACTIONS,
-        agreement_id="000000001", number="1000001", account="12345678903", date=DAY,
+        agreement_id="000000001", number="1000001", account=EXAMPLE_NO_ACCOUNT, date=DAY,
     )  # fmt: skip
     for _ in range(2):
         assignment.transactions.append(

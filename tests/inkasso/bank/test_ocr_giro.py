@@ -71,6 +71,7 @@ def test_transactions_sample_first_payment_in_detail(ocr_lines):
         "amount": 102_000,  # 1020.00 NOK
         "payment_date": datetime.date(1992, 1, 20),
         "payee_account": "99991042764",
+        "payee_giro": "",
         "currency": "NOK",
         "payer_name": "",
         "line": 3,
@@ -303,6 +304,7 @@ def _expected_payments(transmission: netsgiro.Transmission) -> list[dict]:
                     "amount": -cents if transaction.type in (18, 20) else cents,
                     "payment_date": transaction.date,
                     "payee_account": assignment.account,
+                    "payee_giro": "",
                     "currency": "NOK",
                     "payer_name": "",
                     "line": line,
