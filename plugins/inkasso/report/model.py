@@ -36,6 +36,9 @@ class AgencySection:
     closures: list[dict] = field(default_factory=list)  # status, n, sent, collected, remaining
     payouts: list[dict] = field(default_factory=list)  # reconciliation, n, amount, settled
     payouts_open: list[dict] = field(default_factory=list)  # not matched: date, amount, detail
+    # the day's lump payouts given to this agreement by the agency's account alone: several
+    # agreements are paid from it and the payout named no invoice of their cases
+    payouts_picked: Figure = field(default_factory=Figure)
     # files not applied: quarantined or flagged (status), with file_name, kind, issues
     quarantined: list[dict] = field(default_factory=list)
     manual_waiting: list[dict] = field(default_factory=list)  # file_name, n, amount, where
@@ -67,6 +70,7 @@ class AgencySection:
             or self.receipts_rejected
             or self.closures
             or self.payouts
+            or self.payouts_picked.n
             or self.quarantined
             or self.manual_waiting
             or self.stale.n
@@ -94,6 +98,9 @@ class ClientReport:
     # file_name, kind, status, n, amount; matched / unmatched: {n, amount} of its payments
     bank_files: list[dict] = field(default_factory=list)
     quarantined_other: list[dict] = field(default_factory=list)  # files without an agreement
+    # bank files listed but not read (ink_bank_notice): status refused / vanished, name (quoted
+    # and escaped: printable_name), drop
+    bank_notices: list[dict] = field(default_factory=list)
     run_issues: list[dict] = field(default_factory=list)  # failures not tied to an agreement
     # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
     # finished-day asset event, so that a zero below is not mistaken for a quiet day
@@ -122,6 +129,11 @@ class ClientReport:
                 )
             if any(p["reconciliation"] != "matched" for p in a.payouts):
                 out.append(f"{a.agency}: payouts not reconciled")
+            if a.payouts_picked.n:
+                out.append(
+                    f"{a.agency}: {a.payouts_picked.n} payout(s) given to {a.agreement_id}"
+                    " by the account alone: check the agreement"
+                )
             if a.run_issues:
                 out.append(f"{a.agency}: {len(a.run_issues)} task failure(s)")
             refunds = [x for x in a.after_closure if x["refund_amount"]]
@@ -138,6 +150,11 @@ class ClientReport:
             out.append(f"{unmatched} bank payment(s) not matched to an invoice")
         if self.quarantined_other:
             out.append(f"{len(self.quarantined_other)} bank file(s) quarantined")
+        for status, what in (("refused", "refused (not a plain file name)"),
+                             ("vanished", "gone before they were read")):  # fmt: skip
+            n = sum(1 for x in self.bank_notices if x["status"] == status)
+            if n:
+                out.append(f"{n} bank file(s) {what}: not read")
         if self.run_issues:
             out.append(f"{len(self.run_issues)} task failure(s)")
         return out

@@ -23,6 +23,7 @@ from inkasso.db.schema import (
     erp_invoice,
     erp_payment,
     ink_agreement,
+    ink_bank_notice,
     ink_case,
     ink_case_event,
     ink_correction,
@@ -32,7 +33,7 @@ from inkasso.db.schema import (
     ink_payout,
     ink_run_issue,
 )
-from inkasso.report.masking import mask_text
+from inkasso.report.masking import mask_text, printable_name
 from inkasso.report.model import NO_CHANGE_EVENTS, AgencySection, ClientReport, Figure
 from inkasso.report.money import add_money_sections
 
@@ -246,6 +247,17 @@ def payouts_open_query(client_id: int, day: date) -> Select:
     )
 
 
+def payouts_picked_query(client_id: int, day: date) -> Select:
+    """The day's payouts given to their agreement by the account alone (``ink_payout.picked``),
+    per agreement: count and amount (the client's bank files are in its currency)."""
+    p = day_payouts(client_id, day).c
+    return (
+        select(p.agreement_id, func.count().label("n"), _sum(p.amount, "amount"))
+        .where(p.picked.is_(True))
+        .group_by(p.agreement_id)
+    )
+
+
 def payouts(d: Day) -> None:
     """Section: the payouts by reconciliation, and each one not matched."""
     for r in d.rows(payouts_query(d.client_id, d.day)):
@@ -268,6 +280,8 @@ def payouts(d: Day) -> None:
                 "detail": mask_text(r["detail"]),
             }
         )
+    for r in d.rows(payouts_picked_query(d.client_id, d.day)):
+        d.sections[r["agreement_id"]].payouts_picked = Figure(int(r["n"]), int(r["amount"]))
 
 
 # ----------------------------------------------------------------------------- files of the day
@@ -346,6 +360,29 @@ def files(d: Day) -> None:
             d.report.bank_files.append(_file_entry(f, "status") | booked[f["file_id"]])
         if f["direction"] == "out" and f["status"] == "exported" and section:
             section.manual_waiting.append(_file_entry(f) | {"where": f["remote_path"] or f["path"]})
+
+
+def bank_notices_query(client_id: int, day: date) -> Select:
+    """The client's bank files of the day that were listed but not read (refused, vanished)."""
+    n = ink_bank_notice.c
+    return (
+        select(n.status, n.file_name, n.drop)
+        .where(n.client_id == client_id, n.business_date == day)
+        .order_by(n.status, n.file_name)
+    )
+
+
+def bank_notices(d: Day) -> None:
+    """Section: bank files not read, each name quoted and escaped (a refused name may hold
+    control characters or path parts)."""
+    for r in d.rows(bank_notices_query(d.client_id, d.day)):
+        d.report.bank_notices.append(
+            {
+                "status": r["status"],
+                "file_name": printable_name(r["file_name"]),
+                "drop": printable_name(r["drop"]),
+            }
+        )
 
 
 # ----------------------------------------------------------------------------- stale cases
@@ -484,6 +521,7 @@ SECTIONS: list[Callable[[Day], None]] = [
     closures,
     payouts,
     files,
+    bank_notices,
     stale,
     holds,
     run_issues,
