@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 # events an incoming file logs for a record that changed nothing (a closure of a case already
 # closed, a rejection of one already ended, a receipt after the closure): the file "touched"
@@ -105,6 +105,18 @@ class ClientReport:
     # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
     # finished-day asset event, so that a zero below is not mistaken for a quiet day
     flows_missing: list[str] = field(default_factory=list)
+    # when the figures were read: a section that keeps no history of its own (held invoices'
+    # amounts) is labelled with it when the mail is of an earlier day
+    as_of: datetime | None = None
+
+    @property
+    def current_as_of(self) -> str | None:
+        """``2026-11-10 08:30 UTC`` when the mail is read after its day (a backfill, a rerun),
+        for the figures that can only be today's; else None."""
+        if self.as_of is None:
+            return None
+        at = self.as_of.astimezone(UTC)
+        return f"{at:%Y-%m-%d %H:%M} UTC" if at.date() > self.business_date else None
 
     @property
     def attention(self) -> list[str]:
