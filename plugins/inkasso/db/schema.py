@@ -312,6 +312,10 @@ ink_dispatch_hold = Table(
     Column("customer_id", Integer, nullable=False),
     Column("reason", String(40), nullable=False),
     Column("detail", Text),
+    # the invoice's remaining amount and currency when it was held (0013; NULL before): the
+    # day's report tells the day's amount, not the invoice's now
+    Column("amount", BigInteger),
+    Column("currency", String(3)),
 )
 
 # Problems found in a file (quarantine): one row per line and field, for the report.

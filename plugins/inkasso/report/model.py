@@ -44,7 +44,8 @@ class AgencySection:
     manual_waiting: list[dict] = field(default_factory=list)  # file_name, n, amount, where
     stale: Figure = field(default_factory=Figure)
     stale_oldest: date | None = None
-    holds: list[dict] = field(default_factory=list)  # reason, currency, n, amount
+    # reason, currency, n, amount (when held); amount_now: some amounts are the invoices' now
+    holds: list[dict] = field(default_factory=list)
     run_issues: list[dict] = field(default_factory=list)
     # money (inkasso.report.money): after closure, ended unpaid, payouts awaited, interim account
     after_closure: list[dict] = field(default_factory=list)
@@ -59,6 +60,11 @@ class AgencySection:
             sum(r["n"] for r in self.receipts_rejected),
             sum(r["amount"] for r in self.receipts_rejected),
         )
+
+    @property
+    def holds_amount_now(self) -> bool:
+        """Some held amounts are the invoices' amounts now (holds recorded before 0013)."""
+        return any(h.get("amount_now") for h in self.holds)
 
     @property
     def is_quiet(self) -> bool:

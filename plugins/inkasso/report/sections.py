@@ -425,20 +425,23 @@ def stale(d: Day) -> None:
 def holds_query(client_id: int, day: date) -> Select:
     """Invoices the dispatch held back on ``day``, per agreement, reason and currency (an
     invoice in another currency than the client's is held, so amounts are never added across
-    currencies)."""
+    currencies), with the amount each had when held; a hold recorded before the amounts were
+    kept (0013) counts the invoice's amount now (``unrecorded``: how many)."""
     h, i = ink_dispatch_hold.c, erp_invoice.c
+    currency = func.coalesce(h.currency, i.currency)
     return (
         select(
             h.agreement_id,
             h.reason,
-            i.currency,
+            currency.label("currency"),
             func.count().label("n"),
-            _sum(i.remaining_amount, "amount"),
+            _sum(func.coalesce(h.amount, i.remaining_amount), "amount"),
+            _sum(case((h.amount.is_(None), 1), else_=0), "unrecorded"),
         )
         .join(erp_invoice, i.invoice_id == h.invoice_id)
         .where(h.agreement_id.in_(agreements_of(client_id)), h.business_date == day)
-        .group_by(h.agreement_id, h.reason, i.currency)
-        .order_by(h.reason, i.currency)
+        .group_by(h.agreement_id, h.reason, currency)
+        .order_by(h.reason, currency)
     )
 
 
@@ -451,6 +454,7 @@ def holds(d: Day) -> None:
                 "currency": r["currency"],
                 "n": int(r["n"]),
                 "amount": int(r["amount"]),
+                "amount_now": bool(r["unrecorded"]),
             }
         )
 

@@ -141,9 +141,10 @@ def test_payouts_and_payouts_overdue_of_a_backfilled_day_are_as_that_days_files_
     assert any("payouts overdue" in line for line in report.attention)
 
 
-def test_held_back_amounts_of_a_backfilled_day_say_they_are_todays(erp_engine):
-    """The hold table keeps the day's invoices and reasons, not their amounts then: a mail of an
-    earlier day shows the invoices' amounts now, and says so with the time it read them."""
+def test_held_back_amounts_of_a_backfilled_day_are_that_days(erp_engine):
+    """A hold keeps the invoice's amount of the day it was held: paid down since, the mail of
+    that day still shows the day's amount. A hold recorded before amounts were kept shows the
+    invoice's amount now, and a later mail says so with the time it read it."""
     from tests.inkasso.report.test_gather import DAY, _client
 
     _client(erp_engine)
@@ -154,21 +155,33 @@ def test_held_back_amounts_of_a_backfilled_day_say_they_are_todays(erp_engine):
                 national_id="01019012345", country="NO",
             )
         )  # fmt: skip
-        conn.execute(
-            insert(erp_invoice).values(
-                invoice_id=1, client_id=1, customer_id=1, invoice_no="F-1",
-                invoice_date=DAY - timedelta(days=60), due_date=DAY - timedelta(days=30),
-                currency="NOK", original_amount=99, remaining_amount=99, kid="1", status="open",
-            )
-        )  # fmt: skip
-        conn.execute(
-            insert(ink_dispatch_hold).values(
-                agreement_id="A1", business_date=DAY, invoice_id=1, customer_id=1,
-                reason="below_minimum",
-            )
-        )  # fmt: skip
+        for invoice_id, now_left, reason, held in [
+            (1, 50, "below_minimum", {"amount": 99, "currency": "NOK"}),  # paid down since
+            (2, 7_00, "disputed", {}),  # held before amounts were kept
+        ]:
+            conn.execute(
+                insert(erp_invoice).values(
+                    invoice_id=invoice_id, client_id=1, customer_id=1,
+                    invoice_no=f"F-{invoice_id}", invoice_date=DAY - timedelta(days=60),
+                    due_date=DAY - timedelta(days=30), currency="NOK", original_amount=99,
+                    remaining_amount=now_left, kid=str(invoice_id), status="open",
+                )
+            )  # fmt: skip
+            conn.execute(
+                insert(ink_dispatch_hold).values(
+                    agreement_id="A1", business_date=DAY, invoice_id=invoice_id, customer_id=1,
+                    reason=reason, **held,
+                )
+            )  # fmt: skip
     now = datetime(2026, 11, 10, 8, 30, tzinfo=UTC)
-    backfill = render_report(gather_client_day(erp_engine, 1, DAY, as_of=now))
+    report = gather_client_day(erp_engine, 1, DAY, as_of=now)
+    (section,) = report.agencies
+    assert [(h["reason"], h["amount"], h["amount_now"]) for h in section.holds] == [
+        ("below_minimum", 99, False),
+        ("disputed", 7_00, True),
+    ]
+    backfill = render_report(report)
+    assert "  - below_minimum: 1  0,99 NOK" in backfill.text and "0,50 NOK" not in backfill.text
     note = "amounts as of 2026-11-10 08:30 UTC"
     assert note in backfill.text and note in backfill.html
     same_day = render_report(gather_client_day(erp_engine, 1, DAY, as_of=now.replace(day=2)))

@@ -1,6 +1,8 @@
 """Bank files the import could not read, and lump payouts given to an agreement by its account
 alone, kept for the day's report: ``ink_bank_notice`` (a listed name refused, or a file gone
-between listing and reading: neither is in ``ink_file_log``) and ``ink_payout.picked``
+between listing and reading: neither is in ``ink_file_log``) and ``ink_payout.picked``; and a
+held invoice's amount and currency on the day it was held (``ink_dispatch_hold.amount``,
+``currency``; NULL for the holds before), so a backfilled day's mail tells that day's amounts
 
 Revision ID: 0013_bank_notices
 Revises: 0012_bank_source_mtime
@@ -37,9 +39,14 @@ def upgrade() -> None:
     op.add_column(
         "ink_payout", sa.Column("picked", sa.Boolean(), nullable=False, server_default=sa.false())
     )
+    op.add_column("ink_dispatch_hold", sa.Column("amount", sa.BigInteger()))
+    op.add_column("ink_dispatch_hold", sa.Column("currency", sa.String(length=3)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ink_dispatch_hold") as batch:
+        batch.drop_column("currency")
+        batch.drop_column("amount")
     with op.batch_alter_table("ink_payout") as batch:
         batch.drop_column("picked")
     op.drop_table("ink_bank_notice")
