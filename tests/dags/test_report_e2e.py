@@ -86,6 +86,7 @@ def build_known_day(engine) -> dict:
         ink_agreement,
         ink_case,
         ink_case_event,
+        ink_collection,
         ink_correction,
         ink_file_issue,
         ink_payout,
@@ -97,7 +98,12 @@ def build_known_day(engine) -> dict:
             select(ink_agreement.c.client_id).where(ink_agreement.c.agreement_id == "lowell_no")
         ).scalar()
         cases = conn.execute(
-            select(ink_case.c.case_id, ink_case.c.sent_amount, ink_case.c.customer_id)
+            select(
+                ink_case.c.case_id,
+                ink_case.c.sent_amount,
+                ink_case.c.customer_id,
+                ink_case.c.invoice_id,
+            )
             .where(ink_case.c.agreement_id == "lowell_no")
             .order_by(ink_case.c.case_id)
         ).all()
@@ -108,7 +114,8 @@ def build_known_day(engine) -> dict:
             )
         ).scalar()
 
-        # receipts: 3 accepted, 2 rejected (the reason quotes the national id)
+        # receipts: 3 accepted, 2 rejected (the reason quotes the national id), with the
+        # events the apply writes (registered / rejected)
         receipt = _file(conn, client, "lowell_no", "in", "receipt", "Kvitt_1.txt", "applied")
         for i, c in enumerate(cases[:5]):
             values = (
@@ -119,7 +126,10 @@ def build_known_day(engine) -> dict:
             conn.execute(update(ink_case).where(ink_case.c.case_id == c.case_id).values(values))
             conn.execute(
                 insert(ink_case_event).values(
-                    case_id=c.case_id, at=NOW, kind="receipt", file_id=receipt
+                    case_id=c.case_id,
+                    at=NOW,
+                    kind="registered" if i < 3 else "rejected",
+                    file_id=receipt,
                 )
             )
         # closures: one paid, one partly paid (10.00 collected)
@@ -140,10 +150,31 @@ def build_known_day(engine) -> dict:
                 closed_remaining_amount=part.sent_amount - 1000,
             )
         )
-        for c in (paid, part):
+        # the events as the apply writes them: the file's status, its totals in the detail
+        for c, kind, collected in ((paid, "paid", paid.sent_amount), (part, "partly_paid", 1000)):
             conn.execute(
                 insert(ink_case_event).values(
-                    case_id=c.case_id, at=NOW, kind="closure", file_id=closure
+                    case_id=c.case_id,
+                    at=NOW,
+                    kind=kind,
+                    detail=f"collected {collected}, remaining {c.sent_amount - collected},"
+                    f" closed {DAY} (Avsl_1.txt)",
+                    file_id=closure,
+                )
+            )
+        # what the agency collected (ink_collection), which the payouts below pay: 1 500,00 on
+        # the paid case two days before, 750,00 on the other the day before
+        for c, amount, days in ((paid, 150000, 2), (part, 75000, 1)):
+            conn.execute(
+                insert(ink_collection).values(
+                    agreement_id="lowell_no",
+                    case_id=c.case_id,
+                    invoice_id=c.invoice_id,
+                    file_id=closure,
+                    closure_date=DAY - timedelta(days=days),
+                    amount=amount,
+                    booked_amount=0,
+                    created_at=NOW,
                 )
             )
         # corrections sent: two direct payments (50.00 + 75.00), one credit note (123.45)
@@ -162,7 +193,7 @@ def build_known_day(engine) -> dict:
                     created_at=NOW,
                 )
             )
-        # a bank file with two agency payouts: one matched, one that differs
+        # a bank file with two agency payouts by KID (bank mode): one matched, one that differs
         _file(
             conn,
             client,
@@ -174,9 +205,9 @@ def build_known_day(engine) -> dict:
             record_count=2,
             amount_total=230000,
         )
-        for ref, amount, rec, settled in [
-            ("p1", 150000, "matched", 150000),
-            ("p2", 80000, "differs", 75000),
+        for ref, amount, rec, settled, c, days in [
+            ("p1", 150000, "matched", 150000, paid, 2),
+            ("p2", 80000, "differs", 75000, part, 1),
         ]:
             pid = conn.execute(
                 insert(erp_payment)
@@ -185,8 +216,8 @@ def build_known_day(engine) -> dict:
                     bank_file="OCR.D021126.txt",
                     payment_ref=ref,
                     amount=amount,
-                    payment_date=DAY - timedelta(days=1),
-                    kind="agency_payout",
+                    payment_date=DAY - timedelta(days=days),
+                    kind="collection",
                     booked_at=NOW,
                 )
                 .returning(erp_payment.c.payment_id)
@@ -196,7 +227,8 @@ def build_known_day(engine) -> dict:
                     agreement_id="lowell_no",
                     payment_id=pid,
                     amount=amount,
-                    payment_date=DAY - timedelta(days=1),
+                    payment_date=DAY - timedelta(days=days),
+                    case_id=c.case_id,
                     reconciliation=rec,
                     settled_amount=settled,
                     detail=None if rec == "matched" else "settlement says 750,00",

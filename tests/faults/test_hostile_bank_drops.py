@@ -297,6 +297,11 @@ def test_names_that_are_paths_are_never_read_from_an_sftp_drop(
     with demo.connect() as conn:
         logged = [n for (n,) in conn.execute(text("SELECT file_name FROM ink_file_log"))]
     assert logged == ["b_good.txt"]
+    with demo.connect() as conn:  # kept for the day's mail, which names them (tests/inkasso/report)
+        notices = conn.execute(text("SELECT status, file_name FROM ink_bank_notice")).all()
+    assert sorted(notices) == sorted(
+        [*(("refused", n) for n in hostile), ("vanished", "c_gone.txt")]
+    )
     kept = sorted(p for p in tmp_path.rglob("*b_good.txt") if "agency" not in p.parts)
     assert kept == [base / "inbound" / "bank" / "1" / DAY.isoformat() / "b_good.txt"]
     assert scalar(demo, "SELECT COUNT(*) FROM erp_payment") == PAYMENTS_IN_OCR

@@ -49,7 +49,7 @@ from inkasso.bank.record import (
     mark_payouts,
     repeated_ref,
 )
-from inkasso.db.schema import ink_agreement, ink_file_issue, ink_file_log
+from inkasso.db.schema import ink_agreement, ink_bank_notice, ink_file_issue, ink_file_log
 from inkasso.db.staging import bulk_session
 from inkasso.locks import lock_books, sqlite_write_lock
 from inkasso.runs import progress
@@ -479,6 +479,7 @@ def import_drop(
             )
         ]  # fmt: skip
         reconciliation = reconcile_payouts(conn, agreements, business_date)
+        record_notices(conn, drop, results, business_date=business_date, now=now, run_id=run_id)
     return {
         "client_id": drop.client_id,
         "drop": drop.describe(),
@@ -513,6 +514,43 @@ def _vanished(drop, name: str) -> dict:
     error = f"{name}: listed in {drop.describe()} but gone when read; not imported"
     log.warning("client %s: %s", drop.client_id, error)
     return {"client_id": drop.client_id, "file_name": name, "status": "vanished", "error": error}
+
+
+NOTICE_STATUSES = ("refused", "vanished")
+
+
+def record_notices(
+    conn: Connection, drop, results: list[dict], *, business_date: date, now: datetime, run_id=None
+) -> int:
+    """Keep the drop's ``refused`` and ``vanished`` files of the day in ``ink_bank_notice`` (they
+    are in no file log) for the day's report; a rerun adds only names not kept yet. Returns how
+    many rows it wrote."""
+    n = ink_bank_notice.c
+    wanted = {(r["status"], r["file_name"]) for r in results if r["status"] in NOTICE_STATUSES}
+    if not wanted:
+        return 0
+    kept = set(
+        conn.execute(
+            select(n.status, n.file_name).where(
+                n.client_id == drop.client_id, n.business_date == business_date
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "client_id": drop.client_id,
+            "business_date": business_date,
+            "status": status,
+            "file_name": name,
+            "drop": drop.describe(),
+            "run_id": run_id,
+            "at": now,
+        }
+        for status, name in sorted(wanted - kept)
+    ]
+    if rows:
+        conn.execute(insert(ink_bank_notice), rows)
+    return len(rows)
 
 
 def log_summary(results: list[dict]) -> dict:

@@ -30,16 +30,18 @@ import logging
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, and_, bindparam, func, select, text, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, select, text, update
 
+from inkasso.bank.names import erp_names
 from inkasso.bank.record import MATCH
-from inkasso.db.schema import ink_agreement, ink_collection, ink_payout
+from inkasso.db.schema import erp_payment, ink_agreement, ink_collection, ink_file_log, ink_payout
 from inkasso.money.amounts import format_money, plain_date
 from inkasso.sql import query
 
 log = logging.getLogger(__name__)
 
 BANK_ACCOUNT = "1920"
+BANK_KINDS = ("ocr_giro", "bgmax")
 PAYOUT_GRACE_DAYS = 2
 LUMP = -1  # the case key of a lump payout and of the collections it pays
 
@@ -111,8 +113,24 @@ def log_payouts(conn: Connection, client_id: int, bank_file: str) -> dict:
     }
 
 
-def _frames(conn: Connection, agreement_ids: list[str], through: date):
-    """Payout days and collections of the agreements up to ``through``, keyed by case (or LUMP)."""
+def _known_by(agreement_ids: list[str], day: date) -> tuple[Select, Select]:
+    """(payment ids, file ids) of what the agreements' client knew at the end of ``day``: the
+    payments of its bank files and its files logged for that day or before."""
+    f = ink_file_log.c
+    clients = select(ink_agreement.c.client_id).where(
+        ink_agreement.c.agreement_id.in_(agreement_ids)
+    )
+    files = select(f.file_id).where(f.client_id.in_(clients), f.business_date <= day)
+    bank_files = files.where(f.direction == "in", f.kind.in_(BANK_KINDS))
+    payments = select(erp_payment.c.payment_id).where(
+        erp_payment.c.client_id.in_(clients), erp_payment.c.bank_file.in_(erp_names(bank_files))
+    )
+    return payments, files
+
+
+def _frames(conn: Connection, agreement_ids: list[str], through: date, known_by=None):
+    """Payout days and collections of the agreements up to ``through``, keyed by case (or LUMP);
+    with ``known_by`` (a day) only those its files had brought by the end of that day."""
     modes = dict(
         conn.execute(
             select(ink_agreement.c.agreement_id, ink_agreement.c.booking_mode).where(
@@ -120,22 +138,23 @@ def _frames(conn: Connection, agreement_ids: list[str], through: date):
             )
         ).all()
     )
-    p = ink_payout.c
+    p, c = ink_payout.c, ink_collection.c
+    payout_rows = select(p.payout_id, p.agreement_id, p.case_id, p.amount, p.payment_date).where(
+        p.agreement_id.in_(agreement_ids), p.payment_date <= through
+    )
+    collection_rows = select(c.agreement_id, c.case_id, c.amount, c.closure_date).where(
+        c.agreement_id.in_(agreement_ids), c.closure_date <= through, c.amount != 0
+    )
+    if known_by is not None:
+        payments, files = _known_by(agreement_ids, known_by)
+        payout_rows = payout_rows.where(p.payment_id.in_(payments))
+        collection_rows = collection_rows.where(c.file_id.in_(files))
     payouts = pd.DataFrame(
-        conn.execute(
-            select(p.payout_id, p.agreement_id, p.case_id, p.amount, p.payment_date).where(
-                p.agreement_id.in_(agreement_ids), p.payment_date <= through
-            )
-        ).all(),
+        conn.execute(payout_rows).all(),
         columns=["payout_id", "agreement_id", "case_id", "amount", "day"],
     )
-    c = ink_collection.c
     collections = pd.DataFrame(
-        conn.execute(
-            select(c.agreement_id, c.case_id, c.amount, c.closure_date).where(
-                c.agreement_id.in_(agreement_ids), c.closure_date <= through, c.amount != 0
-            )
-        ).all(),
+        conn.execute(collection_rows).all(),
         columns=["agreement_id", "case_id", "amount", "closure_date"],
     )
     payouts["key"] = payouts["case_id"].fillna(LUMP).astype("int64")
@@ -248,13 +267,40 @@ def _late(unpaid: pd.DataFrame, business_date: date) -> list[dict]:
     ]
 
 
-def missing_payouts(conn: Connection, agreement_ids: list[str], business_date: date) -> list:
-    """Read-only: the collections still waiting for a payout after the grace days."""
+def missing_payouts(
+    conn: Connection, agreement_ids: list[str], business_date: date, known_by=None
+) -> list:
+    """Read-only: the collections still waiting for a payout after the grace days (with
+    ``known_by``: as that day's files left them, see `_frames`)."""
     business_date = plain_date(business_date)
     if not agreement_ids:
         return []
-    payouts, collections = _frames(conn, agreement_ids, business_date)
+    payouts, collections = _frames(conn, agreement_ids, business_date, known_by)
     return _late(_cover(payouts, collections)[1], business_date)
+
+
+def verdicts_as_of(conn: Connection, agreement_ids: list[str], day: date) -> dict:
+    """Read-only: the reconciliation of every payout of the agreements as the files logged up to
+    ``day`` left it (a report of an earlier day must not show a verdict a later closure or
+    payout changed): payout id -> reconciliation, settled (of its payout day), detail."""
+    day = plain_date(day)
+    if not agreement_ids:
+        return {}
+    payouts, collections = _frames(conn, agreement_ids, day, known_by=day)
+    days, _ = _cover(payouts, collections)
+    if payouts.empty:
+        return {}
+    merged = payouts.merge(days, on=["agreement_id", "key", "day"], how="left")
+    out = {}
+    for row in merged.itertuples(index=False):
+        status, detail = _verdict(row)
+        out[int(row.payout_id)] = {
+            "reconciliation": status,
+            "settled": int(row.settled),
+            "detail": detail,
+            "payout_day": (row.agreement_id, int(row.key), row.day.date()),
+        }
+    return out
 
 
 def _write_verdicts(conn: Connection, updates: list[dict]) -> None:

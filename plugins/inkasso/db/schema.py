@@ -312,6 +312,10 @@ ink_dispatch_hold = Table(
     Column("customer_id", Integer, nullable=False),
     Column("reason", String(40), nullable=False),
     Column("detail", Text),
+    # the invoice's remaining amount and currency when it was held (0013; NULL before): the
+    # day's report tells the day's amount, not the invoice's now
+    Column("amount", BigInteger),
+    Column("currency", String(3)),
 )
 
 # Problems found in a file (quarantine): one row per line and field, for the report.
@@ -374,6 +378,9 @@ ink_payout = Table(
     Column("covers_from", Date),
     Column("covers_to", Date),
     Column("detail", Text),
+    # a lump payout from an account several agreements are paid from, naming no invoice of
+    # their cases: given to the first of them by its account alone (0013); the report shows it
+    Column("picked", Boolean, nullable=False, server_default=false()),
     Index("ix_ink_payout_agreement_date", "agreement_id", "payment_date"),
 )
 
@@ -505,6 +512,23 @@ ink_run_issue = Table(
     Column("business_date", Date, nullable=False, index=True),
     Column("error", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Bank files the import listed but could not read (0013): ``refused`` (the name is not a plain
+# file name: a path, '..', a control character) or ``vanished`` (gone between listing and
+# reading). Neither is in ink_file_log; the day's report names them. One row per day and name.
+ink_bank_notice = Table(
+    "ink_bank_notice",
+    pipeline_metadata,
+    Column("notice_id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("status", String(20), nullable=False),  # refused / vanished
+    Column("file_name", Text, nullable=False),  # as listed: may hold any character
+    Column("drop", Text, nullable=False),  # where it was listed (BankDrop.describe())
+    Column("run_id", String(250)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("client_id", "business_date", "status", "file_name"),
 )
 
 # The days whose inbound run listed the agency's outbox: a run for an earlier day is a backfill

@@ -108,7 +108,7 @@ class DispatchRun:
                 plan = apply_dispatch_rules(
                     invoices, settings, lookup, gates=gates, writable=writable
                 )
-                self._chunk(plan)
+                self._chunk(plan, invoices)
             log.info(
                 "%s: %s marked invoices read, %s cases", agreement.agreement_id, read, self.cases
             )
@@ -130,11 +130,20 @@ class DispatchRun:
             }
         return result | self._finish(written)
 
-    def _chunk(self, plan) -> None:
-        """The chunk's holds, cases, events and address write-backs; its records into the file."""
+    def _chunk(self, plan, invoices: pd.DataFrame) -> None:
+        """The chunk's holds, cases, events and address write-backs; its records into the file.
+
+        A hold keeps the invoice's remaining amount and currency as read today, so that the
+        day's report (and a backfill of it) tells the day's amount, not a later one."""
         conn = self.conn
         if len(plan.holds):
-            rows = plan.holds.assign(
+            amounts = (
+                invoices[["invoice_id", "remaining_amount", "currency"]]
+                .drop_duplicates("invoice_id")
+                .rename(columns={"remaining_amount": "amount"})
+                .astype({"amount": "Int64"})
+            )
+            rows = plan.holds.merge(amounts, on="invoice_id", how="left").assign(
                 agreement_id=self.agreement.agreement_id, business_date=self.business_date
             )
             erp.copy_rows(conn, ink_dispatch_hold, rows)

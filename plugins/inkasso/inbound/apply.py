@@ -337,7 +337,8 @@ INSERT INTO ink_collection (agreement_id, case_id, invoice_id, file_id, closure_
 SELECT :agreement_id, s.case_id, s.invoice_id, :file_id, s.closure_date, s.delta, s.settled, :now
 FROM {CLOSURE_STAGE} s WHERE s.live AND s.delta <> 0 ORDER BY s.seq"""
 # the event's text is written by the database, not built per row in Python: an amount the
-# file left blank reads <NA>, as pandas writes it
+# file left blank reads <NA>, as pandas writes it. The report reads a day's closure totals back
+# from 'collected <øre>, remaining <øre>' (report.history.CLOSURE_TOTALS): keep that wording
 CLOSURE_EVENTS = f"""
 INSERT INTO ink_case_event (case_id, at, kind, detail, file_id)
 SELECT s.case_id, :now, s.kind,

@@ -8,9 +8,16 @@ What counts for day D (the business day of the report run):
 * receipts and closures: cases with an ``ink_case_event`` whose ``file_id`` is a receipt/closure
   file logged for D (``ink_file_log``, direction ``in``), not counting the events of records
   that changed nothing (``NO_CHANGE_EVENTS``: a closure or rejection of a case already ended,
-  a receipt after the closure);
+  a receipt after the closure); each case as its last such event of D left it (its kind, and
+  for a closure the amounts in its detail: ``report.history``), not as it is now;
+* cases ended unpaid: the closures of D that ended a case with money still owed then;
 * interim account: its journal lines dated on or before D;
-* payouts: ``ink_payout`` rows whose ``erp_payment`` came from a bank file logged for D;
+* payouts: ``ink_payout`` rows whose ``erp_payment`` came from a bank file logged for D (and
+  those given by the account alone: ``picked``), reconciled, like the payouts overdue, against
+  what the files logged up to D had brought (``bank.payouts.verdicts_as_of``);
+* held back: the day's invoices and reasons; their amounts are the invoices' now (labelled
+  "as of" when the mail is read after D);
+* bank files listed but not read (refused, vanished): ``ink_bank_notice`` of D;
 * quarantined and flagged files (with their ``ink_file_issue`` rows) and bank files read:
   logged for D;
 * manual-export files waiting: outgoing files of D with status ``exported`` (``remote_path``);
@@ -25,7 +32,7 @@ anything renders it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
@@ -79,12 +86,14 @@ def _new_report(conn, client_id: int, day: date, stale_days: int) -> ClientRepor
 
 
 def gather_client_day(
-    engine: Engine, client_id: int, day: date, stale_days: int = 5
+    engine: Engine, client_id: int, day: date, stale_days: int = 5, as_of: datetime | None = None
 ) -> ClientReport:
     """Read one client's figures of ``day``: the sections of ``SECTIONS`` in order (about a
-    dozen grouped queries, none per row)."""
+    dozen grouped queries, none per row). ``as_of``: when they are read (the mail labels the
+    figures that can only be that time's)."""
     with engine.connect() as conn:
         report = _new_report(conn, client_id, day, stale_days)
+        report.as_of = as_of
         sections = {a.agreement_id: a for a in report.agencies}
         day_ = Day(conn, client_id, day, stale_days, report, sections)
         for section in SECTIONS:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 # events an incoming file logs for a record that changed nothing (a closure of a case already
 # closed, a rejection of one already ended, a receipt after the closure): the file "touched"
@@ -36,12 +36,16 @@ class AgencySection:
     closures: list[dict] = field(default_factory=list)  # status, n, sent, collected, remaining
     payouts: list[dict] = field(default_factory=list)  # reconciliation, n, amount, settled
     payouts_open: list[dict] = field(default_factory=list)  # not matched: date, amount, detail
+    # the day's lump payouts given to this agreement by the agency's account alone: several
+    # agreements are paid from it and the payout named no invoice of their cases
+    payouts_picked: Figure = field(default_factory=Figure)
     # files not applied: quarantined or flagged (status), with file_name, kind, issues
     quarantined: list[dict] = field(default_factory=list)
     manual_waiting: list[dict] = field(default_factory=list)  # file_name, n, amount, where
     stale: Figure = field(default_factory=Figure)
     stale_oldest: date | None = None
-    holds: list[dict] = field(default_factory=list)  # reason, currency, n, amount
+    # reason, currency, n, amount (when held); amount_now: some amounts are the invoices' now
+    holds: list[dict] = field(default_factory=list)
     run_issues: list[dict] = field(default_factory=list)
     # money (inkasso.report.money): after closure, ended unpaid, payouts awaited, interim account
     after_closure: list[dict] = field(default_factory=list)
@@ -58,6 +62,11 @@ class AgencySection:
         )
 
     @property
+    def holds_amount_now(self) -> bool:
+        """Some held amounts are the invoices' amounts now (holds recorded before 0013)."""
+        return any(h.get("amount_now") for h in self.holds)
+
+    @property
     def is_quiet(self) -> bool:
         """Nothing happened and nothing waits."""
         return not (
@@ -67,6 +76,7 @@ class AgencySection:
             or self.receipts_rejected
             or self.closures
             or self.payouts
+            or self.payouts_picked.n
             or self.quarantined
             or self.manual_waiting
             or self.stale.n
@@ -94,10 +104,25 @@ class ClientReport:
     # file_name, kind, status, n, amount; matched / unmatched: {n, amount} of its payments
     bank_files: list[dict] = field(default_factory=list)
     quarantined_other: list[dict] = field(default_factory=list)  # files without an agreement
+    # bank files listed but not read (ink_bank_notice): status refused / vanished, name (quoted
+    # and escaped: printable_name), drop
+    bank_notices: list[dict] = field(default_factory=list)
     run_issues: list[dict] = field(default_factory=list)  # failures not tied to an agreement
     # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
     # finished-day asset event, so that a zero below is not mistaken for a quiet day
     flows_missing: list[str] = field(default_factory=list)
+    # when the figures were read: a section that keeps no history of its own (held invoices'
+    # amounts) is labelled with it when the mail is of an earlier day
+    as_of: datetime | None = None
+
+    @property
+    def current_as_of(self) -> str | None:
+        """``2026-11-10 08:30 UTC`` when the mail is read after its day (a backfill, a rerun),
+        for the figures that can only be today's; else None."""
+        if self.as_of is None:
+            return None
+        at = self.as_of.astimezone(UTC)
+        return f"{at:%Y-%m-%d %H:%M} UTC" if at.date() > self.business_date else None
 
     @property
     def attention(self) -> list[str]:
@@ -122,6 +147,11 @@ class ClientReport:
                 )
             if any(p["reconciliation"] != "matched" for p in a.payouts):
                 out.append(f"{a.agency}: payouts not reconciled")
+            if a.payouts_picked.n:
+                out.append(
+                    f"{a.agency}: {a.payouts_picked.n} payout(s) given to {a.agreement_id}"
+                    " by the account alone: check the agreement"
+                )
             if a.run_issues:
                 out.append(f"{a.agency}: {len(a.run_issues)} task failure(s)")
             refunds = [x for x in a.after_closure if x["refund_amount"] > 0]
@@ -138,6 +168,11 @@ class ClientReport:
             out.append(f"{unmatched} bank payment(s) not matched to an invoice")
         if self.quarantined_other:
             out.append(f"{len(self.quarantined_other)} bank file(s) quarantined")
+        for status, what in (("refused", "refused (not a plain file name)"),
+                             ("vanished", "gone before they were read")):  # fmt: skip
+            n = sum(1 for x in self.bank_notices if x["status"] == status)
+            if n:
+                out.append(f"{n} bank file(s) {what}: not read")
         if self.run_issues:
             out.append(f"{len(self.run_issues)} task failure(s)")
         return out

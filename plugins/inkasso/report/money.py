@@ -8,16 +8,8 @@ from datetime import date
 from sqlalchemy import Connection, func, select
 
 from inkasso.bank.payouts import missing_payouts
-from inkasso.db.schema import (
-    erp_invoice,
-    erp_journal_line,
-    ink_after_closure,
-    ink_agreement,
-    ink_case,
-    ink_case_event,
-    ink_file_log,
-)
-from inkasso.report.model import NO_CHANGE_EVENTS
+from inkasso.db.schema import erp_invoice, erp_journal_line, ink_after_closure, ink_agreement
+from inkasso.report.history import closures_of_day
 
 VERDICTS = {
     "overpayment": "paid twice (agency and creditor): refund to handle",
@@ -49,34 +41,28 @@ def after_closure(conn: Connection, agreement_ids: list[str], day: date) -> list
 
 
 def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:
-    """Cases a closure file of day D ended with money still owed (invoice ``collection_ended``)."""
-    closure_files = select(ink_file_log.c.file_id).where(
-        ink_file_log.c.client_id == client_id,
-        ink_file_log.c.business_date == day,
-        ink_file_log.c.direction == "in",
-        ink_file_log.c.kind == "closure",
-    )
-    touched = select(ink_case_event.c.case_id).where(
-        ink_case_event.c.file_id.in_(closure_files),
-        ink_case_event.c.kind.not_in(NO_CHANGE_EVENTS),
-    )
-    rows = conn.execute(
-        select(
-            ink_case.c.agreement_id,
-            ink_case.c.case_id,
-            ink_case.c.status,
-            erp_invoice.c.invoice_no,
-            erp_invoice.c.remaining_amount,
-        )
-        .join(erp_invoice, erp_invoice.c.invoice_id == ink_case.c.invoice_id)
-        .where(
-            ink_case.c.case_id.in_(touched),
-            ink_case.c.is_open.is_(False),
-            erp_invoice.c.status == "collection_ended",
-        )
-        .order_by(ink_case.c.agreement_id, ink_case.c.case_id)
-    ).mappings()
-    return [dict(r) for r in rows]
+    """Cases a closure file of day D ended with money still owed, as that file left them
+    (``report.history``): the agency's remaining amount then, not the invoice's now, so a
+    backfilled day lists the day's cases. An event without totals in its detail falls back to
+    the invoice now (``collection_ended``, its remaining amount)."""
+    out = []
+    for closure, row in closures_of_day(conn, client_id, day):
+        if closure["as_recorded"]:
+            owed = closure["remaining"] if closure["ended"] else 0
+        else:
+            ended = not row["is_open"] and row["invoice_status"] == "collection_ended"
+            owed = int(row["invoice_remaining"]) if ended else 0
+        if owed > 0:
+            out.append(
+                {
+                    "agreement_id": closure["agreement_id"],
+                    "case_id": closure["case_id"],
+                    "status": closure["status"],
+                    "invoice_no": closure["invoice_no"],
+                    "remaining_amount": owed,
+                }
+            )
+    return out
 
 
 def interim_balances(conn: Connection, client_id: int, day: date) -> dict[str, int]:
@@ -109,7 +95,7 @@ def add_money_sections(conn: Connection, report, sections: dict, day: date) -> N
         sections[r["agreement_id"]].after_closure.append(r)
     for r in ended_unpaid(conn, report.client_id, day):
         sections[r["agreement_id"]].ended_unpaid.append(r)
-    for r in missing_payouts(conn, ids, day):
+    for r in missing_payouts(conn, ids, day, known_by=day):
         sections[r["agreement_id"]].payouts_awaited.append(r)
     for agreement_id, balance in interim_balances(conn, report.client_id, day).items():
         sections[agreement_id].interim_balance = balance

@@ -16,13 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, Select, case, func, or_, select
 
 from inkasso.bank.names import erp_names, erp_names_by_file
+from inkasso.bank.payouts import verdicts_as_of
 from inkasso.db.schema import (
     erp_invoice,
     erp_payment,
     ink_agreement,
+    ink_bank_notice,
     ink_case,
     ink_case_event,
     ink_correction,
@@ -32,8 +34,9 @@ from inkasso.db.schema import (
     ink_payout,
     ink_run_issue,
 )
-from inkasso.report.masking import mask_text
-from inkasso.report.model import NO_CHANGE_EVENTS, AgencySection, ClientReport, Figure
+from inkasso.report.history import closures_of_day, day_changes
+from inkasso.report.masking import mask_text, printable_name
+from inkasso.report.model import AgencySection, ClientReport, Figure
 from inkasso.report.money import add_money_sections
 
 BANK_KINDS = ("ocr_giro", "bgmax")
@@ -71,20 +74,6 @@ def files_of_day(client_id: int, day: date, direction: str, kinds) -> Select:
         ink_file_log.c.business_date == day,
         ink_file_log.c.direction == direction,
         ink_file_log.c.kind.in_(kinds),
-    )
-
-
-def cases_touched_by(client_id: int, day: date, kind: str) -> Select:
-    """Ids of the cases an incoming file of ``kind`` of the day changed (an event that is not
-    one of ``NO_CHANGE_EVENTS``)."""
-    e = ink_case_event.c
-    return (
-        select(e.case_id)
-        .where(
-            e.file_id.in_(files_of_day(client_id, day, "in", (kind,))),
-            e.kind.not_in(NO_CHANGE_EVENTS),
-        )
-        .distinct()
     )
 
 
@@ -139,23 +128,25 @@ def corrections(d: Day) -> None:
 
 
 # ----------------------------------------------------------------------------- receipts
-REJECTED = or_(ink_case.c.status == "rejected", ink_case.c.rejection_reason.is_not(None))
-
-
 def receipts_query(client_id: int, day: date) -> Select:
-    """Cases a receipt file of the day answered: accepted, or rejected by reason."""
+    """Cases a receipt file of the day answered, by what the day's file did (its last change
+    event: ``registered`` or ``rejected``, not the case's state now): accepted, or rejected by
+    reason."""
+    ev = day_changes(client_id, day, "receipt")
     c = ink_case.c
+    rejected = ev.c.kind == "rejected"
+    reason = case((rejected, c.rejection_reason))  # the same objects in SELECT and GROUP BY
     return (
         select(
             c.agreement_id,
-            REJECTED.label("rejected"),
-            c.rejection_reason,
+            rejected.label("rejected"),
+            reason.label("rejection_reason"),
             func.count().label("n"),
             _sum(c.sent_amount, "amount"),
         )
-        .where(c.case_id.in_(cases_touched_by(client_id, day, "receipt")))
-        .group_by(c.agreement_id, REJECTED, c.rejection_reason)
-        .order_by(c.rejection_reason)
+        .join(ev, ev.c.case_id == c.case_id)
+        .group_by(c.agreement_id, rejected, reason)
+        .order_by(reason)
     )
 
 
@@ -177,30 +168,22 @@ def receipts(d: Day) -> None:
 
 
 # ----------------------------------------------------------------------------- closures
-def closures_query(client_id: int, day: date) -> Select:
-    """Cases a closure file of the day ended, per agreement and status, with their amounts."""
-    c = ink_case.c
-    return (
-        select(
-            c.agreement_id,
-            c.status,
-            func.count().label("n"),
-            _sum(c.sent_amount, "sent"),
-            _sum(c.collected_amount, "collected"),
-            _sum(c.closed_remaining_amount, "remaining"),
-        )
-        .where(c.case_id.in_(cases_touched_by(client_id, day, "closure")))
-        .group_by(c.agreement_id, c.status)
-        .order_by(c.status)
-    )
-
-
 def closures(d: Day) -> None:
-    """Section: the closures by status."""
-    for r in d.rows(closures_query(d.client_id, d.day)):
-        d.sections[r["agreement_id"]].closures.append(
-            {k: (v if k in ("agreement_id", "status") else int(v)) for k, v in r.items()}
+    """Section: the closures by the status the day's file gave (``collected_after_closure``:
+    more collected on a case already ended), with the amounts that file said, per agreement."""
+    totals: dict[tuple[str, str], dict] = {}
+    for closure, _row in closures_of_day(d.conn, d.client_id, d.day):
+        key = (closure["agreement_id"], closure["status"])
+        entry = totals.setdefault(
+            key,
+            {"agreement_id": key[0], "status": key[1], "n": 0}
+            | {k: 0 for k in ("sent", "collected", "remaining")},
         )
+        entry["n"] += 1
+        for k in ("sent", "collected", "remaining"):
+            entry[k] += closure[k]
+    for key in sorted(totals, key=lambda k: k[1]):
+        d.sections[key[0]].closures.append(totals[key])
 
 
 # ----------------------------------------------------------------------------- payouts
@@ -220,54 +203,62 @@ def day_payouts(client_id: int, day: date):
     )
 
 
-def payouts_query(client_id: int, day: date) -> Select:
-    """The day's payouts per agreement and reconciliation: count, amount, settled."""
+def payouts_of_day_query(client_id: int, day: date) -> Select:
+    """The day's payouts, one row each, by payment date."""
+    payouts = day_payouts(client_id, day)
+    return select(payouts).order_by(payouts.c.payment_date, payouts.c.payout_id)
+
+
+def payouts_picked_query(client_id: int, day: date) -> Select:
+    """The day's payouts given to their agreement by the account alone (``ink_payout.picked``),
+    per agreement: count and amount (the client's bank files are in its currency)."""
     p = day_payouts(client_id, day).c
     return (
-        select(
-            p.agreement_id,
-            p.reconciliation,
-            func.count().label("n"),
-            _sum(p.amount, "amount"),
-            _sum(p.settled_amount, "settled"),
-        )
-        .group_by(p.agreement_id, p.reconciliation)
-        .order_by(p.reconciliation)
-    )
-
-
-def payouts_open_query(client_id: int, day: date) -> Select:
-    """The day's payouts not matched, one row each, by payment date."""
-    payouts = day_payouts(client_id, day)
-    return (
-        select(payouts)
-        .where(payouts.c.reconciliation != "matched")
-        .order_by(payouts.c.payment_date, payouts.c.payout_id)
+        select(p.agreement_id, func.count().label("n"), _sum(p.amount, "amount"))
+        .where(p.picked.is_(True))
+        .group_by(p.agreement_id)
     )
 
 
 def payouts(d: Day) -> None:
-    """Section: the payouts by reconciliation, and each one not matched."""
-    for r in d.rows(payouts_query(d.client_id, d.day)):
-        d.sections[r["agreement_id"]].payouts.append(
-            {
-                "reconciliation": r["reconciliation"],
-                "n": int(r["n"]),
-                "amount": int(r["amount"]),
-                "settled": int(r["settled"]),
-            }
+    """Section: the day's payouts by reconciliation, and each one not matched, reconciled as
+    the files logged up to the day left them (``verdicts_as_of``), not as a later closure or
+    payout changed ``ink_payout``'s verdict since; a payout day's settlement counts once."""
+    verdicts = verdicts_as_of(d.conn, list(d.sections), d.day)
+    totals: dict[tuple[str, str], dict] = {}
+    seen_days: set = set()
+    for r in d.rows(payouts_of_day_query(d.client_id, d.day)):
+        verdict = verdicts.get(r["payout_id"]) or {
+            "reconciliation": "unreconciled",
+            "settled": 0,
+            "detail": "",
+            "payout_day": None,
+        }
+        status = verdict["reconciliation"]
+        entry = totals.setdefault(
+            (r["agreement_id"], status),
+            {"reconciliation": status, "n": 0, "amount": 0, "settled": 0},
         )
-    for r in d.rows(payouts_open_query(d.client_id, d.day)):
-        d.sections[r["agreement_id"]].payouts_open.append(
-            {
-                "payment_date": r["payment_date"],
-                "bank_file": r["bank_file"],
-                "reconciliation": r["reconciliation"],
-                "amount": int(r["amount"]),
-                "settled": None if r["settled_amount"] is None else int(r["settled_amount"]),
-                "detail": mask_text(r["detail"]),
-            }
-        )
+        entry["n"] += 1
+        entry["amount"] += int(r["amount"])
+        if verdict["payout_day"] not in seen_days:
+            seen_days.add(verdict["payout_day"])
+            entry["settled"] += verdict["settled"]
+        if status != "matched":
+            d.sections[r["agreement_id"]].payouts_open.append(
+                {
+                    "payment_date": r["payment_date"],
+                    "bank_file": r["bank_file"],
+                    "reconciliation": status,
+                    "amount": int(r["amount"]),
+                    "settled": verdict["settled"],
+                    "detail": mask_text(verdict["detail"]),
+                }
+            )
+    for (agreement_id, _status), entry in sorted(totals.items(), key=lambda t: t[0][1]):
+        d.sections[agreement_id].payouts.append(entry)
+    for r in d.rows(payouts_picked_query(d.client_id, d.day)):
+        d.sections[r["agreement_id"]].payouts_picked = Figure(int(r["n"]), int(r["amount"]))
 
 
 # ----------------------------------------------------------------------------- files of the day
@@ -348,6 +339,29 @@ def files(d: Day) -> None:
             section.manual_waiting.append(_file_entry(f) | {"where": f["remote_path"] or f["path"]})
 
 
+def bank_notices_query(client_id: int, day: date) -> Select:
+    """The client's bank files of the day that were listed but not read (refused, vanished)."""
+    n = ink_bank_notice.c
+    return (
+        select(n.status, n.file_name, n.drop)
+        .where(n.client_id == client_id, n.business_date == day)
+        .order_by(n.status, n.file_name)
+    )
+
+
+def bank_notices(d: Day) -> None:
+    """Section: bank files not read, each name quoted and escaped (a refused name may hold
+    control characters or path parts)."""
+    for r in d.rows(bank_notices_query(d.client_id, d.day)):
+        d.report.bank_notices.append(
+            {
+                "status": r["status"],
+                "file_name": printable_name(r["file_name"]),
+                "drop": printable_name(r["drop"]),
+            }
+        )
+
+
 # ----------------------------------------------------------------------------- stale cases
 def _answer_events(client_id: int, on_or_before: bool, day: date) -> Select:
     """Case ids with an event of the client's receipt or closure files logged on or before
@@ -411,20 +425,23 @@ def stale(d: Day) -> None:
 def holds_query(client_id: int, day: date) -> Select:
     """Invoices the dispatch held back on ``day``, per agreement, reason and currency (an
     invoice in another currency than the client's is held, so amounts are never added across
-    currencies)."""
+    currencies), with the amount each had when held; a hold recorded before the amounts were
+    kept (0013) counts the invoice's amount now (``unrecorded``: how many)."""
     h, i = ink_dispatch_hold.c, erp_invoice.c
+    currency = func.coalesce(h.currency, i.currency)
     return (
         select(
             h.agreement_id,
             h.reason,
-            i.currency,
+            currency.label("currency"),
             func.count().label("n"),
-            _sum(i.remaining_amount, "amount"),
+            _sum(func.coalesce(h.amount, i.remaining_amount), "amount"),
+            _sum(case((h.amount.is_(None), 1), else_=0), "unrecorded"),
         )
         .join(erp_invoice, i.invoice_id == h.invoice_id)
         .where(h.agreement_id.in_(agreements_of(client_id)), h.business_date == day)
-        .group_by(h.agreement_id, h.reason, i.currency)
-        .order_by(h.reason, i.currency)
+        .group_by(h.agreement_id, h.reason, currency)
+        .order_by(h.reason, currency)
     )
 
 
@@ -437,6 +454,7 @@ def holds(d: Day) -> None:
                 "currency": r["currency"],
                 "n": int(r["n"]),
                 "amount": int(r["amount"]),
+                "amount_now": bool(r["unrecorded"]),
             }
         )
 
@@ -484,6 +502,7 @@ SECTIONS: list[Callable[[Day], None]] = [
     closures,
     payouts,
     files,
+    bank_notices,
     stale,
     holds,
     run_issues,

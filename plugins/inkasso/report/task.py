@@ -34,7 +34,9 @@ def report_one_client(
     label(context, f"client {client['client_id']}: {client['name']}")
     day = report_day(context, params)
     engine = erp_engine()
-    report = gather_client_day(engine, client["client_id"], day, int(params.get("stale_days", 5)))
+    now = pendulum.now("UTC")
+    stale_days = int(params.get("stale_days", 5))
+    report = gather_client_day(engine, client["client_id"], day, stale_days, as_of=now)
     report.flows_missing = list(missing or [])
     progress(log, f"client {client['client_id']} {day}: steps (gather, render, send)", 1, 3)
     rendered = render_report(report)
@@ -47,7 +49,7 @@ def report_one_client(
         conn_id=params.get("smtp_conn_id") or "smtp_default",
         resend=bool(params.get("resend")),
         run_id=context["run_id"],
-        now=pendulum.now("UTC"),
+        now=now,
     )
     progress(log, f"client {client['client_id']} {day}: steps (gather, render, send)", 3, 3)
     return asdict(outcome)

@@ -213,6 +213,11 @@ def test_gates_hold_with_their_reasons_in_ink_dispatch_hold(erp, base):
         no_varsel: "too_few_reminders",
         early: "not_due_long_enough",
     }
+    # each hold keeps the invoice's amount and currency of the day, for the day's report
+    kept = rows(erp, "SELECT invoice_id, amount, currency FROM ink_dispatch_hold")
+    assert {int(r.invoice_id): (int(r.amount), r.currency) for r in kept.itertuples()} == {
+        i: (12_345, "EUR" if i == eur else "NOK") for i in reasons
+    }
     assert result["holds"] == {
         "currency_mismatch": 1,
         "not_due": 1,

@@ -18,6 +18,8 @@ from inkasso.bank.model import payments_frame
 from inkasso.db.schema import ink_agreement, ink_case, ink_file_log
 from inkasso.formats import load_layout, load_profile
 from inkasso.money.check import check_books
+from inkasso.report.gather import gather_client_day
+from inkasso.report.render import render_report
 from tests.inkasso.money.world import (
     AGENCY_ACCOUNT,
     CLIENT,
@@ -401,6 +403,14 @@ def test_a_lump_payout_from_an_account_two_agreements_share_goes_to_the_active_o
     assert result["payouts_picked"] == 1
     assert "each given to the first of them" in caplog.text
     assert world.scalar("SELECT agreement_id FROM ink_payout") == world.agreement_id
+    # the day's mail says so too, under the agreement that got it, in the client's currency
+    mail = gather_client_day(world.engine, CLIENT, D2)
+    (picked,) = [a for a in mail.agencies if a.payouts_picked.n]
+    assert picked.agreement_id == world.agreement_id
+    assert (picked.payouts_picked.n, picked.payouts_picked.amount) == (1, 40_000)
+    text_body = render_report(mail).text
+    assert f"given to {world.agreement_id} by the account alone" in "\n".join(mail.attention)
+    assert "no invoice named): 1, 400,00 SEK" in text_body
     report = books_close(world, D2)
     if world.mode == "settlement":  # the lump pays the active agreement's collection
         assert world.scalar("SELECT reconciliation FROM ink_payout") == "matched"

@@ -67,8 +67,9 @@ class World:
         self.clock += timedelta(minutes=10)
         return self.clock
 
-    def closure(self, day: date, records: list[dict]) -> dict:
-        """The agency's closure file of ``day`` (records: case_id, status, collected, remaining)."""
+    def closure(self, day: date, records: list[dict], dated: date | None = None) -> dict:
+        """The agency's closure file of ``day`` (records: case_id, status, collected, remaining),
+        its records closed on ``dated`` (default: the day; earlier: a late file)."""
         profile = load_profile("lowell")
         spec = profile.files["closure"]
         self.files += 1
@@ -84,7 +85,7 @@ class World:
                     "closure_status": codes[r["status"]],
                     "collected_amount": r["collected"],
                     "remaining_amount": r["remaining"],
-                    "closure_date": day,
+                    "closure_date": dated or day,
                 }
                 for r in records
             ]

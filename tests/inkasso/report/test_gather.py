@@ -394,3 +394,66 @@ def test_held_invoices_in_another_currency_are_never_summed_into_the_clients(erp
     assert "  - currency_mismatch: 1  1 234 567 890 123,45 EUR" in rendered.text
     assert "1,00 NOK" not in rendered.text and "1 234 567 890 123,45 NOK" not in rendered.html
     assert "1 234 567 890 123,45 EUR" in rendered.html
+
+
+class _Drop:
+    """A bank drop as ``record_notices`` sees it."""
+
+    client_id = 1
+
+    def describe(self) -> str:
+        return "sftp://bank_no/outbox"
+
+
+HOSTILE = [
+    "../../../../etc/passwd",
+    "a\nb.txt",
+    "x\r\nBcc: evil@example.com",
+    "<script>alert(1)</script>.txt",
+    'q"\\.txt',
+    "\u202etxt.exe",
+    "01019012345.txt",
+]
+
+
+def test_bank_files_refused_or_vanished_are_named_safely_and_need_a_person(erp_engine):
+    """The bank import reports a listed name that is not a plain file name (``refused``) and a
+    file gone before it was read (``vanished``) in no file log: the day's mail names them, each
+    name quoted with its control characters escaped, never raw in the HTML, the text or the
+    subject, national ids masked; a rerun of the import keeps each once."""
+    from inkasso.bank.importer import record_notices
+
+    _client(erp_engine)
+    results = [{"status": "refused", "file_name": n} for n in HOSTILE]
+    results += [{"status": "vanished", "file_name": "OCR.2.txt"}, {"status": "applied"}]
+    for _ in range(2):  # the day's import run twice
+        with erp_engine.begin() as conn:
+            record_notices(conn, _Drop(), results, business_date=DAY, now=NOW, run_id="r")
+    with erp_engine.begin() as conn:  # another day's notice is not this day's
+        record_notices(
+            conn, _Drop(), [{"status": "vanished", "file_name": "LATER.txt"}],
+            business_date=DAY + timedelta(days=1), now=NOW,
+        )  # fmt: skip
+    report = gather_client_day(erp_engine, 1, DAY)
+    assert sorted((x["status"], x["file_name"]) for x in report.bank_notices) == sorted([
+        ("refused", '"../../../../etc/passwd"'),
+        ("refused", '"010190*****.txt"'),
+        ("refused", '"<script>alert(1)</script>.txt"'),
+        ("refused", '"\\u202etxt.exe"'),
+        ("refused", '"a\\x0ab.txt"'),
+        ("refused", '"q\\"\\\\.txt"'),
+        ("refused", '"x\\x0d\\x0aBcc: evil@example.com"'),
+        ("vanished", '"OCR.2.txt"'),
+    ])  # fmt: skip
+    assert "7 bank file(s) refused (not a plain file name): not read" in report.attention
+    assert "1 bank file(s) gone before they were read: not read" in report.attention
+    rendered = render_report(report)
+    assert "Bcc" not in rendered.subject and "\n" not in rendered.subject
+    for body in (rendered.text, rendered.html):
+        assert "01019012345" not in body
+        assert "\r" not in body and "a\nb" not in body and "\u202e" not in body
+        assert "evil@example.com" in body and "LATER.txt" not in body
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.txt" in rendered.html
+    assert '  - "a\\x0ab.txt" refused in "sftp://bank_no/outbox"' in rendered.text
+    assert '  - "OCR.2.txt" vanished in "sftp://bank_no/outbox"' in rendered.text
