@@ -28,8 +28,8 @@ task each):
    bytes already; the same for a quarantined copy).
 3. **Rejected whole**: a file that does not read, whose end / deposit records disagree with
    its body, that holds a payment in another currency than the client's (BgMax: a EUR
-   deposit), or a payment into an account that is not the client's (its default bank account or
-   an agreement's payback account: another client's file), is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
+   deposit), or a payment into an account that is not the client's (its default bank account,
+   an agreement's payback account or one of its drop's `accounts`: another client's file), is put in `quarantine/bank/<client>/`, logged `quarantined` with the line and field
    in `ink_file_issue`; nothing of it is booked. AvtaleGiro files, and BgMax files marked T
    (Bankgirot's test deliveries: made-up payments), are logged `ignored`.
 4. **Booked** (one transaction per file, with its file log row): every payment into

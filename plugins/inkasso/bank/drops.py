@@ -3,9 +3,13 @@
 Configured in the Airflow Variable ``inkasso_bank_drops`` (JSON), keyed by client id::
 
     {"1": {"folder": "s3://bank/nordlys/"},
-     "4": {"sftp_conn_id": "bank_sftp_gota", "dir": "/outgoing/bgmax"}}
+     "4": {"sftp_conn_id": "bank_sftp_gota", "dir": "/outgoing/bgmax",
+           "accounts": ["5050-1055"]}}
 
 A client without an entry uses the demo default, the folder ``<files_base>/bank/<client_id>/``.
+``accounts`` (optional) lists the accounts or bankgiro numbers the client also receives money
+on, beside its default bank account and its agreements' payback accounts: a file paid into any
+other account is quarantined (`inkasso.bank.importer`).
 Files are left in the drop: the file log (by SHA-256) makes sure each is booked once. A file whose
 name and size are logged is not fetched again, unless its modification time differs from the one
 recorded when it was read: a bank reusing a name replaces the file, often with one of the same
@@ -33,6 +37,7 @@ class BankDrop:
     folder: str | None = None
     sftp_conn_id: str | None = None
     dir: str = "/"
+    accounts: tuple[str, ...] = ()  # more accounts the client receives on (module doc)
 
     def describe(self) -> str:
         """Where the drop is, for logs."""
@@ -49,11 +54,23 @@ def parse_drops(config: dict | str | None, client_ids: list[int], base) -> list[
         entry = config.get(str(client_id))
         if entry is None:
             drops.append(BankDrop(client_id, folder=str(base / "bank" / str(client_id))))
-        elif entry.get("folder"):
-            drops.append(BankDrop(client_id, folder=str(entry["folder"])))
+            continue
+        accounts = entry.get("accounts") or []
+        if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+            raise ValueError(
+                f"{VARIABLE}: client {client_id}: 'accounts' must be a list of account numbers"
+                f" as text, got {accounts!r}"
+            )
+        if entry.get("folder"):
+            drops.append(BankDrop(client_id, folder=str(entry["folder"]), accounts=tuple(accounts)))
         elif entry.get("sftp_conn_id"):
             drops.append(
-                BankDrop(client_id, sftp_conn_id=entry["sftp_conn_id"], dir=entry.get("dir", "/"))
+                BankDrop(
+                    client_id,
+                    sftp_conn_id=entry["sftp_conn_id"],
+                    dir=entry.get("dir", "/"),
+                    accounts=tuple(accounts),
+                )
             )
         else:
             raise ValueError(

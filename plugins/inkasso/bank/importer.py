@@ -181,11 +181,13 @@ def import_bank_file(
     run_id: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
     source_mtime: datetime | None = None,
+    client_accounts: tuple[str, ...] = (),
 ) -> dict:
     """Import one bank file of one client (see module doc); returns a small summary for XCom.
 
     ``data`` is the file's bytes or a local path to it; ``source_mtime`` its modification time
-    in the drop, recorded so that the next listing knows it (`new_files`).
+    in the drop, recorded so that the next listing knows it (`new_files`); ``client_accounts`` more
+    accounts the client receives on (its drop's ``accounts``, `own_accounts`).
     """
     digest = _digest(data)
     kind = detect_format(_head(data)) or UNKNOWN_KIND
@@ -204,7 +206,7 @@ def import_bank_file(
     row["path"] = str(archive)
     _copy(data, archive)
     try:
-        return summary | _book(engine, row, data, now, chunk_rows)
+        return summary | _book(engine, row, data, now, chunk_rows, client_accounts)
     except BankFileError as error:
         # raised mid-file, it rolled back all the file staged or booked: quarantined whole
         return summary | _quarantine(engine, row, base, data, error)
@@ -273,7 +275,9 @@ def _seen_at(conn: Connection, row: dict) -> None:
     )
 
 
-def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: int) -> dict:
+def _book(
+    engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: int, client_accounts=()
+) -> dict:
     """Stage the file chunk by chunk and book it once, in one transaction; or log it ignored."""
     client_id, file_name = row["client_id"], row["file_name"]
     count = amount = 0
@@ -287,7 +291,7 @@ def _book(engine: Engine, row: dict, data: Source, now: datetime, chunk_rows: in
         accounts = agency_accounts(conn, client_id)
         begin_stage(conn, accounts)
         client = conn.execute(query("erp/select_client"), {"client_id": client_id}).one()
-        own = own_accounts(conn, client_id, client.default_bank_account)
+        own = own_accounts(conn, client_id, client.default_bank_account, client_accounts)
         for chunk in _chunks(data, file_name, chunk_rows):
             payments = chunk.payments
             _same_currency(payments, client.currency, file_name)
@@ -331,15 +335,18 @@ def _same_currency(payments, currency: str, file_name: str) -> None:
         )  # fmt: skip
 
 
-def own_accounts(conn: Connection, client_id: int, default_account: str | None) -> set[str]:
+def own_accounts(
+    conn: Connection, client_id: int, default_account: str | None, more=()
+) -> set[str]:
     """The accounts money for the client may arrive in, compared as `account_key`: its default
-    bank account (a Swedish client's bankgiro, a Norwegian client's account number) and the
-    accounts its agreements have the agencies pay back to (``payback_account``)."""
+    bank account (a Swedish client's bankgiro, a Norwegian client's account number), the
+    accounts its agreements have the agencies pay back to (``payback_account``) and ``more``
+    (the drop's ``accounts``: a client receiving on several)."""
     a = ink_agreement.c
     payback = conn.execute(
         select(a.payback_account).where(a.client_id == client_id, a.payback_account.is_not(None))
     ).scalars()
-    return {key for key in map(account_key, [default_account, *payback]) if key}
+    return {key for key in map(account_key, [default_account, *payback, *more]) if key}
 
 
 def _to_the_client(payments, own: set[str], file_name: str) -> None:
@@ -463,7 +470,7 @@ def import_drop(
             result = import_bank_file(
                 engine, drop.client_id, name, data,
                 business_date=business_date, base=base, now=now, run_id=run_id,
-                source_mtime=waiting[name][1],
+                source_mtime=waiting[name][1], client_accounts=getattr(drop, "accounts", ()),
             )  # fmt: skip
         except FileNotFoundError:
             if data is not None and (

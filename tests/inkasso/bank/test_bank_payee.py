@@ -20,7 +20,15 @@ from inkasso.bank.model import payments_frame
 from inkasso.db.schema import ink_agreement
 from tests.db_helpers import EXAMPLE_BANKGIRO, receive_at_example_accounts
 from tests.db_helpers import query_one as one
-from tests.inkasso.bank.test_bank_import import DAY, SE_AGREEMENT, SE_CLIENT, invoices, payment, run
+from tests.inkasso.bank.test_bank_import import (
+    DAY,
+    NOW,
+    SE_AGREEMENT,
+    SE_CLIENT,
+    invoices,
+    payment,
+    run,
+)
 
 NO_CLIENT = 1
 
@@ -149,3 +157,39 @@ def test_nets_example_file_books_only_at_the_client_of_its_account(demo, tmp_pat
     assert result["status"] == "applied", result
     assert one(demo, "SELECT SUM(amount) FROM erp_payment") == 5_144_900
     assert pd.isna(one(demo, "SELECT MAX(invoice_id) FROM erp_payment"))  # KIDs not the demo's
+
+
+def test_an_account_listed_in_the_clients_drop_is_the_clients(demo, tmp_path):
+    """A client receiving on a second bankgiro lists it in its drop's ``accounts``
+    (``inkasso_bank_drops``): that file books through the client's drop, the same bytes at a
+    client whose drop does not list it are quarantined."""
+    from inkasso.bank.drops import parse_drops
+    from inkasso.bank.importer import import_drop
+
+    (owed,) = invoices(demo, "open", 1).to_dict("records")
+    data = bgmax_to([("5555555", [payment(owed["kid"], owed["remaining_amount"])])])
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "BGMAX.second.txt").write_bytes(data)
+    config = {str(SE_CLIENT): {"folder": str(folder), "accounts": ["555-5555"]}}
+    (drop,) = parse_drops(config, [SE_CLIENT], tmp_path)
+    assert drop.accounts == ("555-5555",)
+    result = import_drop(demo, drop, business_date=DAY, base=tmp_path, now=NOW, run_id="t")
+    (booked,) = result["files"]
+    assert booked["status"] == "applied", booked
+    assert one(demo, "SELECT COUNT(*) FROM erp_payment") == 1
+    assert (
+        one(demo, "SELECT remaining_amount FROM erp_invoice WHERE invoice_id = :i",
+            i=owed["invoice_id"])
+        == 0
+    )  # fmt: skip
+
+
+def test_drop_accounts_must_be_a_list_of_texts(tmp_path):
+    """A number (leading zeros lost) or a single string is refused when the Variable is read."""
+    from inkasso.bank.drops import parse_drops
+
+    for bad in (5555555, "555-5555", [5555555]):
+        config = {"4": {"folder": str(tmp_path), "accounts": bad}}
+        with pytest.raises(ValueError, match="'accounts' must be a list"):
+            parse_drops(config, [4], tmp_path)
