@@ -55,8 +55,10 @@ task each):
    previous payout of the same agreement (lump) or case (per invoice): `matched`, `differs`
    (with the difference) or `missing` (nothing collected to pay), with the closure dates it
    covers, on the `ink_payout` rows; collections more than 2 days old with no payout are listed
-   as missing payouts. Recomputed every run, so a payout that arrived before its closure file
-   turns `matched` on a later run.
+   as missing payouts. An agency that pays first and reports the closure up to 2 days later is
+   matched too: a payout with nothing collected up to its day pays the next closure's
+   collections. Recomputed every run, so a payout that arrived before its closure file turns
+   `matched` on a later run.
 
 **Day finished:** `summarize` emits an event on the asset `inkasso://erp/payments` with
 `extra={"business_date": "<day>"}`; `inkasso_corrections` waits for it, and `inkasso_report`
