@@ -20,7 +20,8 @@ previous payout: a collection is paid by the first payout dated on or after its 
 the same agreement (lump) or the same case (per invoice). Agencies also pay first and send the
 closure a day later: a payout day with no collection up to it paid ahead, and pays the
 collections of the next closure date instead, when that is dated within ``PAYOUT_GRACE_DAYS``
-after it (several such days pay the next closure dates in turn). Each payout gets ``matched``,
+after it and no payout is dated on its own day (that one pays it; several days paid ahead pay
+the next closure dates in turn). Each payout gets ``matched``,
 ``differs`` (with the difference) or ``missing`` (no collection to pay), with the closure dates it
 covers. Collections with no payout yet are awaiting one; older than ``PAYOUT_GRACE_DAYS`` they
 are returned as missing payouts. It recomputes from the tables every time, so a late closure or a
@@ -217,23 +218,25 @@ def _paid_ahead(coll: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
 def _walk(pay_days: list, closure_dates: list) -> dict:
     """Closure date -> the payout day that pays it, for one agreement and key (sorted days): a
     payout day pays the closure dates not yet paid up to it; with none it paid ahead, and pays
-    the next closure date within the grace days (in turn, when several paid ahead)."""
-    grace = pd.Timedelta(days=PAYOUT_GRACE_DAYS)
+    the next closure date within the grace days that has no payout of its own day (in turn,
+    when several paid ahead)."""
+    grace, paying = pd.Timedelta(days=PAYOUT_GRACE_DAYS), set(pay_days)
     plan, unpaid, ahead = {}, [], deque()
     # a closure dated on a payout day comes first: that payout pays it
     for day, is_payout in sorted([(d, 0) for d in closure_dates] + [(d, 1) for d in pay_days]):
-        while ahead and not is_payout and ahead[0] < day - grace:
-            ahead.popleft()  # paid too long before any closure: stays a payout with nothing
-        if not is_payout:
-            if ahead:
-                plan[day] = ahead.popleft()
+        if is_payout:
+            if unpaid:
+                plan.update(dict.fromkeys(unpaid, day))
+                unpaid = []
             else:
-                unpaid.append(day)
-        elif unpaid:
-            plan.update(dict.fromkeys(unpaid, day))
-            unpaid = []
+                ahead.append(day)
+            continue
+        while ahead and ahead[0] < day - grace:
+            ahead.popleft()  # paid too long before any closure: stays a payout with nothing
+        if ahead and day not in paying:
+            plan[day] = ahead.popleft()
         else:
-            ahead.append(day)
+            unpaid.append(day)
     return plan
 
 
