@@ -15,6 +15,7 @@ from inkasso.cli import main as cli
 from inkasso.money.check import check_books
 from tests.inkasso.money.world import (
     AGREEMENT,
+    OPENED,
     SENT,
     kid,
     new_world,
@@ -225,6 +226,29 @@ def test_a_payout_long_before_any_closure_pays_nothing(world):
         outcome = reconcile_payouts(conn, [AGREEMENT], through)
     assert outcome["missing"] == 1 and outcome["matched"] == 0
     assert [m["amount"] for m in outcome["missing_payouts"]] == [100_000]
+
+
+def test_a_settlement_booked_when_the_case_opened_counts_as_booked_while_it_is_open(world):
+    """The settlement payment's ``booked_at`` is stored as ``ink_case.opened_at`` is (SQLite
+    compares them as text: the driver's own ``...+00:00`` sorts before ``....000000``), so a
+    payment booked at the moment the case opened counts as booked while it was open."""
+    if world.mode != "settlement":
+        pytest.skip("only settlement mode books a payment from a closure")
+    open_cases(world.engine, {A: 100_000})
+    world.clock = OPENED - timedelta(minutes=20)  # the closure is applied at OPENED
+    world.closure(D1, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
+    with world.engine.connect() as conn:
+        from sqlalchemy import text
+
+        row = conn.execute(
+            text(
+                "SELECT p.booked_at >= k.opened_at, p.booked_at <= k.opened_at,"
+                " CAST(p.booked_at AS VARCHAR(40)) = CAST(k.opened_at AS VARCHAR(40))"
+                " FROM erp_payment p JOIN ink_case k ON k.invoice_id = p.invoice_id"
+                " WHERE p.kind = 'agency_settlement'"
+            )
+        ).one()
+    assert tuple(bool(v) for v in row) == (True, True, True)
 
 
 def test_money_after_a_closure_is_detected_once_and_classified(world):
