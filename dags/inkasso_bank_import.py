@@ -43,7 +43,8 @@ task each):
      debit / interim account (default 1684) credit (`payout:<id>`);
    - a payout's agreement is the one paid from the payer account; of several paid from one
      account (an old and a new agreement with one agency), the one of the latest case of the
-     invoice its KID names, else the first (active before inactive, then by id), logged;
+     invoice its KID names, else the first (active before inactive, then by id), logged and
+     counted (`payouts_picked` in each client's result and in the day's totals);
    - `direct` when the reference is an invoice's KID: the invoice's remaining amount goes down
      (never below zero). An open invoice paid to zero becomes `paid`. **An invoice at collection
      keeps its status `at_collection`** and its remaining amount goes down too, as the
