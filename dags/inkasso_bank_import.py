@@ -44,7 +44,8 @@ task each):
      debit / interim account (default 1684) credit (`payout:<id>`);
    - a payout's agreement is the one paid from the payer account; of several paid from one
      account (an old and a new agreement with one agency), the one of the latest case of the
-     invoice its KID names, else the first (active before inactive, then by id), logged;
+     invoice its KID names, else the first (active before inactive, then by id), logged and
+     counted (`payouts_picked` in each client's result and in the day's totals);
    - `direct` when the reference is an invoice's KID: the invoice's remaining amount goes down
      (never below zero). An open invoice paid to zero becomes `paid`. **An invoice at collection
      keeps its status `at_collection`** and its remaining amount goes down too, as the
@@ -56,8 +57,10 @@ task each):
    previous payout of the same agreement (lump) or case (per invoice): `matched`, `differs`
    (with the difference) or `missing` (nothing collected to pay), with the closure dates it
    covers, on the `ink_payout` rows; collections more than 2 days old with no payout are listed
-   as missing payouts. Recomputed every run, so a payout that arrived before its closure file
-   turns `matched` on a later run.
+   as missing payouts. An agency that pays first and reports the closure up to 2 days later is
+   matched too: a payout with nothing collected up to its day pays the next closure's
+   collections. Recomputed every run, so a payout that arrived before its closure file turns
+   `matched` on a later run.
 
 **Day finished:** `summarize` emits an event on the asset `inkasso://erp/payments` with
 `extra={"business_date": "<day>"}`; `inkasso_corrections` waits for it, and `inkasso_report`

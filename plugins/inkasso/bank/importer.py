@@ -455,6 +455,9 @@ def import_drop(
     that it is read when it comes back; a listed name that is not a plain file name (a path,
     '..', a control character) is reported ``refused`` and never read. The other files are
     imported as usual.
+
+    Returns the client's summary for XCom: the files' results, how many payouts of them were
+    given to an agreement by the payer account alone (``payouts_picked``), the reconciliation.
     """
     from inkasso.bank.drops import iter_drop, list_drop
 
@@ -493,6 +496,8 @@ def import_drop(
         "waiting": len(waiting),
         "skipped_known": len(waiting) - len(new),
         "files": results,
+        # lump payouts given to an agreement by the payer account alone (`payouts.log_payouts`)
+        "payouts_picked": sum(f.get("payouts_picked", 0) for f in results),
         "reconciliation": reconciliation,
     }
 
@@ -561,8 +566,10 @@ def record_notices(
 
 
 def log_summary(results: list[dict]) -> dict:
-    """Log one line per client and return the day's totals (files by status, payments by kind)."""
+    """Log one line per client and return the day's totals (files by status, payments by kind,
+    reconciliation verdicts, payouts picked by their account alone)."""
     totals: dict = {"clients": len(results), "files": {}, "payments": {}, "reconciliation": {}}
+    totals["payouts_picked"] = sum(r.get("payouts_picked", 0) for r in results)
     for result in results:
         for file in result["files"]:
             totals["files"][file["status"]] = totals["files"].get(file["status"], 0) + 1

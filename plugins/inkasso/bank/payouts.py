@@ -17,7 +17,11 @@ booked depends on the agreement's ``booking_mode``:
 Reconciliation compares each payout with the settlement it pays: the agency's collections
 (``ink_collection``, the change in a case's collected amount per closure record) since the
 previous payout: a collection is paid by the first payout dated on or after its closure date, of
-the same agreement (lump) or the same case (per invoice). Each payout gets ``matched``,
+the same agreement (lump) or the same case (per invoice). Agencies also pay first and send the
+closure a day later: a payout day with no collection up to it paid ahead, and pays the
+collections of the next closure date instead, when that is dated within ``PAYOUT_GRACE_DAYS``
+after it and no payout is dated on its own day (that one pays it; several days paid ahead pay
+the next closure dates in turn). Each payout gets ``matched``,
 ``differs`` (with the difference) or ``missing`` (no collection to pay), with the closure dates it
 covers. Collections with no payout yet are awaiting one; older than ``PAYOUT_GRACE_DAYS`` they
 are returned as missing payouts. It recomputes from the tables every time, so a late closure or a
@@ -27,6 +31,7 @@ late payout corrects the verdicts on the next run.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from datetime import date, timedelta
 
 import pandas as pd
@@ -187,6 +192,7 @@ def _cover(payouts: pd.DataFrame, collections: pd.DataFrame) -> tuple[pd.DataFra
         by=["agreement_id", "key"],
         direction="forward",
     )
+    coll = _paid_ahead(coll, days)
     paid = coll[coll["pay_day"].notna()]
     sums = paid.groupby(["agreement_id", "key", "pay_day"], as_index=False).agg(
         settled=("amount", "sum"),
@@ -202,6 +208,55 @@ def _cover(payouts: pd.DataFrame, collections: pd.DataFrame) -> tuple[pd.DataFra
     days["settled"] = days["settled"].fillna(0).astype("int64")
     days["cases"] = days["cases"].fillna(0).astype("int64")
     return days, coll[coll["pay_day"].isna()]
+
+
+def _paid_ahead(coll: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+    """The collections with the payout day that pays them, also when the agency paid before the
+    closure reporting them (see module doc). ``coll`` has each collection's first payout day on
+    or after its closure date (``pay_day``); only the few (agreement, key)s with a payout day
+    that pays none of them are walked again, in date order (`_walk`)."""
+    keys = ["agreement_id", "key"]
+    used = coll.loc[coll["pay_day"].notna(), [*keys, "pay_day"]].drop_duplicates()
+    idle = days[keys + ["day"]].merge(
+        used.rename(columns={"pay_day": "day"}), on=[*keys, "day"], how="left", indicator=True
+    )
+    idle = idle.loc[idle["_merge"] == "left_only", keys].drop_duplicates()
+    if idle.empty:
+        return coll
+    coll = coll.copy()
+    redo = coll.reset_index().merge(idle, on=keys)["index"]
+    pay_days = days.merge(idle, on=keys).groupby(keys)["day"].apply(sorted)
+    for (agreement, key), group in coll.loc[redo].groupby(keys):
+        plan = _walk(pay_days[(agreement, key)], sorted(set(group["closure_date"])))
+        coll.loc[group.index, "pay_day"] = (
+            group["closure_date"].map(plan).astype(coll["pay_day"].dtype)
+        )
+    return coll
+
+
+def _walk(pay_days: list, closure_dates: list) -> dict:
+    """Closure date -> the payout day that pays it, for one agreement and key (sorted days): a
+    payout day pays the closure dates not yet paid up to it; with none it paid ahead, and pays
+    the next closure date within the grace days that has no payout of its own day (in turn,
+    when several paid ahead)."""
+    grace, paying = pd.Timedelta(days=PAYOUT_GRACE_DAYS), set(pay_days)
+    plan, unpaid, ahead = {}, [], deque()
+    # a closure dated on a payout day comes first: that payout pays it
+    for day, is_payout in sorted([(d, 0) for d in closure_dates] + [(d, 1) for d in pay_days]):
+        if is_payout:
+            if unpaid:
+                plan.update(dict.fromkeys(unpaid, day))
+                unpaid = []
+            else:
+                ahead.append(day)
+            continue
+        while ahead and ahead[0] < day - grace:
+            ahead.popleft()  # paid too long before any closure: stays a payout with nothing
+        if ahead and day not in paying:
+            plan[day] = ahead.popleft()
+        else:
+            unpaid.append(day)
+    return plan
 
 
 def _verdict(row) -> tuple[str, str]:

@@ -422,3 +422,25 @@ def test_a_lump_payout_from_an_account_two_agreements_share_goes_to_the_active_o
         )
     else:  # bank mode pays per case: a payout by no KID pays none, listed for a person
         assert any("no collection by the agency to pay" in item for item in report.listed)
+
+
+def test_the_bank_import_task_returns_the_picked_payouts_for_the_report(world, tmp_path):
+    """The lump payout given to an agreement by its account alone is counted in what the bank
+    import task returns (its XCom) and in the day's totals, not only per file, so the report can
+    show it."""
+    from inkasso.bank.drops import BankDrop
+    from inkasso.bank.importer import import_drop, log_summary
+
+    open_cases(world.engine, {A: 100_000, B: 100_000})
+    old_agreement_paid_from_the_same_account(world, A)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    lump = {"reference": "91240", "amount": 40_000, "from_agency": True}
+    (drop / "BGMAX.1.txt").write_bytes(bgmax_of(D2, [lump, lump | {"reference": "91241"}]))
+    result = import_drop(
+        world.engine, BankDrop(CLIENT, folder=str(drop)),
+        business_date=D2, base=world.base, now=world.tick(), run_id="test",
+    )  # fmt: skip
+    assert [f["status"] for f in result["files"]] == ["applied"]
+    assert result["payouts_picked"] == 2
+    assert log_summary([result, result])["payouts_picked"] == 4

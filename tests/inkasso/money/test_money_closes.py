@@ -15,6 +15,7 @@ from inkasso.cli import main as cli
 from inkasso.money.check import check_books
 from tests.inkasso.money.world import (
     AGREEMENT,
+    OPENED,
     SENT,
     kid,
     new_world,
@@ -163,6 +164,91 @@ def test_a_payout_short_of_the_collection_differs_and_a_late_one_is_listed(world
         assert balance == 62_500  # explained: collected 160 000.00, paid out 97 500.00
     report = assert_books_close(world, later)
     assert any("differs" in item for item in report.listed)
+
+
+def test_a_payout_before_the_closure_reporting_it_reconciles_once_the_closure_arrives(world):
+    """Agencies pay first and send the closure a day later. Each payout reconciles against the
+    collection the next closure reports, in instalments too (each paid a day before its closure),
+    and the collection is not listed as waiting for a payout (was: the payout 'missing', its
+    collection paid by the next instalment's payout, the last one 'waiting' for ever)."""
+    open_cases(world.engine, {A: 100_000})
+    ref = kid(A) if world.mode == "bank" else "91234"
+    d0, d5 = D1 - timedelta(days=1), D3 + timedelta(days=2)
+    world.bank_file(D1, [{"reference": ref, "amount": 40_000, "paid_on": d0, "from_agency": True}])
+    world.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 40_000, "remaining": 60_000}]
+    )
+    world.bank_file(D3, [{"reference": ref, "amount": 60_000, "paid_on": D2, "from_agency": True}])
+    world.closure(D3, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
+    with world.engine.begin() as conn:
+        outcome = reconcile_payouts(conn, [AGREEMENT], d5)
+    assert (outcome["matched"], outcome["differs"], outcome["missing"]) == (2, 0, 0)
+    assert outcome["missing_payouts"] == []
+    settled = [(amount, verdict, s) for _, amount, verdict, s in verdicts(world)]
+    assert settled == [(40_000, "matched", 40_000), (60_000, "matched", 60_000)]
+    report = assert_books_close(world, d5)
+    assert not [i for i in report.listed if "waiting" in i or "missing" in i], report.listed
+    assert world.invoice(A) == {"status": "paid", "remaining": 0}
+
+
+def test_a_payout_ahead_pays_the_next_closure_only(world):
+    """A payout ahead of its closure pays that closure's collection only: the next closure,
+    reported before the agency's next payout, is paid by that payout (was: the first payout
+    'missing', both collections on the second, which 'differs')."""
+    open_cases(world.engine, {A: 100_000})
+    ref = kid(A) if world.mode == "bank" else "91234"
+    pay = {"reference": ref, "from_agency": True}
+    world.bank_file(D1, [pay | {"amount": 30_000, "paid_on": D1 - timedelta(days=1)}])
+    world.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    world.closure(
+        D2, [{"case_id": A, "status": "partly_paid", "collected": 50_000, "remaining": 50_000}]
+    )
+    world.bank_file(D3, [pay | {"amount": 20_000, "paid_on": D3}])
+    with world.engine.begin() as conn:
+        outcome = reconcile_payouts(conn, [AGREEMENT], D3)
+    assert outcome["matched"] == 2 and outcome["missing_payouts"] == []
+    rows = [(amount, verdict, s) for _, amount, verdict, s in verdicts(world)]
+    assert rows == [(30_000, "matched", 30_000), (20_000, "matched", 20_000)]
+
+
+def test_a_payout_long_before_any_closure_pays_nothing(world):
+    """Paid more than the grace days before the closure: not taken for that closure's payout
+    (a person looks at both), and the collection waits for its payout."""
+    open_cases(world.engine, {A: 100_000})
+    ref = kid(A) if world.mode == "bank" else "91234"
+    world.bank_file(D1, [{"reference": ref, "amount": 100_000, "paid_on": SENT,
+                          "from_agency": True}])  # fmt: skip
+    world.closure(D1, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
+    through = D1 + timedelta(days=3)
+    with world.engine.begin() as conn:
+        outcome = reconcile_payouts(conn, [AGREEMENT], through)
+    assert outcome["missing"] == 1 and outcome["matched"] == 0
+    assert [m["amount"] for m in outcome["missing_payouts"]] == [100_000]
+
+
+def test_a_settlement_booked_when_the_case_opened_counts_as_booked_while_it_is_open(world):
+    """The settlement payment's ``booked_at`` is stored as ``ink_case.opened_at`` is (SQLite
+    compares them as text: the driver's own ``...+00:00`` sorts before ``....000000``), so a
+    payment booked at the moment the case opened counts as booked while it was open."""
+    if world.mode != "settlement":
+        pytest.skip("only settlement mode books a payment from a closure")
+    open_cases(world.engine, {A: 100_000})
+    world.clock = OPENED - timedelta(minutes=20)  # the closure is applied at OPENED
+    world.closure(D1, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
+    with world.engine.connect() as conn:
+        from sqlalchemy import text
+
+        row = conn.execute(
+            text(
+                "SELECT p.booked_at >= k.opened_at, p.booked_at <= k.opened_at,"
+                " CAST(p.booked_at AS VARCHAR(40)) = CAST(k.opened_at AS VARCHAR(40))"
+                " FROM erp_payment p JOIN ink_case k ON k.invoice_id = p.invoice_id"
+                " WHERE p.kind = 'agency_settlement'"
+            )
+        ).one()
+    assert tuple(bool(v) for v in row) == (True, True, True)
 
 
 def test_money_after_a_closure_is_detected_once_and_classified(world):
