@@ -228,12 +228,11 @@ def test_a_payout_long_before_any_closure_pays_nothing(world):
     assert [m["amount"] for m in outcome["missing_payouts"]] == [100_000]
 
 
+@pytest.mark.parametrize("world", ["settlement"], indirect=True)  # bank mode books no closure
 def test_a_settlement_booked_when_the_case_opened_counts_as_booked_while_it_is_open(world):
     """The settlement payment's ``booked_at`` is stored as ``ink_case.opened_at`` is (SQLite
     compares them as text: the driver's own ``...+00:00`` sorts before ``....000000``), so a
     payment booked at the moment the case opened counts as booked while it was open."""
-    if world.mode != "settlement":
-        pytest.skip("only settlement mode books a payment from a closure")
     open_cases(world.engine, {A: 100_000})
     world.clock = OPENED - timedelta(minutes=20)  # the closure is applied at OPENED
     world.closure(D1, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
