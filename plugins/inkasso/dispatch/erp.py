@@ -11,7 +11,17 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import Column, Connection, Date, DateTime, Integer, MetaData, String, Table, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    text,
+)
 
 from inkasso.dispatch.rules import ClientSettings
 from inkasso.sql import query
@@ -54,8 +64,17 @@ def read_marked_invoices(
     statements run on ``conn`` between chunks, in the same transaction.
     """
     compiled = query("erp/select_marked_invoices").compile(dialect=conn.dialect)
+    # the cutoff as marked_at is stored (the raw cursor applies no SQLAlchemy type): SQLite
+    # compares the stored text, and the driver's own form of a datetime (``+00:00``) sorts
+    # wrongly against it at an equal time
+    as_stored = DateTime(timezone=True).dialect_impl(conn.dialect).bind_processor(conn.dialect)
     params = compiled.construct_params(
-        {"client_id": client_id, "cutoff": cutoff, "yes": True, "no": False}
+        {
+            "client_id": client_id,
+            "cutoff": as_stored(cutoff) if as_stored else cutoff,
+            "yes": True,
+            "no": False,
+        }
     )
     if compiled.positiontup:  # qmark / numeric drivers (sqlite3)
         params = [params[name] for name in compiled.positiontup]

@@ -290,3 +290,23 @@ def test_profile_says_whether_the_file_carries_the_reminder_count():
     raw = yaml.safe_load((agencies_dir() / "intrum.yaml").read_text(encoding="utf-8"))
     with pytest.raises(LayoutError, match="carries_reminder_count is true but the detail has no"):
         check_profile_layouts(profile_from_dict(raw | {"carries_reminder_count": True}))
+
+
+def test_marks_count_strictly_before_the_cutoff_to_the_microsecond(erp, base):
+    """A manual run's cutoff is any moment: an invoice marked one microsecond before it is sent,
+    one marked at that very moment waits for the next run (SQLite compares the stored text:
+    the cutoff is bound as the column's own type, not the driver's ``+00:00`` form)."""
+    from inkasso.agreements import load_agreements
+    from inkasso.dispatch import prepare_new_cases
+
+    cutoff = NOW - timedelta(hours=1, microseconds=-250_000)  # 03:00:00.250000
+    before = customer(
+        erp, "lowell_no", "Ola Nordmann", marked_at=cutoff - timedelta(microseconds=1)
+    )
+    at = customer(erp, "lowell_no", "Kari Nordmann", marked_at=cutoff)
+    (agreement,) = load_agreements(erp, agreement_id="lowell_no")
+    result = prepare_new_cases(erp, agreement, DAY, cutoff, base, now=NOW)
+    assert result["status"] == "written" and result["cases"] == 1
+    sent = rows(erp, "SELECT invoice_id FROM ink_case")
+    assert list(sent["invoice_id"]) == [before]
+    assert at not in holds(erp, "lowell_no")  # not held either: not yet due for this run
