@@ -17,7 +17,6 @@ from inkasso.bank.importer import import_bank_file
 from inkasso.bank.model import payments_frame
 from inkasso.db.schema import ink_agreement, ink_case, ink_file_log
 from inkasso.formats import load_layout, load_profile
-from inkasso.money.check import check_books
 from inkasso.report.gather import gather_client_day
 from inkasso.report.render import render_report
 from tests.inkasso.money.world import (
@@ -25,6 +24,7 @@ from tests.inkasso.money.world import (
     CLIENT,
     CUSTOMER_NO,
     SENT,
+    books_close,
     kid,
     new_world,
     open_cases,
@@ -32,18 +32,6 @@ from tests.inkasso.money.world import (
 
 D1, D2, D3, D4 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6))
 A, B = 301, 302
-
-
-@pytest.fixture(params=["bank", "settlement"])
-def world(request, erp_engine, tmp_path):
-    """An empty world in one booking mode (the cases are opened by each test)."""
-    return new_world(erp_engine, tmp_path / "files", request.param)
-
-
-def books_close(world, day):
-    report = check_books(world.engine, day)
-    assert report.violations == [], report.violations
-    return report
 
 
 def bgmax_of(day, payments: list[dict]) -> bytes:

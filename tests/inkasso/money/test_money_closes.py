@@ -12,30 +12,17 @@ import pytest
 
 from inkasso.bank.payouts import reconcile_payouts
 from inkasso.cli import main as cli
-from inkasso.money.check import check_books
 from tests.inkasso.money.world import (
     AGREEMENT,
     OPENED,
     SENT,
+    books_close,
     kid,
-    new_world,
     open_cases,
 )
 
 D1, D2, D3 = (SENT + timedelta(days=n) for n in (3, 4, 5))
 A, B, C = 101, 102, 103  # paid in two parts, uncollectible after a part, recalled
-
-
-@pytest.fixture(params=["bank", "settlement"])
-def world(request, erp_engine, tmp_path):
-    """An empty world in one booking mode (the cases are opened by each test)."""
-    return new_world(erp_engine, tmp_path / "files", request.param)
-
-
-def assert_books_close(world, day):
-    report = check_books(world.engine, day)
-    assert report.violations == [], report.violations
-    return report
 
 
 def verdicts(world) -> list[tuple]:
@@ -53,7 +40,7 @@ def verdicts(world) -> list[tuple]:
 
 def test_collected_money_reaches_the_invoices_and_the_books_close(world):
     open_cases(world.engine, {A: 100_000, B: 50_000, C: 80_000})
-    assert_books_close(world, SENT)
+    books_close(world, SENT)
 
     # day 1: the agency collects part of A and of B (B then ends uncollectible); C is recalled
     world.adjustment(C, "recall", 80_000, D1)
@@ -73,7 +60,7 @@ def test_collected_money_reaches_the_invoices_and_the_books_close(world):
     else:  # settlement: booked against the interim account at once
         assert world.invoice(A) == {"status": "at_collection", "remaining": 70_000}
         assert world.invoice(B) == {"status": "collection_ended", "remaining": 40_000}
-    report = assert_books_close(world, D1)
+    report = books_close(world, D1)
     assert report.totals["SEK"]["collected"] == 40_000
 
     # day 2: the payouts of day 1 arrive: per invoice by KID (bank), one lump (settlement)
@@ -91,13 +78,13 @@ def test_collected_money_reaches_the_invoices_and_the_books_close(world):
     assert world.invoice(A) == {"status": "at_collection", "remaining": 70_000}
     assert world.invoice(B) == {"status": "collection_ended", "remaining": 40_000}
     assert world.scalar("SELECT COUNT(*) FROM erp_payment WHERE kind = 'direct'") == 0
-    assert_books_close(world, D2)
+    books_close(world, D2)
 
     # day 2: the rest of A is collected; day 3 its payout
     world.closure(D2, [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0}])
     expected_a = "payout_pending" if world.mode == "bank" else "paid"
     assert world.invoice(A)["status"] == expected_a
-    assert_books_close(world, D2)
+    books_close(world, D2)
     world.bank_file(
         D3,
         [{"reference": kid(A) if world.mode == "bank" else "91235", "amount": 70_000,
@@ -127,7 +114,7 @@ def test_collected_money_reaches_the_invoices_and_the_books_close(world):
             "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = '1684'"
         )
         assert balance == 0
-    report = assert_books_close(world, D3)
+    report = books_close(world, D3)
     totals = report.totals["SEK"]
     assert totals == {
         "sent": 230_000, "collected": 110_000, "direct": 0, "credited": 0, "recalled": 80_000,
@@ -162,7 +149,7 @@ def test_a_payout_short_of_the_collection_differs_and_a_late_one_is_listed(world
             "SELECT SUM(debit) - SUM(credit) FROM erp_journal_line WHERE account = '1684'"
         )
         assert balance == 62_500  # explained: collected 160 000.00, paid out 97 500.00
-    report = assert_books_close(world, later)
+    report = books_close(world, later)
     assert any("differs" in item for item in report.listed)
 
 
@@ -186,7 +173,7 @@ def test_a_payout_before_the_closure_reporting_it_reconciles_once_the_closure_ar
     assert outcome["missing_payouts"] == []
     settled = [(amount, verdict, s) for _, amount, verdict, s in verdicts(world)]
     assert settled == [(40_000, "matched", 40_000), (60_000, "matched", 60_000)]
-    report = assert_books_close(world, d5)
+    report = books_close(world, d5)
     assert not [i for i in report.listed if "waiting" in i or "missing" in i], report.listed
     assert world.invoice(A) == {"status": "paid", "remaining": 0}
 
@@ -287,7 +274,7 @@ def test_money_after_a_closure_is_detected_once_and_classified(world):
         (B, "credit_note", 10_000, "reduces_open", 0),
     ]
     assert world.corrections(D3)["after_closure"] == 0  # recorded once
-    report = assert_books_close(world, D3)
+    report = books_close(world, D3)
     refund = [item for item in report.listed if "refund to handle" in item]
     assert len(refund) == 1 and "250,00" in refund[0]
     assert world.invoice(B) == {"status": "collection_ended", "remaining": 40_000}
@@ -299,7 +286,7 @@ def test_a_back_dated_credit_note_is_reported_to_the_agency(world):
     out = world.corrections(D1)
     assert (out["status"], out["corrections"], out["amount"]) == ("written", 1, 7_000)
     assert world.corrections(D2)["status"] == "nothing_to_report"
-    assert_books_close(world, D2)
+    books_close(world, D2)
 
 
 def test_the_check_finds_wrong_money_and_the_cli_fails(world, capsys, erp_url):
@@ -329,7 +316,7 @@ def test_airflow_dates_reach_the_ledger_on_every_database(world):
     with world.engine.begin() as conn:
         outcome = reconcile_payouts(conn, [AGREEMENT], pendulum.date(D2.year, D2.month, D2.day))
     assert outcome["matched"] == 1
-    assert_books_close(world, pendulum.date(D2.year, D2.month, D2.day))
+    books_close(world, pendulum.date(D2.year, D2.month, D2.day))
 
 
 def test_the_demo_erps_credit_notes_and_recalls_are_registered_and_never_below_zero(world):
@@ -343,4 +330,4 @@ def test_the_demo_erps_credit_notes_and_recalls_are_registered_and_never_below_z
     assert world.scalar("SELECT MIN(remaining_amount) FROM erp_invoice") >= 0
     out = world.corrections(D1)  # everything the ERP registered reaches the agency once
     assert out["corrections"] == 3
-    assert_books_close(world, D1)
+    books_close(world, D1)

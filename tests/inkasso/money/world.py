@@ -257,3 +257,12 @@ def receipt_rejecting(world: World, day: date, case_id: int) -> None:
     )  # fmt: skip
     data = load_layout(spec.layout).write({"customer_no": CUSTOMER_NO, "file_date": day}, frame)
     world.receive(day, "receipt", name, data)
+
+
+def books_close(world, day):
+    """The project's money check of ``day``: no violation; returns its report."""
+    from inkasso.money.check import check_books
+
+    report = check_books(world.engine, day)
+    assert report.violations == [], report.violations
+    return report
