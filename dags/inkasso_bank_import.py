@@ -58,7 +58,8 @@ task each):
      customer ledger must show the money received; `inkasso_corrections` reports the payment to
      the agency, which lowers its claim, and the agency's closure settles the rest. A
      reversal (a negative payment) raises the remaining amount only by what it takes back
-     beyond an over-payment, and re-opens a `paid` invoice it leaves owing;
+     beyond an over-payment; a `paid` invoice it leaves owing becomes `open` again (or, when
+     its case has ended, gets the ended case's status);
    - `unmatched` otherwise (for a person to allocate; in the report).
 5. **Reconciliation**: each payout against the settlement it pays: what the agency collected
    (`ink_collection`, the change in a case's collected amount per closure record) since the
