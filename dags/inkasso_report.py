@@ -23,7 +23,9 @@ reason), closures by status with amounts, agency payouts reconciled or not, file
 (file, line, field, reason), manual-export files waiting to be sent by hand and where they are,
 cases sent more than `stale_days` days ago still without a receipt, invoices held back by reason
 and the day's task failures of every inkasso DAG (`ink_run_issue`, written by their failure
-callback); payouts given to an agreement by the agency's account alone (`payouts_picked`). Bank
+callback); payouts given to an agreement by the agency's account alone (`payouts_picked`);
+money after closure (refunds to handle, refunds cancelled by a bank reversal), cases ended
+unpaid, payouts overdue and the interim account's balance. Bank
 files read, per client, and bank files not read (`refused`, `vanished`; names quoted and
 escaped). National ids are masked before rendering.
 
