@@ -31,7 +31,8 @@ escaped). National ids are masked before rendering.
 
 **A backfilled or re-run day tells that day:** receipts and closures by what that day's files did
 (each case's last event of them), cases ended unpaid, payouts reconciled and overdue as the files
-logged up to that day left them, the interim balance and cases without receipt of that day.
+logged up to that day left them, the interim balance by the journal lines dated up to that
+day, and cases without receipt of that day.
 Held-back invoices show the amount and currency each had when it was held
 (`ink_dispatch_hold`); holds recorded before migration 0013 show what is left on the invoice
 now, and a mail of an earlier day with such holds labels them "amounts as of <time> UTC".
