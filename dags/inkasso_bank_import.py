@@ -68,8 +68,8 @@ task each):
    covers, on the `ink_payout` rows; collections more than 2 days old with no payout are listed
    as missing payouts. An agency that pays first and reports the closure up to 2 days later is
    matched too: a payout with nothing collected up to its day pays the next closure's
-   collections, unless a payout is dated on that closure's own day. Recomputed every run, so a payout that arrived before its closure file turns
-   `matched` on a later run.
+   collections, unless a payout is dated on that closure's own day. Recomputed every run, so a
+   payout that arrived before its closure file turns `matched` on a later run.
 
 **Day finished:** `summarize` emits an event on the asset `inkasso://erp/payments` with
 `extra={"business_date": "<day>"}`; `inkasso_corrections` waits for it, and `inkasso_report`
