@@ -30,7 +30,8 @@ for each active agency agreement (one mapped task each):
    the run's business day (its logical date in Europe/Oslo) and not reported before; one the
    ERP registered after the case was sent counts even when it is dated earlier (back-dated).
    Money that moved on a case that already *ended* is not for the agency: it is recorded in
-   `ink_after_closure` (an over-payment, a refund due, or less still owed) for the day's mail.
+   `ink_after_closure` (an over-payment, a refund due, or less still owed; a bank reversal of
+   money counted as a refund takes it back, `refund_cancelled`) for the day's mail.
    In one
    transaction: `ink_correction` rows, one correction file with the agency profile's layout and
    name (Lowell/Lindorff: `RD` + customer number + date + time) in the outbox, the file log

@@ -15,7 +15,8 @@ DOC = """
 
 Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped task each):
 
-1. **prepare** (pool `erp_writer`): reads the invoices marked for collection before the run's logical date, applies
+1. **prepare** (pool `erp_writer`): reads the invoices marked for collection before the run's
+   logical date (strictly: one marked at that very moment goes the next day), applies
    the rules (open, undisputed, not at collection, no earlier case of the invoice; the gates
    before sending from `include/rules/gates.yaml` and the agreement's `gates` JSON:
    `currency_mismatch`, `time_barred`, `not_due`, `too_few_reminders` (Norway: the
@@ -29,7 +30,11 @@ Every day at 05:00 (Europe/Oslo), for each active agency agreement (one mapped t
    agency profile's name and layout (header: the agreement's payback account, else the
    client's default; details: the reminder count where the profile carries it), and in one
    transaction opens the cases, puts the invoices *at collection*, writes history events and
-   the file log. Held-back invoices and their reasons land in `ink_dispatch_hold`; the business
+   the file log. That transaction holds the agreement's outgoing-file lock and the client's
+   booking lock (a bank import of the client waits), and the cases' `opened_at` falls after
+   every payment it could read (`inkasso.stamps`): a direct payment is either taken off the
+   amount sent or reported by `inkasso_corrections`, never both. Held-back invoices land in
+   `ink_dispatch_hold` with their reasons and the amount and currency of the day; the business
    date is the gates' reference day, so a held invoice goes on the first day it is allowed.
 2. **deliver** (pool `sftp`): sends every logged, undelivered file of the agreement: SFTP
    (temporary name, read back and compared by sha256 with the file log, rename) or the

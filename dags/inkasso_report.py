@@ -23,15 +23,19 @@ reason), closures by status with amounts, agency payouts reconciled or not, file
 (file, line, field, reason), manual-export files waiting to be sent by hand and where they are,
 cases sent more than `stale_days` days ago still without a receipt, invoices held back by reason
 and the day's task failures of every inkasso DAG (`ink_run_issue`, written by their failure
-callback); payouts given to an agreement by the agency's account alone (`payouts_picked`). Bank
+callback); payouts given to an agreement by the agency's account alone (`payouts_picked`);
+money after closure (refunds to handle, refunds cancelled by a bank reversal), cases ended
+unpaid, payouts overdue and the interim account's balance. Bank
 files read, per client, and bank files not read (`refused`, `vanished`; names quoted and
 escaped). National ids are masked before rendering.
 
 **A backfilled or re-run day tells that day:** receipts and closures by what that day's files did
 (each case's last event of them), cases ended unpaid, payouts reconciled and overdue as the files
-logged up to that day left them, the interim balance and cases without receipt of that day.
-Held-back invoices' amounts are the invoices' amounts now (not kept per day): a mail of an
-earlier day labels them "amounts as of <time> UTC".
+logged up to that day left them, the interim balance by the journal lines dated up to that
+day, and cases without receipt of that day.
+Held-back invoices show the amount and currency each had when it was held
+(`ink_dispatch_hold`); holds recorded before migration 0013 show what is left on the invoice
+now, and a mail of an earlier day with such holds labels them "amounts as of <time> UTC".
 
 **After the day's flows, by data:** `wait_for_day` (sensor, `reschedule` mode, every 2 minutes,
 at most 3 hours) waits until each upstream flow has emitted its finished-day event for the

@@ -40,7 +40,8 @@ bank import beside a dispatch). These locks stop that:
     killed process loses its session and so the lock); on the same host a dead process id says
     the same; otherwise a claim older than ``CLAIM_LEASE`` counts as abandoned.
 
-Order: a transaction takes these locks only in this order, so two never wait for each other:
+Order: a transaction takes these locks only in this order, so two never wait for each other
+in a circle (no deadlock):
 ``lock_outgoing`` (agreement) before ``lock_inbound`` (agreement) and before ``lock_books``
 (client); the bank import's lock on a file's bytes (``inkasso.bank.importer``, namespace 7303)
 before ``lock_books``, and ``lock_books`` before its lock on a bank file name

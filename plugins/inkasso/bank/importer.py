@@ -5,9 +5,10 @@
 * the original bytes are archived under ``inbound/bank/<client>/<business date>/``;
 * a file that does not read, whose control records disagree with its body, that holds a
   payment in another currency than the client's (BgMax deposits may be in EUR), or a payment
-  into an account that is not the client's (its default bank account or an agreement's payback
-  account; BgMax: the deposit's bank account or its opening's bankgiro), is quarantined whole (``quarantine/bank/<client>/``, file log status ``quarantined``, the line and field in
-  ``ink_file_issue``): nothing of it is booked;
+  into an account that is not the client's (its default bank account, an agreement's payback
+  account or one of the drop's ``accounts``; BgMax: the deposit's bank account or its opening's
+  bankgiro), is quarantined whole (``quarantine/bank/<client>/``, file log status
+  ``quarantined``, the line and field in ``ink_file_issue``): nothing of it is booked;
 * a name already holding other bytes there (the bank used it again) keeps those: the new copy is
   ``<sha256[:12]>_<name>``, so each log row's path holds its own file;
 * an AvtaleGiro file (agreements, payment requests) is logged as ``ignored``: not money received;
@@ -19,6 +20,8 @@ when two runs take them at once: the booking transaction locks the bytes and loo
 bytes under a name already booked are a new file: booked on their own, under the ERP name
 `names.erp_bank_file` gives them (``<name>#<file_id>``), since their references may repeat the
 earlier file's. A reference twice within one file quarantines it (the ERP keeps each once).
+The booking also holds the client's booking lock (`inkasso.locks.lock_books`: a dispatch of the
+client waits), and the payments' ``booked_at`` follows the commit order (`inkasso.stamps`).
 
 A file is given as bytes or as a local path; a path is hashed, archived and read in streams, and
 the payments are read in chunks (``chunk_rows`` lines) staged one by one and booked once at the

@@ -5,7 +5,8 @@ matched once to the client's invoices by KID / OCR reference into a second tempo
 (``CREATE TABLE ... AS SELECT``; a payout from an account several agreements share goes to the
 agreement of the paid invoice's case, `payout_groups`), from which one ``INSERT ... SELECT``
 records every payment in ``erp_payment``, one ``UPDATE ... FROM`` lowers the paid invoices'
-remaining amounts and one query counts them. No statement per payment or per invoice. A file read
+remaining amounts (a reversal raises one only by what it takes back beyond an over-payment) and
+one query counts them. No statement per payment or per invoice. A file read
 in chunks is staged chunk by chunk (`begin_stage`, `append_stage`) and booked once at the end
 (`book_staged`), in one transaction.
 """

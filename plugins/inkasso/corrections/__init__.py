@@ -16,7 +16,8 @@ one correction file per agreement -> the agency.
 
 Before that, money that moved on the agreement's cases after they ended (direct payments,
 credit notes, recalls the agency will not hear of) is recorded for a person
-(``inkasso.money.after_closure``): over-payments and refunds due appear in the day's mail.
+(``inkasso.money.after_closure``): over-payments, refunds due and refunds a bank reversal
+took back (``refund_cancelled``) appear in the day's mail.
 
 Two runs of one agreement at once (overlapping runs, a backfill) take turns on the agreement's
 outgoing-file lock (``inkasso.locks``): the second finds the events reported by the first and

@@ -15,8 +15,9 @@ What counts for day D (the business day of the report run):
 * payouts: ``ink_payout`` rows whose ``erp_payment`` came from a bank file logged for D (and
   those given by the account alone: ``picked``), reconciled, like the payouts overdue, against
   what the files logged up to D had brought (``bank.payouts.verdicts_as_of``);
-* held back: the day's invoices and reasons; their amounts are the invoices' now (labelled
-  "as of" when the mail is read after D);
+* held back: the day's invoices and reasons, with the amount and currency each had when held
+  (``ink_dispatch_hold``); a hold recorded before migration 0013 counts what is left on its
+  invoice now (labelled "as of" when the mail is read after D);
 * bank files listed but not read (refused, vanished): ``ink_bank_notice`` of D;
 * quarantined and flagged files (with their ``ink_file_issue`` rows) and bank files read:
   logged for D;
