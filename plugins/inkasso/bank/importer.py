@@ -538,19 +538,14 @@ def record_notices(
     conn: Connection, drop, results: list[dict], *, business_date: date, now: datetime, run_id=None
 ) -> int:
     """Keep the drop's ``refused`` and ``vanished`` files of the day in ``ink_bank_notice`` (they
-    are in no file log) for the day's report; a rerun adds only names not kept yet. Returns how
-    many rows it wrote."""
-    n = ink_bank_notice.c
-    wanted = {(r["status"], r["file_name"]) for r in results if r["status"] in NOTICE_STATUSES}
+    are in no file log) for the day's report, each (status, name) once per client and day: a
+    rerun, or a run beside this one, adds nothing (``ON CONFLICT DO NOTHING`` on the table's
+    unique key, so two runs at once never fail on it). Returns how many it was given."""
+    wanted = sorted(
+        {(r["status"], r["file_name"]) for r in results if r["status"] in NOTICE_STATUSES}
+    )
     if not wanted:
         return 0
-    kept = set(
-        conn.execute(
-            select(n.status, n.file_name).where(
-                n.client_id == drop.client_id, n.business_date == business_date
-            )
-        ).all()
-    )
     rows = [
         {
             "client_id": drop.client_id,
@@ -561,11 +556,23 @@ def record_notices(
             "run_id": run_id,
             "at": now,
         }
-        for status, name in sorted(wanted - kept)
+        for status, name in wanted
     ]
-    if rows:
-        conn.execute(insert(ink_bank_notice), rows)
+    conn.execute(_insert_new(conn, ink_bank_notice, NOTICE_KEY), rows)
     return len(rows)
+
+
+NOTICE_KEY = ("client_id", "business_date", "status", "file_name")  # uq_ink_bank_notice_...
+
+
+def _insert_new(conn: Connection, table, key: tuple[str, ...]):
+    """An INSERT into ``table`` that skips rows whose ``key`` is there already (committed by
+    another transaction too: PostgreSQL waits for it, then skips)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(key))
 
 
 def log_summary(results: list[dict]) -> dict:

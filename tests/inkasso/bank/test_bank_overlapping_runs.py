@@ -127,3 +127,43 @@ def test_a_broken_file_imported_by_two_runs_at_once_is_quarantined_once(
     logged = rows(demo, "SELECT status FROM ink_file_log WHERE file_name = 'OCR.txt'")
     assert logged["status"].tolist() == ["quarantined"]
     assert one(demo, "SELECT COUNT(*) FROM erp_payment") == 0
+
+
+class _Drop:
+    client_id = CLIENT
+
+    def describe(self) -> str:
+        return "sftp://bank_no/outbox"
+
+
+def test_a_refused_name_noted_by_two_runs_at_once_is_kept_once_and_neither_fails(demo):
+    """Two runs of one client and day list the same refused and vanished names: the second
+    writes while the first holds its uncommitted rows, then finds them kept (before, it failed
+    on the table's unique key)."""
+    from inkasso.bank.importer import record_notices
+
+    results = [
+        {"status": "refused", "file_name": "../x"},
+        {"status": "vanished", "file_name": "OCR.1.txt"},
+    ]
+    done, errors = threading.Event(), []
+
+    def second() -> None:
+        try:
+            with demo.begin() as conn:
+                record_notices(conn, _Drop(), results, business_date=DAY, now=NOW, run_id="b")
+        except Exception as exc:  # noqa: BLE001  the test's verdict, reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    with demo.begin() as conn:
+        record_notices(conn, _Drop(), results, business_date=DAY, now=NOW, run_id="a")
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1.0)  # the second run is now waiting on our uncommitted rows (or lock)
+        assert not done.is_set()
+    thread.join(timeout=60)
+    assert done.is_set() and errors == []
+    kept = rows(demo, "SELECT status, file_name, run_id FROM ink_bank_notice ORDER BY status")
+    assert kept.values.tolist() == [["refused", "../x", "a"], ["vanished", "OCR.1.txt", "a"]]
