@@ -25,7 +25,8 @@ cases sent more than `stale_days` days ago still without a receipt, invoices hel
 and the day's task failures of every inkasso DAG (`ink_run_issue`, written by their failure
 callback); payouts given to an agreement by the agency's account alone (`payouts_picked`);
 money after closure (refunds to handle, refunds cancelled by a bank reversal), cases ended
-unpaid, payouts overdue and the interim account's balance. Bank
+unpaid, payouts overdue and the interim account's balance (once per account: agreements
+sharing one show it in the first one's section, with whom it is shared). Bank
 files read, per client, and bank files not read (`refused`, `vanished`; names quoted and
 escaped). National ids are masked before rendering.
 

@@ -295,3 +295,73 @@ def test_filter_values_with_quotes_sql_and_html_match_nothing_and_come_back_esca
             assert got.status_code == 200, (path, field)
             assert "<script>alert(1)" not in got.text, (path, field)
             assert 'data-case-id="' not in got.text and 'data-file-id="' not in got.text
+
+
+def test_held_back_shows_what_each_invoice_was_held_with(ui_data, airflow_app):  # noqa: F811
+    """A day's held back invoices show the amount each had when it was held (as that day's
+    mail does), not what is left on it now; a hold recorded without its amount (before 0013)
+    shows the invoice's amount now, labelled "as of now"."""
+    from sqlalchemy import update
+    from test_view import _cells
+
+    from inkasso.db.schema import erp_invoice, ink_dispatch_hold
+    from inkasso.money.amounts import format_money
+
+    h, i = ink_dispatch_hold.c, erp_invoice.c
+    with ui_data["engine"].connect() as conn:
+        day, reason = conn.execute(select(h.business_date, h.reason).limit(1)).one()
+        hold = (  # the first row of that day's and reason's page
+            conn.execute(
+                select(ink_dispatch_hold, i.invoice_no, i.remaining_amount)
+                .join(erp_invoice, i.invoice_id == h.invoice_id)
+                .where(h.business_date == day, h.reason == reason)
+                .order_by(h.agreement_id, h.invoice_id)
+                .limit(1)
+            )
+            .mappings()
+            .one()
+        )
+        group_held = conn.execute(
+            select(func.sum(h.amount), func.count(), func.count(h.amount)).where(
+                h.agreement_id == hold["agreement_id"],
+                h.business_date == day,
+                h.reason == reason,
+                h.currency == hold["currency"],
+            )
+        ).one()
+    assert group_held[1] == group_held[2], "the dataset's holds are recorded with amounts"
+    key = (h.agreement_id == hold["agreement_id"]) & (h.business_date == day)
+    key &= h.invoice_id == hold["invoice_id"]
+    paid_since = 12_345  # the debtor paid part of it after the day: held with more than now
+
+    def shown(client):
+        page = client.get("/inkasso/holds", params={"business_date": day, "reason": reason})
+        row = [
+            r[5]
+            for r in _cells(page.text, "holds")
+            if (r[0], r[2]) == (hold["agreement_id"], hold["invoice_no"])
+        ]
+        group = [
+            r[5]
+            for r in _cells(page.text, "hold-summary")
+            if (r[1], r[3]) == (hold["agreement_id"], reason) and hold["currency"] in r[5]
+        ]
+        return row, group
+
+    try:
+        with ui_data["engine"].begin() as conn:
+            conn.execute(update(ink_dispatch_hold).where(key).values(amount=h.amount + paid_since))
+        with _client(airflow_app) as client:
+            client.cookies.set("_token", token())
+            assert shown(client) == (
+                [format_money(hold["amount"] + paid_since, hold["currency"])],
+                [format_money(int(group_held[0]) + paid_since, hold["currency"])],
+            )
+            with ui_data["engine"].begin() as conn:  # as a dispatch before 0013 left it
+                conn.execute(update(ink_dispatch_hold).where(key).values(amount=None))
+            row, group = shown(client)
+            now = format_money(hold["remaining_amount"], hold["currency"])
+            assert row == [f"{now} as of now"] and group[0].endswith("as of now")
+    finally:
+        with ui_data["engine"].begin() as conn:
+            conn.execute(update(ink_dispatch_hold).where(key).values(amount=hold["amount"]))

@@ -51,7 +51,13 @@ class AgencySection:
     after_closure: list[dict] = field(default_factory=list)
     ended_unpaid: list[dict] = field(default_factory=list)
     payouts_awaited: list[dict] = field(default_factory=list)
+    # the interim account's balance, given once per account: agreements sharing it
+    # (interim_shared_with) show it in the first one's section, the others say where
+    # (interim_shown_in), so that no one adds the same money twice
+    interim_account: str | None = None
     interim_balance: int | None = None
+    interim_shared_with: list[str] = field(default_factory=list)
+    interim_shown_in: str | None = None
 
     @property
     def receipts_rejected_total(self) -> Figure:
@@ -86,6 +92,7 @@ class AgencySection:
             or self.ended_unpaid
             or self.payouts_awaited
             or self.interim_balance
+            or self.interim_shown_in
         )
 
 

@@ -65,25 +65,50 @@ def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:
     return out
 
 
-def interim_balances(conn: Connection, client_id: int, day: date) -> dict[str, int]:
-    """Settlement-mode agreements of the client -> their interim account's balance (øre) at the
-    end of ``day`` (journal lines dated on or before it: a backfilled day shows its own)."""
-    out = {}
+def interim_balances(conn: Connection, client_id: int, day: date) -> dict[str, dict]:
+    """Settlement-mode agreements of the client -> their interim account at the end of ``day``
+    (journal lines dated on or before it: a backfilled day shows its own).
+
+    Each entry has ``account``, ``shared_with`` (the client's other settlement agreements on the
+    same account) and ``balance`` (øre). Agreements sharing an account share its money, so the
+    balance is given once, to the first of them by id; the others get ``balance`` None and
+    ``shown_in`` (that agreement) when the balance is not zero: never the same money twice.
+    """
     agreements = conn.execute(
-        select(ink_agreement.c.agreement_id, ink_agreement.c.interim_account).where(
+        select(ink_agreement.c.agreement_id, ink_agreement.c.interim_account)
+        .where(
             ink_agreement.c.client_id == client_id,
             ink_agreement.c.booking_mode == "settlement",
+            ink_agreement.c.interim_account.is_not(None),
         )
+        .order_by(ink_agreement.c.agreement_id)
     ).all()
-    j = erp_journal_line.c
+    by_account: dict[str, list[str]] = {}
     for agreement_id, account in agreements:
-        out[agreement_id] = int(
-            conn.execute(
-                select(func.coalesce(func.sum(j.debit - j.credit), 0)).where(
-                    j.client_id == client_id, j.account == account, j.journal_date <= day
-                )
-            ).scalar()
-        )
+        by_account.setdefault(account, []).append(agreement_id)
+    j = erp_journal_line.c
+    balances = dict(
+        conn.execute(
+            select(j.account, func.sum(j.debit - j.credit))
+            .where(
+                j.client_id == client_id,
+                j.account.in_(list(by_account) or [""]),
+                j.journal_date <= day,
+            )
+            .group_by(j.account)
+        ).all()
+    )
+    out = {}
+    for account, ids in by_account.items():
+        balance = int(balances.get(account) or 0)
+        for agreement_id in ids:
+            first = agreement_id == ids[0]
+            out[agreement_id] = {
+                "account": account,
+                "shared_with": [o for o in ids if o != agreement_id],
+                "balance": balance if first else None,
+                "shown_in": None if first or not balance else ids[0],
+            }
     return out
 
 
@@ -97,5 +122,9 @@ def add_money_sections(conn: Connection, report, sections: dict, day: date) -> N
         sections[r["agreement_id"]].ended_unpaid.append(r)
     for r in missing_payouts(conn, ids, day, known_by=day):
         sections[r["agreement_id"]].payouts_awaited.append(r)
-    for agreement_id, balance in interim_balances(conn, report.client_id, day).items():
-        sections[agreement_id].interim_balance = balance
+    for agreement_id, interim in interim_balances(conn, report.client_id, day).items():
+        section = sections[agreement_id]
+        section.interim_account = interim["account"]
+        section.interim_balance = interim["balance"]
+        section.interim_shared_with = interim["shared_with"]
+        section.interim_shown_in = interim["shown_in"]

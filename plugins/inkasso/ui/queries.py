@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, false, func, literal, select, true, union_all
+from sqlalchemy import and_, case, false, func, literal, select, true, union_all
 from sqlalchemy.engine import Connection
 
 from inkasso.db.schema import (
@@ -551,6 +551,10 @@ def holds_summary(conn: Connection, *, client_id: int | None, business_date: dat
     holds of each agreement's latest dispatch: the latest day with holds or with a new-cases
     file (a later dispatch that sent cases and held nothing back leaves no holds to show);
     ``business_date`` shows one day instead.
+
+    Amounts are those each invoice had when held (``ink_dispatch_hold.amount``, ``currency``,
+    kept since migration 0013), as that day's mail gives them, summed per currency only; a hold
+    recorded before 0013 counts what is left on its invoice now (``amount_now``).
     """
     days = union_all(
         select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.business_date),
@@ -576,28 +580,38 @@ def holds_summary(conn: Connection, *, client_id: int | None, business_date: dat
     else:
         day_cond = h.c.business_date == business_date
     client_cond = true() if client_id is None else ink_agreement.c.client_id == client_id
+    amount, currency = held_amount()
     groups = conn.execute(
         select(
             ink_agreement.c.client_id,
             h.c.agreement_id,
             h.c.business_date,
             h.c.reason,
-            erp_invoice.c.currency,
+            currency.label("currency"),
             func.count().label("invoices"),
-            func.coalesce(func.sum(erp_invoice.c.remaining_amount), 0).label("amount"),
+            func.coalesce(func.sum(amount), 0).label("amount"),
+            func.coalesce(func.sum(case((h.c.amount.is_(None), 1), else_=0)), 0).label("now"),
         )
         .select_from(base)
         .where(day_cond, client_cond)
         .group_by(
-            ink_agreement.c.client_id,
-            h.c.agreement_id,
-            h.c.business_date,
-            h.c.reason,
-            erp_invoice.c.currency,
+            ink_agreement.c.client_id, h.c.agreement_id, h.c.business_date, h.c.reason, currency
         )
-        .order_by(ink_agreement.c.client_id, h.c.agreement_id, h.c.reason)
+        .order_by(ink_agreement.c.client_id, h.c.agreement_id, h.c.reason, currency)
     ).mappings()
-    return {"groups": [dict(g) for g in groups], "base": base, "where": [day_cond, client_cond]}
+    groups = [
+        {k: v for k, v in g.items() if k != "now"}
+        | {"amount": int(g["amount"]), "amount_now": bool(g["now"])}
+        for g in groups
+    ]
+    return {"groups": groups, "base": base, "where": [day_cond, client_cond]}
+
+
+def held_amount():
+    """A hold's amount and currency as recorded when held (since 0013), else the invoice's now
+    (a hold recorded before 0013 kept none)."""
+    h, i = ink_dispatch_hold.c, erp_invoice.c
+    return func.coalesce(h.amount, i.remaining_amount), func.coalesce(h.currency, i.currency)
 
 
 def list_holds(
@@ -609,9 +623,11 @@ def list_holds(
     page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> tuple[list[dict], Page]:
-    """The summary groups and one page of the held invoices (details masked)."""
+    """The summary groups and one page of the held invoices (details masked), each with the
+    amount it was held with (``amount_now``: a hold before 0013, the invoice's amount now)."""
     summary = holds_summary(conn, client_id=client_id, business_date=business_date)
     h = ink_dispatch_hold
+    amount, currency = held_amount()
     stmt = (
         select(
             ink_agreement.c.client_id,
@@ -621,8 +637,9 @@ def list_holds(
             h.c.reason,
             h.c.detail,
             erp_invoice.c.invoice_no,
-            erp_invoice.c.remaining_amount,
-            erp_invoice.c.currency,
+            amount.label("amount"),
+            currency.label("currency"),
+            h.c.amount.is_(None).label("amount_now"),
             erp_invoice.c.due_date,
             erp_customer.c.customer_no,
             erp_customer.c.name.label("customer_name"),
@@ -639,6 +656,7 @@ def list_holds(
     )
     for r in rows:
         r["detail"] = mask_text(r["detail"])
+        r["amount_now"] = bool(r["amount_now"])
     return summary["groups"], Page(rows, max(page, 1), page_size, has_next, total, capped)
 
 

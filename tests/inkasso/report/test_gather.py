@@ -51,13 +51,13 @@ def _client(engine, client_id=1, agreements=(("A1", "lindorff", "settlement"),))
             )
 
 
-def _journal(engine, day, debit, credit, ref, client_id=1):
+def _journal(engine, day, debit, credit, ref, client_id=1, account="1684"):
     with engine.begin() as conn:
         conn.execute(
             insert(erp_journal_line).values(
                 client_id=client_id,
                 journal_date=day,
-                account="1684",
+                account=account,
                 debit=debit,
                 credit=credit,
                 text="t",
@@ -74,6 +74,56 @@ def test_interim_balance_of_a_backfilled_day_is_that_days_balance(erp_engine):
     (section,) = gather_client_day(erp_engine, 1, DAY).agencies
     assert section.interim_balance == 10_000 - 3_001
     assert "69,99 NOK" in render_report(gather_client_day(erp_engine, 1, DAY)).text
+
+
+def test_a_shared_interim_account_is_given_once_not_in_each_agreements_section(erp_engine):
+    # Lowell and Intrum book against the client's default 1684: one account, one balance
+    agreements = (("INTRUM", "intrum", "settlement"), ("LOWELL", "lindorff", "settlement"))
+    _client(erp_engine, agreements=agreements)
+    _journal(erp_engine, DAY, 12_345, 0, "closure:1")
+    _journal(erp_engine, DAY, 0, 2_000, "payout:1")
+    _client(erp_engine, client_id=2, agreements=(("B1", "lindorff", "settlement"),))
+    _journal(erp_engine, DAY, 7_000, 0, "other", client_id=2)  # another client's 1684
+    report = gather_client_day(erp_engine, 1, DAY)
+    rendered = render_report(report)
+    for body in (rendered.text, rendered.html):
+        assert body.count("103,45 NOK") == 1  # a finance person adding them gets it right
+        assert "Interim account 1684 balance: 103,45 NOK" in body
+        assert "shared with LOWELL" in body
+        assert "shared with INTRUM: its balance is given once, under INTRUM" in body
+    intrum, lowell = report.agencies
+    assert (intrum.interim_balance, intrum.interim_shared_with) == (10_345, ["LOWELL"])
+    assert (lowell.interim_balance, lowell.interim_shown_in) == (None, "INTRUM")
+
+
+def test_interim_accounts_of_their_own_each_show_their_balance(erp_engine):
+    _client(erp_engine, agreements=(("A1", "lindorff", "settlement"), ("A2", "creno", "bank")))
+    with erp_engine.begin() as conn:  # a second settlement agreement on an account of its own
+        conn.execute(
+            insert(ink_agreement).values(
+                agreement_id="A3",
+                client_id=1,
+                agency="credicare",
+                country="NO",
+                customer_no_at_agency="43",
+                agency_bank_account="98765432109",
+                mode="sftp",
+                booking_mode="settlement",
+                interim_account="1685",
+            )
+        )
+    _journal(erp_engine, DAY, 1_000, 0, "closure:1")
+    _journal(erp_engine, DAY, 2_000, 0, "closure:2", account="1685")
+    a1, a2, a3 = gather_client_day(erp_engine, 1, DAY).agencies
+    assert (a1.interim_balance, a1.interim_shared_with) == (1_000, [])  # A2 books by the bank
+    assert (a2.interim_balance, a2.interim_shown_in) == (None, None)
+    assert (a3.interim_account, a3.interim_balance, a3.interim_shown_in) == ("1685", 2_000, None)
+    text = render_report(gather_client_day(erp_engine, 1, DAY)).text
+    assert (
+        "Interim account 1684 balance: 10,00 NOK (collected and booked, not yet paid out)\n" in text
+    )
+    assert "Interim account 1685 balance: 20,00 NOK" in text
+    assert "shared" not in text
 
 
 def _file(engine, name, kind, status, *, agreement_id="A1", direction="in", day=DAY, issues=()):
