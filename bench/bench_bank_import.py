@@ -85,6 +85,7 @@ def payments(n: int, inv: pd.DataFrame) -> pd.DataFrame:
             "amount": inv["remaining_amount"].to_numpy()[pick].astype("int64"),
             "payment_date": DAY - dt.timedelta(days=1),
             "payee_account": "58410000010098",
+            "payee_giro": "9912346",  # the client's bankgiro: the file is its own
             "currency": "SEK",
             "payer_name": "",
             "line": 0,
@@ -141,7 +142,7 @@ def floor(engine: sa.Engine, pay: pd.DataFrame, data: bytes) -> float:
         conn.execute(sa.text(
             "CREATE TEMPORARY TABLE copy_floor (payment_ref text, payer_account text, "
             "reference text, amount bigint, payment_date date, payee_account text, "
-            "currency text, payer_name text, line int)"))  # fmt: skip
+            "payee_giro text, currency text, payer_name text, line int)"))  # fmt: skip
         started = time.perf_counter()
         if engine.dialect.name == "sqlite":
             assert len(data.decode("latin-1").splitlines()) >= len(pay)
