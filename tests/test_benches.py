@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT
 
 # script and arguments at a tiny scale -> a start of the row it must print (per database)
 BENCHES = {
