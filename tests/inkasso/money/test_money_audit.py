@@ -34,6 +34,12 @@ D1, D2, D3, D4 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6))
 A, B = 301, 302
 
 
+@pytest.fixture(params=["bank", "settlement"])
+def world(request, erp_engine, tmp_path):
+    """An empty world in one booking mode (the cases are opened by each test)."""
+    return new_world(erp_engine, tmp_path / "files", request.param)
+
+
 def bgmax_of(day, payments: list[dict]) -> bytes:
     """A BgMax file: payments (reference, amount, currency, from_agency) paid the day before."""
     rows = [

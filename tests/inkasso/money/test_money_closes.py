@@ -18,11 +18,18 @@ from tests.inkasso.money.world import (
     SENT,
     books_close,
     kid,
+    new_world,
     open_cases,
 )
 
 D1, D2, D3 = (SENT + timedelta(days=n) for n in (3, 4, 5))
 A, B, C = 101, 102, 103  # paid in two parts, uncollectible after a part, recalled
+
+
+@pytest.fixture(params=["bank", "settlement"])
+def world(request, erp_engine, tmp_path):
+    """An empty world in one booking mode (the cases are opened by each test)."""
+    return new_world(erp_engine, tmp_path / "files", request.param)
 
 
 def verdicts(world) -> list[tuple]:

@@ -13,10 +13,16 @@ import pytest
 from sqlalchemy import insert
 
 from inkasso.db.schema import erp_invoice
-from tests.inkasso.money.world import SENT, books_close, kid, open_cases
+from tests.inkasso.money.world import SENT, books_close, kid, new_world, open_cases
 
 D1, D2, D3, D4 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6))
 A, B = 401, 402  # A has a case at collection; B (in some tests) is an ordinary open invoice
+
+
+@pytest.fixture(params=["bank", "settlement"])
+def world(request, erp_engine, tmp_path):
+    """An empty world in one booking mode (the cases are opened by each test)."""
+    return new_world(erp_engine, tmp_path / "files", request.param)
 
 
 def bank_file(world, day, payments: list[dict]) -> dict:
