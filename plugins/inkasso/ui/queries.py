@@ -544,6 +544,22 @@ def issue_lines(lines: list[str], issues: list[dict]) -> list[dict]:
     return shown
 
 
+def _latest_dispatch_days():
+    """Per agreement, the day of its latest dispatch (``day``): the latest day with holds or
+    with a new-cases file (a subquery)."""
+    days = union_all(
+        select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.business_date),
+        select(ink_file_log.c.agreement_id, ink_file_log.c.business_date).where(
+            ink_file_log.c.kind == "new_cases", ink_file_log.c.direction == "out"
+        ),
+    ).subquery()
+    return (
+        select(days.c.agreement_id, func.max(days.c.business_date).label("day"))
+        .group_by(days.c.agreement_id)
+        .subquery()
+    )
+
+
 def holds_summary(conn: Connection, *, client_id: int | None, business_date: date | None) -> dict:
     """Invoices held back by client, agreement and reason, with counts and amounts per currency.
 
@@ -556,17 +572,7 @@ def holds_summary(conn: Connection, *, client_id: int | None, business_date: dat
     kept since migration 0013), as that day's mail gives them, summed per currency only; a hold
     recorded before 0013 counts what is left on its invoice now (``amount_now``).
     """
-    days = union_all(
-        select(ink_dispatch_hold.c.agreement_id, ink_dispatch_hold.c.business_date),
-        select(ink_file_log.c.agreement_id, ink_file_log.c.business_date).where(
-            ink_file_log.c.kind == "new_cases", ink_file_log.c.direction == "out"
-        ),
-    ).subquery()
-    latest = (
-        select(days.c.agreement_id, func.max(days.c.business_date).label("day"))
-        .group_by(days.c.agreement_id)
-        .subquery()
-    )
+    latest = _latest_dispatch_days()
     h = ink_dispatch_hold
     base = h.join(ink_agreement, ink_agreement.c.agreement_id == h.c.agreement_id).outerjoin(
         erp_invoice, erp_invoice.c.invoice_id == h.c.invoice_id
