@@ -85,25 +85,39 @@ def place(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, width: int, ali
     left (right).
 
     Each row is one slice of the buffer (a gather of whole rows, as the reader cuts lines);
-    what lies beyond a value is then blanked with two row masks looked up by its length.
+    what lies beyond a value is then blanked with two row masks looked up by its length. Rows
+    and masks are gathered as items of ``width`` bytes: a gather of a 2-D array's rows loops
+    over each row's few bytes on its own, about twice as slow.
     """
     blanks = np.full(width, _SPACE, dtype=np.uint8)
     padded = np.concatenate((blanks, buf, blanks))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
     at = starts + width if align != "right" else starts + lens
-    rows = windows[at]
+    rows = _as_rows(_items(padded, width)[at], width)
     keep, blank = _masks(width, align == "right")
-    rows &= keep[lens]
-    rows |= blank[lens]
+    rows &= _as_rows(keep[lens], width)
+    rows |= _as_rows(blank[lens], width)
     return rows
+
+
+def _items(chars: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width`` bytes of ``chars`` from each position on, as one item each (a view)."""
+    count = len(chars) - width + 1
+    return np.ndarray((count,), dtype=f"V{width}", buffer=chars, strides=(1,))
+
+
+def _as_rows(items: np.ndarray, width: int) -> np.ndarray:
+    """Items of ``width`` bytes as a ``(items x width)`` byte matrix (a view)."""
+    return items.view(np.uint8).reshape(len(items), width)
 
 
 @lru_cache(maxsize=256)
 def _masks(width: int, right: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per value length 0..width: the row mask keeping a value's bytes (0xFF) and the blanks
-    to put where it is not (left-aligned values keep the first ``length`` places)."""
+    """Per value length 0..width, as one item of ``width`` bytes each: the row mask keeping a
+    value's bytes (0xFF) and the blanks to put where it is not (left-aligned values keep the
+    first ``length`` places)."""
     places = np.arange(width)[None, :]
     lengths = np.arange(width + 1)[:, None]
     inside = places >= width - lengths if right else places < lengths
     keep = np.where(inside, 255, 0).astype(np.uint8)
-    return keep, np.where(inside, 0, _SPACE).astype(np.uint8)
+    blank = np.where(inside, 0, _SPACE).astype(np.uint8)
+    return _items(keep.ravel(), width)[::width], _items(blank.ravel(), width)[::width]
