@@ -359,9 +359,7 @@ class _Walk:
             if blank.any():
                 reference = np.where(blank, _texts(money[extra]), reference)
         refs = _texts(money["bgc_serial"]) if survey.unique_serials else _labels("L", lines)
-        # leading zeros off each str in place: a round trip through a numpy unicode array
-        # costs two conversions of every value
-        payer = np.array([v.lstrip("0") for v in _texts(money["payer_bankgiro"])], dtype=object)
+        payer = _texts(money["payer_bankgiro"])  # read without its zeros (layout: pad "0")
         frame = pd.DataFrame(
             {
                 "payment_ref": refs,
@@ -551,7 +549,7 @@ def _payment_records(row) -> list:
     reference = str(row.reference)
     code = "0" if not reference else "2" if reference.isdigit() else "4"
     values = {
-        "payer_bankgiro": f"{row.payer_account:0>10}",
+        "payer_bankgiro": str(row.payer_account),  # zero-filled by the layout (pad "0")
         "reference": reference.rjust(25) if reference.isdigit() else reference,
         "amount": abs(int(row.amount)),
         "reference_code": code,

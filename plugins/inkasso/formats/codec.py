@@ -327,8 +327,8 @@ def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
     if field.type == "date" and (quick := _matrix_dates(field, raw)) is not None:
         return quick
     if field.type == "text" and (few := _few_texts(raw)) is not None:
-        return _few_text_in(field, *few)
-    text = np.strings.strip(_cells(raw))
+        return _few_text_in(field, *_zeros_off(field, *few))
+    text = _zeros_off(field, np.strings.strip(_cells(raw)))[0]
     empty = text == ""
     if field.required and empty.any():
         raise FieldProblem(_first(empty), "missing required value")
@@ -340,15 +340,34 @@ def from_text(field: Field, raw: pd.Series | np.ndarray) -> pd.Series:
     return _date_in(field, text, empty)
 
 
+def _zeros_off(field: Field, text: np.ndarray, *rest):
+    """A zero-filled text field's values (pad '0') without their leading zeros (all zeros read
+    as blank); ``text`` (a ``<U`` array) and what comes with it as they are for any other."""
+    if field.type != "text" or field.pad != "0":
+        return (text, *rest)
+    text = np.strings.lstrip(text, "0")
+    if rest:  # (_few_texts: the same values as str objects, then each row's code)
+        rest = (text.astype(object), *rest[1:])
+    return (text, *rest)
+
+
 def _all_digits(field: Field, raw) -> pd.Series | None:
     """The values of a column whose every cell is all ASCII digits (zero-padded numbers, the
     usual case), read straight from its matrix of code points; None for any other column."""
     if not isinstance(raw, np.ndarray) or raw.ndim != 2 or not 0 < raw.shape[1] <= 18:
         return None
-    digits = raw.astype(np.int64) - 48
-    if len(digits) and not ((digits >= 0) & (digits <= 9)).all():
+    if raw.dtype.kind == "u":  # below '0' wraps round to a large digit: one test each
+        digits = raw - raw.dtype.type(48)
+        plain = (digits <= 9).all()
+    else:
+        digits = raw.astype(np.int64) - 48
+        plain = ((digits >= 0) & (digits <= 9)).all()
+    if len(digits) and not plain:
         return None
-    values = digits @ (10 ** np.arange(raw.shape[1] - 1, -1, -1, dtype=np.int64))
+    values = np.zeros(len(digits), dtype=np.int64)
+    for j in range(raw.shape[1]):  # a place at a time: no int64 copy of the whole matrix
+        values *= 10
+        values += digits[:, j]
     if field.const is not None:
         wrong = values != int(field.const)
         if wrong.any():

@@ -42,7 +42,15 @@ def _text_matrix(field: Field, column: pd.Series) -> np.ndarray | None:
         matrix = pack_texts(values, field.width, field.align)
     except TypeError:  # a blank or a non-text value: as text, the way the careful path has it
         matrix = pack_texts(as_strings(column).tolist(), field.width, field.align)
-    return None if matrix is None else _checked(field, matrix)
+    if matrix is None or (matrix := _checked(field, matrix)) is None:
+        return None
+    return _zero_filled(matrix) if field.pad == "0" else matrix
+
+
+def _zero_filled(matrix: np.ndarray) -> np.ndarray:
+    """A matrix of right-aligned texts with the blanks before each value made zeros."""
+    matrix[np.logical_and.accumulate(matrix == 32, axis=1)] = ord("0")
+    return matrix
 
 
 def _plain(text: str, width: int) -> bool:

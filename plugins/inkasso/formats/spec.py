@@ -88,6 +88,8 @@ def _field_from_yaml(layout: str, kind: str, raw: dict[str, Any]) -> Field:
         raise LayoutError(f"{where}: pad must be ' ' or '0'")
     if args["align"] not in ("left", "right"):
         raise LayoutError(f"{where}: align must be left or right")
+    if ftype == "text" and args["pad"] == "0" and args["align"] != "right":
+        raise LayoutError(f"{where}: a zero-filled text (pad '0') is right-aligned")
     if (args.get("decimals") or args.get("signed")) and not numeric:
         raise LayoutError(f"{where}: decimals/signed only for integer and amount")
     return Field(**args)

@@ -258,7 +258,7 @@ def _careful_texts(layout: LayoutSpec, f, column: pd.Series):
             pos = int(np.flatnonzero(too_long)[0])
             raise FieldProblem(pos, f"{values.at(pos)!r} does not fit width {f.width}")
     if layout.kind == "fixed":
-        return values.padded(f.width, f.align)
+        return values.padded(f.width, f.align, "0" if f.type == "text" and f.pad == "0" else " ")
     out = values.series()
     bad = out.str.contains(layout.delimiter, regex=False).to_numpy()
     if bad.any():
@@ -316,16 +316,17 @@ class _Texts:
             return np.array([len(v) for v in self.values], dtype=np.int64)
         return np.strings.str_len(self.array)
 
-    def padded(self, width: int, align: str) -> np.ndarray | list[str]:
-        """Each value padded with blanks to ``width`` (a ``<U{width}`` array when it can be)."""
+    def padded(self, width: int, align: str, fill: str = " ") -> np.ndarray | list[str]:
+        """Each value padded with blanks (or ``fill`` before a right-aligned value) to
+        ``width`` (a ``<U{width}`` array when it can be)."""
         if self.array is None:
             if align == "left":
                 return [v.ljust(width) for v in self.values]
-            return [v.rjust(width) for v in self.values]
+            return [v.rjust(width, fill) for v in self.values]
         if align == "left":  # a unicode array pads with NULs: blanks in place of them
             points = self.array.astype(f"<U{width}").view(np.uint32).reshape(-1, width)
             return np.where(points == 0, ord(" "), points).view(f"<U{width}")[:, 0]
-        return np.strings.rjust(self.array, width).astype(f"<U{width}")
+        return np.strings.rjust(self.array, width, fill).astype(f"<U{width}")
 
 
 def _as_list(out) -> list[str]:
