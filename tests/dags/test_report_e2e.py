@@ -150,7 +150,8 @@ def build_known_day(engine) -> dict:
                 closed_remaining_amount=part.sent_amount - 1000,
             )
         )
-        # the events as the apply writes them: the file's status, its totals in the detail
+        # the events as the apply writes them: the file's status, its totals in the integer
+        # columns (the report reads them there) and in the text
         for c, kind, collected in ((paid, "paid", paid.sent_amount), (part, "partly_paid", 1000)):
             conn.execute(
                 insert(ink_case_event).values(
@@ -160,6 +161,8 @@ def build_known_day(engine) -> dict:
                     detail=f"collected {collected}, remaining {c.sent_amount - collected},"
                     f" closed {DAY} (Avsl_1.txt)",
                     file_id=closure,
+                    collected_amount=collected,
+                    remaining_amount=c.sent_amount - collected,
                 )
             )
         # what the agency collected (ink_collection), which the payouts below pay: 1 500,00 on

@@ -216,3 +216,49 @@ def test_a_files_events_and_its_key_check_use_an_index(erp_url):
             plan = [r[-1] for r in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"))]
     assert any("ix_ink_case_event_file_id" in line for line in plan), plan
     engine.dispose()
+
+
+def test_closure_events_get_their_amounts_from_their_text_when_migrating_to_0014(erp_url):
+    """0014 fills a closure event's integer totals from the text the inbound apply wrote
+    (``collected <øre>, remaining <øre>``; ``<NA>``, left blank by the file, stays NULL); an
+    event of another kind or without totals gets none, whatever its text says."""
+    engine = engine_for_url(erp_url)
+    upgrade(engine, "0013_bank_notices")
+    events = [
+        ("partly_paid", "collected 30000, remaining 70000, closed 2026-11-03 (Avsl.txt)"),
+        ("collected_after_closure", "after the case was closed as paid: collected 120050,"
+         " remaining 0, closed 2026-11-04 (Avsl.txt); settled 20050 on invoice"),
+        ("uncollectible", "collected <NA>, remaining 5000, closed 2026-11-03 (Avsl.txt)"),
+        ("paid", "closed by the agency"),  # no totals in its text
+        ("closure_ignored", "closure ignored, the case is already paid"),
+        ("registered", "agency reference collected 7, remaining 8 (Kvitt.txt)"),
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        _case_world(conn)
+        case_id = _insert_case(conn, "a1", _file_of(conn, "a1"))
+        for kind, detail in events:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ink_case_event (case_id, at, kind, detail)"
+                    " VALUES (:c, '2026-11-03', :k, :d)"
+                ),
+                {"c": case_id, "k": kind, "d": detail},
+            )
+    upgrade(engine)
+    sql = "SELECT kind, collected_amount, remaining_amount FROM ink_case_event ORDER BY event_id"
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.text(sql))]
+    assert rows == [
+        ("partly_paid", 30000, 70000),
+        ("collected_after_closure", 120050, 0),
+        ("uncollectible", None, 5000),
+        ("paid", None, None),
+        ("closure_ignored", None, None),
+        ("registered", None, None),
+    ]
+    command.downgrade(alembic_config(engine), "0013_bank_notices")
+    assert "collected_amount" not in {
+        c["name"] for c in sa.inspect(engine).get_columns("ink_case_event")
+    }
+    upgrade(engine)
+    engine.dispose()

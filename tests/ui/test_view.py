@@ -319,8 +319,9 @@ def test_holds_payouts_and_after_closure_match_the_database(ui_data, client):
         count, money = shown[(agreement_id, reason)]
         assert count == str(n) and money.startswith(format_amount(amount))
     payouts = client.get("/inkasso/payouts").text
-    interim = [r for r in _cells(payouts, "interim") if r[0] == ui_data["agreement_id"]][0]
-    assert interim[6] == format_amount(ui_data["interim_balance"], ui_data["currency"])
+    agreement = f"{ui_data['agreement_id']} ("  # its account's row names it among its agreements
+    (interim,) = [r for r in _cells(payouts, "interim") if len(r) == 7 and agreement in r[2]]
+    assert interim[5] == format_amount(ui_data["interim_balance"], ui_data["currency"])
     assert _cells(payouts, "payouts")[0][3] == "matched"
     after = _cells(client.get("/inkasso/after-closure").text, "after-closure")
     assert after[0][1] == str(ui_data["after_closure_case_id"]) and after[0][7] == "overpayment"

@@ -291,6 +291,12 @@ ink_case_event = Table(
     Column("kind", String(30), nullable=False),
     Column("detail", Text),
     Column("file_id", ForeignKey("ink_file_log.file_id")),
+    # a closure's totals as its file gave them to the case (øre), written by the inbound apply
+    # beside the detail text: the amounts a later mail of the day reports (report.history).
+    # NULL on every other event, on an ignored closure and where the file left an amount blank;
+    # the events before 0014 have them from their detail text
+    Column("collected_amount", BigInteger),
+    Column("remaining_amount", BigInteger),
     # a file's events (delivery, an adopted orphan, the view's file page) and the key check when
     # a file-log row goes (dispatch's day with nothing to send): without it, a scan of every
     # event, 0.25 s at 5M events and growing with history (0011)

@@ -21,6 +21,9 @@ Closures (amounts are the case's totals to date)
     ``collected_after_closure``. Money is never ignored while the invoice says it is owed;
   * case already closed with no more collected, or rejected → nothing changes (event
     ``closure_ignored``).
+  * the event of a record that changed its case keeps the totals it gave the case in integer
+    columns (``ink_case_event.collected_amount``, ``remaining_amount``), beside its text: a
+    later mail of the day reports them from there;
   * what the agency collected since the case's previous closure record (the change in its
     collected amount) is one ``ink_collection`` row: the settlement that a payout must match;
   * in ``settlement`` booking mode that amount is also booked on the invoice (remaining down, never
@@ -337,10 +340,12 @@ INSERT INTO ink_collection (agreement_id, case_id, invoice_id, file_id, closure_
 SELECT :agreement_id, s.case_id, s.invoice_id, :file_id, s.closure_date, s.delta, s.settled, :now
 FROM {CLOSURE_STAGE} s WHERE s.live AND s.delta <> 0 ORDER BY s.seq"""
 # the event's text is written by the database, not built per row in Python: an amount the
-# file left blank reads <NA>, as pandas writes it. The report reads a day's closure totals back
-# from 'collected <øre>, remaining <øre>' (report.history.CLOSURE_TOTALS): keep that wording
+# file left blank reads <NA>, as pandas writes it. The text is for people; the totals the record
+# gave the case are also in the event's integer columns (NULL on an ignored closure), where
+# the report reads a day's closure amounts (report.history)
 CLOSURE_EVENTS = f"""
-INSERT INTO ink_case_event (case_id, at, kind, detail, file_id)
+INSERT INTO ink_case_event (case_id, at, kind, detail, file_id, collected_amount,
+                            remaining_amount)
 SELECT s.case_id, :now, s.kind,
        CASE WHEN NOT s.live THEN 'closure ignored, the case is already ' || s.case_status
        ELSE CASE WHEN s.late THEN 'after the case was closed as ' || s.case_status || ': '
@@ -354,5 +359,7 @@ SELECT s.case_id, :now, s.kind,
                     THEN '; settled ' || CAST(s.settled AS VARCHAR(20)) || ' on invoice'
                     ELSE '' END
        END,
-       :file_id
+       :file_id,
+       CASE WHEN s.live THEN s.collected END,
+       CASE WHEN s.live THEN s.remaining END
 FROM {CLOSURE_STAGE} s ORDER BY s.seq"""

@@ -9,7 +9,7 @@ What counts for day D (the business day of the report run):
   file logged for D (``ink_file_log``, direction ``in``), not counting the events of records
   that changed nothing (``NO_CHANGE_EVENTS``: a closure or rejection of a case already ended,
   a receipt after the closure); each case as its last such event of D left it (its kind, and
-  for a closure the amounts in its detail: ``report.history``), not as it is now;
+  for a closure the amounts in its integer columns: ``report.history``), not as it is now;
 * cases ended unpaid: the closures of D that ended a case with money still owed then;
 * interim account: its journal lines dated on or before D;
 * payouts: ``ink_payout`` rows whose ``erp_payment`` came from a bank file logged for D (and

@@ -43,8 +43,8 @@ def after_closure(conn: Connection, agreement_ids: list[str], day: date) -> list
 def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:
     """Cases a closure file of day D ended with money still owed, as that file left them
     (``report.history``): the agency's remaining amount then, not the invoice's now, so a
-    backfilled day lists the day's cases. An event without totals in its detail falls back to
-    the invoice now (``collection_ended``, its remaining amount)."""
+    backfilled day lists the day's cases. An event without totals (its integer columns) falls
+    back to the invoice now (``collection_ended``, its remaining amount)."""
     out = []
     for closure, row in closures_of_day(conn, client_id, day):
         if closure["as_recorded"]:

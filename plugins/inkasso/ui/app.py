@@ -297,7 +297,7 @@ def holds(request: Request, viewer: User):
 
 @case_pages.get("/payouts", response_class=HTMLResponse)
 def payouts(request: Request, viewer: User):
-    """The agencies' payouts and each interim account's balance."""
+    """The agencies' payouts and each interim account's balance (once per account)."""
 
     def read(conn, q):
         page = queries.list_payouts(
@@ -306,7 +306,8 @@ def payouts(request: Request, viewer: User):
             reconciliation=_str(q.get("reconciliation")),
             page=_page(q),
         )
-        return {"page": page, "balances": queries.interim_balances(conn)}
+        accounts = queries.interim_balances(conn)
+        return {"page": page, "accounts": accounts, "totals": queries.interim_totals(accounts)}
 
     return _list_page(request, viewer, read, "payouts.html.j2", tab="payouts")
 

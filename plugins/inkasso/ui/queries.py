@@ -706,57 +706,63 @@ def list_payouts(
 
 
 def interim_balances(conn: Connection) -> list[dict]:
-    """Per agreement: the balance (debit - credit) of its client's interim account in the ledger.
+    """Per client and interim account, once: its balance (debit - credit) in the ledger and the
+    agreements booked on it.
 
     Settlement mode debits it when a closure is booked and credits it when the payout arrives;
     a balance is money the agency collected and has not paid out yet. Agreements of one client
-    sharing an interim account share its balance (``shared_with`` says with whom).
+    on the same account (Lowell and Intrum on the default 1684) share its money, so the account
+    is one row naming them all (``agreements``: id, agency, booking mode; ``shared``: more than
+    one), as the daily mail gives it once: never the same money on two rows. ``currency`` is
+    the client's.
     """
-    agreements = [
-        dict(a)
-        for a in conn.execute(
-            select(
-                ink_agreement.c.agreement_id,
-                ink_agreement.c.client_id,
-                ink_agreement.c.agency,
-                ink_agreement.c.interim_account,
-                ink_agreement.c.booking_mode,
-                erp_client.c.currency,
-            )
-            .select_from(
-                ink_agreement.outerjoin(
-                    erp_client, erp_client.c.client_id == ink_agreement.c.client_id
-                )
-            )
-            .order_by(ink_agreement.c.agreement_id)
-        ).mappings()
-    ]
+    a, c, j = ink_agreement.c, erp_client.c, erp_journal_line.c
+    accounts: dict[tuple, dict] = {}
+    for r in conn.execute(
+        select(a.agreement_id, a.client_id, a.agency, a.interim_account, a.booking_mode)
+        .add_columns(c.name.label("client_name"), c.currency)
+        .select_from(ink_agreement.outerjoin(erp_client, c.client_id == a.client_id))
+        .order_by(a.client_id, a.interim_account, a.agreement_id)
+    ).mappings():
+        account = accounts.setdefault(
+            (r["client_id"], r["interim_account"]),
+            {k: r[k] for k in ("client_id", "client_name", "currency", "interim_account")}
+            | {"agreements": []},
+        )
+        account["agreements"].append({k: r[k] for k in ("agreement_id", "agency", "booking_mode")})
     balances = {
         (r.client_id, r.account): (int(r.debit or 0), int(r.credit or 0))
         for r in conn.execute(
             select(
-                erp_journal_line.c.client_id,
-                erp_journal_line.c.account,
-                func.sum(erp_journal_line.c.debit).label("debit"),
-                func.sum(erp_journal_line.c.credit).label("credit"),
+                j.client_id,
+                j.account,
+                func.sum(j.debit).label("debit"),
+                func.sum(j.credit).label("credit"),
             )
-            .where(
-                erp_journal_line.c.account.in_({a["interim_account"] for a in agreements} or {""})
-            )
-            .group_by(erp_journal_line.c.client_id, erp_journal_line.c.account)
+            .where(j.account.in_({key[1] for key in accounts} or {""}))
+            .group_by(j.client_id, j.account)
         )
     }
-    for a in agreements:
-        debit, credit = balances.get((a["client_id"], a["interim_account"]), (0, 0))
-        a.update(debit=debit, credit=credit, balance=debit - credit)
-        a["shared_with"] = [
-            o["agreement_id"]
-            for o in agreements
-            if o is not a
-            and o["client_id"] == a["client_id"]
-            and o["interim_account"] == a["interim_account"]
-        ]
-    return agreements
+    for key, account in accounts.items():
+        debit, credit = balances.get(key, (0, 0))
+        account.update(debit=debit, credit=credit, balance=debit - credit)
+        account["shared"] = len(account["agreements"]) > 1
+    return list(accounts.values())
+
+
+def interim_totals(accounts: list[dict]) -> list[dict]:
+    """The interim accounts' debit, credit and balance added up per currency (each account
+    once; never one currency's money in another's total), by currency."""
+    totals: dict[str, dict] = {}
+    for account in accounts:
+        currency = account["currency"] or ""
+        total = totals.setdefault(
+            currency, {"currency": currency, "accounts": 0, "debit": 0, "credit": 0, "balance": 0}
+        )
+        total["accounts"] += 1
+        for k in ("debit", "credit", "balance"):
+            total[k] += account[k]
+    return [totals[k] for k in sorted(totals)]
 
 
 def list_after_closure(

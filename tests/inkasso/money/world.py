@@ -46,13 +46,14 @@ class World:
     agreement_id: str = AGREEMENT  # another agreement of the client: `dataclasses.replace`
     customer_no: str = CUSTOMER_NO
     interim_account: str = "1684"
+    client_id: int = CLIENT  # another client's agreement: `dataclasses.replace` with both
 
     @property
     def agreement(self) -> Agreement:
         """The agreement as the inbound flow sees it."""
         return Agreement(
             agreement_id=self.agreement_id,
-            client_id=CLIENT,
+            client_id=self.client_id,
             agency="lowell",
             country="NO",
             customer_no_at_agency=self.customer_no,
@@ -103,7 +104,8 @@ class World:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(ink_file_log).values(
-                    client_id=CLIENT, agreement_id=self.agreement_id, direction="in", kind=kind,
+                    client_id=self.client_id, agreement_id=self.agreement_id, direction="in",
+                    kind=kind,
                     file_name=name, business_date=day, status="received", path=str(path),
                     sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
                     record_count=0, amount_total=0, created_at=self.tick(),

@@ -4,14 +4,26 @@ PostgreSQL; the real inbound and bank flows through the money tests' world)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
+from alembic import command
 from sqlalchemy import insert, text, update
 
-from inkasso.db.schema import erp_customer, erp_invoice, ink_case, ink_dispatch_hold
+from inkasso.db.migrate import alembic_config, upgrade
+from inkasso.db.schema import (
+    erp_client,
+    erp_customer,
+    erp_invoice,
+    ink_agreement,
+    ink_case,
+    ink_dispatch_hold,
+    ink_file_log,
+)
 from inkasso.formats import load_layout, load_profile
+from inkasso.money.amounts import format_money
 from inkasso.money.check import check_books
 from inkasso.report.gather import gather_client_day
 from inkasso.report.render import render_report
@@ -19,7 +31,9 @@ from tests.inkasso.money.world import (
     AGREEMENT,
     CLIENT,
     CUSTOMER_NO,
+    OPENED,
     SENT,
+    kid,
     new_world,
     open_cases,
     receipt_rejecting,
@@ -203,3 +217,168 @@ def test_no_later_figures_leak_into_the_text_of_a_backfilled_day(world):
     again = render_report(gather_client_day(world.engine, CLIENT, D1))
     assert again.text == first.text and again.html == first.html
     assert AGREEMENT in again.text
+
+
+NOK_CLIENT, NOK_AGREEMENT, NOK_CUSTOMER_NO = 5, "lowell_no", "55083"
+
+
+def nok_world(world, cases: dict[int, int]):
+    """A second client, in NOK, with its own Lowell agreement (settlement) and one registered
+    case per invoice (id -> sent øre): the world of that agreement."""
+    with world.engine.begin() as conn:
+        conn.execute(
+            insert(erp_client).values(
+                client_id=NOK_CLIENT, name="Fjordkraft AS", org_no="999888777", country="NO",
+                currency="NOK", min_collection_amount=5000, default_bank_account="12345678903",
+            )
+        )  # fmt: skip
+        conn.execute(
+            insert(ink_agreement).values(
+                agreement_id=NOK_AGREEMENT, client_id=NOK_CLIENT, agency="lowell", country="NO",
+                customer_no_at_agency=NOK_CUSTOMER_NO, agency_bank_account="98765432109",
+                mode="sftp", sftp_conn_id="c_lowell", booking_mode="settlement",
+            )
+        )  # fmt: skip
+        conn.execute(
+            insert(erp_customer).values(
+                customer_id=2, client_id=NOK_CLIENT, customer_no="2", name="Ola",
+                is_organisation=False, national_id="y", country="NO",
+            )
+        )  # fmt: skip
+        file_id = conn.execute(
+            insert(ink_file_log).values(
+                client_id=NOK_CLIENT, agreement_id=NOK_AGREEMENT, direction="out",
+                kind="new_cases", file_name="LN1", business_date=SENT, status="delivered",
+                path="x", sha256="y", size_bytes=1, record_count=len(cases),
+                amount_total=sum(cases.values()), created_at=OPENED,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        for invoice_id, sent in cases.items():
+            conn.execute(
+                insert(erp_invoice).values(
+                    invoice_id=invoice_id, client_id=NOK_CLIENT, customer_id=2,
+                    invoice_no=str(20_000_000 + invoice_id), invoice_date=SENT - timedelta(60),
+                    due_date=SENT - timedelta(30), currency="NOK", original_amount=sent,
+                    remaining_amount=sent, kid=kid(invoice_id), status="at_collection",
+                )
+            )  # fmt: skip
+            conn.execute(
+                insert(ink_case).values(
+                    case_id=invoice_id, agreement_id=NOK_AGREEMENT, invoice_id=invoice_id,
+                    customer_id=2, file_id=file_id, status="registered",
+                    agency_case_ref=f"L{invoice_id}", original_amount=sent, sent_amount=sent,
+                    currency="NOK", business_date=SENT, opened_at=OPENED,
+                )
+            )  # fmt: skip
+    return dataclasses.replace(
+        world, agreement_id=NOK_AGREEMENT, customer_no=NOK_CUSTOMER_NO, client_id=NOK_CLIENT
+    )
+
+
+X, Y = 11, 12  # the NOK client's cases
+AFTER = "collected_after_closure"
+
+
+def two_clients_two_days(world):
+    """SEK: A partly paid on D1 (300.00 of 1 000.00), paid on D5; B uncollectible on D5 with
+    50.00 collected. NOK: X partly paid on D1 (123.45 of 500.00); X and Y paid on D5. Returns
+    the NOK world."""
+    open_cases(world.engine, {A: 100_000, B: 80_000})
+    nok = nok_world(world, {X: 50_000, Y: 40_000})
+    world.closure(
+        D1, [{"case_id": A, "status": "partly_paid", "collected": 30_000, "remaining": 70_000}]
+    )
+    nok.closure(
+        D1, [{"case_id": X, "status": "partly_paid", "collected": 12_345, "remaining": 37_655}]
+    )
+    world.closure(
+        D5,
+        [{"case_id": A, "status": "paid", "collected": 100_000, "remaining": 0},
+         {"case_id": B, "status": "uncollectible", "collected": 5_000, "remaining": 75_000}],
+    )  # fmt: skip
+    nok.closure(
+        D5,
+        [{"case_id": X, "status": "paid", "collected": 50_000, "remaining": 0},
+         {"case_id": Y, "status": "paid", "collected": 40_000, "remaining": 0}],
+    )  # fmt: skip
+    return nok
+
+
+def closures_of(engine, client_id, day):
+    """The closures section of the client's mail of ``day``, as (status, n, sent, collected,
+    remaining) tuples, and the mail's text."""
+    report = gather_client_day(engine, client_id, day)
+    (section,) = report.agencies
+    rows = [(c["status"], c["n"], c["sent"], c["collected"], c["remaining"])
+            for c in section.closures]  # fmt: skip
+    return rows, render_report(report).text
+
+
+EXPECTED = {
+    (CLIENT, D1): [("partly_paid", 1, 100_000, 30_000, 70_000)],
+    (CLIENT, D5): [("paid", 1, 100_000, 100_000, 0), ("uncollectible", 1, 80_000, 5_000, 75_000)],
+    (NOK_CLIENT, D1): [("partly_paid", 1, 50_000, 12_345, 37_655)],
+    (NOK_CLIENT, D5): [("paid", 2, 90_000, 90_000, 0)],
+}
+
+
+def test_closure_amounts_of_backfilled_days_are_the_events_integers_not_their_text(world):
+    """Two clients, one in SEK and one in NOK, each with closures on D1 and D5. The closure
+    events keep the totals each record gave its case in integer columns; with every event's
+    text gone, each client's mail of D1 and D5, built again, still gives each day's amounts,
+    each in its client's currency, never one client's money in the other's mail."""
+    two_clients_two_days(world)
+    with world.engine.connect() as conn:
+        events = conn.execute(
+            text(
+                "SELECT case_id, kind, collected_amount, remaining_amount FROM ink_case_event"
+                " WHERE collected_amount IS NOT NULL ORDER BY event_id"
+            )
+        ).all()
+    assert [tuple(e) for e in events] == [
+        (A, "partly_paid", 30_000, 70_000),
+        (X, "partly_paid", 12_345, 37_655),
+        (A, "paid", 100_000, 0),
+        (B, "uncollectible", 5_000, 75_000),
+        (X, "paid", 50_000, 0),
+        (Y, "paid", 40_000, 0),
+    ]
+    with world.engine.begin() as conn:
+        conn.execute(text("UPDATE ink_case_event SET detail = NULL"))
+    for (client_id, day), expected in EXPECTED.items():
+        rows, body = closures_of(world.engine, client_id, day)
+        assert rows == expected, (client_id, day)
+        currency, other = ("SEK", "NOK") if client_id == CLIENT else ("NOK", "SEK")
+        for status, n, sent, collected, remaining in expected:
+            line = (
+                f"  - {status}: {n} case(s), sent {format_money(sent, currency)},"
+                f" collected {format_money(collected, currency)},"
+                f" remaining {format_money(remaining, currency)}"
+            )
+            assert line in body, (client_id, day, line)
+        assert other not in body, (client_id, day)
+
+
+def test_closure_amounts_recorded_before_0014_are_read_from_their_text_by_the_migration(world):
+    """Events written before their amounts had columns: going back to 0013 and up again fills
+    the columns from each closure event's text, and every day's mail of both clients is the
+    same as before, word for word."""
+    two_clients_two_days(world)
+    # more collected on B after it ended: an event of kind collected_after_closure
+    world.closure(
+        D6, [{"case_id": B, "status": "uncollectible", "collected": 9_000, "remaining": 71_000}]
+    )
+    days = [(c, d) for c in (CLIENT, NOK_CLIENT) for d in (D1, D5, D6)]
+    before = {key: closures_of(world.engine, *key) for key in days}
+    sql = "SELECT event_id, kind, collected_amount, remaining_amount FROM ink_case_event"
+    with world.engine.connect() as conn:
+        columns = [tuple(r) for r in conn.execute(text(f"{sql} ORDER BY event_id"))]
+    assert (AFTER, 9_000, 71_000) in [r[1:] for r in columns]
+    command.downgrade(alembic_config(world.engine), "0013_bank_notices")
+    upgrade(world.engine)
+    with world.engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text(f"{sql} ORDER BY event_id"))] == columns
+    for key in days:
+        assert closures_of(world.engine, *key) == before[key], key
+    assert before[(CLIENT, D1)][0] == EXPECTED[(CLIENT, D1)]
+    assert before[(CLIENT, D6)][0] == [("collected_after_closure", 1, 80_000, 9_000, 71_000)]
