@@ -44,6 +44,7 @@ def _fields(kind):
         extra = {
             "const": st.sampled_from([None, None, None, "A", " A", "", "ab"]),
             "values": st.sampled_from([None, None, ("a", "b", "ab", "Z", "æ"), ("a", " b")]),
+            "pad": st.sampled_from([" ", " ", "0"]),  # '0': a zero-filled code, right-aligned
         }
     elif kind == "date":
         width = st.sampled_from([6, 8, 10, 13])
@@ -68,6 +69,8 @@ def _fields(kind):
 
 
 def _field(raw):
+    if raw["type"] == "text" and raw.get("pad") == "0":
+        raw = raw | {"align": "right"}
     rec = layout_from_dict(
         {
             "name": "packing",
