@@ -227,15 +227,15 @@ class _Walk:
 
     def chunk(self, parsed) -> BankChunk:
         """Check one chunk's sections and build the payments it completes."""
-        money = pd.concat([self.pending, _money_records(parsed)], ignore_index=True)
-        money = _attach(parsed, money)
+        money = self.pending.then(_money_records(parsed))
+        _attach(parsed, money)
         deposits = parsed.details("deposit", with_line=True)
         openings = parsed.details("deposit_opening", with_line=True)
-        self.sections(money.iloc[len(self.pending) :], openings, deposits, parsed.last)
+        self.sections(money.part(len(self.pending)), openings, deposits, parsed.last)
         if len(deposits):
             self.deposit_amount += int(deposits["amount"].astype("int64").sum())
         keep = 0 if parsed.last or not len(money) else 1
-        ready, self.pending = money.iloc[: len(money) - keep], money.iloc[len(money) - keep :]
+        ready, self.pending = money.part(0, len(money) - keep), money.part(len(money) - keep)
         trailer = parsed.trailer
         test = parsed.header.get("test_flag") == "T"
         chunk = BankChunk(
@@ -256,8 +256,7 @@ class _Walk:
 
     def sections(self, money, openings, deposits, last: bool) -> None:
         """Each deposit closes an opened section and states its count and net amount truly."""
-        money_lines = money["line"].to_numpy(dtype="int64")
-        signed = money["signed"].to_numpy(dtype="int64")
+        money_lines, signed = money["line"], money["signed"]
         opening_lines = openings["line"].to_numpy(dtype="int64")
         deposit_lines = deposits["line"].to_numpy(dtype="int64")
         if last:
@@ -330,7 +329,7 @@ class _Walk:
                 f"in {opened}",
             )
 
-    def payments(self, money: pd.DataFrame) -> pd.DataFrame:
+    def payments(self, money: _Money) -> pd.DataFrame:
         """The payments frame of completed money records, dated and placed by their deposit.
 
         Built on plain arrays: pandas' string methods go through Python one value at a time
@@ -339,7 +338,7 @@ class _Walk:
         if not len(money):
             return payments_frame([])
         survey = self.survey
-        lines = money["line"].to_numpy(dtype="int64")
+        lines = money["line"]
         deposits = survey.deposits
         deposit_at = np.searchsorted(np.array(survey.deposit_lines, dtype="int64"), lines)
         inside = deposit_at < len(deposits)
@@ -365,7 +364,7 @@ class _Walk:
                 "payment_ref": refs,
                 "payer_account": payer,
                 "reference": reference,
-                "amount": money["signed"].to_numpy(dtype="int64"),
+                "amount": money["signed"],
                 "payment_date": dates,
                 "payee_account": accounts,
                 "payee_giro": giros[opening_at],
@@ -377,12 +376,10 @@ class _Walk:
         return payments_frame(frame)
 
 
-def _texts(column: pd.Series) -> np.ndarray:
-    """A text column as an object array of str, blanks as ''."""
-    values = column.to_numpy(dtype=object)
-    # the engine's text columns ("str") are never blank as NaN; an object column of str alone
-    # (told by one pass in C) needs no look for NaN either
-    if column.dtype == object and pd.api.types.infer_dtype(values, skipna=False) != "string":
+def _texts(values: np.ndarray) -> np.ndarray:
+    """A text column (an object array) as str alone, blanks as ''."""
+    # the engine's text columns are never blank as NaN: one pass in C tells so
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
         values = np.where(pd.isna(values), "", values)
     return values
 
@@ -421,7 +418,35 @@ _MONEY_COLUMNS = ["payer_bankgiro", "reference", "amount", "bgc_serial", "line",
 _ATTACHED = ("extra_reference", "extra_reference_negative", "name")
 
 
-def _money_records(parsed) -> pd.DataFrame:
+class _Money:
+    """Payment (20) and deduction (21) records in file order, as numpy arrays by column.
+
+    Cut, joined and handed on several times a chunk: a DataFrame's copies and text checks at
+    each step cost more than the work done on the columns.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns["line"])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        self.columns[name] = values
+
+    def part(self, start: int, stop: int | None = None) -> _Money:
+        """The records ``start:stop``."""
+        return _Money({c: v[start:stop] for c, v in self.columns.items()})
+
+    def then(self, other: _Money) -> _Money:
+        """These records followed by ``other``'s."""
+        return _Money({c: np.concatenate((v, other[c])) for c, v in self.columns.items()})
+
+
+def _money_records(parsed) -> _Money:
     """Payments (20) and deductions (21) in file order: line, signed amount, record type, and
     (empty) columns for what later records attach to them."""
     parts: dict[str, list[np.ndarray]] = {c: [] for c in _MONEY_COLUMNS}
@@ -446,7 +471,7 @@ def _money_records(parsed) -> pd.DataFrame:
     columns["signed"] = np.where(deduction, -columns["amount"], columns["amount"])
     for column in _ATTACHED:
         columns[column] = _filled(len(columns["line"]), "")
-    return pd.DataFrame(columns)
+    return _Money(columns)
 
 
 def _filled(n: int, text: str) -> np.ndarray:
@@ -456,15 +481,15 @@ def _filled(n: int, text: str) -> np.ndarray:
     return values
 
 
-def _attach(parsed, money: pd.DataFrame) -> pd.DataFrame:
+def _attach(parsed, money: _Money) -> None:
     """Fill each payment's first extra references (22, 23) and name (26) from this chunk.
 
     A record belongs to the payment before it; a value already attached (from the chunk
     before) is kept, as the first one in the file.
     """
     if not len(money):
-        return money
-    money_lines = money["line"].to_numpy(dtype="int64")
+        return
+    money_lines = money["line"]
     for record_type, field, column in (
         ("extra_reference", "reference", "extra_reference"),
         ("extra_reference_negative", "reference", "extra_reference_negative"),
@@ -477,12 +502,11 @@ def _attach(parsed, money: pd.DataFrame) -> pd.DataFrame:
         part = part.assign(owner=owner_at)
         part = part[(part["owner"] >= 0) & (part[field].fillna("") != "")]
         first = part.groupby("owner")[field].first()
-        current = money[column].to_numpy(dtype=object).copy()
+        current = money[column].copy()
         at = first.index.to_numpy()
         empty = current[at] == ""
         current[at[empty]] = first.to_numpy(dtype=object)[empty]
         money[column] = current
-    return money
 
 
 def write_bgmax(
