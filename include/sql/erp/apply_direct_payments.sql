@@ -7,7 +7,12 @@
 -- inkasso/money/books.py). An open invoice paid to zero becomes 'paid'; a reversal re-opens a
 -- paid one ('open'; 'collection_ended' when its case has ended, which
 -- update_ended_invoice_status.sql then refines). An invoice at collection keeps its status: a
--- direct payment is reported to the agency by inkasso_corrections. Set-based.
+-- direct payment is reported to the agency by inkasso_corrections. A 'credited' invoice (a
+-- credit note or recall took all of it off) is booked too and stays 'credited' at zero: money
+-- paid on it is an over-payment (the report and the money check list it); a reversal of money
+-- paid before the credit makes it owed again ('open', or an ended case's status). Every
+-- invoice the ERP contract names is booked: no payment is recorded on an invoice whose
+-- remaining amount then ignores it. Set-based.
 --
 -- The over-payment an invoice held before this file (over_paid) only matters for a reversal on
 -- an invoice at zero, so it is worked out for those few only: what the recorded payments (all
@@ -35,7 +40,8 @@ SET remaining_amount = CASE WHEN erp_invoice.remaining_amount - p.over_paid > p.
                             ELSE 0 END,
     status = CASE WHEN erp_invoice.status IN ('at_collection', 'payout_pending', 'collection_ended')
                   THEN erp_invoice.status
-                  WHEN erp_invoice.remaining_amount - p.over_paid <= p.paid THEN 'paid'
+                  WHEN erp_invoice.remaining_amount - p.over_paid <= p.paid
+                      THEN CASE WHEN erp_invoice.status = 'credited' THEN 'credited' ELSE 'paid' END
                   WHEN p.case_ended = 1 THEN 'collection_ended'
                   ELSE 'open' END
 FROM (
@@ -78,4 +84,5 @@ FROM (
     ) o ON o.invoice_id = f.invoice_id
 ) p
 WHERE erp_invoice.invoice_id = p.invoice_id
-  AND erp_invoice.status IN ('open', 'paid', 'at_collection', 'payout_pending', 'collection_ended')
+  AND erp_invoice.status IN ('open', 'paid', 'credited', 'at_collection', 'payout_pending',
+                             'collection_ended')

@@ -149,3 +149,47 @@ def expected_invoice_status(row) -> str:
     if row["erp_remaining"] > (0 if pd.isna(agency) else int(agency)):
         return "payout_pending"
     return "collection_ended"
+
+
+def _never_sent():
+    """Invoices no case was ever opened for (their money is the ERP's, no agency's)."""
+    return (
+        ~select(ink_case.c.case_id)
+        .where(ink_case.c.invoice_id == erp_invoice.c.invoice_id)
+        .exists()
+    )
+
+
+def paid_beyond_invoice(conn: Connection) -> pd.DataFrame:
+    """Invoices never sent to collection that received more than they asked for: their
+    original amount, less credit notes / recalls / write-offs, less direct payments below zero
+    (an invoice 'paid' or 'credited' paid again by its KID). Columns: invoice_id, invoice_no,
+    currency, refund_due (øre). Two grouped queries, whatever the invoice's status."""
+    p, a, i = erp_payment.c, erp_invoice_adjustment.c, erp_invoice.c
+    paid = (
+        select(p.invoice_id, func.sum(p.amount).label("paid"))
+        .where((p.kind == "direct") | (p.method == "collection"), p.invoice_id.is_not(None))
+        .group_by(p.invoice_id)
+        .subquery("paid")
+    )
+    adjusted = (
+        select(a.invoice_id, func.sum(func.abs(a.amount)).label("adjusted"))
+        .where(a.kind.in_(list(ADJUSTMENT_TERMS)))
+        .group_by(a.invoice_id)
+        .subquery("adjusted")
+    )
+    beyond = paid.c.paid + func.coalesce(adjusted.c.adjusted, 0) - i.original_amount
+    stmt = (
+        select(i.invoice_id, i.invoice_no, i.currency, beyond.label("refund_due"))
+        .select_from(
+            erp_invoice.join(paid, paid.c.invoice_id == i.invoice_id).outerjoin(
+                adjusted, adjusted.c.invoice_id == i.invoice_id
+            )
+        )
+        .where(_never_sent(), beyond > 0)
+        .order_by(i.invoice_id)
+    )
+    rows = conn.execute(stmt).mappings().all()
+    frame = pd.DataFrame(rows, columns=["invoice_id", "invoice_no", "currency", "refund_due"])
+    frame["refund_due"] = frame["refund_due"].astype("int64")
+    return frame

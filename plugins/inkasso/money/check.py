@@ -38,7 +38,7 @@ from inkasso.db.schema import (
     ink_payout,
 )
 from inkasso.money.amounts import format_money, plain_date
-from inkasso.money.books import TERMS, case_books, expected_invoice_status
+from inkasso.money.books import TERMS, case_books, expected_invoice_status, paid_beyond_invoice
 
 SHOWN_PER_KIND = 20
 
@@ -210,6 +210,7 @@ def check_books(engine: Engine, through: date) -> BooksReport:
     with engine.begin() as conn:
         agreements = conn.execute(select(ink_agreement)).all()
         books = case_books(conn)
+        beyond = paid_beyond_invoice(conn)
         report.cases = len(books)
         report.totals = _totals(books)
         report.violations += _case_violations(books)
@@ -234,6 +235,11 @@ def check_books(engine: Engine, through: date) -> BooksReport:
         f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.refund_due, r.currency)} "
         "received beyond the claim: a refund to handle"
         for r in refunds.itertuples(index=False)
+    ]
+    report.listed += [
+        f"invoice {r.invoice_no} (never sent to collection): "
+        f"{format_money(r.refund_due, r.currency)} received beyond the claim: a refund to handle"
+        for r in beyond.itertuples(index=False)
     ]
     ended = books[books["is_latest"] & (books["invoice_status"] == "collection_ended")]
     report.listed += [

@@ -115,6 +115,9 @@ class ClientReport:
     # and escaped: printable_name), drop
     bank_notices: list[dict] = field(default_factory=list)
     run_issues: list[dict] = field(default_factory=list)  # failures not tied to an agreement
+    # money the day's bank files paid beyond invoices never sent to collection (an invoice
+    # 'paid' or 'credited' paid again), or took back: invoice_no, amount, refund_amount, label
+    refunds: list[dict] = field(default_factory=list)
     # "bank import for 2026-11-03 did not run": an upstream flow of the day without its
     # finished-day asset event, so that a zero below is not mistaken for a quiet day
     flows_missing: list[str] = field(default_factory=list)
@@ -170,6 +173,9 @@ class ClientReport:
                 out.append(
                     f"{a.agency}: payouts overdue for {len(a.payouts_awaited)} settlement(s)"
                 )
+        refunds = [x for x in self.refunds if x["refund_amount"] > 0]
+        if refunds:
+            out.append(f"{len(refunds)} refund(s) to handle on invoices not at collection")
         unmatched = sum(f["unmatched"]["n"] for f in self.bank_files)
         if unmatched:
             out.append(f"{unmatched} bank payment(s) not matched to an invoice")

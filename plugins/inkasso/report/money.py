@@ -8,7 +8,15 @@ from datetime import date
 from sqlalchemy import Connection, func, select
 
 from inkasso.bank.payouts import missing_payouts
-from inkasso.db.schema import erp_invoice, erp_journal_line, ink_after_closure, ink_agreement
+from inkasso.db.schema import (
+    erp_invoice,
+    erp_invoice_adjustment,
+    erp_journal_line,
+    erp_payment,
+    ink_after_closure,
+    ink_agreement,
+    ink_case,
+)
 from inkasso.report.history import closures_of_day
 
 VERDICTS = {
@@ -38,6 +46,79 @@ def after_closure(conn: Connection, agreement_ids: list[str], day: date) -> list
         .order_by(e.agreement_id, e.case_id, e.event_id)
     ).mappings()
     return [dict(r) | {"label": VERDICTS.get(r["verdict"], r["verdict"])} for r in rows]
+
+
+BEYOND_INVOICE = {
+    "overpayment": "paid beyond the invoice (never sent to collection): refund to handle",
+    "refund_cancelled": "reversed by the bank: no longer to refund",
+}
+
+
+def _day_payments(client_id: int, names):
+    """Per invoice never sent to collection, the direct payments of the bank files ``names``
+    (their ``erp_payment.bank_file`` values): their sum and the first and last time they were
+    booked (a subquery)."""
+    p = erp_payment.c
+    sent = select(ink_case.c.case_id).where(ink_case.c.invoice_id == p.invoice_id).exists()
+    return (
+        select(
+            p.invoice_id,
+            func.sum(p.amount).label("amount"),
+            func.min(p.booked_at).label("first"),
+            func.max(p.booked_at).label("last"),
+        )
+        .where(p.client_id == client_id, p.kind == "direct", p.bank_file.in_(names), ~sent)
+        .group_by(p.invoice_id)
+        .subquery("d")
+    )
+
+
+def beyond_invoice(conn: Connection, client_id: int, day: date, names) -> list[dict]:
+    """Money the bank files of day D (``names``: their ``erp_payment.bank_file`` values) paid on invoices never sent to collection beyond what
+    they asked for (an invoice 'paid' or 'credited' paid again), or took back from such an
+    over-payment (a reversal): per invoice the day's amount and the change of its refund, from
+    its original amount, its credit notes / recalls / write-offs and the payments booked before
+    the day's (so a backfilled day shows its own). Three grouped queries, none per invoice."""
+    d = _day_payments(client_id, names)
+    p, a = erp_payment.alias("p"), erp_invoice_adjustment.c
+    before = dict(
+        conn.execute(
+            select(d.c.invoice_id, func.sum(p.c.amount))
+            .join(p, p.c.invoice_id == d.c.invoice_id)
+            .where((p.c.kind == "direct") | (p.c.method == "collection"), p.c.booked_at < d.c.first)
+            .group_by(d.c.invoice_id)
+        ).all()
+    )
+    adjusted = dict(
+        conn.execute(
+            select(d.c.invoice_id, func.sum(func.abs(a.amount)))
+            .join(erp_invoice_adjustment, a.invoice_id == d.c.invoice_id)
+            .where(
+                a.kind.in_(["credit_note", "recall", "write_off"]),
+                func.coalesce(a.booked_at <= d.c.last, a.adjustment_date <= day),
+            )
+            .group_by(d.c.invoice_id)
+        ).all()
+    )
+    i = erp_invoice.c
+    rows = conn.execute(
+        select(d.c.invoice_id, d.c.amount, i.invoice_no, i.original_amount)
+        .join(erp_invoice, i.invoice_id == d.c.invoice_id)
+        .order_by(i.invoice_no)
+    ).mappings()
+    out = []
+    for r in rows:
+        base = int(before.get(r["invoice_id"]) or 0) + int(adjusted.get(r["invoice_id"]) or 0)
+        owed = int(r["original_amount"])
+        change = max(base + int(r["amount"]) - owed, 0) - max(base - owed, 0)
+        if change:
+            verdict = "overpayment" if change > 0 else "refund_cancelled"
+            out.append(
+                {"invoice_no": r["invoice_no"], "kind": "direct_payment",
+                 "amount": int(r["amount"]), "refund_amount": change, "verdict": verdict,
+                 "label": BEYOND_INVOICE[verdict]}
+            )  # fmt: skip
+    return out
 
 
 def ended_unpaid(conn: Connection, client_id: int, day: date) -> list[dict]:

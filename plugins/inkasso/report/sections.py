@@ -37,7 +37,7 @@ from inkasso.db.schema import (
 from inkasso.report.history import closures_of_day, day_changes
 from inkasso.report.masking import mask_text, printable_name
 from inkasso.report.model import AgencySection, ClientReport, Figure
-from inkasso.report.money import add_money_sections
+from inkasso.report.money import add_money_sections, beyond_invoice
 
 BANK_KINDS = ("ocr_giro", "bgmax")
 # incoming files that were not applied and need a person: broken (quarantined), or a changed
@@ -491,8 +491,11 @@ def run_issues(d: Day) -> None:
 
 # ----------------------------------------------------------------------------- money
 def money(d: Day) -> None:
-    """Section: after closure, ended unpaid, payouts awaited, interim account."""
+    """Section: after closure, ended unpaid, payouts awaited, interim account; money the day's
+    bank files paid beyond invoices never sent to collection (or took back)."""
     add_money_sections(d.conn, d.report, d.sections, d.day)
+    names = erp_names(files_of_day(d.client_id, d.day, "in", BANK_KINDS))
+    d.report.refunds = beyond_invoice(d.conn, d.client_id, d.day, names)
 
 
 SECTIONS: list[Callable[[Day], None]] = [
