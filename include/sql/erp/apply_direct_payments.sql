@@ -32,6 +32,10 @@ WITH reversed AS (
     WHERE i.remaining_amount <= 0 AND i.invoice_id IN (
         SELECT invoice_id FROM ink_bank_payment_match
         WHERE kind IN ('direct', 'collection')
+          -- (a sum below zero needs a payment below zero: the few such invoices are summed,
+          -- not every invoice of the file)
+          AND invoice_id IN (SELECT invoice_id FROM ink_bank_payment_match
+                             WHERE kind IN ('direct', 'collection') AND amount < 0)
         GROUP BY invoice_id HAVING SUM(amount) < 0)
 )
 UPDATE erp_invoice
