@@ -4,7 +4,9 @@ Prints the time to read the BgMax file, to book it (stage, match by KID, record,
 invoices, payouts) and, beside it, the time PostgreSQL's COPY alone takes to load the same rows
 into a plain table: the floor any import into PostgreSQL stands on.
 
-Prints one table row per database: flow, scale, seconds (read and book), floor, ratio, peak RSS.
+Prints one row per database of ``bench/table.py``'s one table (``make bench``): flow, scale,
+seconds (read and book), floor, ratio, target (5x PostgreSQL, 10x SQLite), peak RSS; then what
+was booked.
 Floors: PostgreSQL's COPY of the payments into a plain table; SQLite: reading the file's lines
 plus one ``executemany`` of the payments in one transaction.
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # peak_rss
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-bank-"))
 
 from peak_rss import PeakRss  # noqa: E402
+from table import record  # noqa: E402
 
 from inkasso.bank.bgmax import write_bgmax  # noqa: E402
 from inkasso.bank.importer import import_bank_file  # noqa: E402
@@ -43,6 +46,8 @@ from inkasso.db.schema import erp_client, erp_customer, erp_metadata, ink_agreem
 
 DAY = dt.date(2026, 11, 2)
 AGENCY_ACCOUNT = "55551234"
+FLOW = "bank import BgMax (read and book)"
+TARGET = {"PostgreSQL": 5, "SQLite": 10}  # the ratio to the floor (issue 12)
 
 
 def invoices(n: int) -> pd.DataFrame:
@@ -168,7 +173,7 @@ def bench(url: str, n: int, data: bytes, pay: pd.DataFrame, inv: pd.DataFrame) -
 
 
 def main() -> None:
-    """Run the benchmark on SQLite and on PostgreSQL; print one table."""
+    """Run the benchmark on SQLite and on PostgreSQL; one row of the table each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=50_000)
     parser.add_argument("--large", action="store_const", dest="payments", const=300_000)
@@ -180,10 +185,10 @@ def main() -> None:
     inv = invoices(n * 2)
     pay = payments(n, inv)
     data = write_bgmax(pay, payee_bankgiro="9912346", written_at=dt.datetime(2026, 11, 2, 3))
-    results = {}
+    scale = f"{n:,} payments, {len(data) / 1e6:.1f} MB"
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as folder:
-            results["SQLite"] = bench(f"sqlite:///{folder}/bench.sqlite", n, data, pay, inv)
+            report("SQLite", scale, bench(f"sqlite:///{folder}/bench.sqlite", n, data, pay, inv))
     if args.db in ("postgres", "both"):
         name = f"bench_bank_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -191,21 +196,20 @@ def main() -> None:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         try:
             url = args.pg.rsplit("/", 1)[0] + f"/{name}"
-            results["PostgreSQL"] = bench(url, n, data, pay, inv)
+            report("PostgreSQL", scale, bench(url, n, data, pay, inv))
         finally:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-    print(f"BgMax file of {n:,} payments, {len(data) / 1e6:.1f} MB")
-    print("| flow | db | scale | seconds | floor | ratio | peak RSS | booked |")
-    print("|---|---|---|---|---|---|---|---|")
-    for db, r in results.items():
-        res = r["result"]
-        booked = f"direct {res['direct']:,}, unmatched {res['unmatched']:,}, payouts {res['agency_payout']}"
-        print(
-            f"| bank import (BgMax) | {db} | {n:,} | {r['seconds']:.2f} s | {r['floor']:.2f} s | "
-            f"{r['seconds'] / r['floor']:.1f}x | {r['peak'] / 2**20:.0f} MB | {booked} |"
-        )
+
+
+def report(db: str, scale: str, r: dict) -> None:
+    """The database's row of the one table (``bench/table.py``), then what was booked."""
+    record(FLOW, scale, db, r["seconds"], r["floor"], target=TARGET[db],
+           peak_mb=round(r["peak"] / 2**20))  # fmt: skip
+    res = r["result"]
+    print(f"    booked: direct {res['direct']:,}, unmatched {res['unmatched']:,}, "
+          f"payouts {res['agency_payout']}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """BgMax parse speed beside its floor, and the peak memory of reading big files in chunks.
 
-Rows printed (one table): flow, scale, seconds, floor, ratio, peak RSS.
-- ``bgmax parse``: ``read_bgmax`` of a file of N payments (default 300,000, about 25 MB), beside
-  the floor of reading the same file and splitting it into lines.
-- ``bgmax chunks``: ``iter_bgmax`` over the same file from its path, 100,000 lines a chunk.
-- ``bgmax chunks`` and ``closure chunks`` at ``--big`` MB (default 500): a BgMax file and a
-  Lowell closure file of that size, written to a temporary folder and read in chunks.
+Rows of ``bench/table.py``'s one table (``make bench``): flow, scale, seconds, floor, ratio,
+target, peak RSS.
+- ``BgMax parse``: ``read_bgmax`` of a file of N payments (default 300,000, about 25 MB), beside
+  the floor of reading the same file and splitting it into lines; target 10x.
+- ``BgMax parse in chunks``: ``iter_bgmax`` over the same file from its path, 100,000 lines a
+  chunk; target 10x.
+- ``BgMax parse in chunks`` and ``closure file read in chunks`` at ``--big`` MB (default 500): a
+  BgMax file (target 10x) and a Lowell closure file (no target) of that size, written to a
+  temporary folder and read in chunks.
 Every figure is measured in a child process, so each peak RSS (``ru_maxrss``) is that flow's own,
 imports included (about 100 MB of pandas and numpy).
 
@@ -26,6 +29,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1] / "plugins"))
+sys.path.insert(0, str(HERE.parent))  # table
+
+from table import HEAD, record  # noqa: E402
+
+BGMAX_TARGET = 10  # the ratio to the floor (issue 12), whole and in chunks
 
 
 # ------------------------------------------------------------------------------ files
@@ -143,15 +151,10 @@ def run(flow: str, path: Path, chunk_rows: int = 100_000) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def row(flow: str, scale: str, got: dict, floor: dict | None) -> None:
-    """One table row: flow, scale, seconds, floor, ratio, peak RSS."""
-    floor_s = f"{floor['seconds']:.3f}" if floor else "-"
-    ratio = f"{got['seconds'] / floor['seconds']:.1f}x" if floor else "-"
-    print(
-        f"| {flow} | {scale} | {got['seconds']:.2f} | {floor_s} | {ratio} | "
-        f"{got['peak'] / 1e6:.0f} MB |",
-        flush=True,
-    )
+def row(flow: str, scale: str, got: dict, floor: dict, target: float | None) -> None:
+    """One row of the table (``bench/table.py``), peak RSS the child's own."""
+    record(flow, scale, "-", got["seconds"], floor["seconds"], target=target,
+           peak_mb=round(got["peak"] / 2**20))  # fmt: skip
 
 
 def main() -> None:
@@ -167,26 +170,27 @@ def main() -> None:
     payments = int(plain[0]) if plain else 300_000
     folder = keep or Path(tempfile.mkdtemp(prefix="bench-bank-parse-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print("| flow | scale | seconds | floor | ratio | peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print(HEAD, flush=True)
     small = folder / "bgmax_small.txt"
     write_bgmax_file(small, payments)
     mb = small.stat().st_size / 1e6
     floor = run("floor", small)
     scale = f"{payments:,} payments, {mb:.1f} MB"
-    row("bgmax parse (read_bgmax)", scale, run("bgmax_whole", small), floor)
+    row("BgMax parse", scale, run("bgmax_whole", small), floor, BGMAX_TARGET)
     if "--whole-only" not in args:  # (a tree from before the chunked readers has none)
-        row("bgmax chunks (iter_bgmax)", scale, run("bgmax_chunks", small), floor)
+        row("BgMax parse in chunks", scale, run("bgmax_chunks", small), floor, BGMAX_TARGET)
     if big:
         path = folder / "bgmax_big.txt"
         n = write_bgmax_file(path, big * 1_000_000 // 123, names=True, per_deposit=50_000)
         size = f"{n:,} payments, {path.stat().st_size / 1e6:.0f} MB"
-        row("bgmax chunks (iter_bgmax)", size, run("bgmax_chunks", path), run("floor", path))
+        got, floor = run("bgmax_chunks", path), run("floor", path)
+        row("BgMax parse in chunks", size, got, floor, BGMAX_TARGET)
         path.unlink()
         path = folder / "closure_big.txt"
         n = write_closure_file(path, big * 1_000_000 // 122)
         size = f"{n:,} closures, {path.stat().st_size / 1e6:.0f} MB"
-        row("closure chunks (iter_chunks)", size, run("closure_chunks", path), run("floor", path))
+        got, floor = run("closure_chunks", path), run("floor", path)
+        row("closure file read in chunks", size, got, floor, None)
         path.unlink()
     if keep is None:
         small.unlink()

@@ -370,7 +370,7 @@ def main() -> None:
             record(
                 "corrections",
                 f"{rows:,} corrections",
-                backend,
+                {"postgres": "PostgreSQL", "sqlite": "SQLite"}[backend],
                 f["first"],
                 f["floor"],
                 target=target,

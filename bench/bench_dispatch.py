@@ -52,6 +52,7 @@ PG_ADMIN = os.environ.get(
 BASE_INVOICES = 100_000  # the generator's share; the rest are SQL copies
 INVOICES_PER_CUSTOMER = 5  # about what the generator makes
 TARGET = {"postgres": 5, "sqlite": 10}
+DB_NAME = {"postgres": "PostgreSQL", "sqlite": "SQLite"}  # as the one table names them
 PG_DB = f"inkasso_bench_dispatch_{os.getpid()}"  # its own: other benchmarks may run beside it
 
 
@@ -295,7 +296,7 @@ def shared_record(flow: str, r: dict) -> None:
     record(
         flow,
         f"{r['invoices']:,} invoices, {r['cases']:,} cases",
-        r["backend"],
+        DB_NAME[r["backend"]],
         r["seconds"],
         r["floor"] or None,
         target=TARGET[r["backend"]] if r["floor"] else None,

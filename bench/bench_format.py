@@ -1,8 +1,10 @@
 """Write and read back 300,000 Lowell new-case records beside their floors.
 
-Prints table rows (flow, scale, seconds, floor, ratio, peak RSS). The write's floor joins the
-same lines and writes them; the read's floor reads the file and splits it into lines. Each
-figure comes from its own child process, so each peak RSS is that flow's own (imports included).
+Prints rows of ``bench/table.py``'s one table (``make bench``): ``format engine write``,
+``format engine read`` and ``format engine read in chunks``, each with its seconds, floor, ratio
+(target 5x) and peak RSS. The write's floor joins the same lines and writes them; the read's
+floor reads the file and splits it into lines. Each figure comes from its own child process, so
+each peak RSS is that flow's own (imports included).
 
 Run: ``.venv/bin/python bench/bench_format.py [rows] [layout] [--whole-only]``.
 """
@@ -22,8 +24,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # table
+
+from table import HEAD, record  # noqa: E402
 
 from inkasso.formats import load_layout  # noqa: E402
+
+TARGET = 5  # the ratio to the floor (issue 12), write and read
 
 
 def frame(rows: int) -> pd.DataFrame:
@@ -118,24 +125,22 @@ def main() -> None:
     back = load_layout(layout_name).read(load_layout(layout_name).write(HEADER, small), "b.txt")
     assert back.details()["remaining_amount"].tolist() == small["remaining_amount"].tolist()
     write = run("write", rows, layout_name, path)
-    size = f"{rows:,} records, {path.stat().st_size / 1e6:.0f} MB"
-    print("| flow | scale | seconds | floor | ratio | peak RSS |")
-    print("|---|---|---|---|---|---|")
+    size = f"{rows:,} {layout_name} records, {path.stat().st_size / 1e6:.0f} MB"
+    print(HEAD, flush=True)
     for flow, got, floor in (
-        ("format write", write, run("write_floor", rows, layout_name, path)),
-        ("format read", run("read", rows, layout_name, path), None),
+        ("format engine write", write, run("write_floor", rows, layout_name, path)),
+        ("format engine read", run("read", rows, layout_name, path), None),
         *(
             []
             if whole_only
-            else [("format read (chunks)", run("read_chunks", rows, layout_name, path), None)]
+            else [
+                ("format engine read in chunks", run("read_chunks", rows, layout_name, path), None)
+            ]
         ),
     ):
         floor = floor or run("read_floor", rows, layout_name, path)
-        print(
-            f"| {flow} ({layout_name}) | {size} | {got['seconds']:.2f} | {floor['seconds']:.3f} "
-            f"| {got['seconds'] / floor['seconds']:.1f}x | {got['peak'] / 1e6:.0f} MB |",
-            flush=True,
-        )
+        record(flow, size, "-", got["seconds"], floor["seconds"], target=TARGET,
+               peak_mb=round(got["peak"] / 2**20))  # fmt: skip
     for leftover in folder.iterdir():
         leftover.unlink()
     folder.rmdir()

@@ -5,6 +5,9 @@ Floors: PostgreSQL's ``COPY`` of the file's records into a temporary table; SQLi
 same rows from the file (decode and split) plus writing them with one ``executemany`` in one
 transaction. Peak RSS is sampled during the flow only (the seed is not counted).
 
+Each database's row goes to ``bench/table.py``'s one table (``make bench``), target 5x on
+PostgreSQL and 10x on SQLite, followed by the seconds of each step.
+
 Run: ``.venv/bin/python bench/bench_inbound.py [--rows N | --large | --huge] [--db sqlite|postgres|both]``
 (default 50,000 records; ``--large`` 200,000; ``--huge`` 1,000,000). PostgreSQL:
 ``INKASSO_BENCH_PG`` (default ``postgresql+psycopg2://postgres@127.0.0.1:5432/postgres``); a
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # peak_rss
 
 from peak_rss import PeakRss  # noqa: E402
+from table import record  # noqa: E402
 
 from inkasso.agreements import Agreement  # noqa: E402
 from inkasso.db.engine import engine_for_url  # noqa: E402
@@ -69,6 +73,8 @@ AG = Agreement(
 SENT = dt.date(2026, 10, 1)
 DAY = dt.date(2026, 11, 10)
 NOW = dt.datetime(2026, 11, 10, 5, tzinfo=dt.UTC)
+FLOW = "inbound closures (parse, checks, apply)"
+TARGET = {"PostgreSQL": 5, "SQLite": 10}  # the ratio to the floor (issue 12)
 
 
 def bulk_write(conn, table: str, frame: pd.DataFrame) -> None:
@@ -209,7 +215,8 @@ def with_postgres(fn):
 
 
 def main() -> None:
-    """Print one table: flow, database, scale, seconds, floor, ratio, peak RSS."""
+    """Per database: one row of the table (flow, scale, seconds, floor, ratio, peak RSS), then
+    the seconds of each step."""
     import great_expectations  # noqa: F401  (imported once per worker; not part of the timings)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -218,21 +225,18 @@ def main() -> None:
     parser.add_argument("--huge", action="store_const", dest="rows", const=1_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     args = parser.parse_args()
-    results = {}
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            results["SQLite"] = bench(f"sqlite:///{tmp}/bench.sqlite", args.rows)
+            report("SQLite", args.rows, *bench(f"sqlite:///{tmp}/bench.sqlite", args.rows))
     if args.db in ("postgres", "both"):
-        results["PostgreSQL"] = with_postgres(lambda url: bench(url, args.rows))
-    print("| flow | db | scale | seconds | floor | ratio | peak RSS | steps |")
-    print("|---|---|---|---|---|---|---|---|")
-    for db, (steps, low, peak) in results.items():
-        total = sum(steps.values())
-        parts = ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
-        print(
-            f"| inbound closures | {db} | {args.rows:,} | {total:.2f} s | {low:.2f} s | "
-            f"{total / low:.1f}x | {peak / 2**20:.0f} MB | {parts} |"
-        )
+        report("PostgreSQL", args.rows, *with_postgres(lambda url: bench(url, args.rows)))
+
+
+def report(db: str, rows: int, steps: dict, low: float, peak: int) -> None:
+    """The database's row of the one table (``bench/table.py``), then its seconds per step."""
+    record(FLOW, f"{rows:,} closures", db, sum(steps.values()), low, target=TARGET[db],
+           peak_mb=round(peak / 2**20))  # fmt: skip
+    print("    steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()), flush=True)
 
 
 if __name__ == "__main__":

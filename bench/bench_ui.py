@@ -5,8 +5,13 @@ The data is made by PostgreSQL itself (``INSERT ... SELECT generate_series``) in
 ``inkasso_bench_ui`` that is kept: a later run reuses it when the counts match (``--fresh``
 fills it again, ``--drop`` removes it at the end). Filling takes minutes on 2 shared cores.
 
-Run: ``.venv/bin/python bench/bench_ui.py [--cases 1000000] [--events-per-case 10]``
-(PostgreSQL on 127.0.0.1:5432, or ``INKASSO_BENCH_PG`` as an admin URL).
+Each page's median goes to ``bench/table.py``'s one table (``make bench``) as a row of its own
+(``Inkasso view: <page>``, PostgreSQL, seconds, target 0.3 s); no floor.
+
+Run: ``.venv/bin/python bench/bench_ui.py [--cases 1000000] [--events-per-case 10]
+[--database inkasso_bench_ui] [--fresh] [--drop]`` (PostgreSQL on 127.0.0.1:5432, or
+``INKASSO_BENCH_PG`` as an admin URL). A smaller run should name a database of its own, so the
+kept 1M one is not filled again.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # table
+
+from table import record  # noqa: E402
 
 from inkasso.db.migrate import upgrade  # noqa: E402
 from inkasso.db.schema import erp_metadata  # noqa: E402
@@ -30,7 +38,7 @@ from inkasso.ui import queries  # noqa: E402
 PG_ADMIN = os.environ.get(
     "INKASSO_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
-DB_NAME = "inkasso_bench_ui"
+DB_NAME = "inkasso_bench_ui"  # the default; --database names another
 TARGET_MS = 300
 TODAY = date(2026, 11, 30)
 AGREEMENTS = 8
@@ -102,20 +110,28 @@ FILL = [
 ]
 
 
-def database_url(fresh: bool) -> tuple[str, bool]:
+def database_url(fresh: bool, name: str = DB_NAME) -> tuple[str, bool]:
     """The bench database's URL, and whether it must be filled."""
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DB_NAME}
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
         ).first()
         if exists and fresh:
-            conn.execute(sa.text(f'DROP DATABASE "{DB_NAME}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             exists = None
         if not exists:
-            conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{DB_NAME}", not exists
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", not exists
+
+
+def drop_database(name: str) -> None:
+    """Drop the bench database (``--drop``)."""
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def fill(engine, cases: int, events_per_case: int) -> None:
@@ -124,7 +140,7 @@ def fill(engine, cases: int, events_per_case: int) -> None:
     upgrade(engine)
     params = {
         "agreements": AGREEMENTS,
-        "customers": CUSTOMERS,
+        "customers": min(CUSTOMERS, cases),
         "days": DAYS,
         "cases": cases,
         "events_per_case": events_per_case,
@@ -199,17 +215,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-case", type=int, default=10)
     parser.add_argument("--fresh", action="store_true", help="fill the database again")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument("--database", default=DB_NAME, help=f"its name (default {DB_NAME})")
     args = parser.parse_args(argv)
+    try:
+        return time_pages(args)
+    finally:
+        if args.drop:
+            drop_database(args.database)
 
+
+def time_pages(args) -> int:
+    """Fill (or reuse) the bench database, time the pages; 1 when a page misses the target."""
     from inkasso.ui.app import _templates
 
-    url, empty = database_url(args.fresh)
+    url, empty = database_url(args.fresh, args.database)
     engine = sa.create_engine(url)
     want = (args.cases, args.cases * args.events_per_case)
     if empty or counts(engine) != want:
         if not empty:
             engine.dispose()
-            url, _ = database_url(True)
+            url, _ = database_url(True, args.database)
             engine = sa.create_engine(url)
         print(f"filling {want[0]:,} cases and {want[1]:,} events (once; kept for later runs)")
         started = time.perf_counter()
@@ -291,23 +316,21 @@ def main(argv: list[str] | None = None) -> int:
         ("cases, invoice no", cases_page(queries.CaseFilter(invoice_no=f"F{mid}"))),
         ("cases, customer no", cases_page(queries.CaseFilter(customer_no="C4711"))),
         ("cases, agency ref", cases_page(queries.CaseFilter(agency_ref=f"AG{mid + 1}"))),
-        ("case page (10 events)", case_page(mid)),
+        (f"case page ({args.events_per_case} events)", case_page(mid)),
         ("case page (another)", case_page(7)),
         ("files, page 1", files_page),
     ]
     print(f"{'page':<32} {'median ms':>10} {'worst ms':>9}  target {TARGET_MS} ms")
+    scale = f"{n_cases:,} cases, {n_events:,} events; median of 7"
     worst_all = 0.0
     for name, fn in checks:
         median, worst = timed(fn)
         worst_all = max(worst_all, median)
         flag = "ok" if median < TARGET_MS else "SLOW"
         print(f"{name:<32} {median:10.1f} {worst:9.1f}  {flag}", flush=True)
+        record(f"Inkasso view: {name}", scale, "PostgreSQL", median / 1000, None,
+               target_seconds=TARGET_MS / 1000)  # fmt: skip
     engine.dispose()
-    if args.drop:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        admin.dispose()
     return 0 if worst_all < TARGET_MS else 1
 
 

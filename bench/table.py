@@ -3,7 +3,7 @@
 Each benchmark calls ``record(...)`` per measured line. The line is printed at once, and, when
 ``BENCH_TABLE`` names a file (``make bench`` sets it), appended to it as one JSON object per line;
 ``python bench/table.py FILE`` then prints every benchmark's lines as one table. The figures in
-README.md's "Speed" section are copied from that table.
+README.md's "Benchmarks" section are copied from that table.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 COLUMNS = ("flow", "scale", "db", "seconds", "floor", "ratio", "target", "peak_mb")
+# the table's head, which a benchmark printing only rows of its own may print first
+HEAD = "| " + " | ".join([*COLUMNS, "verdict"]) + " |\n" + "|" + "---|" * (len(COLUMNS) + 1)
 
 
 def peak_rss_mb() -> int:
@@ -35,6 +37,8 @@ def record(
 ) -> dict:
     """Print one measured line and append it to ``$BENCH_TABLE``; returns the line as a dict.
 
+    ``db`` is 'PostgreSQL', 'SQLite' or '-' (no database: the parsers, the format engine).
+
     ``floor`` is the time of the fastest way to move the same rows (PostgreSQL's COPY, SQLite's
     executemany, reading and splitting the bytes); ``target`` the ratio the flow must stay under,
     ``target_seconds`` the seconds it must stay under (the demo day).
@@ -44,7 +48,7 @@ def record(
         "flow": flow,
         "scale": scale,
         "db": db,
-        "seconds": round(seconds, 2),
+        "seconds": round(seconds, 3 if seconds < 1 else 2),  # a page of the view: ms
         "floor": round(floor, 3) if floor is not None else None,
         "ratio": ratio,
         "target": target if target is not None else _seconds_target(target_seconds),
@@ -80,8 +84,7 @@ def format_line(line: dict) -> str:
 
 def print_table(path: Path) -> None:
     """Print every line recorded in ``path`` as one Markdown table."""
-    print("| " + " | ".join([*COLUMNS, "verdict"]) + " |")
-    print("|" + "---|" * (len(COLUMNS) + 1))
+    print(HEAD)
     for raw in path.read_text(encoding="utf-8").splitlines():
         if raw.strip():
             print(format_line(json.loads(raw)))
