@@ -450,7 +450,7 @@ def _few_texts(raw) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     first = np.empty(len(uniques), dtype=np.intp)
     first[codes] = np.arange(n)
     rows = raw[first]
-    if width > 8 and not (rows[codes] == raw).all():
+    if width > 8 and not (_gather_rows(rows, codes) == raw).all():
         return None  # two values share a key
     # as numpy's <U would hold and strip them: trailing NULs dropped, then whitespace
     texts = [r.tobytes().decode("iso-8859-1").rstrip("\x00").strip() for r in rows]
@@ -465,12 +465,27 @@ def _row_keys(raw: np.ndarray) -> np.ndarray:
     n, width = raw.shape
     words = -(-width // 8)
     padded = np.zeros((n, words * 8), dtype=np.uint8)
-    padded[:, :width] = raw
+    # each row copied as one item (a slice assignment loops over each row's bytes on its own)
+    target = np.ndarray((n,), dtype=f"V{width}", buffer=padded, strides=(words * 8,))
+    target[...] = _row_items(raw)
     parts = padded.view(np.uint64)
     key = parts[:, 0].copy()
     for j in range(1, words):
         key = (key * np.uint64(0x100000001B3)) ^ parts[:, j]
     return key
+
+
+def _row_items(raw: np.ndarray) -> np.ndarray:
+    """Each row of a byte matrix as one item of its width (a view when each row's bytes are
+    contiguous, as in a block's columns)."""
+    if raw.strides[1] != 1:
+        raw = np.ascontiguousarray(raw)
+    return raw.view(f"V{raw.shape[1]}")[:, 0]
+
+
+def _gather_rows(rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``rows[at]`` of a byte matrix, gathered as whole items (about twice as fast)."""
+    return _row_items(rows)[at].view(np.uint8).reshape(len(at), rows.shape[1])
 
 
 def _few_text_in(field: Field, text: np.ndarray, objects: np.ndarray, codes: np.ndarray):
