@@ -66,7 +66,8 @@ format: $(VENV)/.installed
 ## (flow, scale, database, seconds, floor, ratio, target, peak RSS; bench/table.py): dispatch
 ## at 500 000 and 1 000 000 invoices, inbound at 200 000 and 1 000 000 closures, bank import at
 ## 300 000 and 1 000 000 payments, corrections, BgMax parse (and its 500 MB files) and the format
-## engine at 300 000, big files, the Inkasso view (1M cases) and the demo day at their defaults.
+## engine at 300 000, big files (a bank file, and a closure file of about 1 000 000 closures through
+## the inbound flow's own chunked path, process_received), the Inkasso view (1M cases) and the demo day at their defaults.
 ## About 30-60 minutes on 2 quiet cores, plus about 6 the first time the view's 1M cases are
 ## filled (an estimate from the scripts' own figures, not a timed run). A script that fails does
 ## not stop the others: the table is printed, then make fails naming it. Smaller:
@@ -84,6 +85,7 @@ BENCH_CORRECTIONS ?= 300000
 BENCH_BANK_PARSE ?= 300000
 BENCH_FORMAT ?= 300000
 BENCH_BIG_FILES ?=
+BENCH_BIG_INBOUND ?= --inbound --mb 122
 BENCH_UI ?=
 else ifeq ($(BENCH_SCALE),small)
 BENCH_DISPATCH ?= --invoices 100000
@@ -93,6 +95,7 @@ BENCH_CORRECTIONS ?= 50000
 BENCH_BANK_PARSE ?= 50000 --big 50
 BENCH_FORMAT ?= 50000
 BENCH_BIG_FILES ?= --mb 5
+BENCH_BIG_INBOUND ?= --inbound --mb 6
 BENCH_UI ?= --cases 100000 --database inkasso_bench_ui_small
 else
 $(error BENCH_SCALE is full or small)
@@ -109,6 +112,7 @@ bench: $(VENV)/.installed
 	$(call bench_run,bench_bank_parse.py $(BENCH_BANK_PARSE))
 	$(call bench_run,bench_format.py $(BENCH_FORMAT))
 	$(call bench_run,bench_big_files.py $(BENCH_BIG_FILES))
+	$(call bench_run,bench_big_files.py $(BENCH_BIG_INBOUND))
 	$(call bench_run,bench_ui.py $(BENCH_UI))
 	$(call bench_run,bench_demo_day.py $(BENCH_DEMO_DAY))
 	$(PY) bench/table.py $(BENCH_TABLE)
