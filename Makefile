@@ -68,8 +68,8 @@ format: $(VENV)/.installed
 ## 300 000 and 1 000 000 payments, corrections, BgMax parse (and its 500 MB files) and the format
 ## engine at 300 000, big files (a bank file, and a closure file of about 1 000 000 closures through
 ## the inbound flow's own chunked path, process_received), the Inkasso view (1M cases) and the demo day at their defaults.
-## About 30-60 minutes on 2 quiet cores, plus about 6 the first time the view's 1M cases are
-## filled (an estimate from the scripts' own figures, not a timed run). A script that fails does
+## About 25-30 minutes on 2 quiet cores, the first filling of the view's 1M cases (about 6)
+## included (a timed run on a fresh clone, 2026-12-07). A script that fails does
 ## not stop the others: the table is printed, then make fails naming it. Smaller:
 ## `make bench BENCH_SCALE=small` (100 000 invoices, 50 000 rows elsewhere, 5-50 MB files,
 ## 100 000 cases in a database of their own; about 10 minutes, an estimate), or set any
