@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from inkasso.bank.payouts import missing_payouts
 from inkasso.db.schema import (
@@ -74,50 +74,53 @@ def _day_payments(client_id: int, names):
 
 
 def beyond_invoice(conn: Connection, client_id: int, day: date, names) -> list[dict]:
-    """Money the bank files of day D (``names``: their ``erp_payment.bank_file`` values) paid on invoices never sent to collection beyond what
-    they asked for (an invoice 'paid' or 'credited' paid again), or took back from such an
-    over-payment (a reversal): per invoice the day's amount and the change of its refund, from
-    its original amount, its credit notes / recalls / write-offs and the payments booked before
-    the day's (so a backfilled day shows its own). Three grouped queries, none per invoice."""
+    """Money the bank files of day D (``names``: their ``erp_payment.bank_file`` values) paid
+    on invoices never sent to collection beyond what they asked for (an invoice 'paid' or
+    'credited' paid again), or took back from such an over-payment (a reversal): per invoice
+    the day's amount and the change of its refund, from its original amount, its credit notes /
+    recalls / write-offs and the payments booked before the day's (so a backfilled day shows
+    its own). One statement; only the invoices whose refund changed come back (most of a bank
+    file pays invoices exactly)."""
     d = _day_payments(client_id, names)
-    p, a = erp_payment.alias("p"), erp_invoice_adjustment.c
-    before = dict(
-        conn.execute(
-            select(d.c.invoice_id, func.sum(p.c.amount))
-            .join(p, p.c.invoice_id == d.c.invoice_id)
-            .where((p.c.kind == "direct") | (p.c.method == "collection"), p.c.booked_at < d.c.first)
-            .group_by(d.c.invoice_id)
-        ).all()
+    p, a, i = erp_payment.alias("p"), erp_invoice_adjustment.c, erp_invoice.c
+    before = (
+        select(d.c.invoice_id, func.sum(p.c.amount).label("amount"))
+        .join(p, p.c.invoice_id == d.c.invoice_id)
+        .where((p.c.kind == "direct") | (p.c.method == "collection"), p.c.booked_at < d.c.first)
+        .group_by(d.c.invoice_id)
+        .subquery("before")
     )
-    adjusted = dict(
-        conn.execute(
-            select(d.c.invoice_id, func.sum(func.abs(a.amount)))
-            .join(erp_invoice_adjustment, a.invoice_id == d.c.invoice_id)
-            .where(
-                a.kind.in_(["credit_note", "recall", "write_off"]),
-                func.coalesce(a.booked_at <= d.c.last, a.adjustment_date <= day),
-            )
-            .group_by(d.c.invoice_id)
-        ).all()
+    adjusted = (
+        select(d.c.invoice_id, func.sum(func.abs(a.amount)).label("amount"))
+        .join(erp_invoice_adjustment, a.invoice_id == d.c.invoice_id)
+        .where(
+            a.kind.in_(["credit_note", "recall", "write_off"]),
+            func.coalesce(a.booked_at <= d.c.last, a.adjustment_date <= day),
+        )
+        .group_by(d.c.invoice_id)
+        .subquery("adjusted")
     )
-    i = erp_invoice.c
+    # beyond the claim before the day's payments, and after them: the refund's change
+    base = func.coalesce(before.c.amount, 0) + func.coalesce(adjusted.c.amount, 0)
+    after = base + d.c.amount - i.original_amount
+    prior = base - i.original_amount
+    change = case((after > 0, after), else_=0) - case((prior > 0, prior), else_=0)
     rows = conn.execute(
-        select(d.c.invoice_id, d.c.amount, i.invoice_no, i.original_amount)
+        select(d.c.amount, i.invoice_no, change.label("change"))
         .join(erp_invoice, i.invoice_id == d.c.invoice_id)
+        .outerjoin(before, before.c.invoice_id == d.c.invoice_id)
+        .outerjoin(adjusted, adjusted.c.invoice_id == d.c.invoice_id)
+        .where(change != 0)
         .order_by(i.invoice_no)
     ).mappings()
     out = []
     for r in rows:
-        base = int(before.get(r["invoice_id"]) or 0) + int(adjusted.get(r["invoice_id"]) or 0)
-        owed = int(r["original_amount"])
-        change = max(base + int(r["amount"]) - owed, 0) - max(base - owed, 0)
-        if change:
-            verdict = "overpayment" if change > 0 else "refund_cancelled"
-            out.append(
-                {"invoice_no": r["invoice_no"], "kind": "direct_payment",
-                 "amount": int(r["amount"]), "refund_amount": change, "verdict": verdict,
-                 "label": BEYOND_INVOICE[verdict]}
-            )  # fmt: skip
+        change = int(r["change"])
+        verdict = "overpayment" if change > 0 else "refund_cancelled"
+        out.append(
+            {"invoice_no": r["invoice_no"], "kind": "direct_payment", "amount": int(r["amount"]),
+             "refund_amount": change, "verdict": verdict, "label": BEYOND_INVOICE[verdict]}
+        )  # fmt: skip
     return out
 
 
