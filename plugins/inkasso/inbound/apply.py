@@ -27,8 +27,8 @@ Closures (amounts are the case's totals to date)
   * what the agency collected since the case's previous closure record (the change in its
     collected amount) is one ``ink_collection`` row: the settlement that a payout must match;
   * in ``settlement`` booking mode that amount is also booked on the invoice (remaining down, never
-    below zero: more is an over-payment the report lists; its status is left to the case: an
-    open one keeps it at collection) as a payment with method
+    below zero: more is an over-payment the mail lists as paid beyond the claim; its status is
+    left to the case: an open one keeps it at collection) as a payment with method
     ``collection`` (``erp_payment`` kind ``agency_settlement``) and two journal lines: debit the
     interim account (default 1684, a short-term claim on the agency), credit receivables 1500,
     ``source_ref`` ``closure:<file_id>:<case_id>`` (never booked twice). In ``bank`` mode the

@@ -28,6 +28,7 @@ from inkasso.db.schema import (
     erp_invoice,
     erp_invoice_adjustment,
     erp_payment,
+    ink_after_closure,
     ink_agreement,
     ink_case,
 )
@@ -149,6 +150,55 @@ def expected_invoice_status(row) -> str:
     if row["erp_remaining"] > (0 if pd.isna(agency) else int(agency)):
         return "payout_pending"
     return "collection_ended"
+
+
+def _latest(k):
+    """The case is its invoice's latest (a later case of the invoice counts the same money)."""
+    k2 = ink_case.alias("later")
+    return (
+        ~select(k2.c.case_id)
+        .where(k2.c.invoice_id == k.invoice_id, k2.c.case_id > k.case_id)
+        .exists()
+    )
+
+
+def refunds_not_reported(conn: Connection, agreement_ids: list[str]) -> pd.DataFrame:
+    """The latest cases of the agreements whose money went beyond their claim (``refund_due``,
+    module doc) by more than their after-closure events (``ink_after_closure``) have counted
+    as refund: money that went beyond the claim while the case was open (a direct payment on
+    top of the agency's collection, a credit note on a claim already paid) and that no
+    after-closure verdict shows. One statement; only those cases come back. Columns:
+    agreement_id, case_id, invoice_no, status, is_open, currency, refund_due, to_refund (øre)."""
+    k, e = ink_case.c, ink_after_closure.c
+    scope = k.agreement_id.in_(agreement_ids)
+    pay, adj = _payments(scope), _adjustments(scope)
+    reported = (
+        select(e.case_id, func.sum(e.refund_amount).label("amount"))
+        .where(e.agreement_id.in_(agreement_ids))
+        .group_by(e.case_id)
+        .subquery("reported")
+    )
+    terms = [k.collected_amount, func.coalesce(pay.c.direct, 0)]
+    terms += [func.coalesce(adj.c[t], 0) for t in ADJUSTMENT_TERMS.values()]
+    refund = sum(terms[1:], terms[0]) - k.sent_amount
+    left = refund - func.coalesce(reported.c.amount, 0)
+    stmt = (
+        select(k.agreement_id, k.case_id, erp_invoice.c.invoice_no, k.status, k.is_open,
+               k.currency, refund.label("refund_due"), left.label("to_refund"))
+        .select_from(
+            ink_case.join(erp_invoice, erp_invoice.c.invoice_id == k.invoice_id)
+            .outerjoin(pay, pay.c.case_id == k.case_id)
+            .outerjoin(adj, adj.c.case_id == k.case_id)
+            .outerjoin(reported, reported.c.case_id == k.case_id)
+        )
+        .where(scope, left > 0, _latest(k))
+        .order_by(k.agreement_id, k.case_id)
+    )  # fmt: skip
+    frame = pd.DataFrame(conn.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))
+    for col in ("refund_due", "to_refund"):
+        frame[col] = frame[col].astype("int64")
+    frame["is_open"] = frame["is_open"].astype(bool)
+    return frame
 
 
 def _never_sent():

@@ -49,6 +49,10 @@ class AgencySection:
     run_issues: list[dict] = field(default_factory=list)
     # money (inkasso.report.money): after closure, ended unpaid, payouts awaited, interim account
     after_closure: list[dict] = field(default_factory=list)
+    # cases whose money went beyond the claim while they were open (no after-closure event
+    # shows it): invoice_no, case_id, status, is_open, refund_due, to_refund; the books as
+    # they stand when the mail is built, so the list stays until the refund is paid back
+    beyond_claim: list[dict] = field(default_factory=list)
     ended_unpaid: list[dict] = field(default_factory=list)
     payouts_awaited: list[dict] = field(default_factory=list)
     # the interim account's balance, given once per account: agreements sharing it
@@ -89,6 +93,7 @@ class AgencySection:
             or self.holds
             or self.run_issues
             or self.after_closure
+            or self.beyond_claim
             or self.ended_unpaid
             or self.payouts_awaited
             or self.interim_balance
@@ -167,6 +172,10 @@ class ClientReport:
             refunds = [x for x in a.after_closure if x["refund_amount"] > 0]
             if refunds:
                 out.append(f"{a.agency}: {len(refunds)} refund(s) to handle after closure")
+            if a.beyond_claim:
+                out.append(
+                    f"{a.agency}: {len(a.beyond_claim)} refund(s) to handle: paid beyond the claim"
+                )
             if a.ended_unpaid:
                 out.append(f"{a.agency}: {len(a.ended_unpaid)} case(s) ended unpaid: decide")
             if a.payouts_awaited:

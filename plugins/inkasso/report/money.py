@@ -17,6 +17,7 @@ from inkasso.db.schema import (
     ink_agreement,
     ink_case,
 )
+from inkasso.money.books import refunds_not_reported
 from inkasso.report.history import closures_of_day
 
 VERDICTS = {
@@ -197,11 +198,13 @@ def interim_balances(conn: Connection, client_id: int, day: date) -> dict[str, d
 
 
 def add_money_sections(conn: Connection, report, sections: dict, day: date) -> None:
-    """Fill each agency section's money lists (after closure, ended unpaid, payouts awaited,
-    interim account) for the client's day."""
+    """Fill each agency section's money lists (after closure, refunds no after-closure event
+    shows, ended unpaid, payouts awaited, interim account) for the client's day."""
     ids = list(sections)
     for r in after_closure(conn, ids, day):
         sections[r["agreement_id"]].after_closure.append(r)
+    for r in refunds_not_reported(conn, ids).to_dict("records"):
+        sections[r["agreement_id"]].beyond_claim.append(r)
     for r in ended_unpaid(conn, report.client_id, day):
         sections[r["agreement_id"]].ended_unpaid.append(r)
     for r in missing_payouts(conn, ids, day, known_by=day):

@@ -15,24 +15,25 @@ import pytest
 from sqlalchemy import insert, update
 
 from inkasso.db.schema import erp_invoice
-from inkasso.report.gather import gather_client_day
-from inkasso.report.render import render_report
-from tests.inkasso.money.world import CLIENT, SENT, books_close, kid, new_world, open_cases
+from tests.inkasso.money.world import (
+    CLIENT,
+    SENT,
+    books_close,
+    kid,
+    mail,
+    new_world,
+    open_cases,
+    pay,
+)
 
 D1, D2, D3, D4, D5 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6, 7))
 A, B = 501, 502  # A has a case at collection; B is an invoice never sent to collection
-FILLER = {"reference": "5555555555", "amount": 1_000_000}  # keeps a BgMax deposit positive
 
 
 @pytest.fixture(params=["bank", "settlement"])
 def world(request, erp_engine, tmp_path):
     """An empty world in one booking mode (the cases are opened by each test)."""
     return new_world(erp_engine, tmp_path / "files", request.param)
-
-
-def pay(world, day, invoice_id: int, amount: int) -> None:
-    """The debtor pays (or the bank reverses, below zero) ``amount`` by the invoice's KID."""
-    world.bank_file(day, [{"reference": kid(invoice_id), "amount": amount}, FILLER])
 
 
 def recalled_to_credited(world, invoice_id: int, day) -> None:
@@ -67,12 +68,6 @@ def invoice_without_case(world, invoice_id: int, amount: int, credited: int = 0,
         conn.execute(
             update(erp_invoice).where(erp_invoice.c.invoice_id == invoice_id).values(status=status)
         )
-
-
-def mail(world, day):
-    """The day's mail for the client: (report, text body)."""
-    report = gather_client_day(world.engine, CLIENT, day)
-    return report, render_report(report).text
 
 
 def refunds_in_mail(report) -> list[tuple[str, int, int]]:

@@ -247,6 +247,23 @@ def open_cases(engine, cases: dict[int, int]) -> None:
             )  # fmt: skip
 
 
+FILLER = {"reference": "5555555555", "amount": 1_000_000}  # keeps a BgMax deposit positive
+
+
+def pay(world: World, day: date, invoice_id: int, amount: int) -> None:
+    """The debtor pays (or the bank reverses, below zero) ``amount`` by the invoice's KID."""
+    world.bank_file(day, [{"reference": kid(invoice_id), "amount": amount}, FILLER])
+
+
+def mail(world: World, day: date, as_of: datetime | None = None):
+    """The day's mail for the world's client, read at ``as_of``: (report, text body)."""
+    from inkasso.report.gather import gather_client_day
+    from inkasso.report.render import render_report
+
+    report = gather_client_day(world.engine, world.client_id, day, as_of=as_of)
+    return report, render_report(report).text
+
+
 def receipt_rejecting(world: World, day: date, case_id: int) -> None:
     """The agency's receipt of ``day`` rejecting one case (it will not take it on)."""
     profile = load_profile("lowell")
