@@ -230,7 +230,9 @@ def check_books(engine: Engine, through: date) -> BooksReport:
         f"{format_money(-r.in_transit, r.currency)} to return or to be explained"
         for r in paid_more.head(SHOWN_PER_KIND).itertuples(index=False)
     ]
-    refunds = books[books["refund_due"] > 0]
+    # one refund per invoice: a payment after an invoice's later case opened is in the books of
+    # its earlier cases too (each counts what was paid since it was sent), so only the latest lists
+    refunds = books[books["is_latest"] & (books["refund_due"] > 0)]
     report.listed += [
         f"case {r.case_id} invoice {r.invoice_no}: {format_money(r.refund_due, r.currency)} "
         "received beyond the claim: a refund to handle"

@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert, select, update
 
+from inkasso.db.schema import erp_invoice, ink_case
 from tests.inkasso.money.world import (
     SENT,
     books_close,
@@ -21,6 +23,7 @@ from tests.inkasso.money.world import (
     new_world,
     open_cases,
     pay,
+    receipt_rejecting,
 )
 
 D1, D2, D3, D4, D5 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6, 7))
@@ -152,3 +155,40 @@ def test_a_backfilled_days_mail_says_the_list_is_the_books_of_now(world):
     assert f"refunds to handle (the books as of {D1} 08:30 UTC)" in body
     _, body = mail(world, D1, as_of=read_at)
     assert "300,00 SEK to refund" in body and "the books as of" not in body
+
+
+def send_again(world, invoice_id: int, case_id: int, day) -> None:
+    """The invoice, back with the creditor after its case was rejected, goes to collection
+    again: a new case of the same invoice (as a dispatch of ``day`` opens it)."""
+    with world.engine.begin() as conn:
+        first = (
+            conn.execute(select(ink_case).where(ink_case.c.invoice_id == invoice_id))
+            .mappings()
+            .first()
+        )
+        opened = datetime(day.year, day.month, day.day, 4, tzinfo=UTC)
+        conn.execute(insert(ink_case).values(
+            {k: v for k, v in first.items() if k not in ("rejection_reason",)}
+            | {"case_id": case_id, "status": "registered", "is_open": True, "business_date": day,
+               "opened_at": opened, "agency_case_ref": f"L{case_id}"}))  # fmt: skip
+        conn.execute(
+            update(erp_invoice)
+            .where(erp_invoice.c.invoice_id == invoice_id)
+            .values(status="at_collection")
+        )
+
+
+def test_a_refund_on_an_invoice_sent_twice_is_listed_once(world):
+    """A's first case is rejected and the invoice is sent again in a new case; the debtor then
+    pays 1 300.00 on the 1 000.00 claim. Both cases see that payment, but the refund is one:
+    the mail and the money check each list 300.00 once, on the latest case."""
+    open_cases(world.engine, {A: 100_000})
+    receipt_rejecting(world, D1, A)
+    send_again(world, A, A + 1000, D2)
+    pay(world, D3, A, 130_000)
+    world.corrections(D3)
+    check = books_close(world, D3)
+    refunds = [item for item in check.listed if "received beyond the claim" in item]
+    assert len(refunds) == 1 and f"case {A + 1000} " in refunds[0] and "300,00" in refunds[0]
+    report, _ = mail(world, D3)
+    assert beyond_claim(report) == [(no(A), A + 1000, True, 30_000)]
