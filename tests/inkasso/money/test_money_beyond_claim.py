@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from inkasso.db.schema import erp_invoice, ink_case
+from inkasso.report.render import render_report
 from tests.inkasso.money.world import (
     SENT,
     books_close,
@@ -82,6 +83,9 @@ def test_paying_twice_while_the_case_is_open_is_a_refund_listed_until_it_goes_ba
     assert beyond_claim(report) == [(no(A), A, True, 30_000)]
     assert any("paid beyond the claim" in line for line in report.attention)
     assert f"invoice {no(A)} (case {A}, open): 300,00 SEK to refund" in body
+    html = render_report(report).html
+    assert "Paid beyond the claim while the case was open" in html
+    assert f"<td>{no(A)}</td><td>{A}</td><td>open</td><td class=\"num\">300,00" in html
 
     world.closure(D3, [{"case_id": A, "status": "closed", "collected": 0, "remaining": 0}])
     world.corrections(D3)
