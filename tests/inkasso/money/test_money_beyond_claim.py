@@ -85,7 +85,7 @@ def test_paying_twice_while_the_case_is_open_is_a_refund_listed_until_it_goes_ba
     assert f"invoice {no(A)} (case {A}, open): 300,00 SEK to refund" in body
     html = render_report(report).html
     assert "Paid beyond the claim while the case was open" in html
-    assert f"<td>{no(A)}</td><td>{A}</td><td>open</td><td class=\"num\">300,00" in html
+    assert f'<td>{no(A)}</td><td>{A}</td><td>open</td><td class="num">300,00' in html
 
     world.closure(D3, [{"case_id": A, "status": "closed", "collected": 0, "remaining": 0}])
     world.corrections(D3)
