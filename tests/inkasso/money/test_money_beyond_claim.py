@@ -196,3 +196,18 @@ def test_a_refund_on_an_invoice_sent_twice_is_listed_once(world):
     assert len(refunds) == 1 and f"case {A + 1000} " in refunds[0] and "300,00" in refunds[0]
     report, _ = mail(world, D3)
     assert beyond_claim(report) == [(no(A), A + 1000, True, 30_000)]
+
+
+def test_a_refund_paid_back_while_the_case_is_open_clears_the_list(world):
+    """The creditor pays A's debtor back the 300.00 paid beyond the claim while the agency
+    still has the case (a negative direct payment): nothing is left to list, and the books
+    close."""
+    open_cases(world.engine, {A: 100_000})
+    pay(world, D1, A, 130_000)
+    world.corrections(D1)
+    pay(world, D2, A, -30_000)
+    world.corrections(D2)
+    books_close(world, D2)
+    report, _ = mail(world, D2)
+    assert beyond_claim(report) == []
+    assert world.invoice(A)["remaining"] == 0
