@@ -50,6 +50,7 @@ from inkasso.bank.record import (
     book_staged,
     drop_stage,
     mark_payouts,
+    move_ended_invoices,
     repeated_ref,
 )
 from inkasso.db.schema import ink_agreement, ink_bank_notice, ink_file_issue, ink_file_log
@@ -399,6 +400,7 @@ def _record(conn: Connection, row: dict, now: datetime) -> dict:
         log.info("client %s: %s used before; booked as %s", client_id, file_name, bank_file)
     counts = book_staged(conn, client_id, bank_file, now)
     counts |= log_payouts(conn, client_id, bank_file)
+    move_ended_invoices(conn, client_id)
     return counts | {"bank_file": bank_file}
 
 

@@ -173,8 +173,6 @@ def book_staged(
     booked_at = payment_booked_at(conn, booked_at)
     conn.execute(_INSERT_PAYMENTS, params | {"booked_at": booked_at})
     changed = conn.execute(query("erp/apply_direct_payments"), params | {"no": False}).rowcount
-    # an invoice whose case has ended moves on (payout_pending -> paid, ...) as money arrives
-    conn.execute(query("erp/update_ended_invoice_status"), {"client_id": client_id, "no": False})
     summary = conn.execute(query("erp/summarize_bank_payments")).mappings().all()
     counts = dict.fromkeys(
         ("direct", "direct_at_collection", "unmatched", "agency_payout", "collection"), 0
@@ -183,6 +181,13 @@ def book_staged(
         counts[row["kind"]] = counts.get(row["kind"], 0) + int(row["payments"])
         counts["direct_at_collection"] += int(row["direct_at_collection"] or 0)
     return counts | {"invoices_changed": int(changed)}
+
+
+def move_ended_invoices(conn: Connection, client_id: int) -> None:
+    """An invoice whose case has ended moves on (``payout_pending`` -> ``paid``, ...) as money
+    arrives. Call it once the file's payments are booked and its payouts logged: whether an
+    agency's payout is still on its way is read from the logged KID payouts (``ink_payout``)."""
+    conn.execute(query("erp/update_ended_invoice_status"), {"client_id": client_id, "no": False})
 
 
 def _bulk_settings(conn: Connection) -> None:

@@ -388,6 +388,8 @@ ink_payout = Table(
     # their cases: given to the first of them by its account alone (0013); the report shows it
     Column("picked", Boolean, nullable=False, server_default=false()),
     Index("ix_ink_payout_agreement_date", "agreement_id", "payment_date"),
+    # a case's KID payouts: whether its agency's payout is still on its way (0015)
+    Index("ix_ink_payout_case_id", "case_id"),
 )
 
 # What the agency collected, per closure record: the change in the case's collected amount.
@@ -423,7 +425,8 @@ ink_after_closure = Table(
     Column("amount", BigInteger, nullable=False),
     Column("event_date", Date, nullable=False),
     # overpayment (paid twice), refund_due (credit on a settled invoice), reduces_open,
-    # refund_cancelled (a reversal of money counted as refund: refund_amount below zero)
+    # refund_cancelled (a reversal of money counted as refund: refund_amount below zero),
+    # owed_again (a reversal that took back no refund: owed again, a person decides)
     Column("verdict", String(20), nullable=False),
     # the part of the amount that is more than the case still had open: to pay back
     Column("refund_amount", BigInteger, nullable=False),

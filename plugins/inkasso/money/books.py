@@ -147,7 +147,9 @@ def expected_invoice_status(row) -> str:
     if row["erp_remaining"] <= 0:
         return "credited" if row["status"] == "recalled" else "paid"
     agency = row["agency_remaining"]
-    if row["erp_remaining"] > (0 if pd.isna(agency) else int(agency)):
+    # more shown than the agency says is owed, and a payout on its way: the agency collected
+    # more than reached the invoice (otherwise, e.g. after a bank reversal, a person decides)
+    if row["erp_remaining"] > (0 if pd.isna(agency) else int(agency)) and row["in_transit"] > 0:
         return "payout_pending"
     return "collection_ended"
 

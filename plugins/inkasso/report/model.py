@@ -172,6 +172,12 @@ class ClientReport:
             refunds = [x for x in a.after_closure if x["refund_amount"] > 0]
             if refunds:
                 out.append(f"{a.agency}: {len(refunds)} refund(s) to handle after closure")
+            owed = [x for x in a.after_closure if x["verdict"] == "owed_again"]
+            if owed:
+                out.append(
+                    f"{a.agency}: {len(owed)} payment(s) reversed after the case ended:"
+                    " owed again, decide"
+                )
             if a.beyond_claim:
                 out.append(
                     f"{a.agency}: {len(a.beyond_claim)} refund(s) to handle: paid beyond the claim"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert
 
 from inkasso.db.schema import erp_invoice
-from tests.inkasso.money.world import SENT, books_close, kid, new_world, open_cases
+from tests.inkasso.money.world import SENT, books_close, kid, mail, new_world, open_cases
 
 D1, D2, D3, D4 = (SENT + timedelta(days=n) for n in (3, 4, 5, 6))
 A, B = 401, 402  # A has a case at collection; B (in some tests) is an ordinary open invoice
@@ -168,11 +168,13 @@ def test_a_reversal_of_a_payment_after_the_case_ended_keeps_the_books(world):
     assert report.totals["SEK"]["refund_due"] == 0 and not refunds_listed(report)
 
 
-def test_a_reversal_after_the_case_ended_paid_leaves_the_invoice_off_open(world):
+def test_a_reversal_after_the_case_ended_paid_leaves_the_invoice_for_a_person(world):
     """The debtor paid A directly (reported to the agency), the agency closed the case as paid
     with nothing collected; then the bank reverses the debtor's payment. Money is owed again on
-    an invoice whose case has ended: it gets the status the ERP contract names for an ended
-    case (never plain 'open', which would send it back into dunning and dispatch by itself)."""
+    an invoice whose case has ended and no agency payout is on its way: 'collection_ended', for
+    a person to decide (never plain 'open', which would send it back into dunning and dispatch
+    by itself, nor 'payout_pending', which would wait for a payout that never comes). The day's
+    mail says the money is owed again."""
     open_cases(world.engine, {A: 100_000})
     bank_file(world, D1, [{"reference": kid(A), "amount": 100_000}])
     world.corrections(D1)
@@ -181,10 +183,34 @@ def test_a_reversal_after_the_case_ended_paid_leaves_the_invoice_off_open(world)
     books_close(world, D2)
 
     bank_file(world, D3, [{"reference": kid(A), "amount": -100_000}])
-    invoice = world.invoice(A)
-    assert invoice["remaining"] == 100_000
-    assert invoice["status"] not in ("open", "paid", "at_collection")
+    assert world.invoice(A) == {"status": "collection_ended", "remaining": 100_000}
+    world.corrections(D3)
+    assert after_closure_events(world) == [(str(D3), -100_000, "owed_again", 0)]
     books_close(world, D3)
+    report, body = mail(world, D3)
+    assert "owed again" in body and "-1 000,00" in body
+    assert any("owed again" in line for line in report.attention)
+
+
+def test_a_reversal_while_the_agencys_payout_is_on_its_way_waits_for_it(erp_engine, tmp_path):
+    """Bank mode: the agency closed A as paid having collected 600.00, after the debtor paid
+    the creditor 400.00 directly; its payout has not come yet ('payout_pending'). The bank then
+    reverses the debtor's 400.00: the invoice still waits for the payout, and once the payout
+    is booked the 400.00 is owed with the collection ended: 'collection_ended'."""
+    world = new_world(erp_engine, tmp_path / "files", "bank")  # settlement books at closure
+    open_cases(world.engine, {A: 100_000})
+    bank_file(world, D1, [{"reference": kid(A), "amount": 40_000}])
+    world.corrections(D1)
+    world.closure(D2, [{"case_id": A, "status": "paid", "collected": 60_000, "remaining": 0}])
+    assert world.invoice(A) == {"status": "payout_pending", "remaining": 60_000}
+    bank_file(world, D3, [{"reference": kid(A), "amount": -40_000}])
+    assert world.invoice(A) == {"status": "payout_pending", "remaining": 100_000}
+    books_close(world, D3)
+    bank_file(
+        world, D4, [{"reference": kid(A), "amount": 60_000, "paid_on": D3, "from_agency": True}]
+    )
+    assert world.invoice(A) == {"status": "collection_ended", "remaining": 40_000}
+    books_close(world, D4)
 
 
 def after_closure_events(world) -> list[tuple]:
