@@ -76,6 +76,54 @@ class AgencySection:
         """Some held amounts are the invoices' amounts now (holds recorded before 0013)."""
         return any(h.get("amount_now") for h in self.holds)
 
+    def attention(self, stale_days: int) -> list[str]:
+        """This agreement's short sentences of what needs a person today (``ClientReport.
+        attention``); ``stale_days``: the client's days before a case without receipt counts."""
+        out = []
+        broken = [f for f in self.quarantined if f.get("status", "quarantined") == "quarantined"]
+        if broken:
+            out.append(f"{self.agency}: {len(broken)} file(s) quarantined")
+        changed = len(self.quarantined) - len(broken)
+        if changed:
+            out.append(f"{self.agency}: {changed} file(s) changed after being applied, not applied")
+        if self.receipts_rejected:
+            out.append(f"{self.agency}: {self.receipts_rejected_total.n} case(s) rejected")
+        if self.manual_waiting:
+            out.append(f"{self.agency}: {len(self.manual_waiting)} file(s) to send by hand")
+        if self.stale.n:
+            out.append(
+                f"{self.agency}: {self.stale.n} case(s) without receipt after {stale_days} days"
+            )
+        if any(p["reconciliation"] != "matched" for p in self.payouts):
+            out.append(f"{self.agency}: payouts not reconciled")
+        if self.payouts_picked.n:
+            out.append(
+                f"{self.agency}: {self.payouts_picked.n} payout(s) given to {self.agreement_id}"
+                " by the account alone: check the agreement"
+            )
+        if self.run_issues:
+            out.append(f"{self.agency}: {len(self.run_issues)} task failure(s)")
+        refunds = [x for x in self.after_closure if x["refund_amount"] > 0]
+        if refunds:
+            out.append(f"{self.agency}: {len(refunds)} refund(s) to handle after closure")
+        owed = [x for x in self.after_closure if x["verdict"] == "owed_again"]
+        if owed:
+            out.append(
+                f"{self.agency}: {len(owed)} payment(s) reversed after the case ended:"
+                " owed again, decide"
+            )
+        if self.beyond_claim:
+            out.append(
+                f"{self.agency}: {len(self.beyond_claim)} refund(s) to handle: paid beyond the claim"
+            )
+        if self.ended_unpaid:
+            out.append(f"{self.agency}: {len(self.ended_unpaid)} case(s) ended unpaid: decide")
+        if self.payouts_awaited:
+            out.append(
+                f"{self.agency}: payouts overdue for {len(self.payouts_awaited)} settlement(s)"
+            )
+        return out
+
     @property
     def is_quiet(self) -> bool:
         """Nothing happened and nothing waits."""
@@ -144,50 +192,7 @@ class ClientReport:
         """Short sentences of what needs a person today (the mail's first lines)."""
         out = list(self.flows_missing)
         for a in self.agencies:
-            broken = [f for f in a.quarantined if f.get("status", "quarantined") == "quarantined"]
-            if broken:
-                out.append(f"{a.agency}: {len(broken)} file(s) quarantined")
-            changed = len(a.quarantined) - len(broken)
-            if changed:
-                out.append(
-                    f"{a.agency}: {changed} file(s) changed after being applied, not applied"
-                )
-            if a.receipts_rejected:
-                out.append(f"{a.agency}: {a.receipts_rejected_total.n} case(s) rejected")
-            if a.manual_waiting:
-                out.append(f"{a.agency}: {len(a.manual_waiting)} file(s) to send by hand")
-            if a.stale.n:
-                out.append(
-                    f"{a.agency}: {a.stale.n} case(s) without receipt after {self.stale_days} days"
-                )
-            if any(p["reconciliation"] != "matched" for p in a.payouts):
-                out.append(f"{a.agency}: payouts not reconciled")
-            if a.payouts_picked.n:
-                out.append(
-                    f"{a.agency}: {a.payouts_picked.n} payout(s) given to {a.agreement_id}"
-                    " by the account alone: check the agreement"
-                )
-            if a.run_issues:
-                out.append(f"{a.agency}: {len(a.run_issues)} task failure(s)")
-            refunds = [x for x in a.after_closure if x["refund_amount"] > 0]
-            if refunds:
-                out.append(f"{a.agency}: {len(refunds)} refund(s) to handle after closure")
-            owed = [x for x in a.after_closure if x["verdict"] == "owed_again"]
-            if owed:
-                out.append(
-                    f"{a.agency}: {len(owed)} payment(s) reversed after the case ended:"
-                    " owed again, decide"
-                )
-            if a.beyond_claim:
-                out.append(
-                    f"{a.agency}: {len(a.beyond_claim)} refund(s) to handle: paid beyond the claim"
-                )
-            if a.ended_unpaid:
-                out.append(f"{a.agency}: {len(a.ended_unpaid)} case(s) ended unpaid: decide")
-            if a.payouts_awaited:
-                out.append(
-                    f"{a.agency}: payouts overdue for {len(a.payouts_awaited)} settlement(s)"
-                )
+            out += a.attention(self.stale_days)
         refunds = [x for x in self.refunds if x["refund_amount"] > 0]
         if refunds:
             out.append(f"{len(refunds)} refund(s) to handle on invoices not at collection")
