@@ -426,7 +426,7 @@ ink_after_closure = Table(
     Column("event_date", Date, nullable=False),
     # overpayment (paid twice), refund_due (credit on a settled invoice), reduces_open,
     # refund_cancelled (a reversal of money counted as refund: refund_amount below zero),
-    # owed_again (a reversal that took back no refund: owed again, a person decides)
+    # owed_again (a reversal that took back more than a refund: owed again, a person decides)
     Column("verdict", String(20), nullable=False),
     # the part of the amount that is more than the case still had open: to pay back
     Column("refund_amount", BigInteger, nullable=False),

@@ -7,8 +7,9 @@ refund due; on an invoice whose collection ended unpaid it lowers what a person 
 A reversal (a negative payment) of money counted as a refund takes that refund back
 (``refund_cancelled``, a negative refund amount), so that what the events of a case counted as
 refund is always what its books say is due, and a later over-payment is a refund again; a
-reversal that takes back no refund makes the money owed again (``owed_again``: the collection
-has ended, a person decides).
+reversal that takes back more than a refund makes money owed again (``owed_again``, with what
+it took back of a refund as its negative refund amount: the collection has ended, a person
+decides).
 Each ERP event is recorded once in ``ink_after_closure`` (unique on its source) with its verdict
 and the part of it to pay back, and the day's mail lists it.
 """
@@ -63,8 +64,10 @@ def classify(events: pd.DataFrame, books: pd.DataFrame, refunded: dict[int, int]
     out.loc[refund & is_payment, "verdict"] = "overpayment"
     out.loc[refund & ~is_payment, "verdict"] = "refund_due"
     out.loc[out["refund_amount"] < 0, "verdict"] = "refund_cancelled"
-    # a reversal that took back no refund makes money owed again on an ended case
-    out.loc[(out["amount"] < 0) & (out["refund_amount"] == 0), "verdict"] = "owed_again"
+    # a reversal that took back more than a refund makes money owed again on an ended case
+    # (what it took back of a refund is still its negative refund amount)
+    owed = (out["amount"] < 0) & (out["refund_amount"] > out["amount"])
+    out.loc[owed, "verdict"] = "owed_again"
     return out
 
 

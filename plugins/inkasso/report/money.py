@@ -25,7 +25,7 @@ VERDICTS = {
     "refund_due": "credit on a settled invoice: refund due",
     "reduces_open": "lowers what is still owed",
     "refund_cancelled": "reversed by the bank: no longer to refund",
-    "owed_again": "reversed by the bank: owed again, the collection has ended: a person decides",
+    "owed_again": "reversed by the bank: owed again on an ended case: a person decides",
 }
 
 

@@ -192,6 +192,31 @@ def test_a_reversal_after_the_case_ended_paid_leaves_the_invoice_for_a_person(wo
     assert any("owed again" in line for line in report.attention)
 
 
+def test_a_reversal_beyond_a_counted_refund_takes_the_refund_back_and_is_owed_again(world):
+    """A's debtor paid the whole 1 000.00 directly (reported), the agency closed the case as
+    paid; the debtor then paid 300.00 more (a refund to handle). The bank reverses the first
+    1 000.00: the 300.00 is no longer to refund (its refund taken back) and 700.00 is owed again
+    on an ended case: one event, 'owed_again', refund -300.00; the invoice for a person."""
+    open_cases(world.engine, {A: 100_000})
+    bank_file(world, D1, [{"reference": kid(A), "amount": 100_000}])
+    world.corrections(D1)
+    world.closure(D2, [{"case_id": A, "status": "paid", "collected": 0, "remaining": 0}])
+    bank_file(world, D2, [{"reference": kid(A), "amount": 30_000}])
+    world.corrections(D2)
+    bank_file(world, D3, [{"reference": kid(A), "amount": -100_000}])
+    world.corrections(D3)
+    assert after_closure_events(world) == [
+        (str(D2), 30_000, "overpayment", 30_000),
+        (str(D3), -100_000, "owed_again", -30_000),
+    ]
+    assert world.invoice(A) == {"status": "collection_ended", "remaining": 70_000}
+    report = books_close(world, D3)
+    assert report.totals["SEK"]["refund_due"] == 0 and not refunds_listed(report)
+    mail_report, body = mail(world, D3)
+    assert "owed again on an ended case" in body
+    assert any("owed again" in line for line in mail_report.attention)
+
+
 def test_a_reversal_while_the_agencys_payout_is_on_its_way_waits_for_it(erp_engine, tmp_path):
     """Bank mode: the agency closed A as paid having collected 600.00, after the debtor paid
     the creditor 400.00 directly; its payout has not come yet ('payout_pending'). The bank then
