@@ -213,7 +213,7 @@ def format_books(report) -> str:
             f"  {currency}: sent {format_money(t['sent'])} = collected {format_money(t['collected'])}"
             f" + direct {format_money(t['direct'])} + credited {format_money(t['credited'])}"
             f" + recalled {format_money(t['recalled'])} + written off {format_money(t['written_off'])}"
-            f" + open {format_money(t['open'])}"
+            f" + sent again {format_money(t['sent_again'])} + open {format_money(t['open'])}"
             f" (refunds due {format_money(t['refund_due'])}, in transit {format_money(t['in_transit'])})"
         )
     lines.append(f"violations: {len(report.violations)}")

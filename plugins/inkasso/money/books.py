@@ -13,10 +13,14 @@ For a case (``ink_case``) and its invoice (``erp_invoice``):
   still owes; below zero it is money to pay back (``refund_due``);
 * ``in_transit`` = collected - collected_booked: collected by the agency, not yet in the ledger
   (bank mode, until the payout arrives);
-* ``expected_remaining`` = max(open + in_transit, 0): what the ERP's remaining amount must show.
+* ``expected_remaining`` = max(open + in_transit, 0): what the ERP's remaining amount must show;
+* ``sent_again``: a later case of the invoice, not rejected, took over what this one (not
+  rejected either) left open.
 
 So for every case: sent = collected + direct + credited + recalled + written_off + open, every
-term read from its own table.
+term read from its own table. A case's money is what moved from its sending until a later case
+of the invoice (not rejected) was sent: from then on that case counts it, so no payment is in
+the books of two cases, and the earlier case's ``open`` is what it handed on.
 """
 
 from __future__ import annotations
@@ -38,8 +42,28 @@ ADJUSTMENT_TERMS = {"credit_note": "credited", "recall": "recalled", "write_off"
 TERMS = ("collected", "direct", "credited", "recalled", "written_off")
 
 
-def _payments(scope):
+def _counted_later(k, moved_after) -> object:
+    """True where a later case of the invoice, not rejected, counts the money instead:
+    ``moved_after(later)`` says the money moved once that case had been sent."""
+    later = ink_case.alias("later")
+    return (
+        select(later.c.case_id)
+        .where(
+            later.c.invoice_id == k.invoice_id,
+            later.c.case_id > k.case_id,
+            later.c.status != "rejected",
+            moved_after(later.c),
+        )
+        .exists()
+    )
+
+
+def _payments(scope, *, latest_only: bool = False):
+    """Per case: what reached the invoice from the agency, and what the debtor paid directly,
+    since the case was sent (``latest_only``: the scope's cases are their invoices' latest,
+    so no later case can count the money instead, and that test is left out)."""
     k, p = ink_case.c, erp_payment.c
+    later_counts = _counted_later(k, lambda later: p.booked_at >= later.opened_at)
     return (
         select(
             k.case_id,
@@ -47,15 +71,25 @@ def _payments(scope):
             func.sum(case((p.kind == "direct", p.amount), else_=0)).label("direct"),
         )
         .select_from(ink_case.join(erp_payment, p.invoice_id == k.invoice_id))
-        .where(scope, p.booked_at >= k.opened_at)
+        .where(
+            scope,
+            p.booked_at >= k.opened_at,
+            true() if latest_only else ~later_counts,
+        )
         .group_by(k.case_id)
         .subquery("pay")
     )
 
 
-def _adjustments(scope):
+def _adjustments(scope, *, latest_only: bool = False):
+    """Per case: the credit notes, recalls and write-offs registered since it was sent
+    (``latest_only`` as for ``_payments``)."""
     k, a = ink_case.c, erp_invoice_adjustment.c
-    after_sent = func.coalesce(a.booked_at >= k.opened_at, a.adjustment_date >= k.business_date)
+
+    def after_sent(sent):
+        """Registered after the case was sent (an old adjustment without a time: dated after)."""
+        return func.coalesce(a.booked_at >= sent.opened_at, a.adjustment_date >= sent.business_date)
+
     sums = [
         func.sum(case((a.kind == kind, func.abs(a.amount)), else_=0)).label(term)
         for kind, term in ADJUSTMENT_TERMS.items()
@@ -63,7 +97,7 @@ def _adjustments(scope):
     return (
         select(k.case_id, *sums)
         .select_from(ink_case.join(erp_invoice_adjustment, a.invoice_id == k.invoice_id))
-        .where(scope, after_sent)
+        .where(scope, after_sent(k), true() if latest_only else ~_counted_later(k, after_sent))
         .group_by(k.case_id)
         .subquery("adj")
     )
@@ -106,6 +140,9 @@ def case_books(
             erp_invoice.c.remaining_amount.label("erp_remaining"),
             erp_invoice.c.status.label("invoice_status"),
             (latest == k.case_id).label("is_latest"),
+            and_(k.status != "rejected", _counted_later(k, lambda later: true())).label(
+                "sent_again"
+            ),
         )
         .select_from(
             ink_case.join(erp_invoice, erp_invoice.c.invoice_id == k.invoice_id)
@@ -124,6 +161,7 @@ def case_books(
     frame["agency_remaining"] = frame["agency_remaining"].astype("Int64")
     frame["is_open"] = frame["is_open"].astype(bool)
     frame["is_latest"] = frame["is_latest"].astype(bool)
+    frame["sent_again"] = frame["sent_again"].astype(bool)
     return with_derived(frame)
 
 
@@ -172,8 +210,8 @@ def refunds_not_reported(conn: Connection, agreement_ids: list[str]) -> pd.DataF
     after-closure verdict shows. One statement; only those cases come back. Columns:
     agreement_id, case_id, invoice_no, status, is_open, currency, refund_due, to_refund (øre)."""
     k, e = ink_case.c, ink_after_closure.c
-    scope = k.agreement_id.in_(agreement_ids)
-    pay, adj = _payments(scope), _adjustments(scope)
+    scope = and_(k.agreement_id.in_(agreement_ids), _latest(k))
+    pay, adj = _payments(scope, latest_only=True), _adjustments(scope, latest_only=True)
     reported = (
         select(e.case_id, func.sum(e.refund_amount).label("amount"))
         .where(e.agreement_id.in_(agreement_ids))
@@ -193,7 +231,7 @@ def refunds_not_reported(conn: Connection, agreement_ids: list[str]) -> pd.DataF
             .outerjoin(adj, adj.c.case_id == k.case_id)
             .outerjoin(reported, reported.c.case_id == k.case_id)
         )
-        .where(scope, left > 0, _latest(k))
+        .where(scope, left > 0)
         .order_by(k.agreement_id, k.case_id)
     )  # fmt: skip
     frame = pd.DataFrame(conn.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))

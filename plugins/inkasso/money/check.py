@@ -196,9 +196,16 @@ def _payout_items(conn, agreements: list, through: date) -> tuple[list[str], lis
 
 
 def _totals(books: pd.DataFrame) -> dict:
-    """Per currency, the sum of each term (never across currencies)."""
-    live = books[books["status"] != "rejected"]
-    terms = ["sent", *TERMS, "open", "refund_due", "in_transit"]
+    """Per currency, the sum of each term (never across currencies). What a case left open
+    and a later case of its invoice took over is ``sent_again``, not ``open`` (the later case's
+    ``sent`` counts it), so sent = collected + direct + credited + recalled + written_off +
+    sent_again + open, each payment counted once."""
+    live = books[books["status"] != "rejected"].copy()
+    handed_on = live["sent_again"]
+    live["sent_again"] = live["open"].where(handed_on, 0)
+    live["open"] = live["open"].where(~handed_on, 0)
+    live["refund_due"] = live["refund_due"].where(~handed_on, 0)
+    terms = ["sent", *TERMS, "sent_again", "open", "refund_due", "in_transit"]
     return {str(cur): {t: int(g[t].sum()) for t in terms} for cur, g in live.groupby("currency")}
 
 

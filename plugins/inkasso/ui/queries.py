@@ -204,14 +204,16 @@ def _case_where(conn: Connection, f: CaseFilter, today: date) -> list:
 def _books(conn: Connection, case_ids: list[int]) -> dict[int, dict[str, int]]:
     """Per case: its money identity from ``inkasso.money.books`` (the same figures the daily
     check proves): sent, collected, paid directly, credited, recalled, written off, open,
-    refund due and what the agency collected but has not paid out yet (øre)."""
+    refund due and what the agency collected but has not paid out yet (øre); ``sent_again``:
+    a later case of the invoice took over what it left open."""
     if not case_ids:
         return {}
     from inkasso.money.books import case_books
 
     books = case_books(conn, case_ids=case_ids)
     return {
-        int(r["case_id"]): {t: int(r[t]) for t in BOOK_TERMS} | {"direct_paid": int(r["direct"])}
+        int(r["case_id"]): {t: int(r[t]) for t in BOOK_TERMS}
+        | {"direct_paid": int(r["direct"]), "sent_again": bool(r["sent_again"])}
         for r in books.to_dict("records")
     }
 
@@ -224,6 +226,7 @@ def _unbooked(case: dict) -> dict[str, int | None]:
     """The money of a case the books cannot reckon (its ERP invoice is gone): what the case row
     itself says (sent, collected), every other term unknown (shown empty, never a guess)."""
     unknown: dict[str, int | None] = dict.fromkeys(BOOK_TERMS) | {"direct_paid": None}
+    unknown["sent_again"] = None
     return unknown | {"sent": case["sent_amount"], "collected": case["collected_amount"]}
 
 

@@ -125,7 +125,7 @@ def test_collected_money_reaches_the_invoices_and_the_books_close(world):
     totals = report.totals["SEK"]
     assert totals == {
         "sent": 230_000, "collected": 110_000, "direct": 0, "credited": 0, "recalled": 80_000,
-        "written_off": 0, "open": 40_000, "refund_due": 0, "in_transit": 0,
+        "written_off": 0, "sent_again": 0, "open": 40_000, "refund_due": 0, "in_transit": 0,
     }  # fmt: skip
     assert any("collection ended" in item and "400,00 SEK" in item for item in report.listed)
 
