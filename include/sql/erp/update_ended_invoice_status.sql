@@ -7,7 +7,8 @@
 --   'collection_ended' money is still owed and the agency has stopped, with no payout on its
 --                      way (whatever made it owed: the agency's remaining amount, a bank
 --                      reversal of a payment after the case ended): a person decides (write
---                      it off as a credit loss, send it again, ...); the report lists it.
+--                      it off as a credit loss, settle it with the agency, ...); the report
+--                      lists it.
 -- Only the invoice's latest case counts; only invoices of one client. Set-based.
 -- What reached the invoice from the agency (the money check's collected_booked) is read from
 -- the pipeline's own records, by the case's indexed key, and only for an invoice that shows

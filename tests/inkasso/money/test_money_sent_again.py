@@ -1,7 +1,8 @@
 """An invoice sent to collection again: each payment is in the books of one case.
 
-When a case ended with money still owed and the creditor sends the invoice to collection again,
-the new case takes over what the first left open. From then on the new case counts the money
+The pipeline never sends an invoice a second time by itself (dispatch's ``earlier_case`` hold),
+but a case may be opened for it outside the pipeline after the first ended with money still
+owed: the new case takes over what the first left open. From then on the new case counts the money
 that moves on the invoice; the first case's books stop at that point, and what it left open is
 ``sent_again`` in the money check's totals (the new case's ``sent`` counts it), so a payment is
 never counted twice and each currency's totals still add up. A rejected later case takes nothing
@@ -48,8 +49,8 @@ def agency_ends_unpaid(world, day, case_id: int, collected: int, remaining: int)
 
 
 def send_again(world, invoice_id: int, case_id: int, day) -> None:
-    """The creditor sends the invoice to collection again, as a dispatch of ``day`` opens a
-    case: a new case claiming the invoice's remaining amount, the invoice at collection."""
+    """A case for the invoice opened outside the pipeline on ``day``, as a dispatch would open
+    it: claiming the invoice's remaining amount, the invoice at collection."""
     with world.engine.begin() as conn:
         first = conn.execute(
             select(ink_case).where(ink_case.c.invoice_id == invoice_id).order_by(ink_case.c.case_id)
