@@ -123,10 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(format_names()).parse_args(argv)
     if args.command == "read":
         return _read(args.format, args.file)
-    if args.command == "check":
-        return _check(args.date, args.url, as_json=args.json)
-    if args.command == "migrate":
-        return _migrate(args.url)
+    try:
+        if args.command == "check":
+            return _check(args.date, args.url, as_json=args.json)
+        if args.command == "migrate":
+            return _migrate(args.url)
+    except NoDatabase as exc:
+        print(f"inkasso {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
 
 
@@ -177,10 +181,19 @@ def _quiet_stdout(out) -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
+class NoDatabase(Exception):
+    """No ``--url`` and no usable ``erp_db`` connection: one line for the operator."""
+
+
 def _engine(url: str | None):
     from inkasso.db.engine import engine_for_url, erp_engine
 
-    return engine_for_url(url) if url else erp_engine()
+    if url:
+        return engine_for_url(url)
+    try:
+        return erp_engine()
+    except Exception as exc:  # the connection is missing or unreadable outside a task
+        raise NoDatabase(f"no --url given, and {exc}") from None
 
 
 def _migrate(url: str | None) -> int:

@@ -209,3 +209,23 @@ def test_migrate_creates_and_upgrades_the_pipeline_tables_twice_safely(erp_url, 
     assert capsys.readouterr().out.count(f"at revision {head}") == 2
     tables = set(sa.inspect(engine_for_url(erp_url)).get_table_names())
     assert set(pipeline_metadata.tables) <= tables
+
+
+@pytest.mark.parametrize("command", [["check", "--date", "2026-11-03"], ["migrate"]])
+def test_without_url_or_connection_one_line_names_the_connection(command):
+    """``inkasso check`` / ``migrate`` with no ``--url`` outside an environment that has the
+    ``erp_db`` connection: one line saying so (exit 2), not a traceback."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__SECRETS"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "inkasso", *command],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120,
+        env=env | {"PYTHONPATH": str(PROJECT_ROOT / "plugins")},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"inkasso {command[0]}: no --url given") and "'erp_db'" in line
