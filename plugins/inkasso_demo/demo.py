@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import sys
+import warnings
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from time import perf_counter
@@ -298,6 +299,24 @@ def finish_day(env: DemoEnvironment, day: date, states: dict, problems: list[str
     return 0
 
 
+# deprecation notices raised inside Airflow and its providers' own imports on this stack: no
+# user of the demo can act on them, and among the day's lines they read as trouble
+LIBRARY_NOTICES = (
+    r"The `airflow\.utils\.operator_helpers\.determine_kwargs` attribute is deprecated",
+    r"Using `httpx` with `starlette\.testclient` is deprecated",
+    r"GitWildMatchPattern \('gitwildmatch'\) is deprecated",
+)
+
+
+def quiet_library_notices() -> None:
+    """Leave Airflow's own deprecation notices (``LIBRARY_NOTICES``) out of the demo's output;
+    with ``INKASSO_DEMO_LOG`` set (e.g. ``INFO``) everything is shown."""
+    if os.environ.get("INKASSO_DEMO_LOG"):
+        return
+    for message in LIBRARY_NOTICES:
+        warnings.filterwarnings("ignore", message=message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the next demo day and print its outcome; exit status 1 when a run failed."""
     gc.disable()  # until start-up is done: see keep_start_up_out_of_the_collector
@@ -311,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     from inkasso.runs import files_base
 
     base = files_base()  # the first use of airflow.sdk: imports Airflow (about a second)
+    quiet_library_notices()  # after Airflow's import, which puts its own filters first
     watch.lap("start-up (imports, Airflow's too)")
     engine = engine_for_url(env.erp_url)
     play_erp_and_bank(engine, base, day, after_first=last is not None)
