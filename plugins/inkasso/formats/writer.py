@@ -424,9 +424,16 @@ def _plain_lines(layout: LayoutSpec, matrix: np.ndarray) -> bool:
     the encoding (a four-byte matrix, or UTF-8 beyond ASCII)."""
     if matrix.dtype != np.uint8:
         return False
-    if np.count_nonzero(matrix < 32) != len(matrix) * len(layout.line_ending):
+    # each row is a line and then its ending (_format_block); reductions over views, so no
+    # temporary as large as the file is made
+    cut = matrix.shape[1] - len(layout.line_ending)
+    ending = np.frombuffer(layout.line_ending.encode("ascii"), dtype=np.uint8)
+    if not np.array_equal(matrix[:, cut:], np.broadcast_to(ending, (len(matrix), len(ending)))):
         return False
-    return layout.encoding == "iso-8859-1" or not (matrix >= 128).any()
+    body = matrix[:, :cut]
+    if body.size and body.min() < 32:
+        return False
+    return layout.encoding == "iso-8859-1" or body.size == 0 or body.max() < 128
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
