@@ -6,7 +6,12 @@ what Airflow itself spends on the same number of task runs: one process that par
 that many tasks doing nothing and runs it with ``dag.test``, its start-up included, as the demo
 pays it. The day's own table of where its seconds went is printed beside the row.
 
-Run: ``.venv/bin/python bench/bench_demo_day.py [--keep DIR]``. The day's target is 20 s.
+The second day is played ``--runs`` times (default 3), each from the same copy of the home
+after the first day, and the floor measured as often: the least of each is taken (one run on a
+shared machine moves by a fifth), the largest peak RSS.
+
+Run: ``.venv/bin/python bench/bench_demo_day.py [--keep DIR] [--runs N]``. The day's target is
+20 s.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -108,28 +114,56 @@ def airflow_floor(home: Path, tasks: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def restore(home: Path, snapshot: Path) -> None:
+    """Put the Airflow home back as ``snapshot`` holds it (in place: paths in it stay true)."""
+    shutil.rmtree(home)
+    shutil.copytree(snapshot, home, symlinks=True)
+
+
+def least_of(runs: int, env: dict, home: Path, snapshot: Path) -> tuple[float, dict, int]:
+    """Day 2 ``runs`` times from the day-1 ``snapshot``: the least seconds with its laps, and
+    the largest peak RSS (MB). The home is left as the last run made it."""
+    best: tuple[float, dict] | None = None
+    peak = 0
+    for i in range(runs):
+        if i:
+            restore(home, snapshot)
+        started = time.perf_counter()
+        laps, peak_mb = demo_day(env, home / "laps-day2.json")
+        seconds = time.perf_counter() - started  # the process as make demo runs it
+        peak = max(peak, peak_mb)
+        if best is None or seconds < best[0]:
+            best = (seconds, laps)
+    return best[0], best[1], peak
+
+
 def main() -> None:
     """Time the second demo day and Airflow's floor for its task runs; print the row."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="Airflow home to use and keep (default: temp)")
+    parser.add_argument("--runs", type=int, default=3, help="day 2 and the floor, each (least)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="inkasso-bench-demo-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="inkasso-bench-demo-") as tmp,
+        tempfile.TemporaryDirectory(prefix="inkasso-bench-demo-day1-") as copies,
+    ):
         home = (args.keep or Path(tmp)).resolve()
         home.mkdir(parents=True, exist_ok=True)
         env = airflow_env(home, ROOT / "dags")
         migrate = [str(Path(sys.executable).parent / "airflow"), "db", "migrate"]
         subprocess.run(migrate, env=env, check=True, capture_output=True)
         demo_day(env, home / "laps-day1.json")
-        started = time.perf_counter()
-        laps, peak_mb = demo_day(env, home / "laps-day2.json")
-        seconds = time.perf_counter() - started  # the process as make demo runs it
+        snapshot = Path(copies) / "home"
+        shutil.copytree(home, snapshot, symlinks=True)
+        seconds, laps, peak_mb = least_of(max(args.runs, 1), env, home, snapshot)
         tasks = task_runs_of_last_day(home)
-        floor = airflow_floor(home, tasks)
+        floor = min(airflow_floor(home, tasks) for _ in range(max(args.runs, 1)))
     for name, sec in laps.items():
         print(f"    {name:<45} {sec:6.1f} s")
     record(
         "demo day (make demo)",
-        f"day 2, 8 clients, 5 DAGs, {tasks} task runs; floor: {tasks} no-op tasks",
+        f"day 2 (least of {args.runs}), 8 clients, 5 DAGs, {tasks} task runs; "
+        f"floor: {tasks} no-op tasks",
         "SQLite",
         seconds,
         floor,
