@@ -10,7 +10,8 @@
 --   'agency_payout' any other payment from an agency's account: a lump settlement that clears the
 --                   interim account (settlement mode), not a payment on an invoice;
 --   'direct'        the reference is an invoice's KID (the debtor paid the creditor);
---   'unmatched'     everything else, for a person to allocate.
+--   'unmatched'     everything else, for a person to allocate (and, after this statement, a
+--                   reversal of more than its invoice was ever paid: unmatch_reversals_beyond_paid.sql).
 -- A payout's agreement: the staged one (payout_agreement_id, by the payer account) unless several
 -- agreements are paid from that account (ink_bank_payout_group: an old and a new agreement with
 -- one agency); then the agreement of the paid invoice's latest case among them. A payout that

@@ -169,6 +169,8 @@ def book_staged(
     _bulk_settings(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {MATCH}"))
     conn.execute(query("erp/create_bank_payment_match"), params)
+    # a reversal of more than its invoice was ever paid waits for a person (never a higher claim)
+    conn.execute(query("erp/unmatch_reversals_beyond_paid"))
     _analyze(conn, MATCH, "invoice_id, kind, payout_agreement_id")
     booked_at = payment_booked_at(conn, booked_at)
     conn.execute(_INSERT_PAYMENTS, params | {"booked_at": booked_at})

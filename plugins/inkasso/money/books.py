@@ -184,10 +184,10 @@ def expected_invoice_status(row) -> str:
         return "at_collection"
     if row["erp_remaining"] <= 0:
         return "credited" if row["status"] == "recalled" else "paid"
-    agency = row["agency_remaining"]
-    # more shown than the agency says is owed, and a payout on its way: the agency collected
-    # more than reached the invoice (otherwise, e.g. after a bank reversal, a person decides)
-    if row["erp_remaining"] > (0 if pd.isna(agency) else int(agency)) and row["in_transit"] > 0:
+    # still owed, and a payout on its way: the agency collected more than reached the invoice
+    # (also when the debtor paid the creditor the rest meanwhile; otherwise, e.g. after a bank
+    # reversal, a person decides)
+    if row["in_transit"] > 0:
         return "payout_pending"
     return "collection_ended"
 
