@@ -63,7 +63,9 @@ def _payments(scope, *, latest_only: bool = False):
     since the case was sent (``latest_only``: the scope's cases are their invoices' latest,
     so no later case can count the money instead, and that test is left out)."""
     k, p = ink_case.c, erp_payment.c
-    later_counts = _counted_later(k, lambda later: p.booked_at >= later.opened_at)
+    since_sent = [scope, p.booked_at >= k.opened_at]
+    if not latest_only:
+        since_sent.append(~_counted_later(k, lambda later: p.booked_at >= later.opened_at))
     return (
         select(
             k.case_id,
@@ -71,11 +73,7 @@ def _payments(scope, *, latest_only: bool = False):
             func.sum(case((p.kind == "direct", p.amount), else_=0)).label("direct"),
         )
         .select_from(ink_case.join(erp_payment, p.invoice_id == k.invoice_id))
-        .where(
-            scope,
-            p.booked_at >= k.opened_at,
-            true() if latest_only else ~later_counts,
-        )
+        .where(*since_sent)
         .group_by(k.case_id)
         .subquery("pay")
     )
@@ -97,7 +95,7 @@ def _adjustments(scope, *, latest_only: bool = False):
     return (
         select(k.case_id, *sums)
         .select_from(ink_case.join(erp_invoice_adjustment, a.invoice_id == k.invoice_id))
-        .where(scope, after_sent(k), true() if latest_only else ~_counted_later(k, after_sent))
+        .where(scope, after_sent(k), *([] if latest_only else [~_counted_later(k, after_sent)]))
         .group_by(k.case_id)
         .subquery("adj")
     )
